@@ -1,0 +1,42 @@
+# Every target that needs the virtualenv depends on its stamp, which is rebuilt when
+# pyproject.toml changes, so `make run` and `make test` work on a fresh clone.
+PY      ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed
+HOST    ?= 127.0.0.1
+PORT    ?= 8000
+RAGSVC_DATA_DIR ?= ./data
+export RAGSVC_DATA_DIR
+
+.PHONY: install run test test-all lint typecheck openapi clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install --disable-pip-version-check -q -e '.[dev]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	HOST=$(HOST) PORT=$(PORT) $(BIN)/ragsvc serve
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+test: lint typecheck
+	$(BIN)/pytest
+
+# The slow suites (real uvicorn processes, whole papers, retrieval quality); CI runs these too.
+test-slow: $(STAMP)
+	$(BIN)/pytest -m slow
+
+openapi: $(STAMP)
+	$(BIN)/python -m ragsvc.openapi_export openapi/openapi.json
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,64 @@
+"""create_app(): the lifespan builds the backends once; routers and error handlers attach."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import anyio
+from fastapi import FastAPI
+
+from ragsvc import __version__
+from ragsvc.backends import Backends, make_backends
+from ragsvc.config import Settings
+from ragsvc.errors import install_handlers
+from ragsvc.ratelimit import RateLimiter
+from ragsvc.routes import ask, documents, health, sessions
+
+log = logging.getLogger(__name__)
+PURGE_EVERY_S = 600
+
+
+def create_app(settings: Settings | None = None, backends: Backends | None = None) -> FastAPI:
+    """Build the service; tests pass their own settings and (fake) backends."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.backends = backends or await anyio.to_thread.run_sync(make_backends, settings)
+        log.info("ragsvc ready: embedder %s", app.state.backends.embedder.name)
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(_purge_expired_sessions, app.state.backends)
+            yield
+            tasks.cancel_scope.cancel()
+
+    app = FastAPI(
+        title="ragsvc",
+        version=__version__,
+        summary="Chat with your PDFs: cited answers streamed over Server-Sent Events.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.limiter = RateLimiter()
+    install_handlers(app)
+    for module in (sessions, documents, ask, health):
+        app.include_router(module.router)
+    return app
+
+
+async def _purge_expired_sessions(backends: Backends) -> None:
+    while True:
+        try:
+            purged = await backends.store.purge_expired()
+            if purged:
+                log.info("purged %d expired sessions", purged)
+        except Exception:  # a failed sweep must not take the service down
+            log.exception("purging expired sessions failed")
+        await anyio.sleep(PURGE_EVERY_S)
+
+
+def app_from_env() -> FastAPI:
+    """Factory for `uvicorn --factory`: settings from the environment."""
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    return create_app(Settings())

@@ -1,0 +1,50 @@
+"""The one place that turns settings into backend objects (embedder, generator, store)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import openai
+
+from ragsvc.config import Settings
+from ragsvc.embeddings import Embedder, OpenAIEmbedder, WordLlamaEmbedder
+from ragsvc.generation import ExtractiveGenerator, Generator, OpenAIGenerator
+from ragsvc.store import DiskStore, Store
+
+
+@dataclass
+class Backends:
+    embedder: Embedder
+    generator: Generator
+    store: Store
+
+
+def openai_client(settings: Settings) -> openai.AsyncOpenAI:
+    key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
+    return openai.AsyncOpenAI(
+        base_url=settings.openai_base_url,
+        # Local servers (vLLM, Ollama, llama.cpp) accept any key, but the client wants one.
+        api_key=key or "not-needed",
+        timeout=settings.backend_timeout_s,
+        max_retries=settings.backend_retries,
+    )
+
+
+def make_backends(settings: Settings) -> Backends:
+    """Build what the settings name; blocking (loads models), so call it off the event loop."""
+    client = openai_client(settings) if "openai" in (settings.embedder, settings.generator) else None
+    embedder: Embedder
+    if settings.embedder == "openai":
+        assert client is not None
+        embedder = OpenAIEmbedder(client, settings.embedding_model, settings.embedding_batch)
+    else:
+        embedder = WordLlamaEmbedder()
+    generator: Generator
+    if settings.generator == "openai":
+        assert client is not None
+        generator = OpenAIGenerator(
+            client, settings.llm_model, settings.llm_temperature, settings.llm_max_tokens
+        )
+    else:
+        generator = ExtractiveGenerator(embedder)
+    return Backends(embedder=embedder, generator=generator, store=DiskStore(settings.data_dir))

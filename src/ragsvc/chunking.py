@@ -1,0 +1,94 @@
+"""Page text -> clean sentences -> overlapping chunks that never cross a page.
+
+Keeping chunks inside one page is what lets every source cite an exact page number.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+# "trans-\nformer" -> "transformer"; a capital after the break is a real hyphen ("GPT-\n4").
+_HYPHEN_BREAK = re.compile(r"(\w)-\s*\n\s*([a-z])")
+_LINE_BREAK = re.compile(r"[ \t]*\n[ \t]*")
+_SPACES = re.compile(r"[ \t\u00a0]+")
+_SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]?\s+(?=[\"'(\[]?[A-Z0-9])")
+_ABBREVIATIONS = (
+    "e.g.", "i.e.", "et al.", "etc.", "fig.", "figs.", "eq.", "eqs.", "sec.", "vs.", "cf.",
+    "no.", "dr.", "mr.", "ms.", "prof.", "approx.", "tab.", "ref.", "refs.", "resp.",
+)  # fmt: skip
+_ABSTRACT = re.compile(r"\babstract\b[:.\s]*", re.IGNORECASE)
+CARD_CHARS = 1800
+
+
+def clean_page_text(text: str) -> str:
+    """Repair line-end hyphenation and unwrap lines, keeping blank-line paragraph breaks."""
+    text = _HYPHEN_BREAK.sub(r"\1\2", text)
+    paragraphs = re.split(r"\n\s*\n", text)
+    unwrapped = (_SPACES.sub(" ", _LINE_BREAK.sub(" ", p)).strip() for p in paragraphs)
+    return "\n\n".join(p for p in unwrapped if p)
+
+
+def split_sentences(text: str) -> list[str]:
+    """Split on sentence ends, not after common abbreviations ("et al.", "Fig.")."""
+    sentences: list[str] = []
+    for paragraph in text.split("\n\n"):
+        pending = ""
+        for piece in _SENTENCE_END.split(paragraph):
+            pending = f"{pending} {piece}".strip() if pending else piece.strip()
+            if not pending.lower().endswith(_ABBREVIATIONS):
+                sentences.append(pending)
+                pending = ""
+        if pending:
+            sentences.append(pending)
+    return [s for s in sentences if s]
+
+
+def chunk_text(text: str, size: int, overlap: int) -> list[str]:
+    """Pack whole sentences into chunks of about `size` chars, overlapping by up to `overlap`."""
+    chunks: list[str] = []
+    current: list[str] = []
+    length = 0
+    for sentence in _bounded(split_sentences(text), size):
+        if current and length + len(sentence) + 1 > size:
+            chunks.append(" ".join(current))
+            current = _tail(current, overlap)
+            length = sum(len(s) + 1 for s in current)
+        current.append(sentence)
+        length += len(sentence) + 1
+    if current and (not chunks or " ".join(current) not in chunks[-1]):
+        chunks.append(" ".join(current))
+    return chunks
+
+
+def _bounded(sentences: list[str], size: int) -> Iterator[str]:
+    """Cut sentences longer than a chunk (tables, reference lists) at word boundaries."""
+    for sentence in sentences:
+        while len(sentence) > size:
+            cut = sentence.rfind(" ", 0, size)
+            cut = cut if cut > size // 2 else size
+            yield sentence[:cut].strip()
+            sentence = sentence[cut:].strip()
+        if sentence:
+            yield sentence
+
+
+def _tail(sentences: list[str], overlap: int) -> list[str]:
+    kept: list[str] = []
+    total = 0
+    for sentence in reversed(sentences):
+        if total + len(sentence) > overlap:
+            break
+        kept.insert(0, sentence)
+        total += len(sentence) + 1
+    return kept
+
+
+def document_card(title: str | None, outline: list[str], first_page: str) -> str:
+    """Title, abstract (or opening) and outline: what global questions are answered from."""
+    match = _ABSTRACT.search(first_page)
+    opening = first_page[match.end() :] if match else first_page
+    parts = [f"{title.rstrip('.')}." if title else "", opening[:CARD_CHARS].strip()]
+    if outline:
+        parts.append("Outline: " + "; ".join(outline[:40]) + ".")
+    return "\n\n".join(p for p in parts if p)

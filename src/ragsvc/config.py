@@ -1,0 +1,78 @@
+"""Settings: the only place that reads the environment.
+
+Every variable carries the `RAGSVC_` prefix, except the OpenAI client's conventional
+`OPENAI_BASE_URL` / `OPENAI_API_KEY`, accepted as aliases so existing setups work unchanged.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Validated service configuration; see the README's settings table."""
+
+    model_config = SettingsConfigDict(env_prefix="RAGSVC_", extra="ignore")
+
+    host: str = Field("127.0.0.1", validation_alias=AliasChoices("RAGSVC_HOST", "HOST"))
+    port: int = Field(8000, ge=1, le=65535, validation_alias=AliasChoices("RAGSVC_PORT", "PORT"))
+    data_dir: Path = Path("./data")
+    session_ttl: int = Field(24 * 3600, gt=0, description="seconds; sliding")
+    max_upload_mb: float = Field(50, gt=0)
+    max_pages: int = Field(2000, gt=0)
+    max_files: int = Field(20, gt=0, description="files per upload request")
+    api_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+    cookie_secure: bool = False
+
+    embedder: Literal["wordllama", "openai"] = "wordllama"
+    embedding_model: str = "text-embedding-3-small"
+    embedding_batch: int = Field(64, gt=0)
+    generator: Literal["extractive", "openai"] = "extractive"
+    llm_model: str = "gpt-4o-mini"
+    llm_temperature: float = Field(0.1, ge=0, le=2)
+    llm_max_tokens: int = Field(700, gt=0)
+    openai_base_url: str | None = Field(
+        None, validation_alias=AliasChoices("RAGSVC_OPENAI_BASE_URL", "OPENAI_BASE_URL")
+    )
+    openai_api_key: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("RAGSVC_OPENAI_API_KEY", "OPENAI_API_KEY")
+    )
+    backend_timeout_s: float = Field(60, gt=0)
+    backend_retries: int = Field(2, ge=0)
+
+    chunk_size: int = Field(1000, ge=200)
+    chunk_overlap: int = Field(180, ge=0)
+    top_k: int = Field(5, ge=1, le=50)
+    max_question_chars: int = Field(2000, gt=0)
+    history_turns: int = Field(6, ge=0, le=50, description="turns kept per session")
+
+    ask_rate_per_minute: int = Field(60, ge=0, description="0 disables")
+    session_rate_per_minute: int = Field(30, ge=0, description="per client IP; 0 disables")
+    heartbeat_s: float = Field(15, gt=0)
+    send_timeout_s: float = Field(30, gt=0)
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [k.strip() for k in value.split(",") if k.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _coherent(self) -> Settings:
+        if self.chunk_overlap >= self.chunk_size // 2:
+            raise ValueError("RAGSVC_CHUNK_OVERLAP must be less than half of RAGSVC_CHUNK_SIZE")
+        uses_openai = "openai" in (self.embedder, self.generator)
+        if uses_openai and not (self.openai_base_url or self.openai_api_key):
+            raise ValueError(
+                "an openai backend needs OPENAI_BASE_URL (local server) or OPENAI_API_KEY"
+            )
+        return self
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return int(self.max_upload_mb * 1024 * 1024)

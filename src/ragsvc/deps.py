@@ -1,0 +1,93 @@
+"""Dependency aliases: settings, backends, and token -> session (or 401), resolved once here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from ragsvc.backends import Backends
+from ragsvc.config import Settings
+from ragsvc.errors import Unauthorized
+from ragsvc.ratelimit import RateLimiter
+from ragsvc.tokens import hash_token, same_secret
+
+COOKIE = "ragsvc_session"
+
+
+@dataclass(frozen=True)
+class CurrentSession:
+    token_hash: str
+    created_at: datetime
+    expires_at: datetime
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_backends(request: Request) -> Backends:
+    backends: Backends = request.app.state.backends
+    return backends
+
+
+def get_limiter(request: Request) -> RateLimiter:
+    limiter: RateLimiter = request.app.state.limiter
+    return limiter
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+BackendsDep = Annotated[Backends, Depends(get_backends)]
+LimiterDep = Annotated[RateLimiter, Depends(get_limiter)]
+
+
+def presented_token(request: Request) -> str | None:
+    """The bearer token from the Authorization header, else from the session cookie."""
+    header = request.headers.get("authorization")
+    if header is not None:
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthorized("the Authorization header must be 'Bearer <token>'")
+        return token.strip()
+    return request.cookies.get(COOKIE) or None
+
+
+async def _resolve(token: str, settings: Settings, backends: Backends) -> CurrentSession:
+    token_hash = hash_token(token)
+    meta = await backends.store.get_session(token_hash, timedelta(seconds=settings.session_ttl))
+    if meta is None or not same_secret(meta.token_hash, token_hash):
+        raise Unauthorized("unknown or expired session token; create one with POST /sessions")
+    return CurrentSession(meta.token_hash, meta.created_at, meta.expires_at)
+
+
+async def current_session(
+    request: Request, settings: SettingsDep, backends: BackendsDep
+) -> CurrentSession:
+    token = presented_token(request)
+    if token is None:
+        raise Unauthorized("no session token: send 'Authorization: Bearer <token>'")
+    return await _resolve(token, settings, backends)
+
+
+async def optional_session(
+    request: Request, settings: SettingsDep, backends: BackendsDep
+) -> CurrentSession | None:
+    """None when no token is presented; a presented but bad token is still a 401."""
+    token = presented_token(request)
+    return None if token is None else await _resolve(token, settings, backends)
+
+
+def require_api_key(request: Request, settings: SettingsDep) -> None:
+    """Where RAGSVC_API_KEYS is set, creating a session takes one of those keys."""
+    if not settings.api_keys:
+        return
+    given = request.headers.get("x-api-key", "")
+    if not any(same_secret(given, key.get_secret_value()) for key in settings.api_keys):
+        raise Unauthorized("creating a session needs a valid X-API-Key header")
+
+
+SessionDep = Annotated[CurrentSession, Depends(current_session)]
+OptionalSessionDep = Annotated[CurrentSession | None, Depends(optional_session)]

@@ -1,0 +1,91 @@
+"""Embedder protocol and its two real backends: bundled wordllama and OpenAI-compatible.
+
+Every embedder returns L2-normalised float32 rows, so inner product is cosine similarity.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Protocol
+
+import anyio
+import numpy as np
+import openai
+from numpy.typing import NDArray
+
+from ragsvc.errors import BackendUnavailable
+
+Vectors = NDArray[np.float32]
+
+
+class Embedder(Protocol):
+    @property
+    def name(self) -> str:
+        """Identifies the vector space; an index built by one embedder is unusable by another."""
+        ...
+
+    async def embed(self, texts: list[str]) -> Vectors: ...
+
+
+def normalise(vectors: NDArray[Any]) -> Vectors:
+    rows = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(rows, axis=1, keepdims=True)
+    return rows / np.maximum(norms, 1e-12)
+
+
+class WordLlamaEmbedder:
+    """Static token embeddings shipped inside the `wordllama` wheel; no download, ~0.1 s load."""
+
+    def __init__(self, config: str = "l2_supercat", dim: int = 256) -> None:
+        import wordllama
+
+        # Its own lookup of the bundled tokenizer is broken; pointing cache_dir at the package
+        # folder makes both the weights and the tokenizer resolve to the files in the wheel.
+        package_dir = Path(wordllama.__file__).parent
+        self._model = wordllama.WordLlama.load(
+            config=config, dim=dim, cache_dir=package_dir, disable_download=True
+        )
+        self._name = f"wordllama:{config}:{dim}"
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    def embed_sync(self, texts: list[str]) -> Vectors:
+        if not texts:
+            return np.zeros((0, 0), dtype=np.float32)
+        return normalise(self._model.embed(texts, norm=True))
+
+    async def embed(self, texts: list[str]) -> Vectors:
+        return await anyio.to_thread.run_sync(self.embed_sync, texts)
+
+
+class OpenAIEmbedder:
+    """Any server speaking OpenAI's `/v1/embeddings` (OpenAI, vLLM, Ollama, llama.cpp)."""
+
+    def __init__(self, client: openai.AsyncOpenAI, model: str, batch_size: int) -> None:
+        self._client = client
+        self._model = model
+        self._batch = batch_size
+
+    @property
+    def name(self) -> str:
+        return f"openai:{self._model}"
+
+    async def embed(self, texts: list[str]) -> Vectors:
+        rows: list[list[float]] = []
+        for start in range(0, len(texts), self._batch):
+            batch = texts[start : start + self._batch]
+            try:
+                reply = await self._client.embeddings.create(model=self._model, input=batch)
+            except openai.APIError as exc:
+                raise BackendUnavailable(f"embedding backend failed: {exc}") from exc
+            ordered = sorted(reply.data, key=lambda item: item.index)
+            if len(ordered) != len(batch):
+                raise BackendUnavailable(
+                    f"embedding backend returned {len(ordered)} vectors for {len(batch)} inputs"
+                )
+            rows.extend(item.embedding for item in ordered)
+        if not rows:
+            return np.zeros((0, 0), dtype=np.float32)
+        return normalise(np.array(rows))

@@ -1,0 +1,139 @@
+"""Generator protocol and its two real backends: extractive (default) and OpenAI-compatible."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Protocol
+
+import anyio
+import httpx
+import numpy as np
+import openai
+import Stemmer
+from bm25s.stopwords import STOPWORDS_EN
+
+from ragsvc.chunking import split_sentences
+from ragsvc.embeddings import Embedder
+from ragsvc.errors import BackendUnavailable
+from ragsvc.prompts import NOT_FOUND, Prompt
+
+_WORD = re.compile(r"[A-Za-z0-9]+")
+_TOKEN = re.compile(r"\S+\s*")
+
+
+class Generator(Protocol):
+    def stream(self, prompt: Prompt) -> AsyncIterator[str]:
+        """Yield answer text in order; joined, the pieces are the whole answer."""
+        ...
+
+
+async def words(text: str) -> AsyncIterator[str]:
+    """Stream text word by word, yielding to the event loop between words."""
+    for match in _TOKEN.finditer(text):
+        yield match.group()
+        await anyio.sleep(0)
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    source_n: int
+    position: int
+    text: str
+
+
+class ExtractiveGenerator:
+    """Answers with the retrieved sentences that best match the question; never invents text.
+
+    A sentence scores by cosine similarity to the question plus the share of the question's
+    content words it contains. The best few are given in document order, each with its [n].
+    """
+
+    def __init__(self, embedder: Embedder, max_sentences: int = 3, global_sentences: int = 4):
+        self._embedder = embedder
+        self._max = max_sentences
+        self._global = global_sentences
+        self._stem = Stemmer.Stemmer("english")
+
+    async def stream(self, prompt: Prompt) -> AsyncIterator[str]:
+        text = await self.compose(prompt)
+        async for word in words(text):
+            yield word
+
+    async def compose(self, prompt: Prompt) -> str:
+        if not prompt.sources:
+            return NOT_FOUND
+        if prompt.global_question:
+            return self._overview(prompt)
+        candidates = [
+            _Candidate(source.n, i, sentence)
+            for source in prompt.sources
+            for i, sentence in enumerate(split_sentences(source.text))
+            if len(sentence) >= 20
+        ]
+        if not candidates:
+            return NOT_FOUND
+        vectors = await self._embedder.embed([prompt.question] + [c.text for c in candidates])
+        cosine = vectors[1:] @ vectors[0]
+        terms = self._terms(prompt.question)
+        overlap = np.array([self._overlap(terms, c.text) for c in candidates])
+        scores = cosine + overlap
+        best = [int(i) for i in np.argsort(-scores)[: self._max] if overlap[i] > 0]
+        if not best:
+            top = candidates[int(np.argmax(scores))]
+            return f"{NOT_FOUND} The closest passage is: {top.text} [{top.source_n}]"
+        chosen = sorted((candidates[i] for i in best), key=lambda c: (c.source_n, c.position))
+        return " ".join(f"{c.text} [{c.source_n}]" for c in chosen)
+
+    def _overview(self, prompt: Prompt) -> str:
+        """Global questions: the opening sentences of each document card among the sources."""
+        parts = []
+        for source in prompt.sources:
+            if source.n not in prompt.card_numbers:
+                continue
+            sentences = split_sentences(source.text)[: self._global]
+            parts.append(" ".join(sentences) + f" [{source.n}]")
+        return "\n\n".join(parts) if parts else NOT_FOUND
+
+    def _terms(self, text: str) -> set[str]:
+        words_ = [w.lower() for w in _WORD.findall(text)]
+        return set(self._stem.stemWords([w for w in words_ if w not in STOPWORDS_EN]))
+
+    def _overlap(self, terms: set[str], sentence: str) -> float:
+        if not terms:
+            return 0.0
+        return len(terms & self._terms(sentence)) / len(terms)
+
+
+class OpenAIGenerator:
+    """Chat completions with stream=True against any OpenAI-compatible server."""
+
+    def __init__(
+        self, client: openai.AsyncOpenAI, model: str, temperature: float, max_tokens: int
+    ) -> None:
+        self._client = client
+        self._model = model
+        self._temperature = temperature
+        self._max_tokens = max_tokens
+
+    async def stream(self, prompt: Prompt) -> AsyncIterator[str]:
+        try:
+            upstream = await self._client.chat.completions.create(
+                model=self._model,
+                messages=prompt.messages,  # type: ignore[arg-type]
+                stream=True,
+                temperature=self._temperature,
+                max_tokens=self._max_tokens,
+            )
+        except openai.APIError as exc:
+            raise BackendUnavailable(f"LLM backend failed: {exc}") from exc
+        # Closing the stream (also on cancellation, when the client went away) closes the
+        # upstream HTTP connection, so the LLM stops generating for nobody.
+        async with upstream:
+            try:
+                async for chunk in upstream:
+                    if chunk.choices and chunk.choices[0].delta.content:
+                        yield chunk.choices[0].delta.content
+            except (openai.APIError, httpx.HTTPError, ValueError) as exc:
+                raise BackendUnavailable(f"LLM backend failed mid-answer: {exc}") from exc

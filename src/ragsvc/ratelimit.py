@@ -1,0 +1,30 @@
+"""Request budgets per session (asking) and per client address (creating sessions)."""
+
+from __future__ import annotations
+
+import math
+import time
+
+from limits import RateLimitItemPerMinute
+from limits.aio.storage import MemoryStorage
+from limits.aio.strategies import MovingWindowRateLimiter
+
+from ragsvc.errors import RateLimited
+
+
+class RateLimiter:
+    def __init__(self) -> None:
+        self._limiter = MovingWindowRateLimiter(MemoryStorage())
+
+    async def check(self, scope: str, key: str, per_minute: int) -> None:
+        """Spend one request of `key`'s budget, or raise 429 with Retry-After."""
+        if per_minute <= 0:
+            return
+        item = RateLimitItemPerMinute(per_minute)
+        if await self._limiter.hit(item, scope, key):
+            return
+        stats = await self._limiter.get_window_stats(item, scope, key)
+        retry_after = max(1, math.ceil(stats.reset_time - time.time()))
+        raise RateLimited(
+            f"more than {per_minute} requests a minute for {scope}", retry_after=retry_after
+        )

@@ -1,0 +1,100 @@
+"""Question (+ recent turns) -> ranked chunks, by dense and BM25 search fused with RRF.
+
+Follow-ups ("and how does it compare to o1?") carry little to search with on their own, so
+the previous question is searched along with the current one and both rankings are fused:
+a real follow-up gains from the context, a change of topic still ranks on its own words.
+Global questions ("what is this paper about?") are answered from each document's card.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+
+import anyio
+
+from ragsvc.embeddings import Embedder, Vectors
+from ragsvc.index import Hit, SessionIndex
+from ragsvc.schemas import Chunk
+
+RRF_K = 60
+_GLOBAL = re.compile(
+    r"what(?:'s| is| are)\s+(?:this|the|these|that)\s+(?:\w+\s+)?about"
+    r"|\bsummar(?:y|ise|ize|ising|izing)\b|\boverview\b|\btl;?dr\b|\bgist\b"
+    r"|\bmain\s+(?:idea|contribution|point|finding|topic|goal|result)s?\b"
+    r"|\bkey\s+(?:idea|contribution|point|finding|takeaway)s?\b",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class Retrieved:
+    chunk: Chunk
+    score: float
+
+
+def is_global_question(question: str) -> bool:
+    return bool(_GLOBAL.search(question))
+
+
+def search_queries(question: str, previous_questions: list[str]) -> list[str]:
+    """The question alone, plus the question joined with the last one when there is history."""
+    queries = [question]
+    if previous_questions:
+        queries.append(f"{previous_questions[-1]} {question}")
+    return queries
+
+
+async def retrieve(
+    index: SessionIndex,
+    embedder: Embedder,
+    question: str,
+    previous_questions: list[str],
+    top_k: int,
+    document_ids: set[str] | None = None,
+) -> list[Retrieved]:
+    """Top `top_k` chunks for the question, restricted to `document_ids` when given."""
+    queries = search_queries(question, previous_questions)
+    vectors = await embedder.embed(queries)
+    return await anyio.to_thread.run_sync(
+        rank, index, queries, vectors, top_k, document_ids, is_global_question(question)
+    )
+
+
+def rank(
+    index: SessionIndex,
+    queries: list[str],
+    vectors: Vectors,
+    top_k: int,
+    document_ids: set[str] | None,
+    global_question: bool,
+) -> list[Retrieved]:
+    """Blocking part of `retrieve`: search, fuse, filter, put cards first for global questions."""
+    # A filter can exclude most of the top hits; then every chunk must be a candidate.
+    depth = len(index) if document_ids else max(50, top_k * 10)
+    rankings: list[list[Hit]] = []
+    for query, vector in zip(queries, vectors, strict=True):
+        rankings.append(index.dense_search(vector, depth))
+        rankings.append(index.lexical_search(query, depth))
+    def wanted(chunk: Chunk) -> bool:
+        return document_ids is None or chunk.document_id in document_ids
+
+    fused = [(cid, score) for cid, score in fuse(rankings) if wanted(index.chunks[cid])]
+    if global_question:
+        scores = dict(fused)
+        cards = [cid for cid, c in index.chunks.items() if c.kind == "card" and wanted(c)]
+        cards.sort(key=lambda cid: -scores.get(cid, 0.0))
+        card_set = set(cards)
+        rest = [hit for hit in fused if hit[0] not in card_set]
+        fused = [(cid, scores.get(cid, 0.0)) for cid in cards] + rest
+    return [Retrieved(index.chunks[cid], score) for cid, score in fused[:top_k]]
+
+
+def fuse(rankings: list[list[Hit]]) -> list[Hit]:
+    """Reciprocal rank fusion: scores are 1/(60+rank) summed over the rankings, best first."""
+    scores: dict[int, float] = defaultdict(float)
+    for ranking in rankings:
+        for position, (cid, _) in enumerate(ranking):
+            scores[cid] += 1.0 / (RRF_K + position + 1)
+    return sorted(scores.items(), key=lambda item: (-item[1], item[0]))

@@ -1,0 +1,1 @@
+"""HTTP routes only: parse, authorise, call the pipeline, shape the response."""

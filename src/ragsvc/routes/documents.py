@@ -1,0 +1,136 @@
+"""Upload (multipart, size-capped while streaming) and per-session document management."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from starlette.datastructures import UploadFile
+from starlette.types import Message, Receive
+
+from ragsvc.deps import (
+    BackendsDep,
+    LimiterDep,
+    OptionalSessionDep,
+    SessionDep,
+    SettingsDep,
+    require_api_key,
+)
+from ragsvc.errors import BadRequest, DocumentNotFound, RagError, TooLarge
+from ragsvc.pipeline import UploadedFile, delete_document, ingest_files
+from ragsvc.routes.sessions import start_session
+from ragsvc.schemas import Document, DocumentList, SessionCreated, UploadResult
+from ragsvc.tokens import hash_token
+
+router = APIRouter(tags=["documents"])
+
+UPLOAD_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["files"],
+                    "properties": {
+                        "files": {
+                            "type": "array",
+                            "items": {"type": "string", "format": "binary"},
+                            "description": "one or more PDFs (repeat the field)",
+                        }
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+def capped(receive: Receive, limit: int) -> Receive:
+    """Count body bytes as they arrive and stop at `limit`: nothing larger is ever read."""
+    seen = 0
+
+    async def receive_capped() -> Message:
+        nonlocal seen
+        message = await receive()
+        if message["type"] == "http.request":
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                raise TooLarge(f"the upload is larger than {limit // (1024 * 1024)} MB")
+        return message
+
+    return receive_capped
+
+
+async def read_uploads(request: Request, limit: int, max_files: int) -> list[UploadedFile]:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise TooLarge(f"the upload is larger than {limit // (1024 * 1024)} MB")
+    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+        raise BadRequest("send the PDFs as multipart/form-data in the field 'files'")
+    body = Request(request.scope, capped(request.receive, limit))
+    try:
+        form = await body.form(max_files=max_files, max_fields=10)
+    except RagError:
+        raise
+    except Exception as exc:  # python-multipart / starlette parse errors
+        raise BadRequest(f"malformed multipart body: {exc}") from exc
+    try:
+        parts = [f for f in form.getlist("files") if isinstance(f, UploadFile)]
+        if not parts:
+            raise BadRequest("no file in the multipart field 'files'")
+        return [UploadedFile(p.filename or "upload.pdf", await p.read()) for p in parts]
+    finally:
+        await form.close()
+
+
+@router.post(
+    "/upload",
+    status_code=201,
+    openapi_extra=UPLOAD_BODY,
+    summary="Upload PDFs; without a token this creates a session and returns its token",
+)
+async def upload(
+    request: Request,
+    response: Response,
+    session: OptionalSessionDep,
+    settings: SettingsDep,
+    backends: BackendsDep,
+    limiter: LimiterDep,
+) -> UploadResult:
+    uploads = await read_uploads(request, settings.max_upload_bytes, settings.max_files)
+    created: SessionCreated | None = None
+    if session is not None:
+        token_hash = session.token_hash
+    else:
+        require_api_key(request, settings)
+        created = await start_session(request, response, settings, backends, limiter)
+        token_hash = hash_token(created.token)
+    try:
+        documents = await ingest_files(backends, settings, token_hash, uploads)
+    except BaseException:
+        if created is not None:  # do not leave an empty session behind a rejected upload
+            await backends.store.delete_session(token_hash)
+        raise
+    return UploadResult(token=created.token if created else None, documents=documents)
+
+
+@router.get("/documents", summary="The session's documents")
+async def list_documents(session: SessionDep, backends: BackendsDep) -> DocumentList:
+    state = await backends.store.load_state(session.token_hash)
+    return DocumentList(documents=list(state.documents.values()))
+
+
+@router.get("/documents/{document_id}", summary="One document of the session")
+async def get_document(document_id: str, session: SessionDep, backends: BackendsDep) -> Document:
+    state = await backends.store.load_state(session.token_hash)
+    if document_id not in state.documents:
+        raise DocumentNotFound(f"no document {document_id!r} in this session")
+    return state.documents[document_id]
+
+
+@router.delete(
+    "/documents/{document_id}", status_code=204, summary="Delete a document and its chunks"
+)
+async def remove_document(document_id: str, session: SessionDep, backends: BackendsDep) -> None:
+    await delete_document(backends, session.token_hash, document_id)

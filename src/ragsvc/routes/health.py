@@ -1,0 +1,24 @@
+"""Liveness and readiness probes."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+
+from ragsvc.errors import BackendUnavailable
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz", summary="200 while the process runs")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz", summary="200 once models and storage are loaded, else 503")
+async def readyz(request: Request) -> dict[str, str]:
+    backends = getattr(request.app.state, "backends", None)
+    if backends is None:
+        raise BackendUnavailable("still loading models")
+    if not backends.store.writable():
+        raise BackendUnavailable("the data directory is not writable")
+    return {"status": "ready", "embedder": backends.embedder.name}

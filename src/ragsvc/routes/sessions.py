@@ -1,0 +1,78 @@
+"""Session lifecycle: create, inspect, delete."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from fastapi import APIRouter, Depends, Request, Response
+
+from ragsvc.backends import Backends
+from ragsvc.config import Settings
+from ragsvc.deps import (
+    COOKIE,
+    BackendsDep,
+    LimiterDep,
+    SessionDep,
+    SettingsDep,
+    require_api_key,
+)
+from ragsvc.schemas import SessionCreated, SessionInfo
+from ragsvc.tokens import hash_token, new_token
+
+router = APIRouter(tags=["sessions"])
+
+
+async def start_session(
+    request: Request, response: Response, settings: Settings, backends: Backends, limiter: LimiterDep
+) -> SessionCreated:
+    """Create a session (rate-limited per client address) and set its cookie."""
+    client = request.client.host if request.client else "unknown"
+    await limiter.check("session creation", client, settings.session_rate_per_minute)
+    token = new_token()
+    meta = await backends.store.create_session(
+        hash_token(token), timedelta(seconds=settings.session_ttl)
+    )
+    response.set_cookie(
+        COOKIE,
+        token,
+        max_age=settings.session_ttl,
+        httponly=True,
+        samesite="strict",
+        secure=settings.cookie_secure,
+        path="/",
+    )
+    return SessionCreated(token=token, expires_at=meta.expires_at)
+
+
+@router.post(
+    "/sessions",
+    status_code=201,
+    dependencies=[Depends(require_api_key)],
+    summary="Create a session; the token is shown only here",
+)
+async def create_session(
+    request: Request,
+    response: Response,
+    settings: SettingsDep,
+    backends: BackendsDep,
+    limiter: LimiterDep,
+) -> SessionCreated:
+    return await start_session(request, response, settings, backends, limiter)
+
+
+@router.get("/sessions/current", summary="The calling session: expiry, documents, turns")
+async def get_session(session: SessionDep, backends: BackendsDep) -> SessionInfo:
+    state = await backends.store.load_state(session.token_hash)
+    turns = await backends.store.turns(session.token_hash)
+    return SessionInfo(
+        created_at=session.created_at,
+        expires_at=session.expires_at,
+        documents=list(state.documents.values()),
+        turns=len(turns),
+    )
+
+
+@router.delete("/sessions/current", status_code=204, summary="Delete the session and all its data")
+async def delete_session(session: SessionDep, backends: BackendsDep, response: Response) -> None:
+    await backends.store.delete_session(session.token_hash)
+    response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict")

@@ -1,0 +1,96 @@
+"""API models (the wire shapes of ../shared/API.md) and the records persisted per session."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+DocumentStatus = Literal["processing", "ready", "no_text", "failed"]
+
+
+class Document(BaseModel):
+    id: str
+    filename: str
+    sha256: str
+    pages: int
+    chunks: int
+    status: DocumentStatus
+    detail: str | None = None
+    title: str | None = None
+    created_at: datetime
+
+
+class Chunk(BaseModel):
+    """One retrievable passage; `page` is the 1-based PDF page it comes from."""
+
+    id: int
+    document_id: str
+    page: int
+    text: str
+    kind: Literal["text", "card"] = "text"
+
+
+class Turn(BaseModel):
+    question: str
+    answer: str
+    at: datetime
+
+
+class SessionCreated(BaseModel):
+    token: str
+    expires_at: datetime
+
+
+class SessionInfo(BaseModel):
+    created_at: datetime
+    expires_at: datetime
+    documents: list[Document]
+    turns: int
+
+
+class UploadResult(BaseModel):
+    token: str | None = Field(None, description="only when this call created the session")
+    documents: list[Document]
+
+
+class DocumentList(BaseModel):
+    documents: list[Document]
+
+
+class AskRequest(BaseModel):
+    question: str = Field(min_length=1)
+    top_k: int | None = Field(None, ge=1, le=50)
+    document_ids: list[str] | None = None
+
+
+class Source(BaseModel):
+    n: int = Field(description="1-based; what [n] markers in the answer refer to")
+    document_id: str
+    filename: str
+    page: int = Field(description="1-based PDF page")
+    score: float
+    text: str
+
+
+class Timings(BaseModel):
+    retrieval_ms: float
+    first_token_ms: float | None = None
+    total_ms: float
+
+
+class Answer(BaseModel):
+    answer: str
+    sources: list[Source]
+    citations: list[int]
+    timings: Timings
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
