@@ -66,12 +66,7 @@ class ExtractiveGenerator:
             return NOT_FOUND
         if prompt.global_question:
             return self._overview(prompt)
-        candidates = [
-            _Candidate(source.n, i, sentence)
-            for source in prompt.sources
-            for i, sentence in enumerate(split_sentences(source.text))
-            if len(sentence) >= 20
-        ]
+        candidates = self._candidates(prompt)
         if not candidates:
             return NOT_FOUND
         vectors = await self._embedder.embed([prompt.question] + [c.text for c in candidates])
@@ -85,6 +80,18 @@ class ExtractiveGenerator:
             return f"{NOT_FOUND} The closest passage is: {top.text} [{top.source_n}]"
         chosen = sorted((candidates[i] for i in best), key=lambda c: (c.source_n, c.position))
         return " ".join(f"{c.text} [{c.source_n}]" for c in chosen)
+
+    @staticmethod
+    def _candidates(prompt: Prompt) -> list[_Candidate]:
+        """Sentences of all sources, each once: overlapping chunks repeat their edges."""
+        seen: set[str] = set()
+        candidates = []
+        for source in prompt.sources:
+            for position, sentence in enumerate(split_sentences(source.text)):
+                if len(sentence) >= 20 and sentence not in seen:
+                    seen.add(sentence)
+                    candidates.append(_Candidate(source.n, position, sentence))
+        return candidates
 
     def _overview(self, prompt: Prompt) -> str:
         """Global questions: the opening sentences of each document card among the sources."""

@@ -15,6 +15,9 @@ from ragsvc.errors import NotAPdf, TooLarge, UnreadablePdf
 
 # The PDF spec lets the header start anywhere in the first 1024 bytes.
 _HEADER_WINDOW = 1024
+# Damaged files are reported to the client; MuPDF's own stderr chatter would only be noise.
+pymupdf.TOOLS.mupdf_display_errors(False)
+pymupdf.TOOLS.mupdf_display_warnings(False)
 _JUNK_TITLES = re.compile(r"^(untitled|microsoft word|document\d*|\s*)$", re.IGNORECASE)
 
 
@@ -25,6 +28,7 @@ class ParsedDocument:
     pages: list[str]
     title: str | None
     outline: list[str] = field(default_factory=list)
+    repaired: bool = False  # MuPDF had to rebuild a broken file: content may be missing
 
     @property
     def has_text(self) -> bool:
@@ -61,7 +65,11 @@ def parse_pdf(data: bytes, filename: str, max_pages: int) -> ParsedDocument:
             outline = [str(entry[1]).strip() for entry in doc.get_toc(simple=True)]
         except Exception as exc:
             raise UnreadablePdf(f"{filename}: damaged PDF, text extraction failed ({exc})") from exc
-    return ParsedDocument(pages=pages, title=title, outline=[o for o in outline if o])
+        repaired = bool(doc.is_repaired)
+    parsed = ParsedDocument(pages, title, [o for o in outline if o], repaired)
+    if repaired and not parsed.has_text:
+        raise UnreadablePdf(f"{filename}: the PDF is damaged (truncated?) and holds no readable text")
+    return parsed
 
 
 def _page_text(page: pymupdf.Page) -> str:
@@ -79,10 +87,12 @@ def _title(doc: pymupdf.Document) -> str | None:
 
 def _largest_text_on_first_page(page: pymupdf.Page) -> str | None:
     """The run of spans set in the largest font on page 1, which is the title in most papers."""
+    # Only horizontal lines: arXiv's rotated margin stamp is set larger than most titles.
     spans = [
         span
         for block in page.get_text("dict")["blocks"]
         for line in block.get("lines", [])
+        if tuple(line.get("dir", (1, 0))) == (1, 0)
         for span in line["spans"]
         if span["text"].strip()
     ]

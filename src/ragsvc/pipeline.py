@@ -73,6 +73,8 @@ def prepare_document(upload: UploadedFile, sha256: str, settings: Settings) -> _
         title=parsed.title,
         created_at=now(),
     )
+    if parsed.repaired:
+        document.detail = "The file was damaged and has been repaired; some text may be missing."
     if not parsed.has_text:
         document.status, document.detail = "no_text", NO_TEXT_DETAIL
         return _Prepared(document)

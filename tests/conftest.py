@@ -1,0 +1,116 @@
+"""Shared fixtures: fast fake backends that really implement the protocols, PDFs made by
+PyMuPDF, and an HTTP client on the app through ASGITransport with its lifespan running."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pymupdf
+import pytest
+
+from ragsvc.app import create_app
+from ragsvc.backends import Backends
+from ragsvc.config import Settings
+from ragsvc.embeddings import Vectors, normalise
+from ragsvc.generation import ExtractiveGenerator
+from ragsvc.store import DiskStore
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+class HashEmbedder:
+    """Deterministic bag-of-words hashing: texts sharing words get similar vectors."""
+
+    name = "hash:128"
+
+    def embed_sync(self, texts: list[str]) -> Vectors:
+        rows = np.zeros((len(texts), 128), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for word in re.findall(r"\w+", text.lower()):
+                rows[row, int(hashlib.md5(word.encode()).hexdigest(), 16) % 128] += 1.0
+        rows[:, 0] += 1e-3  # no all-zero rows
+        return normalise(rows)
+
+    async def embed(self, texts: list[str]) -> Vectors:
+        return self.embed_sync(texts)
+
+
+def make_pdf(pages: list[str], *, title: str | None = None, password: str | None = None) -> bytes:
+    """A real PDF with one text page per entry (empty string: a page without text)."""
+    doc = pymupdf.open()
+    for text in pages:
+        page = doc.new_page()
+        if text:
+            page.insert_textbox(pymupdf.Rect(56, 56, 540, 790), text, fontsize=10)
+    if title:
+        doc.set_metadata({"title": title})
+    if password:
+        data = doc.tobytes(
+            encryption=pymupdf.PDF_ENCRYPT_AES_256, owner_pw=password, user_pw=password
+        )
+    else:
+        data = doc.tobytes()
+    doc.close()
+    return bytes(data)
+
+
+@pytest.fixture
+def pdf() -> Callable[..., bytes]:
+    return make_pdf
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(data_dir=tmp_path / "data")
+
+
+def fake_backends(settings: Settings) -> Backends:
+    embedder = HashEmbedder()
+    return Backends(
+        embedder=embedder,
+        generator=ExtractiveGenerator(embedder),
+        store=DiskStore(settings.data_dir),
+    )
+
+
+@pytest.fixture
+async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(settings, fake_backends(settings))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+            yield http
+
+
+@pytest.fixture
+async def session(client: httpx.AsyncClient) -> dict[str, str]:
+    """Authorization headers of a fresh session."""
+    reply = await client.post("/sessions")
+    assert reply.status_code == 201
+    client.cookies.clear()  # tests authenticate explicitly unless they test the cookie
+    return {"Authorization": f"Bearer {reply.json()['token']}"}
+
+
+def parse_sse(body: str) -> list[dict[str, str]]:
+    """Frames of an SSE body as dicts of field -> value; comment lines dropped."""
+    frames = []
+    for block in body.replace("\r\n", "\n").split("\n\n"):
+        fields: dict[str, str] = {}
+        for line in block.split("\n"):
+            if not line or line.startswith(":"):
+                continue
+            name, _, value = line.partition(":")
+            fields[name] = value[1:] if value.startswith(" ") else value
+        if fields:
+            frames.append(fields)
+    return frames
