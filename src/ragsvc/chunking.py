@@ -49,14 +49,16 @@ def chunk_text(text: str, size: int, overlap: int) -> list[str]:
     chunks: list[str] = []
     current: list[str] = []
     length = 0
+    fresh = False  # does `current` hold anything beyond the overlap already emitted?
     for sentence in _bounded(split_sentences(text), size):
-        if current and length + len(sentence) + 1 > size:
+        if fresh and length + len(sentence) + 1 > size:
             chunks.append(" ".join(current))
-            current = _tail(current, overlap)
+            current = _tail(current, min(overlap, size - len(sentence) - 1))
             length = sum(len(s) + 1 for s in current)
         current.append(sentence)
         length += len(sentence) + 1
-    if current and (not chunks or " ".join(current) not in chunks[-1]):
+        fresh = True
+    if fresh:
         chunks.append(" ".join(current))
     return chunks
 

@@ -1,0 +1,75 @@
+"""Text cleanup, sentence splitting, chunk packing and document cards."""
+
+from __future__ import annotations
+
+from ragsvc.chunking import (
+    CARD_CHARS,
+    chunk_text,
+    clean_page_text,
+    document_card,
+    split_sentences,
+)
+
+
+def test_line_end_hyphenation_is_repaired_but_real_hyphens_stay():
+    text = "The trans-\nformer uses self-\nattention with GPT-\n4 style inputs."
+    assert clean_page_text(text) == "The transformer uses selfattention with GPT- 4 style inputs."
+
+
+def test_lines_unwrap_and_paragraphs_stay():
+    text = "first line\nsecond line\n\n  next paragraph\n"
+    assert clean_page_text(text) == "first line second line\n\nnext paragraph"
+
+
+def test_sentences_do_not_split_after_abbreviations():
+    text = "Vaswani et al. proposed it. See Fig. 2 for details. It works! Does it? Yes."
+    assert split_sentences(text) == [
+        "Vaswani et al. proposed it.",
+        "See Fig. 2 for details.",
+        "It works!",
+        "Does it?",
+        "Yes.",
+    ]
+
+
+def test_chunks_respect_size_sentences_and_overlap():
+    sentences = [f"Sentence number {i} talks about topic {i % 7} in some detail." for i in range(80)]
+    text = " ".join(sentences)
+    chunks = chunk_text(text, size=400, overlap=120)
+    assert len(chunks) > 5
+    assert all(len(c) <= 400 for c in chunks)
+    for chunk in chunks:  # whole sentences only
+        assert chunk.startswith("Sentence number") and chunk.endswith(".")
+    for before, after in zip(chunks, chunks[1:], strict=False):
+        first_of_next = split_sentences(after)[0]
+        assert first_of_next in before  # the overlap carries the tail of the previous chunk
+    covered = set().union(*(split_sentences(c) for c in chunks))
+    assert covered == set(sentences)  # nothing lost
+
+
+def test_overlong_sentence_is_cut_at_words():
+    text = "word " * 500
+    chunks = chunk_text(text, size=300, overlap=50)
+    assert all(len(c) <= 300 for c in chunks)
+    assert sum(c.count("word") for c in chunks) >= 500
+
+
+def test_overlap_never_pushes_a_chunk_past_its_size():
+    text = " ".join(["Short one here."] * 8 + ["X" * 280 + "."] + ["Tail words."] * 3)
+    chunks = chunk_text(text, size=300, overlap=120)
+    assert all(len(c) <= 300 for c in chunks)
+    assert any("X" * 280 in c for c in chunks)
+
+
+def test_short_text_is_one_chunk():
+    assert chunk_text("One short page.", size=1000, overlap=150) == ["One short page."]
+    assert chunk_text("", size=1000, overlap=150) == []
+
+
+def test_card_holds_title_abstract_and_outline():
+    first_page = "Some Header\n\nAbstract We propose X. It is good.\n\n1 Introduction more"
+    card = document_card("Paper Title", ["Introduction", "Method"], first_page)
+    assert card.startswith("Paper Title.\n\nWe propose X. It is good.")
+    assert card.endswith("Outline: Introduction; Method.")
+    assert "Some Header" not in card
+    assert len(document_card(None, [], "x" * 10_000)) <= CARD_CHARS
