@@ -1,0 +1,56 @@
+"""A real uvicorn process with the embedded defaults: SSE over a socket, restarts, no blocking."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import httpx
+from .conftest import make_pdf
+from .server import running_server
+
+PAGES = [
+    "The lighthouse keeper lights the lamp at dusk every evening.",
+    "Storms in November close the harbour for days at a time.",
+    "The keeper records every passing ship in a leather logbook.",
+]
+
+
+def read_stream(base: str, headers: dict, question: str) -> list[tuple[str, dict]]:
+    """Read an /ask stream event by event, as a client on a socket would."""
+    events: list[tuple[str, dict]] = []
+    with httpx.stream(
+        "POST", f"{base}/ask", json={"question": question}, headers=headers, timeout=30
+    ) as reply:
+        assert reply.status_code == 200
+        assert reply.headers["content-type"].startswith("text/event-stream")
+        name = ""
+        for line in reply.iter_lines():
+            if line.startswith("event:"):
+                name = line.split(":", 1)[1].strip()
+            elif line.startswith("data:"):
+                events.append((name, json.loads(line.split(":", 1)[1])))
+    return events
+
+
+def test_default_backends_stream_a_cited_answer_and_survive_restart(tmp_path: Path):
+    data = tmp_path / "data"
+    with running_server(data) as base:
+        ready = httpx.get(f"{base}/readyz").json()
+        assert ready["embedder"].startswith("wordllama")
+        up = httpx.post(f"{base}/upload", files={"files": ("keeper.pdf", make_pdf(PAGES))})
+        assert up.status_code == 201
+        headers = {"Authorization": f"Bearer {up.json()['token']}"}
+        events = read_stream(base, headers, "What does the keeper record in the logbook?")
+    names = [name for name, _ in events]
+    assert names[0] == "sources" and names[-1] == "done" and names.count("token") > 3
+    done = events[-1][1]
+    assert "passing ship" in done["answer"]
+    sources = events[0][1]["sources"]
+    assert sources[done["citations"][0] - 1]["page"] == 3
+
+    with running_server(data) as base:  # same data dir, new process
+        again = read_stream(base, headers, "What does the keeper record in the logbook?")
+        info = httpx.get(f"{base}/sessions/current", headers=headers).json()
+    assert again[-1][1]["answer"] == done["answer"]
+    assert info["turns"] == 2
