@@ -152,7 +152,8 @@ async def test_follow_up_uses_previous_turn(client, session, pdf):
 async def test_turns_are_bounded(client, session, loaded, settings: Settings):
     for i in range(settings.history_turns + 3):
         await client.post(
-            "/ask", json={"question": f"Question {i} about herons?"},
+            "/ask",
+            json={"question": f"Question {i} about herons?"},
             headers={**session, "Accept": "application/json"},
         )
     info = await client.get("/sessions/current", headers=session)
@@ -167,7 +168,13 @@ async def test_asking_without_documents_is_409(client, session):
 
 @pytest.mark.parametrize(
     "body",
-    [{}, {"question": ""}, {"question": "   "}, {"question": "x" * 5000}, {"question": "q", "top_k": 0}],
+    [
+        {},
+        {"question": ""},
+        {"question": "   "},
+        {"question": "x" * 5000},
+        {"question": "q", "top_k": 0},
+    ],
 )
 async def test_invalid_question_is_422(client, session, loaded, body):
     reply = await client.post("/ask", json=body, headers=session)

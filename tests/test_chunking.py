@@ -33,7 +33,9 @@ def test_sentences_do_not_split_after_abbreviations():
 
 
 def test_chunks_respect_size_sentences_and_overlap():
-    sentences = [f"Sentence number {i} talks about topic {i % 7} in some detail." for i in range(80)]
+    sentences = [
+        f"Sentence number {i} talks about topic {i % 7} in some detail." for i in range(80)
+    ]
     text = " ".join(sentences)
     chunks = chunk_text(text, size=400, overlap=120)
     assert len(chunks) > 5

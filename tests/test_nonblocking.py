@@ -32,11 +32,15 @@ async def test_ingest_and_ask_never_block_the_event_loop(tmp_path: Path, caplog)
     try:
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://t", timeout=120) as http:
+            async with httpx.AsyncClient(
+                transport=transport, base_url="http://t", timeout=120
+            ) as http:
                 up = await http.post("/upload", files={"files": ("big.pdf", big)})
                 assert up.status_code == 201 and up.json()["documents"][0]["chunks"] > 1000
                 headers = {"Authorization": f"Bearer {up.json()['token']}"}
-                reply = await http.post("/ask", json={"question": "tides on page 42?"}, headers=headers)
+                reply = await http.post(
+                    "/ask", json={"question": "tides on page 42?"}, headers=headers
+                )
                 assert reply.status_code == 200
     finally:
         loop.set_debug(False)

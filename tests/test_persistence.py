@@ -31,14 +31,18 @@ async def test_everything_survives_a_restart(settings: Settings, pdf: Callable):
     async def first_life(http: httpx.AsyncClient):
         up = await http.post("/upload", files={"files": ("sea.pdf", pdf(TEXT))})
         headers = {"Authorization": f"Bearer {up.json()['token']}", "Accept": "application/json"}
-        answer = await http.post("/ask", json={"question": "When do foghorns sound?"}, headers=headers)
+        answer = await http.post(
+            "/ask", json={"question": "When do foghorns sound?"}, headers=headers
+        )
         return headers, up.json()["documents"], answer.json()
 
     headers, documents, answer = await run_app(settings, first_life)
 
     async def second_life(http: httpx.AsyncClient):
         listed = await http.get("/documents", headers=headers)
-        again = await http.post("/ask", json={"question": "When do foghorns sound?"}, headers=headers)
+        again = await http.post(
+            "/ask", json={"question": "When do foghorns sound?"}, headers=headers
+        )
         info = await http.get("/sessions/current", headers=headers)
         return listed.json()["documents"], again.json(), info.json()
 
@@ -116,7 +120,9 @@ async def test_concurrent_uploads_to_one_session_all_land(settings: Settings, pd
         return await http.get("/documents", headers=headers)
 
     listed = await run_app(settings, work)
-    assert sorted(d["filename"] for d in listed.json()["documents"]) == [f"{i}.pdf" for i in range(8)]
+    assert sorted(d["filename"] for d in listed.json()["documents"]) == [
+        f"{i}.pdf" for i in range(8)
+    ]
 
 
 def test_store_refuses_paths_that_are_not_token_hashes(tmp_path: Path):

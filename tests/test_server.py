@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import httpx
+
 from .conftest import make_pdf
 from .server import running_server
 

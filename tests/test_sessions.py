@@ -78,7 +78,9 @@ async def test_expired_session_is_401_and_purged(settings: Settings):
             assert meta is not None
             # Expire it by rewriting its meta instead of sleeping through the TTL.
             path = settings.data_dir / "sessions" / hash_token(token) / "meta.json"
-            path.write_text(meta.model_copy(update={"expires_at": meta.created_at}).model_dump_json())
+            path.write_text(
+                meta.model_copy(update={"expires_at": meta.created_at}).model_dump_json()
+            )
             reply = await http.get("/documents", headers={"Authorization": f"Bearer {token}"})
             assert reply.status_code == 401
             assert not path.parent.exists()

@@ -73,7 +73,9 @@ async def test_same_content_twice_is_the_same_document(
 async def test_pdf_without_text_is_a_no_text_document(
     client: httpx.AsyncClient, session: dict, pdf: Callable
 ):
-    reply = await client.post("/upload", files=as_files(("scan.pdf", pdf(["", ""]))), headers=session)
+    reply = await client.post(
+        "/upload", files=as_files(("scan.pdf", pdf(["", ""]))), headers=session
+    )
     assert reply.status_code == 201
     [doc] = reply.json()["documents"]
     assert doc["status"] == "no_text" and doc["chunks"] == 0 and "OCR" in doc["detail"]
@@ -107,7 +109,9 @@ async def test_text_file_named_pdf_is_415(client: httpx.AsyncClient, session: di
 
 async def test_truncated_pdf_is_422(client: httpx.AsyncClient, session: dict, pdf: Callable):
     data = pdf(PAGES)
-    reply = await client.post("/upload", files=as_files(("cut.pdf", data[: len(data) // 3])), headers=session)
+    reply = await client.post(
+        "/upload", files=as_files(("cut.pdf", data[: len(data) // 3])), headers=session
+    )
     assert_problem(reply, 422)
 
 

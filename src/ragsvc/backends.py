@@ -32,7 +32,9 @@ def openai_client(settings: Settings) -> openai.AsyncOpenAI:
 
 def make_backends(settings: Settings) -> Backends:
     """Build what the settings name; blocking (loads models), so call it off the event loop."""
-    client = openai_client(settings) if "openai" in (settings.embedder, settings.generator) else None
+    client = (
+        openai_client(settings) if "openai" in (settings.embedder, settings.generator) else None
+    )
     embedder: Embedder
     if settings.embedder == "openai":
         assert client is not None

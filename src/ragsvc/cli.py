@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
+import anyio
 import typer
 import uvicorn
 
@@ -17,7 +21,7 @@ def main() -> None:
 
 @app.command()
 def serve(
-    workers: int = typer.Option(1, help="worker processes sharing RAGSVC_DATA_DIR"),
+    workers: Annotated[int, typer.Option(help="worker processes sharing RAGSVC_DATA_DIR")] = 1,
 ) -> None:
     """Serve the API on HOST:PORT with the settings from the environment (RAGSVC_*)."""
     settings = Settings()
@@ -28,3 +32,19 @@ def serve(
         port=settings.port,
         workers=workers,
     )
+
+
+@app.command("eval")
+def evaluate_command(
+    qa_file: Annotated[Path, typer.Argument(exists=True, help="QA set, one JSON per line")],
+    pdf_dir: Annotated[Path, typer.Option("--pdf-dir", exists=True, file_okay=False)],
+    show_misses: Annotated[bool, typer.Option("--misses", help="list non-first ranks")] = False,
+) -> None:
+    """Measure retrieval (hit@k by page, MRR) with the configured backends."""
+    from ragsvc.evaluate import evaluate
+
+    report = anyio.run(evaluate, qa_file, pdf_dir, Settings())
+    typer.echo(report.table())
+    if show_misses:
+        for miss in report.misses:
+            typer.echo(f"- {miss}")

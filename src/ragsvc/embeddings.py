@@ -30,7 +30,8 @@ class Embedder(Protocol):
 def normalise(vectors: NDArray[Any]) -> Vectors:
     rows = np.asarray(vectors, dtype=np.float32)
     norms = np.linalg.norm(rows, axis=1, keepdims=True)
-    return rows / np.maximum(norms, 1e-12)
+    unit: Vectors = rows / np.maximum(norms, 1e-12)
+    return unit
 
 
 class WordLlamaEmbedder:

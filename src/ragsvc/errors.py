@@ -94,7 +94,9 @@ class ProblemRaised(RagError):
         return self.body
 
 
-def problem(status: int, detail: str, *, slug: str | None = None, title: str | None = None) -> dict[str, Any]:
+def problem(
+    status: int, detail: str, *, slug: str | None = None, title: str | None = None
+) -> dict[str, Any]:
     """Build an RFC 9457 body; `type` points at a stable per-problem URI."""
     phrase = HTTPStatus(status).phrase
     return {

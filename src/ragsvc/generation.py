@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, cast
 
 import anyio
 import httpx
@@ -13,6 +13,7 @@ import numpy as np
 import openai
 import Stemmer
 from bm25s.stopwords import STOPWORDS_EN
+from openai.types.chat import ChatCompletionMessageParam
 
 from ragsvc.chunking import split_sentences
 from ragsvc.embeddings import Embedder
@@ -128,7 +129,7 @@ class OpenAIGenerator:
         try:
             upstream = await self._client.chat.completions.create(
                 model=self._model,
-                messages=prompt.messages,  # type: ignore[arg-type]
+                messages=cast(list[ChatCompletionMessageParam], prompt.messages),
                 stream=True,
                 temperature=self._temperature,
                 max_tokens=self._max_tokens,

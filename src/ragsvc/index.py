@@ -33,7 +33,7 @@ class SessionIndex:
         self.dim = dim
         self.chunks: dict[int, Chunk] = {}
         self.next_id = 0
-        self._dense = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+        self._dense: faiss.Index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
         self._lexical: bm25s.BM25 | None = None
         self._tokenizer = _tokenizer()
         self._lexical_ids: list[int] = []
@@ -59,7 +59,7 @@ class SessionIndex:
     def remove_document(self, document_id: str) -> int:
         doomed = [cid for cid, c in self.chunks.items() if c.document_id == document_id]
         if doomed:
-            self._dense.remove_ids(np.array(doomed, dtype=np.int64))
+            self._dense.remove_ids(faiss.IDSelectorBatch(np.array(doomed, dtype=np.int64)))
             for cid in doomed:
                 del self.chunks[cid]
             self._rebuild_lexical()

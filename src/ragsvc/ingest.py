@@ -68,7 +68,9 @@ def parse_pdf(data: bytes, filename: str, max_pages: int) -> ParsedDocument:
         repaired = bool(doc.is_repaired)
     parsed = ParsedDocument(pages, title, [o for o in outline if o], repaired)
     if repaired and not parsed.has_text:
-        raise UnreadablePdf(f"{filename}: the PDF is damaged (truncated?) and holds no readable text")
+        raise UnreadablePdf(
+            f"{filename}: the PDF is damaged (truncated?) and holds no readable text"
+        )
     return parsed
 
 

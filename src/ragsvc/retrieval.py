@@ -77,6 +77,7 @@ def rank(
     for query, vector in zip(queries, vectors, strict=True):
         rankings.append(index.dense_search(vector, depth))
         rankings.append(index.lexical_search(query, depth))
+
     def wanted(chunk: Chunk) -> bool:
         return document_ids is None or chunk.document_id in document_ids
 

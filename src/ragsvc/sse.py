@@ -25,7 +25,9 @@ def event_name_and_data(event: AnswerEvent) -> tuple[str, dict[str, Any]]:
     raise TypeError(f"not an answer event: {event!r}")  # pragma: no cover
 
 
-async def frames(answer_id: str, events: AsyncIterator[AnswerEvent]) -> AsyncIterator[ServerSentEvent]:
+async def frames(
+    answer_id: str, events: AsyncIterator[AnswerEvent]
+) -> AsyncIterator[ServerSentEvent]:
     seq = 0
     async for event in events:
         name, data = event_name_and_data(event)
@@ -50,4 +52,3 @@ def stream_response(
             "X-Accel-Buffering": "no",
         },
     )
-

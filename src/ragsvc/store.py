@@ -287,4 +287,3 @@ def _write_generation(folder: Path, state: SessionState) -> None:
             with path.open("rb") as handle:
                 os.fsync(handle.fileno())
     _fsync_dir(folder)
-

@@ -23,7 +23,11 @@ router = APIRouter(tags=["sessions"])
 
 
 async def start_session(
-    request: Request, response: Response, settings: Settings, backends: Backends, limiter: LimiterDep
+    request: Request,
+    response: Response,
+    settings: Settings,
+    backends: Backends,
+    limiter: LimiterDep,
 ) -> SessionCreated:
     """Create a session (rate-limited per client address) and set its cookie."""
     client = request.client.host if request.client else "unknown"

@@ -1,0 +1,76 @@
+"""Retrieval quality on the real papers of ../shared (skipped when they are absent)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+
+from ragsvc.app import create_app
+from ragsvc.config import Settings
+from ragsvc.evaluate import evaluate
+
+from .conftest import SHARED_DATA
+
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
+DEV_SET = SHARED_DATA.parent / "eval" / "attention_qa.jsonl"
+
+
+def need(*paths: Path) -> None:
+    missing = [p.name for p in paths if not p.exists()]
+    if missing:
+        pytest.skip(f"test data absent: {', '.join(missing)}")
+
+
+async def test_dev_set_hit_at_5_by_page(tmp_path: Path):
+    need(DEV_SET, SHARED_DATA / "attention_is_all_you_need.pdf")
+    report = await evaluate(DEV_SET, SHARED_DATA, Settings(data_dir=tmp_path))
+    assert report.questions == 12
+    assert report.hit_at(5) >= 0.9, report.misses
+
+
+async def test_real_papers_global_and_follow_up_questions(tmp_path: Path):
+    deepseek, attention = (
+        SHARED_DATA / "DeepSeek_R1.pdf",
+        SHARED_DATA / "attention_is_all_you_need.pdf",
+    )
+    need(deepseek, attention)
+    app = create_app(Settings(data_dir=tmp_path))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t", timeout=60) as http:
+            files = [
+                ("files", ("DeepSeek_R1.pdf", deepseek.read_bytes(), "application/pdf")),
+                ("files", ("attention.pdf", attention.read_bytes(), "application/pdf")),
+            ]
+            up = await http.post("/upload", files=files)
+            assert up.status_code == 201
+            docs = {d["filename"]: d for d in up.json()["documents"]}
+            assert docs["DeepSeek_R1.pdf"]["pages"] == 22 and docs["attention.pdf"]["pages"] == 15
+            assert docs["attention.pdf"]["title"] == "Attention Is All You Need"
+            headers = {
+                "Authorization": f"Bearer {up.json()['token']}",
+                "Accept": "application/json",
+            }
+
+            async def ask(question: str, **extra) -> dict:
+                reply = await http.post(
+                    "/ask", json={"question": question, **extra}, headers=headers
+                )
+                assert reply.status_code == 200, reply.text
+                return reply.json()
+
+            about = await ask(
+                "What is this paper about?", document_ids=[docs["attention.pdf"]["id"]]
+            )
+            assert "Transformer" in about["answer"] and about["citations"] == [1]
+            assert about["sources"][0]["page"] == 1
+
+            first = await ask("What is DeepSeek-R1 and how is it trained?")
+            assert first["sources"][0]["filename"] == "DeepSeek_R1.pdf"
+            follow = await ask("and how does it compare to o1?")
+            top = follow["sources"][:3]
+            assert all(s["filename"] == "DeepSeek_R1.pdf" for s in top)
+            assert any("o1" in s["text"] for s in top)
+            assert follow["citations"]
