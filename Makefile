@@ -9,7 +9,7 @@ PORT    ?= 8000
 RAGSVC_DATA_DIR ?= ./data
 export RAGSVC_DATA_DIR
 
-.PHONY: install run test test-all lint typecheck openapi clean
+.PHONY: install run test test-slow lint typecheck openapi bench clean
 
 install: $(STAMP)
 
@@ -22,8 +22,8 @@ run: $(STAMP)
 	HOST=$(HOST) PORT=$(PORT) $(BIN)/ragsvc serve
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -40,3 +40,6 @@ openapi: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+bench: $(STAMP)
+	$(BIN)/python bench/bench.py
