@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import anyio
 from fastapi import FastAPI
@@ -12,9 +13,10 @@ from fastapi import FastAPI
 from ragsvc import __version__
 from ragsvc.backends import Backends, make_backends
 from ragsvc.config import Settings
-from ragsvc.errors import install_handlers
+from ragsvc.errors import install_handlers, problem_responses
 from ragsvc.ratelimit import RateLimiter
 from ragsvc.routes import ask, documents, health, sessions
+from ragsvc.schemas import Problem
 
 log = logging.getLogger(__name__)
 PURGE_EVERY_S = 600
@@ -38,13 +40,31 @@ def create_app(settings: Settings | None = None, backends: Backends | None = Non
         version=__version__,
         summary="Chat with your PDFs: cited answers streamed over Server-Sent Events.",
         lifespan=lifespan,
+        # Any route may answer these; each route adds its own.
+        responses=problem_responses(401, 429),
     )
     app.state.settings = settings
     app.state.limiter = RateLimiter()
     install_handlers(app)
     for module in (sessions, documents, ask, health):
         app.include_router(module.router)
+    _register_problem_schema(app)
     return app
+
+
+def _register_problem_schema(app: FastAPI) -> None:
+    """Error responses refer to #/components/schemas/Problem; no route returns it as a model."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = generate()
+            schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = (
+                Problem.model_json_schema()
+            )
+        return app.openapi_schema or {}
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 async def _purge_expired_sessions(backends: Backends) -> None:

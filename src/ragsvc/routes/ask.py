@@ -8,10 +8,10 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from ragsvc.deps import BackendsDep, LimiterDep, SessionDep, SettingsDep
-from ragsvc.errors import ProblemRaised, problem
+from ragsvc.errors import ProblemRaised, problem, problem_responses
 from ragsvc.events import DoneEvent, FailedEvent, TokenEvent
 from ragsvc.pipeline import answer_events, plan_answer
-from ragsvc.schemas import Answer, AskRequest, Problem
+from ragsvc.schemas import Answer, AskRequest
 from ragsvc.sse import stream_response
 
 router = APIRouter(tags=["ask"])
@@ -28,10 +28,7 @@ ASK_RESPONSES: dict[int | str, dict[str, Any]] = {
             "application/json": {"schema": {"$ref": "#/components/schemas/Answer"}},
         },
     },
-    **{
-        code: {"model": Problem, "content": {"application/problem+json": {}}}
-        for code in (401, 404, 409, 422, 429, 503)
-    },
+    **problem_responses(404, 409, 422, 503),
 }
 
 

@@ -16,7 +16,7 @@ from ragsvc.deps import (
     SettingsDep,
     require_api_key,
 )
-from ragsvc.errors import BadRequest, DocumentNotFound, RagError, TooLarge
+from ragsvc.errors import BadRequest, DocumentNotFound, RagError, TooLarge, problem_responses
 from ragsvc.pipeline import UploadedFile, delete_document, ingest_files
 from ragsvc.routes.sessions import start_session
 from ragsvc.schemas import Document, DocumentList, SessionCreated, UploadResult
@@ -88,6 +88,7 @@ async def read_uploads(request: Request, limit: int, max_files: int) -> list[Upl
     "/upload",
     status_code=201,
     openapi_extra=UPLOAD_BODY,
+    responses=problem_responses(400, 413, 415, 422, 503),
     summary="Upload PDFs; without a token this creates a session and returns its token",
 )
 async def upload(
@@ -121,7 +122,11 @@ async def list_documents(session: SessionDep, backends: BackendsDep) -> Document
     return DocumentList(documents=list(state.documents.values()))
 
 
-@router.get("/documents/{document_id}", summary="One document of the session")
+@router.get(
+    "/documents/{document_id}",
+    responses=problem_responses(404),
+    summary="One document of the session",
+)
 async def get_document(document_id: str, session: SessionDep, backends: BackendsDep) -> Document:
     state = await backends.store.load_state(session.token_hash)
     if document_id not in state.documents:
@@ -130,7 +135,10 @@ async def get_document(document_id: str, session: SessionDep, backends: Backends
 
 
 @router.delete(
-    "/documents/{document_id}", status_code=204, summary="Delete a document and its chunks"
+    "/documents/{document_id}",
+    status_code=204,
+    responses=problem_responses(404),
+    summary="Delete a document and its chunks",
 )
 async def remove_document(document_id: str, session: SessionDep, backends: BackendsDep) -> None:
     await delete_document(backends, session.token_hash, document_id)

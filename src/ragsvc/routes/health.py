@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from ragsvc.errors import BackendUnavailable
+from ragsvc.errors import BackendUnavailable, problem_responses
 
 router = APIRouter(tags=["health"])
 
@@ -14,7 +14,11 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="200 once models and storage are loaded, else 503")
+@router.get(
+    "/readyz",
+    responses=problem_responses(503),
+    summary="200 once models and storage are loaded, else 503",
+)
 async def readyz(request: Request) -> dict[str, str]:
     backends = getattr(request.app.state, "backends", None)
     if backends is None:
