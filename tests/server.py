@@ -23,8 +23,8 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_server(data_dir: Path, **env: str) -> Iterator[str]:
-    """Start `ragsvc serve` on a free loopback port; yield its base URL; stop it after."""
+def running_server(data_dir: Path, *args: str, **env: str) -> Iterator[str]:
+    """Start `ragsvc serve [args]` on a free loopback port; yield its base URL; stop it after."""
     port = free_port()
     environment = {
         **os.environ,
@@ -34,7 +34,9 @@ def running_server(data_dir: Path, **env: str) -> Iterator[str]:
         **env,
     }
     log = (data_dir.parent / f"server-{port}.log").open("wb")
-    process = subprocess.Popen([str(RAGSVC), "serve"], env=environment, stdout=log, stderr=log)
+    process = subprocess.Popen(
+        [str(RAGSVC), "serve", *args], env=environment, stdout=log, stderr=log
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_ready(base, process)

@@ -131,3 +131,18 @@ def test_store_refuses_paths_that_are_not_token_hashes(tmp_path: Path):
     store = DiskStore(tmp_path)
     with pytest.raises(ValueError):
         store._dir("../../etc")
+
+
+async def test_writing_to_a_session_deleted_meanwhile_is_401(settings: Settings, pdf: Callable):
+    async def work(http: httpx.AsyncClient):
+        token = (await http.post("/sessions")).json()["token"]
+        store = http._transport.app.state.backends.store  # type: ignore[attr-defined]
+        await store.delete_session(hash_token(token))
+        from ragsvc.store import SessionGone
+
+        with pytest.raises(SessionGone):
+            await store.update(hash_token(token), lambda state: None)
+        with pytest.raises(SessionGone):
+            await store.load_state(hash_token(token))
+
+    await run_app(settings, work)

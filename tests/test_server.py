@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import httpx
+import pytest
 
 from .conftest import make_pdf
 from .server import running_server
@@ -55,3 +56,30 @@ def test_default_backends_stream_a_cited_answer_and_survive_restart(tmp_path: Pa
         info = httpx.get(f"{base}/sessions/current", headers=headers).json()
     assert again[-1][1]["answer"] == done["answer"]
     assert info["turns"] == 2
+
+
+@pytest.mark.slow
+def test_processes_sharing_a_data_dir_see_each_others_writes(tmp_path: Path):
+    """Two server processes on one data dir (workers, or replicas on a shared volume):
+    requests alternate between them, and each must see what the other just wrote."""
+    data = tmp_path / "data"
+    with running_server(data) as one, running_server(data) as two:
+        token = httpx.post(f"{one}/sessions").json()["token"]
+        headers = {"Authorization": f"Bearer {token}"}
+        servers = [one, two]
+        for i, page in enumerate(PAGES):
+            writer, reader = servers[i % 2], servers[(i + 1) % 2]
+            files = {"files": (f"{i}.pdf", make_pdf([page]))}
+            assert httpx.post(f"{writer}/upload", files=files, headers=headers).status_code == 201
+            listed = httpx.get(f"{reader}/documents", headers=headers).json()["documents"]
+            assert sorted(d["filename"] for d in listed) == [f"{n}.pdf" for n in range(i + 1)]
+            answer = httpx.post(
+                f"{reader}/ask",
+                json={"question": PAGES[i]},
+                headers={**headers, "Accept": "application/json"},
+            ).json()
+            assert answer["sources"][0]["filename"] == f"{i}.pdf"
+        first = httpx.get(f"{one}/documents", headers=headers).json()["documents"][0]
+        assert httpx.delete(f"{two}/documents/{first['id']}", headers=headers).status_code == 204
+        assert httpx.get(f"{one}/documents/{first['id']}", headers=headers).status_code == 404
+        assert httpx.get(f"{one}/sessions/current", headers=headers).json()["turns"] == 3

@@ -30,6 +30,7 @@ from typing import Protocol, TypeVar
 import anyio
 from pydantic import BaseModel, TypeAdapter
 
+from ragsvc.errors import Unauthorized
 from ragsvc.index import SessionIndex
 from ragsvc.schemas import Document, Turn
 
@@ -37,6 +38,10 @@ T = TypeVar("T")
 _DOCUMENTS = TypeAdapter(list[Document])
 _TURNS = TypeAdapter(list[Turn])
 _TOUCH_EVERY = timedelta(seconds=60)
+
+
+class SessionGone(Unauthorized):
+    """The session vanished (deleted, expired) while a request was using it."""
 
 
 class SessionMeta(BaseModel):
@@ -214,8 +219,8 @@ class DiskStore:
     async def add_turn(self, token_hash: str, turn: Turn, keep: int) -> None:
         def append() -> None:
             folder = self._dir(token_hash)
-            if not folder.exists():
-                return  # the session was deleted while the answer streamed
+            if not folder.is_dir():
+                return  # the session was deleted while the answer streamed: nothing to keep
             with _locked(folder):
                 path = folder / "turns.json"
                 turns = _TURNS.validate_json(path.read_bytes()) if path.exists() else []
@@ -249,6 +254,8 @@ def _fsync_dir(folder: Path) -> None:
 
 @contextmanager
 def _locked(folder: Path) -> Iterator[None]:
+    if not folder.is_dir():
+        raise SessionGone("the session was deleted or has expired")
     with (folder / "lock").open("a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
@@ -262,7 +269,7 @@ def _read_current(folder: Path) -> str | None:
         return (folder / "CURRENT").read_text().strip() or None
     except FileNotFoundError:
         if not (folder / "meta.json").exists():
-            raise KeyError("session is gone") from None
+            raise SessionGone("the session was deleted or has expired") from None
         return None
 
 
