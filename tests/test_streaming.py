@@ -5,21 +5,19 @@ generator implementing the real Generator protocol."""
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import anyio
 import httpx
 import pytest
-import uvicorn
 
 from ragsvc.app import create_app
 from ragsvc.config import Settings
 from ragsvc.prompts import Prompt
 
 from .conftest import fake_backends, make_pdf
-from .server import free_port
+from .server import serving_in_thread
 
 
 class SlowGenerator:
@@ -48,21 +46,8 @@ def slow_server(tmp_path: Path) -> Iterator[tuple[str, SlowGenerator]]:
     backends = fake_backends(settings)
     generator = SlowGenerator(words=12, pause=0.1)
     backends.generator = generator
-    port = free_port()
-    config = uvicorn.Config(
-        create_app(settings, backends), host="127.0.0.1", port=port, log_level="warning"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}", generator
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with serving_in_thread(create_app(settings, backends)) as base:
+        yield base, generator
 
 
 def upload(base: str) -> dict[str, str]:

@@ -28,12 +28,17 @@ def create_app(settings: Settings | None = None, backends: Backends | None = Non
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = backends is None  # backends passed in belong to the caller, who closes them
         app.state.backends = backends or await anyio.to_thread.run_sync(make_backends, settings)
         log.info("ragsvc ready: embedder %s", app.state.backends.embedder.name)
-        async with anyio.create_task_group() as tasks:
-            tasks.start_soon(_purge_expired_sessions, app.state.backends)
-            yield
-            tasks.cancel_scope.cancel()
+        try:
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(_purge_expired_sessions, app.state.backends)
+                yield
+                tasks.cancel_scope.cancel()
+        finally:
+            if owned:
+                await app.state.backends.aclose()
 
     app = FastAPI(
         title="ragsvc",

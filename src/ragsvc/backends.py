@@ -17,6 +17,12 @@ class Backends:
     embedder: Embedder
     generator: Generator
     store: Store
+    client: openai.AsyncOpenAI | None = None  # shared by the openai backends; owned here
+
+    async def aclose(self) -> None:
+        """Release pooled connections to the OpenAI-compatible server."""
+        if self.client is not None:
+            await self.client.close()
 
 
 def openai_client(settings: Settings) -> openai.AsyncOpenAI:
@@ -49,4 +55,4 @@ def make_backends(settings: Settings) -> Backends:
         )
     else:
         generator = ExtractiveGenerator(embedder)
-    return Backends(embedder=embedder, generator=generator, store=DiskStore(settings.data_dir))
+    return Backends(embedder, generator, DiskStore(settings.data_dir), client)

@@ -1,0 +1,198 @@
+"""A small OpenAI-compatible server on a real loopback socket, for the `openai` backends.
+
+A Starlette app served by uvicorn in a background thread. Embeddings hash words into a fixed
+dimension (texts sharing words get similar vectors); the chat reply is built from the request
+(the question, and the page of source [1] read from the system message), so a test can tell
+the messages really arrived. Every request is recorded; `embeddings_mode` and `chat_mode`
+inject failures: an HTTP 500, or a stream whose connection drops after a few chunks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import json
+import re
+import socket
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+DIM = 64
+_SOURCE_ONE = re.compile(r"^\[1\] .*, page (\d+):$", re.MULTILINE)
+
+
+class DroppedOnPurpose(Exception):
+    """Raised inside the streaming body: uvicorn then closes the socket mid-body."""
+
+
+@dataclass
+class Recorded:
+    path: str
+    headers: dict[str, str]
+    body: dict[str, Any]
+
+
+@dataclass
+class FakeOpenAI:
+    embeddings_mode: Literal["ok", "error"] = "ok"
+    chat_mode: Literal["ok", "error", "drop"] = "ok"
+    drop_after: int = 3  # content chunks sent before the connection drops
+    chunk_delay: float = 0.0  # seconds between chunks; > 0 leaves time to hang up
+    repeat: int = 1  # how many times the reply text is streamed
+    requests: list[Recorded] = field(default_factory=list)
+    # one entry per chat stream: "completed", "dropped" or "client closed"
+    stream_outcomes: list[str] = field(default_factory=list)
+    port: int = 0
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    @property
+    def embedding_batches(self) -> list[int]:
+        return [len(r.body["input"]) for r in self.requests if r.path == "/v1/embeddings"]
+
+    @property
+    def chat_requests(self) -> list[dict[str, Any]]:
+        return [r.body for r in self.requests if r.path == "/v1/chat/completions"]
+
+    # endpoints --------------------------------------------------------------------
+
+    async def _record(self, request: Request) -> dict[str, Any]:
+        body: dict[str, Any] = await request.json()
+        self.requests.append(Recorded(request.url.path, dict(request.headers), body))
+        return body
+
+    async def embeddings(self, request: Request) -> Response:
+        body = await self._record(request)
+        if self.embeddings_mode == "error":
+            return _server_error()
+        texts = [body["input"]] if isinstance(body["input"], str) else body["input"]
+        as_base64 = body.get("encoding_format") == "base64"
+        data = [
+            {"object": "embedding", "index": i, "embedding": _encode(hash_vector(t), as_base64)}
+            for i, t in enumerate(texts)
+        ]
+        tokens = sum(len(t.split()) for t in texts)
+        usage = {"prompt_tokens": tokens, "total_tokens": tokens}
+        return JSONResponse(
+            {"object": "list", "data": data, "model": body["model"], "usage": usage}
+        )
+
+    async def chat(self, request: Request) -> Response:
+        body = await self._record(request)
+        if self.chat_mode == "error":
+            return _server_error()
+        assert body.get("stream") is True, "the fake only speaks streamed chat completions"
+        text = " ".join([reply_for(body["messages"])] * self.repeat)
+        pieces = re.findall(r"\S+\s*", text)
+        return StreamingResponse(
+            self._chunks(body["model"], pieces), media_type="text/event-stream"
+        )
+
+    async def _chunks(self, model: str, pieces: list[str]) -> AsyncIterator[str]:
+        outcome = "client closed"  # unless the loop below finishes or drops on purpose
+        try:
+            yield _chunk(model, {"role": "assistant", "content": ""})
+            for sent, piece in enumerate(pieces):
+                if self.chat_mode == "drop" and sent == self.drop_after:
+                    outcome = "dropped"
+                    raise DroppedOnPurpose("connection dropped mid-stream by the test")
+                yield _chunk(model, {"content": piece})
+                await asyncio.sleep(self.chunk_delay)
+            yield _chunk(model, {}, finish_reason="stop")
+            yield "data: [DONE]\n\n"
+            outcome = "completed"
+        finally:
+            self.stream_outcomes.append(outcome)
+
+    def app(self) -> Starlette:
+        return Starlette(
+            routes=[
+                Route("/v1/embeddings", self.embeddings, methods=["POST"]),
+                Route("/v1/chat/completions", self.chat, methods=["POST"]),
+            ]
+        )
+
+    # lifecycle --------------------------------------------------------------------
+
+    @contextmanager
+    def running(self) -> Iterator[FakeOpenAI]:
+        """Serve on a free loopback port in a thread; stop and join it on exit."""
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        self.port = sock.getsockname()[1]
+        config = uvicorn.Config(
+            self.app(),
+            loop="asyncio",
+            http="h11",
+            lifespan="off",
+            log_config=None,  # leave the test process's logging alone
+            log_level="warning",
+            timeout_graceful_shutdown=2,
+        )
+        server = uvicorn.Server(config)
+        thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+        thread.start()
+        try:
+            deadline = time.monotonic() + 5
+            while not server.started:
+                if not thread.is_alive() or time.monotonic() > deadline:
+                    raise RuntimeError("the fake OpenAI server did not start")
+                time.sleep(0.01)
+            yield self
+        finally:
+            server.should_exit = True
+            thread.join(timeout=10)
+            sock.close()
+            assert not thread.is_alive(), "the fake OpenAI server did not stop"
+
+
+def hash_vector(text: str) -> list[float]:
+    vector = np.zeros(DIM, dtype=np.float32)
+    for word in re.findall(r"\w+", text.lower()):
+        vector[int(hashlib.md5(word.encode()).hexdigest(), 16) % DIM] += 1.0
+    vector[0] += 1e-3  # no all-zero vector
+    return [float(x) for x in vector / np.linalg.norm(vector)]
+
+
+def reply_for(messages: list[dict[str, str]]) -> str:
+    """Echo the question, and the page the system message gives for source [1]."""
+    question = messages[-1]["content"]
+    match = _SOURCE_ONE.search(messages[0]["content"]) if messages[0]["role"] == "system" else None
+    page = match.group(1) if match else "unknown"
+    return f"You asked: {question} Source one is page {page} [1]."
+
+
+def _encode(vector: list[float], as_base64: bool) -> list[float] | str:
+    if not as_base64:
+        return vector
+    return base64.b64encode(np.asarray(vector, dtype="<f4").tobytes()).decode()
+
+
+def _chunk(model: str, delta: dict[str, str], finish_reason: str | None = None) -> str:
+    chunk = {
+        "id": "chatcmpl-fake",
+        "object": "chat.completion.chunk",
+        "created": 0,
+        "model": model,
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}],
+    }
+    return f"data: {json.dumps(chunk)}\n\n"
+
+
+def _server_error() -> JSONResponse:
+    error = {"message": "injected failure", "type": "server_error", "code": None}
+    return JSONResponse({"error": error}, status_code=500)
