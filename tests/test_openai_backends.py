@@ -243,7 +243,7 @@ async def test_llm_error_before_first_token_is_503(api: httpx.AsyncClient, fake:
     fake.chat_mode = "error"
     reply, _ = await ask_sse(api, headers)
     body = assert_problem(reply, 503)
-    assert body["type"].endswith("/backend-unavailable")
+    assert body["type"] == "urn:ragsvc:problem:backend-unavailable"
     assert len(fake.chat_requests) == 1  # backend_retries=0: asked once
     assert await turns(api, headers) == 0
 
@@ -258,7 +258,7 @@ async def test_connection_dropped_mid_stream_ends_with_error_event(
     names = [name for name, _ in events]
     assert names == ["sources"] + ["token"] * fake.drop_after + ["error"]
     error = events[-1][1]
-    assert error["status"] == 503 and error["type"].endswith("/backend-unavailable")
+    assert error["status"] == 503 and error["type"] == "urn:ragsvc:problem:backend-unavailable"
     assert error["title"] and error["detail"]
     assert fake.stream_outcomes == ["dropped"]
     assert await turns(api, headers) == 0  # a broken answer is not remembered

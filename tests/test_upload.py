@@ -26,7 +26,11 @@ def assert_problem(reply: httpx.Response, status: int) -> dict:
     assert reply.status_code == status, reply.text
     assert reply.headers["content-type"] == "application/problem+json"
     body = reply.json()
-    assert body["status"] == status and body["detail"] and body["type"].startswith("https://")
+    assert (
+        body["status"] == status
+        and body["detail"]
+        and body["type"].startswith("urn:ragsvc:problem:")
+    )
     return body
 
 

@@ -14,7 +14,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
-TYPE_BASE = "https://ragsvc.dev/problems/"
+# A URN names the problem type without pretending to be a page that can be fetched.
+TYPE_BASE = "urn:ragsvc:problem:"
 
 
 class RagError(Exception):
