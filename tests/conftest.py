@@ -6,12 +6,14 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
 import numpy as np
 import pymupdf
 import pytest
+from fastapi import FastAPI
 
 from ragsvc.app import create_app
 from ragsvc.backends import Backends
@@ -83,13 +85,29 @@ def fake_backends(settings: Settings) -> Backends:
     )
 
 
-@pytest.fixture
-async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+@asynccontextmanager
+async def app_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client on the app (fake backends, lifespan running) built from `settings`."""
     app = create_app(settings, fake_backends(settings))
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
             yield http
+
+
+def app_of(http: httpx.AsyncClient) -> FastAPI:
+    """The app behind a client made by `app_client`."""
+    transport = http._transport
+    assert isinstance(transport, httpx.ASGITransport)
+    app = transport.app
+    assert isinstance(app, FastAPI)
+    return app
+
+
+@pytest.fixture
+async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    async with app_client(settings) as http:
+        yield http
 
 
 @pytest.fixture

@@ -9,10 +9,9 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from ragsvc.app import create_app
 from ragsvc.config import Settings
 
-from .conftest import fake_backends, parse_sse
+from .conftest import app_client, parse_sse
 
 pytestmark = pytest.mark.anyio
 
@@ -199,17 +198,14 @@ async def test_unknown_document_filter_is_404(client, session, loaded):
 
 async def test_asking_is_rate_limited(settings: Settings, pdf: Callable):
     limited = settings.model_copy(update={"ask_rate_per_minute": 2})
-    app = create_app(limited, fake_backends(limited))
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
-            up = await http.post("/upload", files={"files": ("b.pdf", pdf(BIRDS))})
-            headers = {"Authorization": f"Bearer {up.json()['token']}"}
-            codes = [
-                (await http.post("/ask", json={"question": "Herons?"}, headers=headers)).status_code
-                for _ in range(3)
-            ]
-            assert codes == [200, 200, 429]
+    async with app_client(limited) as http:
+        up = await http.post("/upload", files={"files": ("b.pdf", pdf(BIRDS))})
+        headers = {"Authorization": f"Bearer {up.json()['token']}"}
+        codes = [
+            (await http.post("/ask", json={"question": "Herons?"}, headers=headers)).status_code
+            for _ in range(3)
+        ]
+        assert codes == [200, 200, 429]
 
 
 async def test_unknown_route_is_problem(client):

@@ -9,22 +9,18 @@ import anyio
 import httpx
 import pytest
 
-from ragsvc.app import create_app
 from ragsvc.config import Settings
 from ragsvc.tokens import hash_token
 
-from .conftest import fake_backends
+from .conftest import app_client, app_of
 
 pytestmark = pytest.mark.anyio
 TEXT = ["Lighthouses guide ships past rocks.", "Foghorns sound when visibility drops."]
 
 
 async def run_app(settings: Settings, work: Callable) -> object:
-    app = create_app(settings, fake_backends(settings))
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
-            return await work(http)
+    async with app_client(settings) as http:
+        return await work(http)
 
 
 async def test_everything_survives_a_restart(settings: Settings, pdf: Callable):
@@ -61,7 +57,7 @@ async def test_failed_write_leaves_previous_state(settings: Settings, pdf: Calla
     async def work(http: httpx.AsyncClient):
         up = await http.post("/upload", files={"files": ("sea.pdf", pdf(TEXT))})
         token = up.json()["token"]
-        store = http._transport.app.state.backends.store  # type: ignore[attr-defined]
+        store = app_of(http).state.backends.store
 
         def explode(state):
             state.documents.clear()
@@ -136,7 +132,7 @@ def test_store_refuses_paths_that_are_not_token_hashes(tmp_path: Path):
 async def test_writing_to_a_session_deleted_meanwhile_is_401(settings: Settings, pdf: Callable):
     async def work(http: httpx.AsyncClient):
         token = (await http.post("/sessions")).json()["token"]
-        store = http._transport.app.state.backends.store  # type: ignore[attr-defined]
+        store = app_of(http).state.backends.store
         await store.delete_session(hash_token(token))
         from ragsvc.store import SessionGone
 

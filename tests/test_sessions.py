@@ -8,11 +8,10 @@ from datetime import timedelta
 import httpx
 import pytest
 
-from ragsvc.app import create_app
 from ragsvc.config import Settings
 from ragsvc.tokens import hash_token
 
-from .conftest import fake_backends, make_pdf
+from .conftest import app_client, app_of, make_pdf
 
 pytestmark = pytest.mark.anyio
 
@@ -68,22 +67,17 @@ async def test_missing_or_unknown_token_is_401_problem(client: httpx.AsyncClient
 
 async def test_expired_session_is_401_and_purged(settings: Settings):
     short = settings.model_copy(update={"session_ttl": 1})
-    app = create_app(short, fake_backends(short))
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
-            token = (await http.post("/sessions")).json()["token"]
-            store = app.state.backends.store
-            meta = await store.get_session(hash_token(token), timedelta(seconds=1))
-            assert meta is not None
-            # Expire it by rewriting its meta instead of sleeping through the TTL.
-            path = settings.data_dir / "sessions" / hash_token(token) / "meta.json"
-            path.write_text(
-                meta.model_copy(update={"expires_at": meta.created_at}).model_dump_json()
-            )
-            reply = await http.get("/documents", headers={"Authorization": f"Bearer {token}"})
-            assert reply.status_code == 401
-            assert not path.parent.exists()
+    async with app_client(short) as http:
+        token = (await http.post("/sessions")).json()["token"]
+        store = app_of(http).state.backends.store
+        meta = await store.get_session(hash_token(token), timedelta(seconds=1))
+        assert meta is not None
+        # Expire it by rewriting its meta instead of sleeping through the TTL.
+        path = settings.data_dir / "sessions" / hash_token(token) / "meta.json"
+        path.write_text(meta.model_copy(update={"expires_at": meta.created_at}).model_dump_json())
+        reply = await http.get("/documents", headers={"Authorization": f"Bearer {token}"})
+        assert reply.status_code == 401
+        assert not path.parent.exists()
 
 
 async def test_delete_session_removes_everything(
@@ -115,28 +109,22 @@ async def test_sessions_do_not_see_each_other(client: httpx.AsyncClient, pdf: Ca
 
 async def test_api_keys_guard_session_creation(settings: Settings):
     keyed = settings.model_copy(update={"api_keys": Settings(api_keys="k1,k2").api_keys})
-    app = create_app(keyed, fake_backends(keyed))
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
-            assert (await http.post("/sessions")).status_code == 401
-            assert (await http.post("/sessions", headers={"X-API-Key": "bad"})).status_code == 401
-            assert (await http.post("/sessions", headers={"X-API-Key": "k2"})).status_code == 201
-            http.cookies.clear()
-            files = {"files": ("a.pdf", make_pdf(["Herons wade in shallow water."]))}
-            assert (await http.post("/upload", files=files)).status_code == 401
-            keyed_upload = await http.post("/upload", files=files, headers={"X-API-Key": "k1"})
-            assert keyed_upload.status_code == 201 and keyed_upload.json()["token"]
+    async with app_client(keyed) as http:
+        assert (await http.post("/sessions")).status_code == 401
+        assert (await http.post("/sessions", headers={"X-API-Key": "bad"})).status_code == 401
+        assert (await http.post("/sessions", headers={"X-API-Key": "k2"})).status_code == 201
+        http.cookies.clear()
+        files = {"files": ("a.pdf", make_pdf(["Herons wade in shallow water."]))}
+        assert (await http.post("/upload", files=files)).status_code == 401
+        keyed_upload = await http.post("/upload", files=files, headers={"X-API-Key": "k1"})
+        assert keyed_upload.status_code == 201 and keyed_upload.json()["token"]
 
 
 async def test_session_creation_is_rate_limited(settings: Settings):
     limited = settings.model_copy(update={"session_rate_per_minute": 2})
-    app = create_app(limited, fake_backends(limited))
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
-            codes = [(await http.post("/sessions")).status_code for _ in range(3)]
-            assert codes == [201, 201, 429]
-            reply = await http.post("/sessions")
-            assert int(reply.headers["retry-after"]) >= 1
-            assert reply.headers["content-type"] == "application/problem+json"
+    async with app_client(limited) as http:
+        codes = [(await http.post("/sessions")).status_code for _ in range(3)]
+        assert codes == [201, 201, 429]
+        reply = await http.post("/sessions")
+        assert int(reply.headers["retry-after"]) >= 1
+        assert reply.headers["content-type"] == "application/problem+json"

@@ -152,7 +152,7 @@ def small_limits(settings: Settings) -> Settings:
 async def test_oversize_body_is_413(client: httpx.AsyncClient, session: dict, small_limits):
     big = b"%PDF-1.7\n" + b"0" * 200_000
     reply = await client.post("/upload", files=as_files(("big.pdf", big)), headers=session)
-    assert_problem(reply, 413)
+    assert "limit of 0.05 MB" in assert_problem(reply, 413)["detail"]
 
 
 async def test_oversize_body_without_content_length_is_413(

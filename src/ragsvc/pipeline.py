@@ -181,6 +181,7 @@ async def plan_answer(
         raise NoReadyDocuments("upload a PDF with a text layer before asking")
     _check_embedder(state.index, backends.embedder.name)
     turns = (await backends.store.turns(token_hash))[-settings.history_turns :]
+    global_question = is_global_question(question)
     hits = await retrieve(
         state.index,
         backends.embedder,
@@ -188,6 +189,7 @@ async def plan_answer(
         [t.question for t in turns],
         request.top_k or settings.top_k,
         wanted,
+        global_question,
     )
     retrieval_ms = _ms(started)
     sources = [
@@ -205,7 +207,7 @@ async def plan_answer(
         question=question,
         sources=sources,
         history=turns,
-        global_question=is_global_question(question),
+        global_question=global_question,
         card_numbers=frozenset(n for n, h in enumerate(hits, start=1) if h.chunk.kind == "card"),
     )
     pieces = backends.generator.stream(prompt)

@@ -53,12 +53,13 @@ async def retrieve(
     previous_questions: list[str],
     top_k: int,
     document_ids: set[str] | None = None,
+    global_question: bool = False,
 ) -> list[Retrieved]:
     """Top `top_k` chunks for the question, restricted to `document_ids` when given."""
     queries = search_queries(question, previous_questions)
     vectors = await embedder.embed(queries)
     return await anyio.to_thread.run_sync(
-        rank, index, queries, vectors, top_k, document_ids, is_global_question(question)
+        rank, index, queries, vectors, top_k, document_ids, global_question
     )
 
 

@@ -46,6 +46,10 @@ UPLOAD_BODY: dict[str, Any] = {
 }
 
 
+def too_large(limit: int) -> TooLarge:
+    return TooLarge(f"the upload is larger than the limit of {limit / 2**20:.3g} MB")
+
+
 def capped(receive: Receive, limit: int) -> Receive:
     """Count body bytes as they arrive and stop at `limit`: nothing larger is ever read."""
     seen = 0
@@ -56,7 +60,7 @@ def capped(receive: Receive, limit: int) -> Receive:
         if message["type"] == "http.request":
             seen += len(message.get("body", b""))
             if seen > limit:
-                raise TooLarge(f"the upload is larger than {limit // (1024 * 1024)} MB")
+                raise too_large(limit)
         return message
 
     return receive_capped
@@ -65,7 +69,7 @@ def capped(receive: Receive, limit: int) -> Receive:
 async def read_uploads(request: Request, limit: int, max_files: int) -> list[UploadedFile]:
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
-        raise TooLarge(f"the upload is larger than {limit // (1024 * 1024)} MB")
+        raise too_large(limit)
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
         raise BadRequest("send the PDFs as multipart/form-data in the field 'files'")
     body = Request(request.scope, capped(request.receive, limit))
