@@ -62,7 +62,7 @@ async def test_upload_with_token_adds_to_session_without_new_token(
 
 
 async def test_same_content_twice_is_the_same_document(
-    client: httpx.AsyncClient, session: dict, pdf: Callable
+    client: httpx.AsyncClient, session: dict, pdf: Callable, settings: Settings
 ):
     data = pdf(["Crayfish live under stones."])
     first = (await client.post("/upload", files=as_files(("x.pdf", data)), headers=session)).json()
@@ -72,6 +72,8 @@ async def test_same_content_twice_is_the_same_document(
     assert again.status_code == 201
     assert [d["id"] for d in again.json()["documents"]] == [first["documents"][0]["id"]]
     assert len((await client.get("/documents", headers=session)).json()["documents"]) == 1
+    folder = next((settings.data_dir / "sessions").iterdir())
+    assert [p.name for p in folder.glob("gen-*")] == ["gen-000001"]  # nothing rewritten
 
 
 async def test_pdf_without_text_is_a_no_text_document(

@@ -101,6 +101,9 @@ async def ingest_files(
             fresh[digest] = await anyio.to_thread.run_sync(
                 prepare_document, upload, digest, settings
             )
+    if not fresh:  # every file is already in the session: nothing to write
+        by_sha = {d.sha256: d for d in state.documents.values()}
+        return [by_sha[digest] for digest in dict.fromkeys(hashes)]
     drafts = [chunk for prepared in fresh.values() for chunk in prepared.drafts]
     vectors = await backends.embedder.embed([c.text for c in drafts]) if drafts else None
     embedder_name = backends.embedder.name

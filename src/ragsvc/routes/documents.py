@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import anyio
 from fastapi import APIRouter, Request, Response
 from starlette.datastructures import UploadFile
 from starlette.types import Message, Receive
@@ -115,7 +116,8 @@ async def upload(
         documents = await ingest_files(backends, settings, token_hash, uploads)
     except BaseException:
         if created is not None:  # do not leave an empty session behind a rejected upload
-            await backends.store.delete_session(token_hash)
+            with anyio.CancelScope(shield=True):  # also when the client went away
+                await backends.store.delete_session(token_hash)
         raise
     return UploadResult(token=created.token if created else None, documents=documents)
 
