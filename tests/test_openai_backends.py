@@ -342,7 +342,7 @@ def test_client_leaving_a_real_stream_hangs_up_upstream(fake: FakeOpenAI, tmp_pa
     """End to end on sockets: client -> ragsvc (uvicorn) -> fake LLM. The client leaves after
     the first token; ragsvc must close its upstream request instead of reading to the end."""
     fake.chunk_delay, fake.repeat = 0.02, 50  # about 10 s of answer if nobody hangs up
-    app = create_app(openai_settings(tmp_path, fake.base_url))
+    app = create_app(openai_settings(tmp_path, fake.base_url, resume_grace_s=0.2))
     with serving_in_thread(app) as base:
         up = httpx.post(f"{base}/upload", files={"files": ("h.pdf", make_pdf(["Herons fish."]))})
         headers = {"Authorization": f"Bearer {up.json()['token']}"}

@@ -1,9 +1,10 @@
-"""Stream behaviour on a real socket: heartbeats while the generator is quiet, and a client
-that goes away cancels the generation. The app runs in uvicorn in a thread with a slow
-generator implementing the real Generator protocol."""
+"""Stream behaviour on a real socket: heartbeats while the generator is quiet, resuming with
+Last-Event-ID, and a client that goes away (and stays away) cancels the generation. The app
+runs in uvicorn in a thread with a slow generator implementing the real Generator protocol."""
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -25,11 +26,12 @@ class SlowGenerator:
 
     def __init__(self, words: int, pause: float) -> None:
         self.words, self.pause = words, pause
-        self.sent = 0
+        self.sent = self.calls = 0
         self.closed = threading.Event()
         self.finished = threading.Event()
 
     async def stream(self, prompt: Prompt) -> AsyncIterator[str]:
+        self.calls += 1
         try:
             for i in range(self.words):
                 self.sent += 1
@@ -42,7 +44,7 @@ class SlowGenerator:
 
 @pytest.fixture
 def slow_server(tmp_path: Path) -> Iterator[tuple[str, SlowGenerator]]:
-    settings = Settings(data_dir=tmp_path / "data", heartbeat_s=0.1)
+    settings = Settings(data_dir=tmp_path / "data", heartbeat_s=0.1, resume_grace_s=0.3)
     backends = fake_backends(settings)
     generator = SlowGenerator(words=12, pause=0.1)
     backends.generator = generator
@@ -81,3 +83,73 @@ def test_client_disconnect_cancels_the_generation(slow_server):
     # Nothing was answered, so no turn was recorded.
     info = httpx.get(f"{base}/sessions/current", headers=headers).json()
     assert info["turns"] == 0
+
+
+def read_frames(reply: httpx.Response, limit: int | None = None) -> list[dict[str, str]]:
+    """Frames as they arrive (comments skipped), stopping after `limit` of them."""
+    frames: list[dict[str, str]] = []
+    fields: dict[str, str] = {}
+    for line in reply.iter_lines():
+        if not line:
+            if fields:
+                frames.append(fields)
+                fields = {}
+                if limit is not None and len(frames) >= limit:
+                    break
+        elif not line.startswith(":"):
+            name, _, value = line.partition(":")
+            fields[name] = value.strip()
+    return frames
+
+
+def ask(base: str, headers: dict[str, str], last_event_id: str | None = None):
+    extra = {"Last-Event-ID": last_event_id} if last_event_id else {}
+    return httpx.stream(
+        "POST", f"{base}/ask", json={"question": "bell?"}, headers={**headers, **extra}
+    )
+
+
+def test_reconnecting_with_last_event_id_resumes_without_a_second_generation(slow_server):
+    base, generator = slow_server
+    headers = upload(base)
+    with ask(base, headers) as reply:
+        answer_id = reply.headers["x-answer-id"]
+        first = read_frames(reply, limit=3)  # sources and two tokens, then the network "drops"
+    assert first[0]["retry"] == "1000" and first[0]["event"] == "sources"
+    with ask(base, headers, last_event_id=first[-1]["id"]) as reply:
+        assert reply.status_code == 200 and reply.headers["x-answer-id"] == answer_id
+        rest = read_frames(reply)
+    assert [f["id"] for f in first + rest] == [f"{answer_id}:{i}" for i in range(len(first + rest))]
+    assert rest[-1]["event"] == "done"
+    tokens = [json.loads(f["data"])["text"] for f in first + rest if f["event"] == "token"]
+    assert "".join(tokens) == json.loads(rest[-1]["data"])["answer"]
+    assert generator.calls == 1 and generator.finished.is_set()
+    # Once the last event was seen, resuming says there is nothing more: EventSource stops.
+    with ask(base, headers, last_event_id=rest[-1]["id"]) as reply:
+        assert reply.status_code == 204
+
+
+def test_an_abandoned_answer_ends_with_an_error_event(slow_server):
+    base, generator = slow_server
+    headers = upload(base)
+    with ask(base, headers) as reply:
+        first = read_frames(reply, limit=2)
+    assert generator.closed.wait(timeout=5)  # nobody came back within the grace period
+    with ask(base, headers, last_event_id=first[-1]["id"]) as reply:
+        rest = read_frames(reply)
+    assert rest[-1]["event"] == "error"
+    assert json.loads(rest[-1]["data"])["status"] == 410
+    assert generator.calls == 1
+
+
+def test_an_unknown_or_foreign_event_id_starts_a_fresh_answer(slow_server):
+    base, generator = slow_server
+    alice, bob = upload(base), upload(base)
+    with ask(base, alice) as reply:
+        alice_first = read_frames(reply, limit=2)
+    with ask(base, bob, last_event_id=alice_first[-1]["id"]) as reply:
+        bob_answer_id = reply.headers["x-answer-id"]
+        bob_frames = read_frames(reply)
+    assert not alice_first[-1]["id"].startswith(bob_answer_id)
+    assert bob_frames[0]["event"] == "sources" and bob_frames[0]["id"] == f"{bob_answer_id}:0"
+    assert generator.calls == 2

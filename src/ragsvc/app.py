@@ -11,6 +11,7 @@ import anyio
 from fastapi import FastAPI
 
 from ragsvc import __version__
+from ragsvc.answers import AnswerHub
 from ragsvc.backends import Backends, make_backends
 from ragsvc.config import Settings
 from ragsvc.errors import install_handlers, problem_responses
@@ -34,6 +35,7 @@ def create_app(settings: Settings | None = None, backends: Backends | None = Non
         try:
             async with anyio.create_task_group() as tasks:
                 tasks.start_soon(_purge_expired_sessions, app.state.backends)
+                tasks.start_soon(app.state.answers.run, tasks)
                 yield
                 tasks.cancel_scope.cancel()
         finally:
@@ -50,6 +52,7 @@ def create_app(settings: Settings | None = None, backends: Backends | None = Non
     )
     app.state.settings = settings
     app.state.limiter = RateLimiter()
+    app.state.answers = AnswerHub(settings.resume_window_s, settings.resume_grace_s)
     install_handlers(app)
     for module in (sessions, documents, ask, health):
         app.include_router(module.router)

@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     ask_rate_per_minute: int = Field(60, ge=0, description="0 disables")
     session_rate_per_minute: int = Field(30, ge=0, description="per client IP; 0 disables")
     heartbeat_s: float = Field(15, gt=0)
+    resume_window_s: float = Field(120, gt=0, description="answers kept for Last-Event-ID")
+    resume_grace_s: float = Field(5, ge=0, description="wait for a reconnect before cancelling")
+    sse_retry_ms: int = Field(1000, ge=0, description="reconnect delay hinted to clients")
     send_timeout_s: float = Field(30, gt=0)
 
     @field_validator("api_keys", mode="before")

@@ -57,6 +57,13 @@ class IndexMismatch(RagError):
     status, slug, title = 409, "index-mismatch", "Index built with another embedder"
 
 
+class AnswerAbandoned(RagError):
+    status, slug, title = 410, "answer-abandoned", "Answer stopped"
+
+    def __init__(self) -> None:
+        super().__init__("generation stopped after every client of this answer disconnected")
+
+
 class TooLarge(RagError):
     status, slug, title = 413, "too-large", "Upload too large"
 

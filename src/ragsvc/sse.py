@@ -26,24 +26,28 @@ def event_name_and_data(event: AnswerEvent) -> tuple[str, dict[str, Any]]:
 
 
 async def frames(
-    answer_id: str, events: AsyncIterator[AnswerEvent]
+    answer_id: str, events: AsyncIterator[tuple[int, AnswerEvent]], retry_ms: int
 ) -> AsyncIterator[ServerSentEvent]:
-    seq = 0
-    async for event in events:
+    """Number each event `<answer_id>:<seq>`; the first frame carries the `retry:` hint."""
+    retry: int | None = retry_ms
+    async for seq, event in events:
         name, data = event_name_and_data(event)
         yield ServerSentEvent(
-            data=json.dumps(data, ensure_ascii=False), event=name, id=f"{answer_id}:{seq}"
+            data=json.dumps(data, ensure_ascii=False),
+            event=name,
+            id=f"{answer_id}:{seq}",
+            retry=retry,
         )
-        seq += 1
+        retry = None
 
 
 def stream_response(
-    answer_id: str, events: AsyncIterator[AnswerEvent], settings: Settings
+    answer_id: str, events: AsyncIterator[tuple[int, AnswerEvent]], settings: Settings
 ) -> EventSourceResponse:
     """Heartbeat comments keep proxies from closing idle streams; the send timeout frees
     a stream whose client stopped reading; the headers stop proxies from buffering."""
     return EventSourceResponse(
-        frames(answer_id, events),
+        frames(answer_id, events, settings.sse_retry_ms),
         ping=settings.heartbeat_s,
         send_timeout=settings.send_timeout_s,
         headers={
@@ -52,3 +56,9 @@ def stream_response(
             "X-Accel-Buffering": "no",
         },
     )
+
+
+def parse_event_id(value: str) -> tuple[str, int] | None:
+    """`<answer_id>:<seq>` -> (answer_id, seq); None for anything else."""
+    answer_id, _, seq = value.strip().rpartition(":")
+    return (answer_id, int(seq)) if answer_id and seq.isdigit() else None

@@ -1,24 +1,32 @@
-"""Asking: SSE by default (POST for fetch clients, GET for EventSource), JSON on request."""
+"""Asking: SSE by default (POST for fetch clients, GET for EventSource), JSON on request.
+
+A request carrying `Last-Event-ID: <answer_id>:<seq>` resumes that answer instead of
+asking again, as long as the answer is kept (RAGSVC_RESUME_WINDOW_S).
+"""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
-from ragsvc.deps import BackendsDep, LimiterDep, SessionDep, SettingsDep
+from ragsvc.deps import AnswersDep, BackendsDep, LimiterDep, SessionDep, SettingsDep
 from ragsvc.errors import ProblemRaised, problem, problem_responses
-from ragsvc.events import DoneEvent, FailedEvent, TokenEvent
-from ragsvc.pipeline import answer_events, plan_answer
+from ragsvc.events import AnswerEvent, DoneEvent, FailedEvent
+from ragsvc.pipeline import AnswerPlan, answer_events, plan_answer
 from ragsvc.schemas import Answer, AskRequest
-from ragsvc.sse import stream_response
+from ragsvc.sse import parse_event_id, stream_response
 
 router = APIRouter(tags=["ask"])
 
 EVENT_STREAM_DOC = (
     "Server-Sent Events: `sources`, then `token`s, then `done` or `error` (problem+json). "
-    "Each event id is `<answer_id>:<seq>`; the `X-Answer-Id` header names the answer."
+    "Each event id is `<answer_id>:<seq>`; the `X-Answer-Id` header names the answer. "
+    "Reconnecting with `Last-Event-ID` resumes the answer after that event; `204` when "
+    "nothing follows it."
 )
 ASK_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
@@ -28,8 +36,52 @@ ASK_RESPONSES: dict[int | str, dict[str, Any]] = {
             "application/json": {"schema": {"$ref": "#/components/schemas/Answer"}},
         },
     },
+    204: {"description": "resumed after the answer's last event: nothing more to send"},
     **problem_responses(404, 409, 422, 503),
 }
+
+
+@dataclass
+class Asker:
+    """What answering needs, resolved once by FastAPI for both routes."""
+
+    request: Request
+    session: SessionDep
+    settings: SettingsDep
+    backends: BackendsDep
+    limiter: LimiterDep
+    answers: AnswersDep
+
+    async def respond(self, body: AskRequest) -> Response:
+        resumed = self.resume()
+        if resumed is not None:
+            return resumed
+        await self.limiter.check(
+            "asking", self.session.token_hash, self.settings.ask_rate_per_minute
+        )
+        plan = await plan_answer(self.backends, self.settings, self.session.token_hash, body)
+        events = answer_events(plan, self.backends, self.settings)
+        if wants_json(self.request):
+            return await json_answer(plan, events)
+        entry = self.answers.start(plan.answer_id, self.session.token_hash, events)
+        return stream_response(plan.answer_id, self.answers.follow(entry, -1), self.settings)
+
+    def resume(self) -> Response | None:
+        """The rest of a kept answer named by Last-Event-ID; None to answer afresh."""
+        header = self.request.headers.get("last-event-id")
+        parsed = parse_event_id(header) if header else None
+        if parsed is None or wants_json(self.request):
+            return None
+        answer_id, seq = parsed
+        entry = self.answers.find(answer_id, self.session.token_hash)
+        if entry is None:
+            return None
+        if entry.finished and seq >= len(entry.events) - 1:
+            return Response(status_code=204)  # EventSource stops reconnecting on 204
+        return stream_response(answer_id, self.answers.follow(entry, seq), self.settings)
+
+
+AskerDep = Annotated[Asker, Depends()]
 
 
 def wants_json(request: Request) -> bool:
@@ -37,26 +89,12 @@ def wants_json(request: Request) -> bool:
     return "application/json" in accept and "text/event-stream" not in accept
 
 
-async def _ask(
-    request: Request,
-    body: AskRequest,
-    session: SessionDep,
-    settings: SettingsDep,
-    backends: BackendsDep,
-    limiter: LimiterDep,
-) -> Response:
-    await limiter.check("asking", session.token_hash, settings.ask_rate_per_minute)
-    plan = await plan_answer(backends, settings, session.token_hash, body)
-    events = answer_events(plan, backends, settings)
-    if not wants_json(request):
-        return stream_response(plan.answer_id, events, settings)
-    tokens: list[str] = []
+async def json_answer(plan: AnswerPlan, events: AsyncIterator[AnswerEvent]) -> Response:
+    """Run the answer to its end and return it whole (tokens are in `done.answer`)."""
     async for event in events:
-        if isinstance(event, TokenEvent):
-            tokens.append(event.text)
-        elif isinstance(event, FailedEvent):
+        if isinstance(event, FailedEvent):
             raise ProblemRaised(event.problem)
-        elif isinstance(event, DoneEvent):
+        if isinstance(event, DoneEvent):
             answer = Answer(
                 answer=event.answer,
                 sources=plan.sources,
@@ -72,27 +110,15 @@ async def _ask(
 
 
 @router.post("/ask", responses=ASK_RESPONSES, summary="Ask; the answer streams as SSE")
-async def ask(
-    request: Request,
-    body: AskRequest,
-    session: SessionDep,
-    settings: SettingsDep,
-    backends: BackendsDep,
-    limiter: LimiterDep,
-) -> Response:
-    return await _ask(request, body, session, settings, backends, limiter)
+async def ask(body: AskRequest, asker: AskerDep) -> Response:
+    return await asker.respond(body)
 
 
 @router.get("/ask", responses=ASK_RESPONSES, summary="Ask for EventSource clients (cookie auth)")
 async def ask_get(
-    request: Request,
     q: Annotated[str, Query(min_length=1, description="the question")],
-    session: SessionDep,
-    settings: SettingsDep,
-    backends: BackendsDep,
-    limiter: LimiterDep,
+    asker: AskerDep,
     top_k: Annotated[int | None, Query(ge=1, le=50)] = None,
     document_ids: Annotated[list[str] | None, Query(description="repeat to restrict")] = None,
 ) -> Response:
-    body = AskRequest(question=q, top_k=top_k, document_ids=document_ids)
-    return await _ask(request, body, session, settings, backends, limiter)
+    return await asker.respond(AskRequest(question=q, top_k=top_k, document_ids=document_ids))
