@@ -11,10 +11,11 @@ import anyio
 from fastapi import FastAPI
 
 from ragsvc import __version__
-from ragsvc.answers import AnswerHub
 from ragsvc.backends import Backends, make_backends
 from ragsvc.config import Settings
 from ragsvc.errors import install_handlers, problem_responses
+from ragsvc.eventlog import LogHub
+from ragsvc.events import AnswerEvent
 from ragsvc.ratelimit import RateLimiter
 from ragsvc.routes import ask, documents, health, sessions
 from ragsvc.schemas import Problem
@@ -52,7 +53,7 @@ def create_app(settings: Settings | None = None, backends: Backends | None = Non
     )
     app.state.settings = settings
     app.state.limiter = RateLimiter()
-    app.state.answers = AnswerHub(settings.resume_window_s, settings.resume_grace_s)
+    app.state.answers = LogHub[AnswerEvent](settings.resume_window_s, settings.resume_grace_s)
     install_handlers(app)
     for module in (sessions, documents, ask, health):
         app.include_router(module.router)

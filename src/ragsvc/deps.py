@@ -8,10 +8,11 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from ragsvc.answers import AnswerHub
 from ragsvc.backends import Backends
 from ragsvc.config import Settings
 from ragsvc.errors import Unauthorized
+from ragsvc.eventlog import LogHub
+from ragsvc.events import AnswerEvent
 from ragsvc.ratelimit import RateLimiter
 from ragsvc.tokens import hash_token, same_secret
 
@@ -40,15 +41,15 @@ def get_limiter(request: Request) -> RateLimiter:
     return limiter
 
 
-def get_answers(request: Request) -> AnswerHub:
-    answers: AnswerHub = request.app.state.answers
+def get_answers(request: Request) -> LogHub[AnswerEvent]:
+    answers: LogHub[AnswerEvent] = request.app.state.answers
     return answers
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 BackendsDep = Annotated[Backends, Depends(get_backends)]
 LimiterDep = Annotated[RateLimiter, Depends(get_limiter)]
-AnswersDep = Annotated[AnswerHub, Depends(get_answers)]
+AnswersDep = Annotated[LogHub[AnswerEvent], Depends(get_answers)]
 
 
 def presented_token(request: Request) -> str | None:

@@ -22,6 +22,7 @@ from ragsvc.backends import Backends
 from ragsvc.chunking import chunk_text, clean_page_text, document_card
 from ragsvc.config import Settings
 from ragsvc.errors import (
+    AnswerAbandoned,
     DocumentNotFound,
     IndexMismatch,
     InvalidInput,
@@ -29,6 +30,7 @@ from ragsvc.errors import (
     RagError,
     problem,
 )
+from ragsvc.eventlog import EventLog, Work
 from ragsvc.events import AnswerEvent, DoneEvent, FailedEvent, SourcesEvent, TokenEvent
 from ragsvc.index import SessionIndex
 from ragsvc.ingest import parse_pdf
@@ -262,6 +264,23 @@ async def answer_events(
             total_ms=_ms(plan.started),
         ),
     )
+
+
+def answer_work(events: AsyncIterator[AnswerEvent]) -> Work[AnswerEvent]:
+    """Background work writing an answer's events to its log; marks abandoned answers."""
+
+    async def work(entry: EventLog[AnswerEvent]) -> None:
+        try:
+            async for event in events:
+                entry.append(event)
+        except anyio.get_cancelled_exc_class():
+            entry.append(FailedEvent(AnswerAbandoned().problem()))
+            raise
+        finally:
+            with anyio.CancelScope(shield=True):
+                await events.aclose()  # type: ignore[attr-defined]
+
+    return work
 
 
 def citations(answer: str, source_count: int) -> list[int]:

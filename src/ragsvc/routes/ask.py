@@ -16,7 +16,7 @@ from fastapi.responses import Response
 from ragsvc.deps import AnswersDep, BackendsDep, LimiterDep, SessionDep, SettingsDep
 from ragsvc.errors import ProblemRaised, problem, problem_responses
 from ragsvc.events import AnswerEvent, DoneEvent, FailedEvent
-from ragsvc.pipeline import AnswerPlan, answer_events, plan_answer
+from ragsvc.pipeline import AnswerPlan, answer_events, answer_work, plan_answer
 from ragsvc.schemas import Answer, AskRequest
 from ragsvc.sse import parse_event_id, stream_response
 
@@ -63,7 +63,7 @@ class Asker:
         events = answer_events(plan, self.backends, self.settings)
         if wants_json(self.request):
             return await json_answer(plan, events)
-        entry = self.answers.start(plan.answer_id, self.session.token_hash, events)
+        entry = self.answers.start(plan.answer_id, self.session.token_hash, answer_work(events))
         return stream_response(plan.answer_id, self.answers.follow(entry, -1), self.settings)
 
     def resume(self) -> Response | None:

@@ -1,0 +1,133 @@
+"""Work whose events outlive any one connection: answers being generated, PDFs being ingested.
+
+The work runs in a background task owned by the app's lifespan and appends events to an
+in-memory log; every SSE connection follows the log from a sequence number. So a client that
+drops and reconnects with `Last-Event-ID` gets what it missed and then the rest, without the
+work being done twice, and a slow reader never holds the work back.
+
+With a grace period set, work that every follower has left is cancelled unless one comes
+back in time (an answer nobody reads should not keep an LLM busy); without one, it runs to
+its end (an ingest finishes even if nobody watches). Logs are kept for a window after they
+end, then dropped. They live in this process: behind a load balancer, resuming needs
+sticky sessions.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+import anyio
+from anyio.abc import TaskGroup
+
+log = logging.getLogger(__name__)
+E = TypeVar("E")
+
+
+@dataclass
+class EventLog(Generic[E]):
+    key: str
+    owner: str  # token hash of the session the work belongs to
+    events: list[E] = field(default_factory=list)
+    finished_at: float | None = None
+    followers: int = 0
+    cancelled: bool = False  # the work was stopped before its end
+    scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
+    _changed: anyio.Event = field(default_factory=anyio.Event)
+
+    @property
+    def finished(self) -> bool:
+        return self.finished_at is not None
+
+    def append(self, event: E) -> None:
+        self.events.append(event)
+        self._wake()
+
+    def finish(self) -> None:
+        self.finished_at = time.monotonic()
+        self._wake()
+
+    def _wake(self) -> None:
+        self._changed.set()
+        self._changed = anyio.Event()
+
+
+Work = Callable[[EventLog[E]], Awaitable[None]]
+
+
+class LogHub(Generic[E]):
+    def __init__(self, window_s: float, grace_s: float | None, max_kept: int = 2000) -> None:
+        self._window = window_s
+        self._grace = grace_s
+        self._max_kept = max_kept
+        self._logs: OrderedDict[str, EventLog[E]] = OrderedDict()
+        self._tasks: TaskGroup | None = None
+
+    async def run(self, tasks: TaskGroup) -> None:
+        """Own the background tasks of this app's lifetime and drop expired logs."""
+        self._tasks = tasks
+        while True:
+            await anyio.sleep(min(self._window, 5.0))
+            self._drop_expired()
+
+    def start(self, key: str, owner: str, work: Work[E]) -> EventLog[E]:
+        """Run `work` in the background; it appends its events to the returned log."""
+        if self._tasks is None:
+            raise RuntimeError("the hub is not running (no app lifespan?)")
+        entry: EventLog[E] = EventLog(key, owner)
+        self._logs[key] = entry
+        while len(self._logs) > self._max_kept:
+            self._logs.popitem(last=False)[1].scope.cancel()
+        self._tasks.start_soon(self._run_work, entry, work)
+        return entry
+
+    def find(self, key: str, owner: str) -> EventLog[E] | None:
+        """The log, if it is still kept and belongs to this session."""
+        entry = self._logs.get(key)
+        return entry if entry is not None and entry.owner == owner else None
+
+    async def follow(self, entry: EventLog[E], after: int) -> AsyncIterator[tuple[int, E]]:
+        """The events after sequence number `after`, then the live ones until the end."""
+        entry.followers += 1
+        try:
+            seq = after + 1
+            while True:
+                changed = entry._changed  # taken before reading, so no append is missed
+                while seq < len(entry.events):
+                    yield seq, entry.events[seq]
+                    seq += 1
+                if entry.finished:
+                    return
+                await changed.wait()
+        finally:
+            entry.followers -= 1
+            if entry.followers == 0 and not entry.finished and self._grace is not None:
+                assert self._tasks is not None
+                self._tasks.start_soon(self._cancel_if_abandoned, entry, self._grace)
+
+    async def _run_work(self, entry: EventLog[E], work: Work[E]) -> None:
+        try:
+            with entry.scope:
+                await work(entry)
+            entry.cancelled = entry.scope.cancelled_caught
+        except Exception:
+            log.exception("background work %s failed", entry.key)
+            entry.cancelled = True
+        finally:
+            entry.finish()
+
+    async def _cancel_if_abandoned(self, entry: EventLog[E], grace: float) -> None:
+        await anyio.sleep(grace)
+        if entry.followers == 0 and not entry.finished:
+            log.info("%s abandoned by its clients; cancelling", entry.key)
+            entry.scope.cancel()
+
+    def _drop_expired(self) -> None:
+        now = time.monotonic()
+        for key, entry in list(self._logs.items()):
+            if entry.finished_at is not None and now - entry.finished_at > self._window:
+                del self._logs[key]
