@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
+from ragsvc.answering import plan_answer
 from ragsvc.backends import Backends, make_backends
 from ragsvc.config import Settings
-from ragsvc.pipeline import UploadedFile, ingest_files, plan_answer
+from ragsvc.ingestion import UploadedFile, ingest_files
 from ragsvc.schemas import AskRequest
 from ragsvc.tokens import hash_token, new_token
 

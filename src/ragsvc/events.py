@@ -1,11 +1,11 @@
-"""Typed events of one answer, in the order the pipeline yields them; `sse.py` frames them."""
+"""Typed events of an answer and of an ingest, in the order they happen; `sse.py` frames them."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
-from ragsvc.schemas import Source, Timings
+from ragsvc.schemas import Document, Source, Timings
 
 
 @dataclass(frozen=True)
@@ -31,3 +31,25 @@ class FailedEvent:
 
 
 AnswerEvent = SourcesEvent | TokenEvent | DoneEvent | FailedEvent
+
+
+@dataclass(frozen=True)
+class PageParsed:
+    page: int
+    pages: int
+
+
+@dataclass(frozen=True)
+class ChunksEmbedded:
+    embedded: int
+    chunks: int
+
+
+@dataclass(frozen=True)
+class DocumentSettled:
+    """The last event of an ingest: the document as it ends (ready, no_text or failed)."""
+
+    document: Document
+
+
+IngestEvent = PageParsed | ChunksEmbedded | DocumentSettled

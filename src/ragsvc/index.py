@@ -19,6 +19,7 @@ import Stemmer
 from bm25s.tokenization import Tokenizer
 
 from ragsvc.embeddings import Vectors
+from ragsvc.errors import IndexMismatch
 from ragsvc.schemas import Chunk
 
 Hit = tuple[int, float]  # (chunk id, score)
@@ -37,6 +38,14 @@ class SessionIndex:
         self._lexical: bm25s.BM25 | None = None
         self._tokenizer = _tokenizer()
         self._lexical_ids: list[int] = []
+
+    def check_embedder(self, embedder_name: str) -> None:
+        """Refuse to mix vector spaces: queries must be embedded as the chunks were."""
+        if self.embedder_name != embedder_name:
+            raise IndexMismatch(
+                f"this session was indexed with {self.embedder_name!r}, the server now embeds "
+                f"with {embedder_name!r}; re-upload the documents into a new session"
+            )
 
     def __len__(self) -> int:
         return len(self.chunks)

@@ -7,6 +7,7 @@ worker thread (PyMuPDF yields the GIL between page calls; measured lag stays in 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pymupdf
@@ -43,8 +44,11 @@ def check_pdf_magic(data: bytes) -> None:
         raise NotAPdf("the file does not start with a PDF header (%PDF-)")
 
 
-def parse_pdf(data: bytes, filename: str, max_pages: int) -> ParsedDocument:
-    """Open, validate and extract a PDF; raises a RagError subclass on bad input."""
+def parse_pdf(
+    data: bytes, filename: str, max_pages: int, on_page: Callable[[int, int], None] | None = None
+) -> ParsedDocument:
+    """Open, validate and extract a PDF; raises a RagError subclass on bad input.
+    `on_page(page, pages)` is called after each page is extracted."""
     check_pdf_magic(data)
     try:
         doc = pymupdf.open(stream=data, filetype="pdf")
@@ -60,7 +64,11 @@ def parse_pdf(data: bytes, filename: str, max_pages: int) -> ParsedDocument:
                 f"{filename}: {doc.page_count} pages, more than the limit of {max_pages}"
             )
         try:
-            pages = [_page_text(page) for page in doc]
+            pages = []
+            for page in doc:
+                pages.append(_page_text(page))
+                if on_page is not None:
+                    on_page(len(pages), doc.page_count)
             title = _title(doc)
             outline = [str(entry[1]).strip() for entry in doc.get_toc(simple=True)]
         except Exception as exc:

@@ -13,10 +13,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
+from ragsvc.answering import AnswerPlan, answer_events, answer_work, plan_answer
 from ragsvc.deps import AnswersDep, BackendsDep, LimiterDep, SessionDep, SettingsDep
 from ragsvc.errors import ProblemRaised, problem, problem_responses
 from ragsvc.events import AnswerEvent, DoneEvent, FailedEvent
-from ragsvc.pipeline import AnswerPlan, answer_events, answer_work, plan_answer
 from ragsvc.schemas import Answer, AskRequest
 from ragsvc.sse import parse_event_id, stream_response
 

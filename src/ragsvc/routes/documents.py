@@ -18,7 +18,7 @@ from ragsvc.deps import (
     require_api_key,
 )
 from ragsvc.errors import BadRequest, DocumentNotFound, RagError, TooLarge, problem_responses
-from ragsvc.pipeline import UploadedFile, delete_document, ingest_files
+from ragsvc.ingestion import UploadedFile, delete_document, ingest_files
 from ragsvc.routes.sessions import start_session
 from ragsvc.schemas import Document, DocumentList, SessionCreated, UploadResult
 from ragsvc.tokens import hash_token

@@ -1,0 +1,215 @@
+"""Use case: uploaded PDFs -> pages -> chunks -> vectors -> the session's index (persisted).
+
+Two ways in. `ingest_files` does it all before answering (curl's default): every file lands,
+or none does. `register_uploads` + `ingest_in_background` answer at once with documents in
+`processing` and report progress events while each document is ingested on its own; a file
+that turns out unusable becomes a `failed` document. No FastAPI here; blocking work
+(PyMuPDF, chunking, FAISS, BM25, disk) crosses into worker threads.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import anyio
+import numpy as np
+
+from ragsvc.backends import Backends
+from ragsvc.chunking import chunk_text, clean_page_text, document_card
+from ragsvc.config import Settings
+from ragsvc.embeddings import Embedder, Vectors
+from ragsvc.errors import DocumentNotFound, RagError
+from ragsvc.eventlog import EventLog, Work
+from ragsvc.events import ChunksEmbedded, DocumentSettled, IngestEvent, PageParsed
+from ragsvc.index import SessionIndex
+from ragsvc.ingest import parse_pdf
+from ragsvc.schemas import Chunk, Document
+from ragsvc.store import SessionState, now
+
+NO_TEXT_DETAIL = (
+    "No extractable text: the PDF seems to be scanned images. Run it through OCR "
+    "(for example ocrmypdf) and upload the result."
+)
+REPAIRED_DETAIL = "The file was damaged and has been repaired; some text may be missing."
+EMBED_BATCH = 256  # chunks per embedding call: the unit of progress events
+
+
+@dataclass(frozen=True)
+class UploadedFile:
+    filename: str
+    data: bytes
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.data).hexdigest()
+
+
+@dataclass
+class Prepared:
+    """A parsed, chunked and (once embedded) vectorised document, not yet in the index."""
+
+    document: Document
+    drafts: list[Chunk] = field(default_factory=list)  # ids are assigned at commit
+    vectors: Vectors | None = None
+
+
+def new_document(upload: UploadedFile) -> Document:
+    return Document(
+        id=uuid.uuid4().hex,
+        filename=upload.filename,
+        sha256=upload.sha256,
+        pages=0,
+        chunks=0,
+        status="processing",
+        created_at=now(),
+    )
+
+
+def prepare(
+    upload: UploadedFile,
+    document: Document,
+    settings: Settings,
+    on_page: Callable[[int, int], None] | None = None,
+) -> Prepared:
+    """Blocking: parse and chunk one PDF; raises RagError for files that are not usable."""
+    parsed = parse_pdf(upload.data, upload.filename, settings.max_pages, on_page)
+    done = document.model_copy(
+        update={"pages": len(parsed.pages), "status": "ready", "title": parsed.title}
+    )
+    if parsed.repaired:
+        done.detail = REPAIRED_DETAIL
+    if not parsed.has_text:
+        done.status, done.detail = "no_text", NO_TEXT_DETAIL
+        return Prepared(done)
+    pages = [clean_page_text(text) for text in parsed.pages]
+    card = document_card(parsed.title, parsed.outline, pages[0])
+    drafts = [Chunk(id=-1, document_id=done.id, page=1, text=card, kind="card")]
+    for number, text in enumerate(pages, start=1):
+        for piece in chunk_text(text, settings.chunk_size, settings.chunk_overlap):
+            drafts.append(Chunk(id=-1, document_id=done.id, page=number, text=piece))
+    done.chunks = len(drafts)
+    return Prepared(done, drafts)
+
+
+async def embed(
+    embedder: Embedder, prepared: Prepared, on_batch: Callable[[int, int], None] | None = None
+) -> None:
+    """Vectorise the drafts in batches, reporting (embedded, total) after each."""
+    texts = [chunk.text for chunk in prepared.drafts]
+    parts = []
+    for start in range(0, len(texts), EMBED_BATCH):
+        parts.append(await embedder.embed(texts[start : start + EMBED_BATCH]))
+        if on_batch is not None:
+            on_batch(min(start + EMBED_BATCH, len(texts)), len(texts))
+    prepared.vectors = np.concatenate(parts) if parts else None
+
+
+def commit(
+    state: SessionState, items: list[Prepared], embedder_name: str, *, replace: bool
+) -> dict[str, Document]:
+    """Put prepared documents into a state; returns every document of the state by sha256.
+
+    With `replace`, each item takes the place of its `processing` entry and is dropped if
+    that entry was deleted meanwhile; without it, an item whose content is already in the
+    session (a concurrent upload of the same file) is dropped in favour of that one.
+    """
+    by_sha = {d.sha256: d for d in state.documents.values()}
+    for item in items:
+        doc = item.document
+        current = state.documents.get(doc.id) if replace else by_sha.get(doc.sha256)
+        if (current is None) if replace else (current is not None):
+            continue
+        if item.drafts and item.vectors is not None:
+            if state.index is None:
+                state.index = SessionIndex(embedder_name, int(item.vectors.shape[1]))
+            state.index.check_embedder(embedder_name)
+            for chunk, cid in zip(
+                item.drafts, state.index.reserve_ids(len(item.drafts)), strict=True
+            ):
+                chunk.id = cid
+            state.index.add(item.drafts, item.vectors)
+        state.documents[doc.id] = doc
+        by_sha[doc.sha256] = doc
+    return by_sha
+
+
+async def ingest_files(
+    backends: Backends, settings: Settings, token_hash: str, uploads: list[UploadedFile]
+) -> list[Document]:
+    """Validate, parse, embed and index every file; all of them land, or none (first error)."""
+    state = await backends.store.load_state(token_hash)
+    known = {d.sha256 for d in state.documents.values()}
+    fresh: dict[str, Prepared] = {}
+    for upload in uploads:
+        if upload.sha256 not in known and upload.sha256 not in fresh:
+            item = await anyio.to_thread.run_sync(prepare, upload, new_document(upload), settings)
+            await embed(backends.embedder, item)
+            fresh[upload.sha256] = item
+    if fresh:
+        name = backends.embedder.name
+        by_sha = await backends.store.update(
+            token_hash, lambda s: commit(s, list(fresh.values()), name, replace=False)
+        )
+    else:  # every file is already in the session: nothing to write
+        by_sha = {d.sha256: d for d in state.documents.values()}
+    return [by_sha[sha] for sha in dict.fromkeys(u.sha256 for u in uploads)]
+
+
+async def register_uploads(
+    backends: Backends, token_hash: str, uploads: list[UploadedFile]
+) -> tuple[list[Document], list[tuple[Document, UploadedFile]]]:
+    """Record new files as `processing` documents; returns all documents and those to ingest."""
+
+    def add(state: SessionState) -> tuple[list[Document], list[tuple[Document, UploadedFile]]]:
+        by_sha = {d.sha256: d for d in state.documents.values()}
+        todo = []
+        for upload in uploads:
+            if upload.sha256 not in by_sha:
+                document = by_sha[upload.sha256] = new_document(upload)
+                state.documents[document.id] = document
+                todo.append((document, upload))
+        return [by_sha[sha] for sha in dict.fromkeys(u.sha256 for u in uploads)], todo
+
+    return await backends.store.update(token_hash, add)
+
+
+def ingest_in_background(
+    backends: Backends,
+    settings: Settings,
+    token_hash: str,
+    document: Document,
+    upload: UploadedFile,
+) -> Work[IngestEvent]:
+    """Background work for one registered document, reporting progress to its log."""
+
+    async def work(log: EventLog[IngestEvent]) -> None:
+        def page_parsed(page: int, pages: int) -> None:
+            anyio.from_thread.run_sync(log.append, PageParsed(page, pages))
+
+        try:
+            item = await anyio.to_thread.run_sync(prepare, upload, document, settings, page_parsed)
+            await embed(
+                backends.embedder, item, lambda n, total: log.append(ChunksEmbedded(n, total))
+            )
+        except RagError as exc:
+            item = Prepared(document.model_copy(update={"status": "failed", "detail": exc.detail}))
+        name = backends.embedder.name
+        with anyio.CancelScope(shield=True):  # finish the write even during shutdown
+            await backends.store.update(token_hash, lambda s: commit(s, [item], name, replace=True))
+        log.append(DocumentSettled(item.document))
+
+    return work
+
+
+async def delete_document(backends: Backends, token_hash: str, document_id: str) -> None:
+    def remove(state: SessionState) -> None:
+        if document_id not in state.documents:
+            raise DocumentNotFound(f"no document {document_id!r} in this session")
+        del state.documents[document_id]
+        if state.index is not None:
+            state.index.remove_document(document_id)
+
+    await backends.store.update(token_hash, remove)
