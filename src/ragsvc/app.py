@@ -15,7 +15,7 @@ from ragsvc.backends import Backends, make_backends
 from ragsvc.config import Settings
 from ragsvc.errors import install_handlers, problem_responses
 from ragsvc.eventlog import LogHub
-from ragsvc.events import AnswerEvent
+from ragsvc.events import AnswerEvent, IngestEvent
 from ragsvc.ratelimit import RateLimiter
 from ragsvc.routes import ask, documents, health, sessions
 from ragsvc.schemas import Problem
@@ -37,6 +37,7 @@ def create_app(settings: Settings | None = None, backends: Backends | None = Non
             async with anyio.create_task_group() as tasks:
                 tasks.start_soon(_purge_expired_sessions, app.state.backends)
                 tasks.start_soon(app.state.answers.run, tasks)
+                tasks.start_soon(app.state.ingests.run, tasks)
                 yield
                 tasks.cancel_scope.cancel()
         finally:
@@ -54,6 +55,8 @@ def create_app(settings: Settings | None = None, backends: Backends | None = Non
     app.state.settings = settings
     app.state.limiter = RateLimiter()
     app.state.answers = LogHub[AnswerEvent](settings.resume_window_s, settings.resume_grace_s)
+    # An ingest runs to its end even when nobody watches: grace None, never cancelled.
+    app.state.ingests = LogHub[IngestEvent](settings.resume_window_s, None)
     install_handlers(app)
     for module in (sessions, documents, ask, health):
         app.include_router(module.router)

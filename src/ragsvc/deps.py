@@ -12,7 +12,7 @@ from ragsvc.backends import Backends
 from ragsvc.config import Settings
 from ragsvc.errors import Unauthorized
 from ragsvc.eventlog import LogHub
-from ragsvc.events import AnswerEvent
+from ragsvc.events import AnswerEvent, IngestEvent
 from ragsvc.ratelimit import RateLimiter
 from ragsvc.tokens import hash_token, same_secret
 
@@ -46,10 +46,16 @@ def get_answers(request: Request) -> LogHub[AnswerEvent]:
     return answers
 
 
+def get_ingests(request: Request) -> LogHub[IngestEvent]:
+    ingests: LogHub[IngestEvent] = request.app.state.ingests
+    return ingests
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 BackendsDep = Annotated[Backends, Depends(get_backends)]
 LimiterDep = Annotated[RateLimiter, Depends(get_limiter)]
 AnswersDep = Annotated[LogHub[AnswerEvent], Depends(get_answers)]
+IngestsDep = Annotated[LogHub[IngestEvent], Depends(get_ingests)]
 
 
 def presented_token(request: Request) -> str | None:

@@ -25,7 +25,7 @@ from ragsvc.errors import DocumentNotFound, RagError
 from ragsvc.eventlog import EventLog, Work
 from ragsvc.events import ChunksEmbedded, DocumentSettled, IngestEvent, PageParsed
 from ragsvc.index import SessionIndex
-from ragsvc.ingest import parse_pdf
+from ragsvc.ingest import check_pdf_magic, parse_pdf
 from ragsvc.schemas import Chunk, Document
 from ragsvc.store import SessionState, now
 
@@ -54,6 +54,15 @@ class Prepared:
     document: Document
     drafts: list[Chunk] = field(default_factory=list)  # ids are assigned at commit
     vectors: Vectors | None = None
+
+
+def screen(uploads: list[UploadedFile]) -> None:
+    """The checks that need no parsing (empty, not a PDF), so they can fail a request early."""
+    for upload in uploads:
+        try:
+            check_pdf_magic(upload.data)
+        except RagError as exc:
+            raise type(exc)(f"{upload.filename}: {exc.detail}") from exc
 
 
 def new_document(upload: UploadedFile) -> Document:

@@ -1,4 +1,4 @@
-"""The SSE wire format: typed answer events -> frames with `<answer_id>:<seq>` ids."""
+"""The SSE wire format: typed events -> frames with `<answer_id or document_id>:<seq>` ids."""
 
 from __future__ import annotations
 
@@ -9,10 +9,20 @@ from typing import Any
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from ragsvc.config import Settings
-from ragsvc.events import AnswerEvent, DoneEvent, FailedEvent, SourcesEvent, TokenEvent
+from ragsvc.events import (
+    AnswerEvent,
+    ChunksEmbedded,
+    DocumentSettled,
+    DoneEvent,
+    FailedEvent,
+    IngestEvent,
+    PageParsed,
+    SourcesEvent,
+    TokenEvent,
+)
 
 
-def event_name_and_data(event: AnswerEvent) -> tuple[str, dict[str, Any]]:
+def event_name_and_data(event: AnswerEvent | IngestEvent) -> tuple[str, dict[str, Any]]:
     match event:
         case SourcesEvent(sources):
             return "sources", {"sources": [s.model_dump() for s in sources]}
@@ -22,11 +32,17 @@ def event_name_and_data(event: AnswerEvent) -> tuple[str, dict[str, Any]]:
             return "done", {"answer": answer, "citations": cited, "timings": timings.model_dump()}
         case FailedEvent(problem):
             return "error", problem
+        case PageParsed(page, pages):
+            return "page", {"page": page, "pages": pages}
+        case ChunksEmbedded(embedded, chunks):
+            return "chunks", {"embedded": embedded, "chunks": chunks}
+        case DocumentSettled(document):
+            return document.status, document.model_dump(mode="json")
     raise TypeError(f"not an answer event: {event!r}")  # pragma: no cover
 
 
 async def frames(
-    answer_id: str, events: AsyncIterator[tuple[int, AnswerEvent]], retry_ms: int
+    answer_id: str, events: AsyncIterator[tuple[int, AnswerEvent | IngestEvent]], retry_ms: int
 ) -> AsyncIterator[ServerSentEvent]:
     """Number each event `<answer_id>:<seq>`; the first frame carries the `retry:` hint."""
     retry: int | None = retry_ms
@@ -42,7 +58,9 @@ async def frames(
 
 
 def stream_response(
-    answer_id: str, events: AsyncIterator[tuple[int, AnswerEvent]], settings: Settings
+    answer_id: str,
+    events: AsyncIterator[tuple[int, AnswerEvent]] | AsyncIterator[tuple[int, IngestEvent]],
+    settings: Settings,
 ) -> EventSourceResponse:
     """Heartbeat comments keep proxies from closing idle streams; the send timeout frees
     a stream whose client stopped reading; the headers stop proxies from buffering."""

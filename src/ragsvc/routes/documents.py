@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import anyio
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
+from sse_starlette import EventSourceResponse
 from starlette.datastructures import UploadFile
 from starlette.types import Message, Receive
 
 from ragsvc.deps import (
     BackendsDep,
+    IngestsDep,
     LimiterDep,
     OptionalSessionDep,
     SessionDep,
@@ -18,9 +20,19 @@ from ragsvc.deps import (
     require_api_key,
 )
 from ragsvc.errors import BadRequest, DocumentNotFound, RagError, TooLarge, problem_responses
-from ragsvc.ingestion import UploadedFile, delete_document, ingest_files
+from ragsvc.eventlog import EventLog
+from ragsvc.events import DocumentSettled
+from ragsvc.ingestion import (
+    UploadedFile,
+    delete_document,
+    ingest_files,
+    ingest_in_background,
+    register_uploads,
+    screen,
+)
 from ragsvc.routes.sessions import start_session
 from ragsvc.schemas import Document, DocumentList, SessionCreated, UploadResult
+from ragsvc.sse import parse_event_id, stream_response
 from ragsvc.tokens import hash_token
 
 router = APIRouter(tags=["documents"])
@@ -93,7 +105,10 @@ async def read_uploads(request: Request, limit: int, max_files: int) -> list[Upl
     "/upload",
     status_code=201,
     openapi_extra=UPLOAD_BODY,
-    responses=problem_responses(400, 413, 415, 422, 503),
+    responses={
+        202: {"description": "with wait=false: accepted, documents `processing`"},
+        **problem_responses(400, 413, 415, 422, 503),
+    },
     summary="Upload PDFs; without a token this creates a session and returns its token",
 )
 async def upload(
@@ -103,8 +118,18 @@ async def upload(
     settings: SettingsDep,
     backends: BackendsDep,
     limiter: LimiterDep,
+    ingests: IngestsDep,
+    wait: Annotated[
+        bool,
+        Query(
+            description="false: answer 202 at once with documents `processing`; "
+            "follow each one's progress at /documents/{id}/events"
+        ),
+    ] = True,
 ) -> UploadResult:
     uploads = await read_uploads(request, settings.max_upload_bytes, settings.max_files)
+    if not wait:
+        screen(uploads)  # what can be refused at once is refused before the 202
     created: SessionCreated | None = None
     if session is not None:
         token_hash = session.token_hash
@@ -113,7 +138,14 @@ async def upload(
         created = await start_session(request, response, settings, backends, limiter)
         token_hash = hash_token(created.token)
     try:
-        documents = await ingest_files(backends, settings, token_hash, uploads)
+        if wait:
+            documents = await ingest_files(backends, settings, token_hash, uploads)
+        else:
+            documents, todo = await register_uploads(backends, token_hash, uploads)
+            for document, file in todo:
+                work = ingest_in_background(backends, settings, token_hash, document, file)
+                ingests.start(document.id, token_hash, work)
+            response.status_code = 202
     except BaseException:
         if created is not None:  # do not leave an empty session behind a rejected upload
             with anyio.CancelScope(shield=True):  # also when the client went away
@@ -148,3 +180,39 @@ async def get_document(document_id: str, session: SessionDep, backends: Backends
 )
 async def remove_document(document_id: str, session: SessionDep, backends: BackendsDep) -> None:
     await delete_document(backends, session.token_hash, document_id)
+
+
+@router.get(
+    "/documents/{document_id}/events",
+    responses={
+        200: {
+            "description": "Server-Sent Events of the document's ingestion: `page` "
+            "{page, pages} as pages are parsed, `chunks` {embedded, chunks} as they are "
+            "embedded, then one of `ready`, `no_text`, `failed` with the Document. Ids are "
+            "`<document_id>:<seq>`; `Last-Event-ID` resumes. A document no longer being "
+            "ingested here gets its final event at once.",
+            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        },
+        **problem_responses(404),
+    },
+    summary="Follow a document's ingestion",
+)
+async def document_events(
+    document_id: str,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    backends: BackendsDep,
+    ingests: IngestsDep,
+) -> EventSourceResponse:
+    state = await backends.store.load_state(session.token_hash)
+    if document_id not in state.documents:
+        raise DocumentNotFound(f"no document {document_id!r} in this session")
+    entry = ingests.find(document_id, session.token_hash)
+    if entry is None:
+        entry = EventLog(document_id, session.token_hash)
+        entry.append(DocumentSettled(state.documents[document_id]))
+        entry.finish()
+    parsed = parse_event_id(request.headers.get("last-event-id", ""))
+    after = parsed[1] if parsed and parsed[0] == document_id else -1
+    return stream_response(document_id, ingests.follow(entry, after), settings)

@@ -1,0 +1,127 @@
+"""Background ingestion: POST /upload?wait=false answers 202, progress streams as SSE."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+import anyio
+import httpx
+import pytest
+
+from ragsvc.config import Settings
+from ragsvc.embeddings import Vectors
+from ragsvc.tokens import hash_token
+
+from .conftest import HashEmbedder, app_client, app_of, parse_sse
+
+pytestmark = pytest.mark.anyio
+PAGES = [
+    f"Page {i} tells of tides and lighthouses. Keepers log every passing ship." for i in range(1, 6)
+]
+
+
+async def events_of(http: httpx.AsyncClient, document_id: str, headers: dict, **extra) -> list:
+    reply = await http.get(f"/documents/{document_id}/events", headers={**headers, **extra})
+    assert reply.status_code == 200
+    assert reply.headers["content-type"].startswith("text/event-stream")
+    return [(f["event"], f["id"], json.loads(f["data"])) for f in parse_sse(reply.text)]
+
+
+async def test_upload_without_waiting_then_follow_progress(client, session, pdf: Callable):
+    reply = await client.post(
+        "/upload", params={"wait": "false"}, files={"files": ("t.pdf", pdf(PAGES))}, headers=session
+    )
+    assert reply.status_code == 202
+    [doc] = reply.json()["documents"]
+    assert doc["status"] == "processing" and doc["chunks"] == 0
+    events = await events_of(client, doc["id"], session)
+    names = [name for name, _, _ in events]
+    assert names[:5] == ["page"] * 5 and names[-1] == "ready"
+    assert [data["page"] for name, _, data in events if name == "page"] == [1, 2, 3, 4, 5]
+    assert {data["pages"] for name, _, data in events if name == "page"} == {5}
+    embedded = [data for name, _, data in events if name == "chunks"]
+    assert embedded and embedded[-1]["embedded"] == embedded[-1]["chunks"]
+    assert [i for _, i, _ in events] == [f"{doc['id']}:{n}" for n in range(len(events))]
+    final = events[-1][2]
+    assert (
+        final["status"] == "ready"
+        and final["pages"] == 5
+        and final["chunks"] == embedded[-1]["chunks"]
+    )
+    listed = await client.get(f"/documents/{doc['id']}", headers=session)
+    assert listed.json() == final
+    answer = await client.post(
+        "/ask",
+        json={"question": "What do keepers log?"},
+        headers={**session, "Accept": "application/json"},
+    )
+    assert answer.status_code == 200 and "passing ship" in answer.json()["answer"]
+    # Resuming after the third event replays only what follows it.
+    rest = await events_of(client, doc["id"], session, **{"Last-Event-ID": f"{doc['id']}:2"})
+    assert rest == events[3:]
+
+
+async def test_not_a_pdf_is_refused_before_the_202(client, session):
+    reply = await client.post(
+        "/upload",
+        params={"wait": "false"},
+        files={"files": ("n.pdf", b"plain text")},
+        headers=session,
+    )
+    assert reply.status_code == 415 and "n.pdf" in reply.json()["detail"]
+
+
+async def test_unusable_pdf_becomes_a_failed_document(client, session, pdf: Callable):
+    locked = pdf(["secret"], password="pw")
+    reply = await client.post(
+        "/upload", params={"wait": "false"}, files={"files": ("l.pdf", locked)}, headers=session
+    )
+    assert reply.status_code == 202
+    doc = reply.json()["documents"][0]
+    events = await events_of(client, doc["id"], session)
+    assert events[-1][0] == "failed" and "encrypted" in events[-1][2]["detail"]
+    stored = (await client.get(f"/documents/{doc['id']}", headers=session)).json()
+    assert stored["status"] == "failed"
+
+
+async def test_a_document_not_ingesting_here_gets_its_final_event(client, session, pdf: Callable):
+    up = await client.post("/upload", files={"files": ("t.pdf", pdf(PAGES))}, headers=session)
+    doc = up.json()["documents"][0]
+    events = await events_of(client, doc["id"], session)
+    assert [name for name, _, _ in events] == ["ready"] and events[0][2] == doc
+    missing = await client.get("/documents/nope/events", headers=session)
+    assert missing.status_code == 404
+
+
+class GatedEmbedder(HashEmbedder):
+    """Holds every embedding call until the test opens the gate."""
+
+    def __init__(self) -> None:
+        self.gate = anyio.Event()
+
+    async def embed(self, texts: list[str]) -> Vectors:
+        await self.gate.wait()
+        return self.embed_sync(texts)
+
+
+async def test_deleting_a_document_while_it_is_ingested(settings: Settings, pdf: Callable):
+    async with app_client(settings) as http:
+        backends = app_of(http).state.backends
+        backends.embedder = gated = GatedEmbedder()
+        data = pdf(PAGES)
+        up = await http.post("/upload", params={"wait": "false"}, files={"files": ("t.pdf", data)})
+        headers = {"Authorization": f"Bearer {up.json()['token']}"}
+        doc = up.json()["documents"][0]
+        again = await http.post(
+            "/upload", params={"wait": "false"}, files={"files": ("t.pdf", data)}, headers=headers
+        )
+        assert again.json()["documents"][0]["id"] == doc["id"]  # same content, same document
+        assert (await http.delete(f"/documents/{doc['id']}", headers=headers)).status_code == 204
+        gated.gate.set()
+        ingest = app_of(http).state.ingests.find(doc["id"], hash_token(up.json()["token"]))
+        with anyio.fail_after(10):
+            while not ingest.finished:
+                await anyio.sleep(0.01)
+        listed = await http.get("/documents", headers=headers)
+        assert listed.json()["documents"] == []  # the finished ingest did not bring it back
