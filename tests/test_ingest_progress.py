@@ -11,6 +11,7 @@ import pytest
 
 from ragsvc.config import Settings
 from ragsvc.embeddings import Vectors
+from ragsvc.ingestion import UploadedFile, new_document
 from ragsvc.tokens import hash_token
 
 from .conftest import HashEmbedder, app_client, app_of, parse_sse
@@ -125,3 +126,47 @@ async def test_deleting_a_document_while_it_is_ingested(settings: Settings, pdf:
                 await anyio.sleep(0.01)
         listed = await http.get("/documents", headers=headers)
         assert listed.json()["documents"] == []  # the finished ingest did not bring it back
+
+
+async def test_a_document_whose_ingest_died_becomes_failed(settings: Settings, tmp_path):
+    """A `processing` record whose lease no live process holds was interrupted by a crash."""
+    import subprocess
+    import sys
+
+    async with app_client(settings) as http:
+        token = (await http.post("/sessions")).json()["token"]
+        headers = {"Authorization": f"Bearer {token}"}
+        store = app_of(http).state.backends.store
+        upload = UploadedFile("t.pdf", b"%PDF-1.7 whatever")
+        alive, dead = new_document(upload), new_document(UploadedFile("u.pdf", b"%PDF-1.7 other"))
+
+        def add(state):
+            state.documents[alive.id] = alive
+            state.documents[dead.id] = dead
+
+        await store.update(hash_token(token), add)
+        lease_dir = settings.data_dir / "sessions" / hash_token(token) / "leases"
+        lease_dir.mkdir()
+        # Another process takes the lease of `dead`, then exits (as a crashed worker would).
+        holder = (
+            "import sys; from pathlib import Path; from ragsvc.leases import FileLease; "
+            "FileLease.take(Path(sys.argv[1])); print('held', flush=True)"
+        )
+        done = subprocess.run(
+            [sys.executable, "-c", holder, str(lease_dir / dead.id)], capture_output=True, text=True
+        )
+        assert done.stdout.strip() == "held"
+        lease = store.take_lease(hash_token(token), alive.id)  # this process is still on it
+        try:
+            listed = {
+                d["id"]: d
+                for d in (await http.get("/documents", headers=headers)).json()["documents"]
+            }
+            assert listed[alive.id]["status"] == "processing"
+            assert (
+                listed[dead.id]["status"] == "failed" and "interrupted" in listed[dead.id]["detail"]
+            )
+        finally:
+            lease.release()
+        relisted = (await http.get(f"/documents/{alive.id}", headers=headers)).json()
+        assert relisted["status"] == "failed"  # its lease is gone now too

@@ -26,6 +26,7 @@ from ragsvc.eventlog import EventLog, Work
 from ragsvc.events import ChunksEmbedded, DocumentSettled, IngestEvent, PageParsed
 from ragsvc.index import SessionIndex
 from ragsvc.ingest import check_pdf_magic, parse_pdf
+from ragsvc.leases import Lease
 from ragsvc.schemas import Chunk, Document
 from ragsvc.store import SessionState, now
 
@@ -34,6 +35,7 @@ NO_TEXT_DETAIL = (
     "(for example ocrmypdf) and upload the result."
 )
 REPAIRED_DETAIL = "The file was damaged and has been repaired; some text may be missing."
+INTERRUPTED_DETAIL = "Ingestion was interrupted (the server stopped); upload the file again."
 EMBED_BATCH = 256  # chunks per embedding call: the unit of progress events
 
 
@@ -167,47 +169,84 @@ async def ingest_files(
     return [by_sha[sha] for sha in dict.fromkeys(u.sha256 for u in uploads)]
 
 
+async def documents_of(backends: Backends, token_hash: str) -> dict[str, Document]:
+    """The session's documents, after failing those whose ingest died with its process."""
+    state = await backends.store.load_state(token_hash)
+    processing = [d.id for d in state.documents.values() if d.status == "processing"]
+    orphans = {i for i in processing if not await backends.store.leased(token_hash, i)}
+    if not orphans:
+        return state.documents
+
+    def fail(state: SessionState) -> dict[str, Document]:
+        for doc_id in orphans & state.documents.keys():
+            if state.documents[doc_id].status == "processing":
+                state.documents[doc_id] = state.documents[doc_id].model_copy(
+                    update={"status": "failed", "detail": INTERRUPTED_DETAIL}
+                )
+        return state.documents
+
+    return await backends.store.update(token_hash, fail)
+
+
+@dataclass(frozen=True)
+class Registered:
+    """A new document recorded as `processing`, its file, and the lease that marks it live."""
+
+    document: Document
+    upload: UploadedFile
+    lease: Lease
+
+
 async def register_uploads(
     backends: Backends, token_hash: str, uploads: list[UploadedFile]
-) -> tuple[list[Document], list[tuple[Document, UploadedFile]]]:
-    """Record new files as `processing` documents; returns all documents and those to ingest."""
+) -> tuple[list[Document], list[Registered]]:
+    """Record new files as `processing` documents; returns all documents and those to ingest.
+    Leases are taken under the session lock, so no reader ever sees an unleased one."""
 
-    def add(state: SessionState) -> tuple[list[Document], list[tuple[Document, UploadedFile]]]:
+    def add(state: SessionState) -> tuple[list[Document], list[Registered]]:
         by_sha = {d.sha256: d for d in state.documents.values()}
         todo = []
         for upload in uploads:
             if upload.sha256 not in by_sha:
                 document = by_sha[upload.sha256] = new_document(upload)
                 state.documents[document.id] = document
-                todo.append((document, upload))
+                lease = backends.store.take_lease(token_hash, document.id)
+                todo.append(Registered(document, upload, lease))
         return [by_sha[sha] for sha in dict.fromkeys(u.sha256 for u in uploads)], todo
 
     return await backends.store.update(token_hash, add)
 
 
 def ingest_in_background(
-    backends: Backends,
-    settings: Settings,
-    token_hash: str,
-    document: Document,
-    upload: UploadedFile,
+    backends: Backends, settings: Settings, token_hash: str, job: Registered
 ) -> Work[IngestEvent]:
     """Background work for one registered document, reporting progress to its log."""
+    document, upload = job.document, job.upload
 
     async def work(log: EventLog[IngestEvent]) -> None:
         def page_parsed(page: int, pages: int) -> None:
             anyio.from_thread.run_sync(log.append, PageParsed(page, pages))
 
+        def report(embedded: int, total: int) -> None:
+            log.append(ChunksEmbedded(embedded, total))
+
         try:
-            item = await anyio.to_thread.run_sync(prepare, upload, document, settings, page_parsed)
-            await embed(
-                backends.embedder, item, lambda n, total: log.append(ChunksEmbedded(n, total))
-            )
-        except RagError as exc:
-            item = Prepared(document.model_copy(update={"status": "failed", "detail": exc.detail}))
-        name = backends.embedder.name
-        with anyio.CancelScope(shield=True):  # finish the write even during shutdown
-            await backends.store.update(token_hash, lambda s: commit(s, [item], name, replace=True))
+            try:
+                item = await anyio.to_thread.run_sync(
+                    prepare, upload, document, settings, page_parsed
+                )
+                await embed(backends.embedder, item, report)
+            except RagError as exc:
+                item = Prepared(
+                    document.model_copy(update={"status": "failed", "detail": exc.detail})
+                )
+            name = backends.embedder.name
+            with anyio.CancelScope(shield=True):  # finish the write even during shutdown
+                await backends.store.update(
+                    token_hash, lambda s: commit(s, [item], name, replace=True)
+                )
+        finally:
+            job.lease.release()  # after the final commit: never `processing` without a lease
         log.append(DocumentSettled(item.document))
 
     return work

@@ -32,6 +32,7 @@ from pydantic import BaseModel, TypeAdapter
 
 from ragsvc.errors import Unauthorized
 from ragsvc.index import SessionIndex
+from ragsvc.leases import FileLease, Lease, is_leased
 from ragsvc.schemas import Document, Turn
 
 T = TypeVar("T")
@@ -69,6 +70,8 @@ class Store(Protocol):
     async def add_turn(self, token_hash: str, turn: Turn, keep: int) -> None: ...
     async def purge_expired(self) -> int: ...
     def writable(self) -> bool: ...
+    def take_lease(self, token_hash: str, key: str) -> Lease: ...
+    async def leased(self, token_hash: str, key: str) -> bool: ...
 
 
 def now() -> datetime:
@@ -204,6 +207,18 @@ class DiskStore:
             self._cache.move_to_end(token_hash)
             while len(self._cache) > self._cache_size:
                 self._cache.popitem(last=False)
+
+    # leases: "a live process is working on this" ----------------------------
+
+    def take_lease(self, token_hash: str, key: str) -> Lease:
+        """Blocking: claim `key` until released; a lease also ends with its process."""
+        folder = self._dir(token_hash) / "leases"
+        folder.mkdir(exist_ok=True)
+        return FileLease.take(folder / key)
+
+    async def leased(self, token_hash: str, key: str) -> bool:
+        """Whether any process (this one included) holds the lease on `key` now."""
+        return await anyio.to_thread.run_sync(is_leased, self._dir(token_hash) / "leases" / key)
 
     # turns ------------------------------------------------------------------
 

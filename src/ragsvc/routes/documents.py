@@ -25,6 +25,7 @@ from ragsvc.events import DocumentSettled
 from ragsvc.ingestion import (
     UploadedFile,
     delete_document,
+    documents_of,
     ingest_files,
     ingest_in_background,
     register_uploads,
@@ -141,10 +142,10 @@ async def upload(
         if wait:
             documents = await ingest_files(backends, settings, token_hash, uploads)
         else:
-            documents, todo = await register_uploads(backends, token_hash, uploads)
-            for document, file in todo:
-                work = ingest_in_background(backends, settings, token_hash, document, file)
-                ingests.start(document.id, token_hash, work)
+            documents, jobs = await register_uploads(backends, token_hash, uploads)
+            for job in jobs:
+                work = ingest_in_background(backends, settings, token_hash, job)
+                ingests.start(job.document.id, token_hash, work)
             response.status_code = 202
     except BaseException:
         if created is not None:  # do not leave an empty session behind a rejected upload
@@ -156,8 +157,8 @@ async def upload(
 
 @router.get("/documents", summary="The session's documents")
 async def list_documents(session: SessionDep, backends: BackendsDep) -> DocumentList:
-    state = await backends.store.load_state(session.token_hash)
-    return DocumentList(documents=list(state.documents.values()))
+    documents = await documents_of(backends, session.token_hash)
+    return DocumentList(documents=list(documents.values()))
 
 
 @router.get(
@@ -166,10 +167,10 @@ async def list_documents(session: SessionDep, backends: BackendsDep) -> Document
     summary="One document of the session",
 )
 async def get_document(document_id: str, session: SessionDep, backends: BackendsDep) -> Document:
-    state = await backends.store.load_state(session.token_hash)
-    if document_id not in state.documents:
+    documents = await documents_of(backends, session.token_hash)
+    if document_id not in documents:
         raise DocumentNotFound(f"no document {document_id!r} in this session")
-    return state.documents[document_id]
+    return documents[document_id]
 
 
 @router.delete(
@@ -205,13 +206,13 @@ async def document_events(
     backends: BackendsDep,
     ingests: IngestsDep,
 ) -> EventSourceResponse:
-    state = await backends.store.load_state(session.token_hash)
-    if document_id not in state.documents:
-        raise DocumentNotFound(f"no document {document_id!r} in this session")
     entry = ingests.find(document_id, session.token_hash)
-    if entry is None:
+    if entry is None:  # not being ingested here: its stored state is the last word
+        documents = await documents_of(backends, session.token_hash)
+        if document_id not in documents:
+            raise DocumentNotFound(f"no document {document_id!r} in this session")
         entry = EventLog(document_id, session.token_hash)
-        entry.append(DocumentSettled(state.documents[document_id]))
+        entry.append(DocumentSettled(documents[document_id]))
         entry.finish()
     parsed = parse_event_id(request.headers.get("last-event-id", ""))
     after = parsed[1] if parsed and parsed[0] == document_id else -1

@@ -16,6 +16,7 @@ from ragsvc.deps import (
     SettingsDep,
     require_api_key,
 )
+from ragsvc.ingestion import documents_of
 from ragsvc.schemas import SessionCreated, SessionInfo
 from ragsvc.tokens import hash_token, new_token
 
@@ -66,12 +67,12 @@ async def create_session(
 
 @router.get("/sessions/current", summary="The calling session: expiry, documents, turns")
 async def get_session(session: SessionDep, backends: BackendsDep) -> SessionInfo:
-    state = await backends.store.load_state(session.token_hash)
+    documents = await documents_of(backends, session.token_hash)
     turns = await backends.store.turns(session.token_hash)
     return SessionInfo(
         created_at=session.created_at,
         expires_at=session.expires_at,
-        documents=list(state.documents.values()),
+        documents=list(documents.values()),
         turns=len(turns),
     )
 

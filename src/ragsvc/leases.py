@@ -1,0 +1,50 @@
+"""Leases: "a live process is working on this", held as flock(2) on a file.
+
+The kernel drops an flock when its process dies, so a lease outlives neither a crash nor a
+restart: work whose lease nobody holds was interrupted, whatever the records still say.
+Works across the worker processes and replicas sharing a data directory.
+"""
+
+from __future__ import annotations
+
+import fcntl
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Protocol
+
+
+class Lease(Protocol):
+    """Proof that a live process is working on something (an ingest)."""
+
+    def release(self) -> None: ...
+
+
+@dataclass
+class FileLease:
+    handle: IO[bytes]
+    path: Path
+
+    @classmethod
+    def take(cls, path: Path) -> FileLease:
+        """Blocking: claim the lease; raises BlockingIOError if another holder has it."""
+        handle = path.open("ab")
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return cls(handle, path)
+
+    def release(self) -> None:
+        self.path.unlink(missing_ok=True)
+        self.handle.close()
+
+
+def is_leased(path: Path) -> bool:
+    """Whether any process (this one included) holds the lease at `path` now."""
+    try:
+        with path.open("rb") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(handle, fcntl.LOCK_UN)
+            return False
+    except FileNotFoundError:
+        return False
