@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -26,7 +27,7 @@ class SlowGenerator:
 
     def __init__(self, words: int, pause: float) -> None:
         self.words, self.pause = words, pause
-        self.sent = self.calls = 0
+        self.sent = self.calls = self.completed = 0
         self.closed = threading.Event()
         self.finished = threading.Event()
 
@@ -37,6 +38,7 @@ class SlowGenerator:
                 self.sent += 1
                 yield f"word{i} "
                 await anyio.sleep(self.pause)
+            self.completed += 1
             self.finished.set()
         finally:
             self.closed.set()
@@ -85,11 +87,15 @@ def test_client_disconnect_cancels_the_generation(slow_server):
     assert info["turns"] == 0
 
 
-def read_frames(reply: httpx.Response, limit: int | None = None) -> list[dict[str, str]]:
-    """Frames as they arrive (comments skipped), stopping after `limit` of them."""
+def read_frames(
+    reply: httpx.Response | Iterator[str], limit: int | None = None
+) -> list[dict[str, str]]:
+    """Frames as they arrive (comments skipped), stopping after `limit` of them. To read
+    one response in several goes, pass the same `reply.iter_lines()` iterator each time."""
+    lines = reply.iter_lines() if isinstance(reply, httpx.Response) else reply
     frames: list[dict[str, str]] = []
     fields: dict[str, str] = {}
-    for line in reply.iter_lines():
+    for line in lines:
         if not line:
             if fields:
                 frames.append(fields)
@@ -153,3 +159,23 @@ def test_an_unknown_or_foreign_event_id_starts_a_fresh_answer(slow_server):
     assert not alice_first[-1]["id"].startswith(bob_answer_id)
     assert bob_frames[0]["event"] == "sources" and bob_frames[0]["id"] == f"{bob_answer_id}:0"
     assert generator.calls == 2
+
+
+def test_a_reader_that_stops_reading_holds_back_nobody(slow_server):
+    base, generator = slow_server
+    headers = upload(base)
+    with ask(base, headers) as slow_reader:
+        lines = slow_reader.iter_lines()
+        first = read_frames(lines, limit=1)
+        # While this reader reads nothing, another client gets its whole answer...
+        with ask(base, headers) as other:
+            assert read_frames(other)[-1]["event"] == "done"
+        # ...and the stalled reader's own generation runs on to its end all the same.
+        deadline = time.monotonic() + 10
+        while generator.completed < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert generator.completed == 2
+        rest = read_frames(lines)
+    assert first[0]["event"] == "sources" and rest[-1]["event"] == "done"
+    tokens = [f for f in rest if f["event"] == "token"]
+    assert len(tokens) == generator.words
