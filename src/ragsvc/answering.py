@@ -49,9 +49,14 @@ class AnswerPlan:
 
 
 async def plan_answer(
-    backends: Backends, settings: Settings, token_hash: str, request: AskRequest
+    backends: Backends,
+    settings: Settings,
+    token_hash: str,
+    request: AskRequest,
+    history: list[Turn] | None = None,
 ) -> AnswerPlan:
-    """Retrieve and start generating; failures here are plain HTTP errors, not events."""
+    """Retrieve and start generating; failures here are plain HTTP errors, not events.
+    `history` replaces the session's stored turns (a client that sends its conversation)."""
     started = time.perf_counter()
     question = request.question.strip()
     if not question or len(question) > settings.max_question_chars:
@@ -64,7 +69,9 @@ async def plan_answer(
     if state.index is None or not (ready & wanted if wanted else ready):
         raise NoReadyDocuments("upload a PDF with a text layer before asking")
     state.index.check_embedder(backends.embedder.name)
-    turns = (await backends.store.turns(token_hash))[-settings.history_turns :]
+    if history is None:
+        history = await backends.store.turns(token_hash)
+    turns = history[-settings.history_turns :] if settings.history_turns else []
     global_question = is_global_question(question)
     hits = await retrieve(
         state.index,

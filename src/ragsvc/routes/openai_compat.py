@@ -1,0 +1,168 @@
+"""OpenAI-compatible chat: any OpenAI SDK pointed at ragsvc (`base_url=.../v1`, api key = the
+session token) gets answers from the session's documents.
+
+The last user message is the question; earlier user/assistant messages are the conversation
+(they replace the session's stored turns for this request). Sources come in an extra
+`sources` field: on the first chunk when streaming, on the completion otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator
+from typing import Any, Literal
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
+from sse_starlette import EventSourceResponse, ServerSentEvent
+
+from ragsvc.answering import AnswerPlan, answer_events, plan_answer
+from ragsvc.deps import BackendsDep, LimiterDep, SessionDep, SettingsDep
+from ragsvc.errors import InvalidInput, ProblemRaised, problem_responses
+from ragsvc.events import AnswerEvent, DoneEvent, FailedEvent, TokenEvent
+from ragsvc.schemas import AskRequest, Turn
+from ragsvc.store import now
+
+router = APIRouter(prefix="/v1", tags=["openai-compatible"])
+MODEL = "ragsvc"
+
+
+class ChatMessage(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    role: Literal["system", "developer", "user", "assistant", "tool"]
+    content: str | list[dict[str, Any]] | None = None
+
+    @property
+    def text(self) -> str:
+        if isinstance(self.content, list):  # content parts: keep the text ones
+            return " ".join(str(p.get("text", "")) for p in self.content if p.get("type") == "text")
+        return self.content or ""
+
+
+class ChatRequest(BaseModel):
+    """OpenAI's chat request; sampling parameters are accepted and ignored."""
+
+    model_config = ConfigDict(extra="allow")
+    model: str = MODEL
+    messages: list[ChatMessage] = Field(min_length=1)
+    stream: bool = False
+    top_k: int | None = Field(None, ge=1, le=50, description="ragsvc extra")
+    document_ids: list[str] | None = Field(None, description="ragsvc extra")
+
+
+def split_conversation(messages: list[ChatMessage]) -> tuple[str, list[Turn]]:
+    """The last user message, and the user/assistant pairs before it as turns."""
+    if messages[-1].role != "user" or not messages[-1].text.strip():
+        raise InvalidInput("the last message must be a non-empty user message")
+    turns: list[Turn] = []
+    pending: str | None = None
+    for message in messages[:-1]:
+        if message.role == "user":
+            pending = message.text
+        elif message.role == "assistant" and pending is not None:
+            turns.append(Turn(question=pending, answer=message.text, at=now()))
+            pending = None
+    return messages[-1].text, turns
+
+
+@router.get("/models", summary="The one model ragsvc serves")
+async def models(_: SessionDep) -> dict[str, Any]:
+    created = int(time.time())
+    return {
+        "object": "list",
+        "data": [{"id": MODEL, "object": "model", "created": created, "owned_by": "ragsvc"}],
+    }
+
+
+@router.post(
+    "/chat/completions",
+    summary="OpenAI-compatible chat over the session's documents",
+    responses={
+        200: {
+            "description": "chat.completion, or with stream=true `chat.completion.chunk` "
+            "events ending in `data: [DONE]`; extra field `sources`",
+            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        },
+        **problem_responses(404, 409, 422, 503),
+    },
+)
+async def chat_completions(
+    body: ChatRequest,
+    session: SessionDep,
+    settings: SettingsDep,
+    backends: BackendsDep,
+    limiter: LimiterDep,
+) -> Response:
+    await limiter.check("asking", session.token_hash, settings.ask_rate_per_minute)
+    question, turns = split_conversation(body.messages)
+    request = AskRequest(question=question, top_k=body.top_k, document_ids=body.document_ids)
+    plan = await plan_answer(backends, settings, session.token_hash, request, history=turns)
+    events = answer_events(plan, backends, settings)
+    if body.stream:
+        return EventSourceResponse(
+            chunks(plan, events, body.model),
+            ping=settings.heartbeat_s,
+            send_timeout=settings.send_timeout_s,
+            headers={"X-Answer-Id": plan.answer_id, "Cache-Control": "no-cache"},
+        )
+    async for event in events:
+        if isinstance(event, FailedEvent):
+            raise ProblemRaised(event.problem)
+        if isinstance(event, DoneEvent):
+            return JSONResponse(completion(plan, event, body.model))
+    raise InvalidInput("the answer ended without a result")  # pragma: no cover
+
+
+def _envelope(plan: AnswerPlan, model: str, kind: str) -> dict[str, Any]:
+    return {
+        "id": f"chatcmpl-{plan.answer_id}",
+        "object": kind,
+        "created": int(time.time()),
+        "model": model,
+    }
+
+
+def completion(plan: AnswerPlan, done: DoneEvent, model: str) -> dict[str, Any]:
+    message = {"role": "assistant", "content": done.answer}
+    return {
+        **_envelope(plan, model, "chat.completion"),
+        "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
+        "sources": [s.model_dump() for s in plan.sources],
+        "citations": done.citations,
+    }
+
+
+async def chunks(
+    plan: AnswerPlan, events: AsyncIterator[AnswerEvent], model: str
+) -> AsyncIterator[ServerSentEvent]:
+    """OpenAI's streaming format: `data: <chunk>` lines, then `data: [DONE]`."""
+
+    def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> ServerSentEvent:
+        body = {
+            **_envelope(plan, model, "chat.completion.chunk"),
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+            **extra,
+        }
+        return ServerSentEvent(data=json.dumps(body, ensure_ascii=False))
+
+    yield chunk(
+        {"role": "assistant", "content": ""}, sources=[s.model_dump() for s in plan.sources]
+    )
+    async for event in events:
+        if isinstance(event, TokenEvent):
+            yield chunk({"content": event.text})
+        elif isinstance(event, DoneEvent):
+            yield chunk({}, "stop", citations=event.citations)
+        elif isinstance(event, FailedEvent):
+            # OpenAI's clients raise on a chunk carrying "error"; the problem goes along.
+            error = {
+                "message": event.problem["detail"],
+                "type": event.problem["type"],
+                **event.problem,
+            }
+            yield ServerSentEvent(data=json.dumps({"error": error}))
+            return
+    yield ServerSentEvent(data="[DONE]")
