@@ -9,7 +9,7 @@ PORT    ?= 8000
 RAGSVC_DATA_DIR ?= ./data
 export RAGSVC_DATA_DIR
 
-.PHONY: install run test test-slow lint typecheck openapi bench clean
+.PHONY: install run test test-slow test-e2e browser lint typecheck openapi bench clean
 
 install: $(STAMP)
 
@@ -34,6 +34,20 @@ test: lint typecheck
 # The slow suites (real uvicorn processes, whole papers, retrieval quality); CI runs these too.
 test-slow: $(STAMP)
 	$(BIN)/pytest -m slow
+
+# The browser tests need Playwright's Python package and Debian's chromium (Playwright's own
+# browser download does not work here); installing chromium needs root, as in CI.
+E2E_STAMP := $(VENV)/.e2e-installed
+
+$(E2E_STAMP): $(STAMP)
+	$(BIN)/pip install --disable-pip-version-check -q -e '.[dev,e2e]'
+	touch $(E2E_STAMP)
+
+browser:
+	command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
+
+test-e2e: $(E2E_STAMP) browser
+	$(BIN)/pytest -m e2e
 
 openapi: $(STAMP)
 	$(BIN)/python -m ragsvc.openapi_export openapi/openapi.json

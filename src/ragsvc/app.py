@@ -17,7 +17,7 @@ from ragsvc.errors import install_handlers, problem_responses
 from ragsvc.eventlog import LogHub
 from ragsvc.events import AnswerEvent, IngestEvent
 from ragsvc.ratelimit import RateLimiter
-from ragsvc.routes import ask, documents, health, openai_compat, sessions
+from ragsvc.routes import ask, documents, health, openai_compat, sessions, web
 from ragsvc.schemas import Problem
 
 log = logging.getLogger(__name__)
@@ -58,8 +58,9 @@ def create_app(settings: Settings | None = None, backends: Backends | None = Non
     # An ingest runs to its end even when nobody watches: grace None, never cancelled.
     app.state.ingests = LogHub[IngestEvent](settings.resume_window_s, None)
     install_handlers(app)
-    for module in (sessions, documents, ask, openai_compat, health):
+    for module in (sessions, documents, ask, openai_compat, health, web):
         app.include_router(module.router)
+    web.mount_static(app)
     _register_problem_schema(app)
     return app
 

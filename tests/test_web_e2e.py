@@ -1,0 +1,131 @@
+"""The web page in a real browser: Debian's chromium, driven by Playwright (its own browser
+download does not work here). Upload through the page, ask, see a streamed, cited answer;
+lose the network mid-answer and see the same answer resume."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ragsvc.app import create_app
+from ragsvc.config import Settings
+
+from .conftest import fake_backends, make_pdf
+from .server import serving_in_thread
+from .test_streaming import SlowGenerator
+
+pytestmark = pytest.mark.e2e
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    sync_api = pytest.importorskip("playwright.sync_api") if not os.environ.get("CI") else None
+    if sync_api is None:  # in CI a missing browser is a failure, never a skip
+        import playwright.sync_api as sync_api
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail("chromium is not installed; .ci/run installs it")
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    with sync_api.sync_playwright() as driver:
+        instance = driver.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        yield instance
+        instance.close()
+
+
+def test_upload_ask_and_open_a_citation(browser, tmp_path: Path):
+    pdf = tmp_path / "keeper.pdf"
+    pdf.write_bytes(
+        make_pdf(
+            [
+                "The lighthouse keeper lights the lamp at dusk every evening.",
+                "Storms in November close the harbour for days at a time.",
+                "The keeper records every passing ship in a leather logbook.",
+            ],
+            title="The Keeper's Year",
+        )
+    )
+    app = create_app(Settings(data_dir=tmp_path / "data"))  # the real default backends
+    with serving_in_thread(app) as base:
+        page = browser.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(base)
+        page.wait_for_selector("#session-status:has-text('session until')")
+        page.set_input_files("#file-input", str(pdf))
+        page.wait_for_selector("#documents .status.ready", timeout=20_000)
+        assert "The Keeper's Year" in page.inner_text("#documents")
+        page.fill("#question", "What does the keeper record in the logbook?")
+        page.click("#ask")
+        page.wait_for_selector(".answer[data-done='true']", timeout=20_000)
+        answer = page.inner_text(".answer")
+        assert "passing ship" in answer
+        assert "page" not in page.inner_text("#source-title")  # panel still closed
+        page.click(".answer .cite >> nth=0")
+        assert page.is_visible("#source")
+        assert "keeper.pdf, page 3" in page.inner_text("#source-title")
+        assert "leather logbook" in page.inner_text("#source-text")
+        shot = tmp_path / "answer.png"
+        page.screenshot(path=str(shot), full_page=True)
+        assert shot.stat().st_size > 10_000 and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        page.close()
+    assert errors == []
+
+
+def test_an_answer_resumes_after_the_network_drops(browser, tmp_path: Path):
+    settings = Settings(data_dir=tmp_path / "data", sse_retry_ms=300, resume_grace_s=10)
+    backends = fake_backends(settings)
+    backends.generator = generator = SlowGenerator(words=30, pause=0.1)
+    app = create_app(settings, backends)
+    resumed: list[str] = []
+
+    async def flaky_network(scope, receive, send):
+        """Cuts the first /ask stream after a few frames; notes each reconnection's id."""
+        if scope["type"] != "http" or scope["path"] != "/ask":
+            return await app(scope, receive, send)
+        headers = dict(scope["headers"])
+        if b"last-event-id" in headers:
+            resumed.append(headers[b"last-event-id"].decode())
+            return await app(scope, receive, send)
+        sent = 0
+
+        async def cut_after_a_few(message):
+            nonlocal sent
+            if message["type"] == "http.response.body":
+                sent += 1
+                if sent > 6:  # uvicorn drops the socket when the app fails mid-response
+                    raise ConnectionResetError("network cut by the test")
+            await send(message)
+
+        return await app(scope, receive, cut_after_a_few)
+
+    with serving_in_thread(flaky_network) as base:
+        context = browser.new_context()
+        page = context.new_page()
+        page.goto(base)
+        page.wait_for_selector("#session-status:has-text('session until')")
+        pdf = tmp_path / "h.pdf"
+        pdf.write_bytes(make_pdf(["The harbour master rings the bell at noon."]))
+        page.set_input_files("#file-input", str(pdf))
+        page.wait_for_selector("#documents .status.ready", timeout=20_000)
+        page.fill("#question", "When is the bell rung?")
+        page.click("#ask")
+        page.wait_for_selector(".answer[data-done='true']", timeout=20_000)
+        answer = page.inner_text(".answer")
+        context.close()
+    assert answer.strip() == "".join(f"word{i} " for i in range(30)).strip()
+    assert resumed, "the browser never reconnected: the network did not really drop"
+    assert generator.calls == 1  # resumed, not asked again
