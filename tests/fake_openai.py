@@ -4,7 +4,8 @@ A Starlette app served by uvicorn in a background thread. Embeddings hash words 
 dimension (texts sharing words get similar vectors); the chat reply is built from the request
 (the question, and the page of source [1] read from the system message), so a test can tell
 the messages really arrived. Every request is recorded; `embeddings_mode` and `chat_mode`
-inject failures: an HTTP 500, or a stream whose connection drops after a few chunks.
+inject failures: an HTTP 500, a stream whose connection drops after a few chunks, or one
+that goes silent after a few chunks.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ class Recorded:
 @dataclass
 class FakeOpenAI:
     embeddings_mode: Literal["ok", "error"] = "ok"
-    chat_mode: Literal["ok", "error", "drop"] = "ok"
+    chat_mode: Literal["ok", "error", "drop", "stall"] = "ok"
     drop_after: int = 3  # content chunks sent before the connection drops
     chunk_delay: float = 0.0  # seconds between chunks; > 0 leaves time to hang up
     repeat: int = 1  # how many times the reply text is streamed
@@ -110,6 +111,8 @@ class FakeOpenAI:
                 if self.chat_mode == "drop" and sent == self.drop_after:
                     outcome = "dropped"
                     raise DroppedOnPurpose("connection dropped mid-stream by the test")
+                if self.chat_mode == "stall" and sent == self.drop_after:
+                    await asyncio.sleep(60)  # goes silent: the client's read timeout must fire
                 yield _chunk(model, {"content": piece})
                 await asyncio.sleep(self.chunk_delay)
             yield _chunk(model, {}, finish_reason="stop")

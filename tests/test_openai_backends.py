@@ -264,6 +264,20 @@ async def test_connection_dropped_mid_stream_ends_with_error_event(
     assert await turns(api, headers) == 0  # a broken answer is not remembered
 
 
+async def test_upstream_going_silent_mid_stream_times_out_into_an_error_event(
+    fake: FakeOpenAI, tmp_path: Path
+):
+    fake.chat_mode = "stall"
+    settings = openai_settings(tmp_path, fake.base_url, backend_timeout_s=0.5)
+    async with service(settings) as http:
+        headers = await uploaded_session(http)
+        with anyio.fail_after(TIMEOUT_S):
+            reply, events = await ask_sse(http, headers)
+    names = [name for name, _ in events]
+    assert names == ["sources"] + ["token"] * fake.drop_after + ["error"]
+    assert events[-1][1]["status"] == 503 and "timed out" in events[-1][1]["detail"].lower()
+
+
 async def test_connection_dropped_mid_answer_as_json_is_503(
     api: httpx.AsyncClient, fake: FakeOpenAI
 ):

@@ -179,3 +179,37 @@ def test_a_reader_that_stops_reading_holds_back_nobody(slow_server):
     assert first[0]["event"] == "sources" and rest[-1]["event"] == "done"
     tokens = [f for f in rest if f["event"] == "token"]
     assert len(tokens) == generator.words
+
+
+class FloodGenerator:
+    """An answer far larger than the socket buffers: a reader that stops reading blocks sends."""
+
+    async def stream(self, prompt: Prompt) -> AsyncIterator[str]:
+        for _ in range(300):
+            yield "x" * 65_536 + " "
+
+
+def test_a_client_that_never_reads_is_cut_off_by_the_send_timeout(tmp_path: Path):
+    import socket
+
+    settings = Settings(data_dir=tmp_path / "data", send_timeout_s=0.5, resume_grace_s=0.2)
+    backends = fake_backends(settings)
+    backends.generator = FloodGenerator()
+    with serving_in_thread(create_app(settings, backends)) as base:
+        headers = upload(base)
+        host, port = base.removeprefix("http://").split(":")
+        body = b'{"question": "bell?"}'
+        request = (
+            f"POST /ask HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+            f"Authorization: {headers['Authorization']}\r\nContent-Length: {len(body)}\r\n\r\n"
+        ).encode() + body
+        with socket.create_connection((host, int(port))) as sock:
+            sock.sendall(request)
+            time.sleep(2)  # read nothing for four times the send timeout
+            sock.settimeout(10)
+            received = bytearray()
+            while chunk := sock.recv(1 << 20):  # b"" once the server has closed
+                received += chunk
+    assert received.startswith(b"HTTP/1.1 200")
+    assert len(received) < 300 * 65_536  # cut off long before the whole answer
+    assert b"event: done" not in received

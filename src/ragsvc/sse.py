@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
 from sse_starlette import EventSourceResponse, ServerSentEvent
+from sse_starlette.sse import SendTimeoutError
+from starlette.types import Receive, Scope, Send
 
 from ragsvc.config import Settings
 from ragsvc.events import (
@@ -20,6 +23,8 @@ from ragsvc.events import (
     SourcesEvent,
     TokenEvent,
 )
+
+log = logging.getLogger(__name__)
 
 
 def event_name_and_data(event: AnswerEvent | IngestEvent) -> tuple[str, dict[str, Any]]:
@@ -57,6 +62,17 @@ async def frames(
         retry = None
 
 
+class QuietSendTimeout(EventSourceResponse):
+    """A client that stopped reading is routine: end its stream with a log line, not a
+    traceback (the connection closes; its answer stays resumable)."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        except SendTimeoutError:
+            log.info("closed a stream whose client stopped reading: %s", scope.get("path"))
+
+
 def stream_response(
     answer_id: str,
     events: AsyncIterator[tuple[int, AnswerEvent]] | AsyncIterator[tuple[int, IngestEvent]],
@@ -64,7 +80,7 @@ def stream_response(
 ) -> EventSourceResponse:
     """Heartbeat comments keep proxies from closing idle streams; the send timeout frees
     a stream whose client stopped reading; the headers stop proxies from buffering."""
-    return EventSourceResponse(
+    return QuietSendTimeout(
         frames(answer_id, events, settings.sse_retry_ms),
         ping=settings.heartbeat_s,
         send_timeout=settings.send_timeout_s,

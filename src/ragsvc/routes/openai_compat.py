@@ -16,13 +16,14 @@ from typing import Any, Literal
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
-from sse_starlette import EventSourceResponse, ServerSentEvent
+from sse_starlette import ServerSentEvent
 
 from ragsvc.answering import AnswerPlan, answer_events, plan_answer
 from ragsvc.deps import BackendsDep, LimiterDep, SessionDep, SettingsDep
 from ragsvc.errors import InvalidInput, ProblemRaised, problem_responses
 from ragsvc.events import AnswerEvent, DoneEvent, FailedEvent, TokenEvent
 from ragsvc.schemas import AskRequest, Turn
+from ragsvc.sse import QuietSendTimeout
 from ragsvc.store import now
 
 router = APIRouter(prefix="/v1", tags=["openai-compatible"])
@@ -101,7 +102,7 @@ async def chat_completions(
     plan = await plan_answer(backends, settings, session.token_hash, request, history=turns)
     events = answer_events(plan, backends, settings)
     if body.stream:
-        return EventSourceResponse(
+        return QuietSendTimeout(
             chunks(plan, events, body.model),
             ping=settings.heartbeat_s,
             send_timeout=settings.send_timeout_s,
