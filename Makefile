@@ -9,7 +9,7 @@ PORT    ?= 8000
 RAGSVC_DATA_DIR ?= ./data
 export RAGSVC_DATA_DIR
 
-.PHONY: install run test test-slow test-e2e browser lint typecheck openapi bench clean
+.PHONY: install run test test-slow test-e2e browser lint typecheck openapi eval bench clean
 
 install: $(STAMP)
 
@@ -54,6 +54,10 @@ openapi: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+# Answer quality on the public dev set, every configuration that matters (docs/quality.md).
+eval: $(STAMP)
+	$(BIN)/ragsvc eval ../shared/eval/attention_qa.jsonl --pdf-dir ../shared/data --compare
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench.py

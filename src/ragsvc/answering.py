@@ -81,6 +81,7 @@ async def plan_answer(
         request.top_k or settings.top_k,
         wanted,
         global_question,
+        settings.retrieval,
     )
     retrieval_ms = _ms(started)
     sources = [

@@ -38,13 +38,23 @@ def serve(
 def evaluate_command(
     qa_file: Annotated[Path, typer.Argument(exists=True, help="QA set, one JSON per line")],
     pdf_dir: Annotated[Path, typer.Option("--pdf-dir", exists=True, file_okay=False)],
+    compare: Annotated[bool, typer.Option(help="also run the other configurations")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
     show_misses: Annotated[bool, typer.Option("--misses", help="list non-first ranks")] = False,
 ) -> None:
-    """Measure retrieval (hit@k by page, MRR) with the configured backends."""
-    from ragsvc.evaluate import evaluate
+    """Measure answer quality (hit@k by page, MRR, citation accuracy, latency)."""
+    from ragsvc import evaluate
 
-    report = anyio.run(evaluate, qa_file, pdf_dir, Settings())
-    typer.echo(report.table())
+    settings = Settings()
+    if compare:
+        reports = anyio.run(evaluate.compare, qa_file, pdf_dir, settings)
+    else:
+        reports = [anyio.run(evaluate.evaluate, qa_file, pdf_dir, settings)]
+    if as_json:
+        typer.echo(evaluate.as_json(reports))
+        return
+    typer.echo(evaluate.table(reports))
     if show_misses:
-        for miss in report.misses:
-            typer.echo(f"- {miss}")
+        for report in reports:
+            for miss in report.misses:
+                typer.echo(f"- {report.name}: {miss}")

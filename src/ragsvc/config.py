@@ -47,6 +47,8 @@ class Settings(BaseSettings):
     chunk_size: int = Field(1000, ge=200)
     chunk_overlap: int = Field(180, ge=0)
     top_k: int = Field(5, ge=1, le=50)
+    retrieval: Literal["hybrid", "dense", "bm25"] = "hybrid"
+    document_cards: bool = True
     max_question_chars: int = Field(2000, gt=0)
     history_turns: int = Field(6, ge=0, le=50, description="turns kept per session")
 

@@ -1,56 +1,105 @@
-"""Retrieval quality on a QA set: hit@k by page and MRR, through the server's own pipeline.
+"""Answer quality on a QA set, through the server's own pipeline (ingest, retrieve, generate).
 
-A QA line is `{"document", "question", "answer", "pages"}`; a question counts as a hit at k
-when any of its expected pages is among the pages of the top k sources.
+A QA line is `{"document", "question", "answer", "pages"}`. Per configuration it reports:
+hit@k by page (any expected page among the top k sources), MRR, citation accuracy (share of
+`[n]` markers in the answers whose source page is an expected page) and answer latency.
+Each question is asked on its own (no conversation), restricted to its document.
 """
 
 from __future__ import annotations
 
 import json
+import re
+import statistics
 import tempfile
+import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
-from ragsvc.answering import plan_answer
+from ragsvc.answering import answer_events, plan_answer
 from ragsvc.backends import Backends, make_backends
 from ragsvc.config import Settings
+from ragsvc.events import DoneEvent
 from ragsvc.ingestion import UploadedFile, ingest_files
 from ragsvc.schemas import AskRequest
 from ragsvc.tokens import hash_token, new_token
 
+KS = (1, 3, 5)
+_MARKER = re.compile(r"\[(\d+)\]")
+# The configurations that matter, as overrides of the settings under test.
+COMPARISONS: dict[str, dict[str, Any]] = {
+    "defaults (hybrid)": {},
+    "dense only": {"retrieval": "dense"},
+    "BM25 only": {"retrieval": "bm25"},
+    "no document card": {"document_cards": False},
+    "chunks 500/80": {"chunk_size": 500, "chunk_overlap": 80},
+    "chunks 1500/250": {"chunk_size": 1500, "chunk_overlap": 250},
+}
+
 
 @dataclass
 class Report:
-    ks: tuple[int, ...]
-    hits: dict[int, int] = field(default_factory=dict)
+    name: str
+    questions: int = 0
+    hits: dict[int, int] = field(default_factory=lambda: dict.fromkeys(KS, 0))
     reciprocal_ranks: list[float] = field(default_factory=list)
+    cited: int = 0
+    cited_right: int = 0
+    latencies_ms: list[float] = field(default_factory=list)
     misses: list[str] = field(default_factory=list)
 
-    @property
-    def questions(self) -> int:
-        return len(self.reciprocal_ranks)
-
     def hit_at(self, k: int) -> float:
-        return self.hits.get(k, 0) / max(self.questions, 1)
+        return self.hits[k] / max(self.questions, 1)
 
     @property
     def mrr(self) -> float:
         return sum(self.reciprocal_ranks) / max(self.questions, 1)
 
-    def table(self) -> str:
-        head = " | ".join(f"hit@{k}" for k in self.ks)
-        row = " | ".join(f"{self.hit_at(k):.2f}" for k in self.ks)
-        return f"| questions | {head} | MRR |\n|---|{'---|' * len(self.ks)}---|\n" + (
-            f"| {self.questions} | {row} | {self.mrr:.3f} |"
+    @property
+    def citation_accuracy(self) -> float:
+        return self.cited_right / max(self.cited, 1)
+
+    @property
+    def latency_p50_ms(self) -> float:
+        return statistics.median(self.latencies_ms) if self.latencies_ms else 0.0
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "questions": self.questions,
+            **{f"hit@{k}": round(self.hit_at(k), 3) for k in KS},
+            "mrr": round(self.mrr, 3),
+            "citation_accuracy": round(self.citation_accuracy, 3),
+            "latency_p50_ms": round(self.latency_p50_ms, 1),
+        }
+
+
+def table(reports: list[Report]) -> str:
+    head = "| configuration | questions | hit@1 | hit@3 | hit@5 | MRR | citation acc. | p50 ms |"
+    rows = [head, "|---|---|---|---|---|---|---|---|"]
+    for r in reports:
+        rows.append(
+            f"| {r.name} | {r.questions} | {r.hit_at(1):.2f} | {r.hit_at(3):.2f} | "
+            f"{r.hit_at(5):.2f} | {r.mrr:.3f} | {r.citation_accuracy:.2f} | "
+            f"{r.latency_p50_ms:.1f} |"
         )
+    return "\n".join(rows)
+
+
+def as_json(reports: list[Report]) -> str:
+    return json.dumps([{**r.summary(), "misses": r.misses} for r in reports], indent=2, default=str)
 
 
 async def evaluate(
-    qa_file: Path, pdf_dir: Path, settings: Settings, backends: Backends | None = None,
-    ks: tuple[int, ...] = (1, 3, 5),
-) -> Report:  # fmt: skip
-    """Ingest the QA set's PDFs into a throwaway session and rank each question."""
+    qa_file: Path,
+    pdf_dir: Path,
+    settings: Settings,
+    name: str = "defaults (hybrid)",
+    backends: Backends | None = None,
+) -> Report:
+    """Ingest the QA set's PDFs into a throwaway session; ask every question."""
     lines = [json.loads(line) for line in qa_file.read_text().splitlines() if line.strip()]
     with tempfile.TemporaryDirectory() as scratch:
         settings = settings.model_copy(update={"data_dir": Path(scratch), "history_turns": 0})
@@ -58,21 +107,57 @@ async def evaluate(
         token_hash = hash_token(new_token())
         await backends.store.create_session(token_hash, timedelta(hours=1))
         names = sorted({line["document"] for line in lines})
-        uploads = [UploadedFile(name, (pdf_dir / name).read_bytes()) for name in names]
+        uploads = [UploadedFile(n, (pdf_dir / n).read_bytes()) for n in names]
         documents = await ingest_files(backends, settings, token_hash, uploads)
         ids = {doc.filename: doc.id for doc in documents}
-        report = Report(ks=ks)
+        report = Report(name)
         for line in lines:
-            request = AskRequest(
-                question=line["question"], top_k=max(ks), document_ids=[ids[line["document"]]]
-            )
-            plan = await plan_answer(backends, settings, token_hash, request)
-            await plan.pieces.aclose()  # type: ignore[attr-defined]
-            pages = [source.page for source in plan.sources]
-            rank = next((i for i, p in enumerate(pages, 1) if p in line["pages"]), None)
-            report.reciprocal_ranks.append(1 / rank if rank else 0.0)
-            for k in ks:
-                report.hits[k] = report.hits.get(k, 0) + int(rank is not None and rank <= k)
-            if rank is None or rank > 1:
-                report.misses.append(f"{line['question']} -> pages {pages}, want {line['pages']}")
+            await _ask(report, line, ids[line["document"]], backends, settings, token_hash)
+        await backends.aclose()
     return report
+
+
+async def _ask(
+    report: Report,
+    line: dict[str, Any],
+    document_id: str,
+    backends: Backends,
+    settings: Settings,
+    token_hash: str,
+) -> None:
+    started = time.perf_counter()
+    request = AskRequest(question=line["question"], top_k=max(KS), document_ids=[document_id])
+    plan = await plan_answer(backends, settings, token_hash, request)
+    done = None
+    async for event in answer_events(plan, backends, settings):
+        if isinstance(event, DoneEvent):
+            done = event
+    report.latencies_ms.append((time.perf_counter() - started) * 1000)
+    pages = [source.page for source in plan.sources]
+    expected = set(line["pages"])
+    rank = next((i for i, page in enumerate(pages, 1) if page in expected), None)
+    report.questions += 1
+    report.reciprocal_ranks.append(1 / rank if rank else 0.0)
+    for k in KS:
+        report.hits[k] += int(rank is not None and rank <= k)
+    if rank != 1:
+        report.misses.append(f"{line['question']} -> pages {pages}, want {sorted(expected)}")
+    if done is not None:
+        markers = [int(m) for m in _MARKER.findall(done.answer)]
+        report.cited += len(markers)
+        report.cited_right += sum(
+            1 for n in markers if 1 <= n <= len(pages) and pages[n - 1] in expected
+        )
+
+
+async def compare(
+    qa_file: Path, pdf_dir: Path, settings: Settings, names: list[str] | None = None
+) -> list[Report]:
+    """Run the QA set once per configuration of COMPARISONS (or the ones named)."""
+    reports = []
+    for name, overrides in COMPARISONS.items():
+        if names and name not in names:
+            continue
+        variant = settings.model_copy(update=overrides)
+        reports.append(await evaluate(qa_file, pdf_dir, variant, name))
+    return reports

@@ -96,8 +96,10 @@ def prepare(
         done.status, done.detail = "no_text", NO_TEXT_DETAIL
         return Prepared(done)
     pages = [clean_page_text(text) for text in parsed.pages]
-    card = document_card(parsed.title, parsed.outline, pages[0])
-    drafts = [Chunk(id=-1, document_id=done.id, page=1, text=card, kind="card")]
+    drafts = []
+    if settings.document_cards:
+        card = document_card(parsed.title, parsed.outline, pages[0])
+        drafts.append(Chunk(id=-1, document_id=done.id, page=1, text=card, kind="card"))
     for number, text in enumerate(pages, start=1):
         for piece in chunk_text(text, settings.chunk_size, settings.chunk_overlap):
             drafts.append(Chunk(id=-1, document_id=done.id, page=number, text=piece))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import Literal
 
 import anyio
 
@@ -19,6 +20,7 @@ from ragsvc.index import Hit, SessionIndex
 from ragsvc.schemas import Chunk
 
 RRF_K = 60
+Mode = Literal["hybrid", "dense", "bm25"]
 _GLOBAL = re.compile(
     r"what(?:'s| is| are)\s+(?:this|the|these|that)\s+(?:\w+\s+)?about"
     r"|\bsummar(?:y|ise|ize|ising|izing)\b|\boverview\b|\btl;?dr\b|\bgist\b"
@@ -54,12 +56,13 @@ async def retrieve(
     top_k: int,
     document_ids: set[str] | None = None,
     global_question: bool = False,
+    mode: Mode = "hybrid",
 ) -> list[Retrieved]:
     """Top `top_k` chunks for the question, restricted to `document_ids` when given."""
     queries = search_queries(question, previous_questions)
     vectors = await embedder.embed(queries)
     return await anyio.to_thread.run_sync(
-        rank, index, queries, vectors, top_k, document_ids, global_question
+        rank, index, queries, vectors, top_k, document_ids, global_question, mode
     )
 
 
@@ -70,14 +73,17 @@ def rank(
     top_k: int,
     document_ids: set[str] | None,
     global_question: bool,
+    mode: Mode = "hybrid",
 ) -> list[Retrieved]:
     """Blocking part of `retrieve`: search, fuse, filter, put cards first for global questions."""
     # A filter can exclude most of the top hits; then every chunk must be a candidate.
     depth = len(index) if document_ids else max(50, top_k * 10)
     rankings: list[list[Hit]] = []
     for query, vector in zip(queries, vectors, strict=True):
-        rankings.append(index.dense_search(vector, depth))
-        rankings.append(index.lexical_search(query, depth))
+        if mode != "bm25":
+            rankings.append(index.dense_search(vector, depth))
+        if mode != "dense":
+            rankings.append(index.lexical_search(query, depth))
 
     def wanted(chunk: Chunk) -> bool:
         return document_ids is None or chunk.document_id in document_ids
