@@ -22,6 +22,9 @@ from ragsvc.prompts import NOT_FOUND, Prompt
 
 _WORD = re.compile(r"[A-Za-z0-9]+")
 _TOKEN = re.compile(r"\S+\s*")
+# The document's own bibliography markers ("... as shown in [3]."): quoted as they are, they
+# would read as this answer's [n] citations, pointing at the wrong sources.
+_PAPER_REFERENCE = re.compile(r"\s*\[\d+(?:\s*[,;–-]\s*\d+)*\]")
 
 
 class Generator(Protocol):
@@ -40,20 +43,32 @@ async def words(text: str) -> AsyncIterator[str]:
 @dataclass(frozen=True)
 class _Candidate:
     source_n: int
-    position: int
+    order: tuple[str, int, int]  # (document, page, position): where it stands in the document
     text: str
 
 
 class ExtractiveGenerator:
     """Answers with the retrieved sentences that best match the question; never invents text.
 
-    A sentence scores by cosine similarity to the question plus the share of the question's
-    content words it contains. The best few are given in document order, each with its [n].
+    A sentence scores by its cosine similarity to the question, plus the share of the
+    question's content words it holds, plus a small prior for the rank of its source. Only
+    sentences close to the best one are kept (a weak second sentence mostly cites a wrong
+    page), at most a few and about `max_chars`, in document order, each with its [n].
     """
 
-    def __init__(self, embedder: Embedder, max_sentences: int = 3, global_sentences: int = 4):
+    RANK_PRIOR = 0.15  # added as RANK_PRIOR / rank: retrieval's confidence counts a little
+    KEEP_WITHIN = 0.85  # keep sentences scoring at least this share of the best one
+
+    def __init__(
+        self,
+        embedder: Embedder,
+        max_sentences: int = 3,
+        global_sentences: int = 4,
+        max_chars: int = 700,
+    ) -> None:
         self._embedder = embedder
         self._max = max_sentences
+        self._max_chars = max_chars
         self._global = global_sentences
         self._stem = Stemmer.Stemmer("english")
 
@@ -74,12 +89,22 @@ class ExtractiveGenerator:
         cosine = vectors[1:] @ vectors[0]
         terms = self._terms(prompt.question)
         overlap = np.array([self._overlap(terms, c.text) for c in candidates])
-        scores = cosine + overlap
-        best = [int(i) for i in np.argsort(-scores)[: self._max] if overlap[i] > 0]
-        if not best:
+        prior = np.array([self.RANK_PRIOR / c.source_n for c in candidates])
+        scores = cosine + overlap + prior
+        ranked = [int(i) for i in np.argsort(-scores) if overlap[i] > 0]
+        if not ranked:
             top = candidates[int(np.argmax(scores))]
             return f"{NOT_FOUND} The closest passage is: {top.text} [{top.source_n}]"
-        chosen = sorted((candidates[i] for i in best), key=lambda c: (c.source_n, c.position))
+        chosen: list[_Candidate] = []
+        length = 0
+        for i in ranked[: self._max]:
+            if chosen and (
+                scores[i] < self.KEEP_WITHIN * scores[ranked[0]] or length > self._max_chars
+            ):
+                break
+            chosen.append(candidates[i])
+            length += len(candidates[i].text)
+        chosen.sort(key=lambda c: c.order)
         return " ".join(f"{c.text} [{c.source_n}]" for c in chosen)
 
     @staticmethod
@@ -89,9 +114,11 @@ class ExtractiveGenerator:
         candidates = []
         for source in prompt.sources:
             for position, sentence in enumerate(split_sentences(source.text)):
+                sentence = _PAPER_REFERENCE.sub("", sentence)
                 if len(sentence) >= 20 and sentence not in seen:
                     seen.add(sentence)
-                    candidates.append(_Candidate(source.n, position, sentence))
+                    order = (source.document_id, source.page, position)
+                    candidates.append(_Candidate(source.n, order, sentence))
         return candidates
 
     def _overview(self, prompt: Prompt) -> str:
@@ -100,7 +127,8 @@ class ExtractiveGenerator:
         for source in prompt.sources:
             if source.n not in prompt.card_numbers:
                 continue
-            sentences = split_sentences(source.text)[: self._global]
+            sentences = [_PAPER_REFERENCE.sub("", s) for s in split_sentences(source.text)]
+            sentences = sentences[: self._global]
             parts.append(" ".join(sentences) + f" [{source.n}]")
         return "\n\n".join(parts) if parts else NOT_FOUND
 
