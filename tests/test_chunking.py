@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from ragsvc.chunking import (
     CARD_CHARS,
+    abstract,
     chunk_text,
     clean_page_text,
     document_card,
+    passages,
     split_sentences,
 )
+from ragsvc.ingest import Block
 
 
 def test_line_end_hyphenation_is_repaired_but_real_hyphens_stay():
@@ -69,9 +72,40 @@ def test_short_text_is_one_chunk():
 
 
 def test_card_holds_title_abstract_and_outline():
-    first_page = "Some Header\n\nAbstract We propose X. It is good.\n\n1 Introduction more"
-    card = document_card("Paper Title", ["Introduction", "Method"], first_page)
+    first_page = [
+        Block("Some Header"),
+        Block("Abstract", heading=True),
+        Block("We propose X. It is good."),
+        Block("1 Introduction", heading=True),
+        Block("more"),
+    ]
+    card = document_card("Paper Title", ["Introduction", "Method"], abstract(first_page))
     assert card.startswith("Paper Title.\n\nWe propose X. It is good.")
     assert card.endswith("Outline: Introduction; Method.")
-    assert "Some Header" not in card
+    assert "Some Header" not in card and "more" not in card
     assert len(document_card(None, [], "x" * 10_000)) <= CARD_CHARS
+
+
+def test_inline_abstract_is_found_too():
+    page = [Block("Some Header"), Block("Abstract: We propose Y. It works.")]
+    assert abstract(page) == "We propose Y. It works."
+
+
+def test_passages_carry_sections_and_tag_references():
+    pages = [
+        [Block("1 Introduction", heading=True), Block("Intro text here. More intro.")],
+        [
+            Block("Model", heading=True),  # a bold table cell: not a section
+            Block("Cell values."),
+            Block("2 Method Details", heading=True),
+            Block("Method text."),
+        ],
+        [Block("References", heading=True), Block("[1] A. Author. A paper. 2017.")],
+    ]
+    got = [(p.page, p.section, p.kind, p.text) for p in passages(pages, 1000, 150)]
+    assert got == [
+        (1, "1 Introduction", "text", "Intro text here. More intro."),
+        (2, "1 Introduction", "text", "Model Cell values."),
+        (2, "2 Method Details", "text", "Method text."),
+        (3, "References", "references", "[1] A. Author. A paper. 2017."),
+    ]

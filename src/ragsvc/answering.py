@@ -82,6 +82,7 @@ async def plan_answer(
         wanted,
         global_question,
         settings.retrieval,
+        settings.mmr_lambda,
     )
     retrieval_ms = _ms(started)
     sources = [
@@ -92,6 +93,7 @@ async def plan_answer(
             page=hit.chunk.page,
             score=round(hit.score, 5),
             text=hit.chunk.text,
+            section=hit.chunk.section,
         )
         for n, hit in enumerate(hits, start=1)
     ]

@@ -1,12 +1,18 @@
-"""Page text -> clean sentences -> overlapping chunks that never cross a page.
+"""Pages of blocks -> sections -> clean sentences -> overlapping chunks that never cross a
+page or a section.
 
-Keeping chunks inside one page is what lets every source cite an exact page number.
+Keeping chunks inside one page is what lets every source cite an exact page number; keeping
+them inside one section lets each carry its section title, which also guides retrieval.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Literal
+
+from ragsvc.ingest import Block
 
 # "trans-\nformer" -> "transformer"; a capital after the break is a real hyphen ("GPT-\n4").
 _HYPHEN_BREAK = re.compile(r"(\w)-\s*\n\s*([a-z])")
@@ -17,7 +23,7 @@ _ABBREVIATIONS = (
     "e.g.", "i.e.", "et al.", "etc.", "fig.", "figs.", "eq.", "eqs.", "sec.", "vs.", "cf.",
     "no.", "dr.", "mr.", "ms.", "prof.", "approx.", "tab.", "ref.", "refs.", "resp.",
 )  # fmt: skip
-_ABSTRACT = re.compile(r"\babstract\b[:.\s]*", re.IGNORECASE)
+_ABSTRACT = re.compile(r"\babstract\b[:.\s—-]*", re.IGNORECASE)
 CARD_CHARS = 1800
 
 
@@ -86,10 +92,73 @@ def _tail(sentences: list[str], overlap: int) -> list[str]:
     return kept
 
 
-def document_card(title: str | None, outline: list[str], first_page: str) -> str:
+@dataclass(frozen=True)
+class Passage:
+    page: int
+    text: str
+    section: str | None
+    kind: Literal["text", "references"]
+
+
+_REFERENCES = re.compile(r"^(\d+\.?\s*)?(references|bibliography|works cited)$", re.IGNORECASE)
+_NUMBERED_TITLE = re.compile(r"^(\d+(\.\d+)*\.?|[A-Z]\.?)\s+[A-Za-z]")
+
+
+def section_title(heading: str) -> str | None:
+    """A heading that names a section: numbered ("3.1 Attention") or of two words or more.
+    Bold table cells and figure labels ("41.29", "Model") do not."""
+    words = [w for w in heading.split() if re.search(r"[A-Za-z]{2}", w)]
+    if _NUMBERED_TITLE.match(heading) or len(words) >= 2 or _REFERENCES.match(heading):
+        return heading.strip()
+    return None
+
+
+def passages(pages: list[list[Block]], size: int, overlap: int) -> list[Passage]:
+    """Chunk every page, section by section; after a References heading, passages are
+    tagged as references until the next section."""
+    out: list[Passage] = []
+    section: str | None = None
+    for number, blocks in enumerate(pages, start=1):
+        paragraphs: list[str] = []
+        for block in blocks:
+            title = section_title(block.text) if block.heading else None
+            if title is None:
+                paragraphs.append(clean_page_text(block.text))
+                continue
+            out.extend(_pieces(number, paragraphs, section, size, overlap))
+            paragraphs = []
+            section = title
+        out.extend(_pieces(number, paragraphs, section, size, overlap))
+    return out
+
+
+def _pieces(
+    page: int, paragraphs: list[str], section: str | None, size: int, overlap: int
+) -> list[Passage]:
+    kind: Literal["text", "references"] = "text"
+    if section is not None and _REFERENCES.match(section):
+        kind = "references"
+    text = "\n\n".join(p for p in paragraphs if p)
+    return [Passage(page, piece, section, kind) for piece in chunk_text(text, size, overlap)]
+
+
+def abstract(first_page: list[Block]) -> str:
+    """The text under an "Abstract" heading, else after an inline "Abstract", else the page."""
+    for i, block in enumerate(first_page):
+        if block.heading and _ABSTRACT.fullmatch(block.text.strip()):
+            following = []
+            for after in first_page[i + 1 :]:
+                if after.heading and section_title(after.text):
+                    break
+                following.append(clean_page_text(after.text))
+            return "\n\n".join(following)
+    text = "\n\n".join(clean_page_text(b.text) for b in first_page)
+    match = _ABSTRACT.search(text)
+    return text[match.end() :] if match else text
+
+
+def document_card(title: str | None, outline: list[str], opening: str) -> str:
     """Title, abstract (or opening) and outline: what global questions are answered from."""
-    match = _ABSTRACT.search(first_page)
-    opening = first_page[match.end() :] if match else first_page
     parts = [f"{title.rstrip('.')}." if title else "", opening[:CARD_CHARS].strip()]
     if outline:
         parts.append("Outline: " + "; ".join(outline[:40]) + ".")

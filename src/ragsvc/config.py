@@ -49,6 +49,7 @@ class Settings(BaseSettings):
     top_k: int = Field(5, ge=1, le=50)
     retrieval: Literal["hybrid", "dense", "bm25"] = "hybrid"
     document_cards: bool = True
+    mmr_lambda: float = Field(0.7, ge=0, le=1, description="1 disables diversification")
     max_question_chars: int = Field(2000, gt=0)
     history_turns: int = Field(6, ge=0, le=50, description="turns kept per session")
 

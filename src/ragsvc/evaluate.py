@@ -34,6 +34,7 @@ COMPARISONS: dict[str, dict[str, Any]] = {
     "dense only": {"retrieval": "dense"},
     "BM25 only": {"retrieval": "bm25"},
     "no document card": {"document_cards": False},
+    "no MMR": {"mmr_lambda": 1.0},
     "chunks 500/80": {"chunk_size": 500, "chunk_overlap": 80},
     "chunks 1500/250": {"chunk_size": 1500, "chunk_overlap": 250},
 }

@@ -81,6 +81,11 @@ class SessionIndex:
         scores, ids = self._dense.search(np.ascontiguousarray(query.reshape(1, -1)), k)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
 
+    def vectors(self, ids: list[int]) -> Vectors:
+        """The stored vectors of these chunks, in order."""
+        rows = [self._dense.reconstruct(int(i)) for i in ids]
+        return np.array(rows, dtype=np.float32).reshape(len(ids), self.dim)
+
     def lexical_search(self, query: str, k: int) -> list[Hit]:
         if self._lexical is None or not self._lexical_ids:
             return []
@@ -101,7 +106,7 @@ class SessionIndex:
         if not self._lexical_ids:
             self._lexical = None
             return
-        texts = [self.chunks[cid].text for cid in self._lexical_ids]
+        texts = [self.chunks[cid].search_text for cid in self._lexical_ids]
         tokens = self._tokenizer.tokenize(
             texts, update_vocab=True, return_as="ids", show_progress=False
         )

@@ -18,7 +18,7 @@ import anyio
 import numpy as np
 
 from ragsvc.backends import Backends
-from ragsvc.chunking import chunk_text, clean_page_text, document_card
+from ragsvc.chunking import abstract, document_card, passages
 from ragsvc.config import Settings
 from ragsvc.embeddings import Embedder, Vectors
 from ragsvc.errors import DocumentNotFound, RagError
@@ -95,14 +95,21 @@ def prepare(
     if not parsed.has_text:
         done.status, done.detail = "no_text", NO_TEXT_DETAIL
         return Prepared(done)
-    pages = [clean_page_text(text) for text in parsed.pages]
     drafts = []
     if settings.document_cards:
-        card = document_card(parsed.title, parsed.outline, pages[0])
+        card = document_card(parsed.title, parsed.outline, abstract(parsed.pages[0]))
         drafts.append(Chunk(id=-1, document_id=done.id, page=1, text=card, kind="card"))
-    for number, text in enumerate(pages, start=1):
-        for piece in chunk_text(text, settings.chunk_size, settings.chunk_overlap):
-            drafts.append(Chunk(id=-1, document_id=done.id, page=number, text=piece))
+    for passage in passages(parsed.pages, settings.chunk_size, settings.chunk_overlap):
+        drafts.append(
+            Chunk(
+                id=-1,
+                document_id=done.id,
+                page=passage.page,
+                text=passage.text,
+                kind=passage.kind,
+                section=passage.section,
+            )
+        )
     done.chunks = len(drafts)
     return Prepared(done, drafts)
 
@@ -111,7 +118,7 @@ async def embed(
     embedder: Embedder, prepared: Prepared, on_batch: Callable[[int, int], None] | None = None
 ) -> None:
     """Vectorise the drafts in batches, reporting (embedded, total) after each."""
-    texts = [chunk.text for chunk in prepared.drafts]
+    texts = [chunk.search_text for chunk in prepared.drafts]
     parts = []
     for start in range(0, len(texts), EMBED_BATCH):
         parts.append(await embedder.embed(texts[start : start + EMBED_BATCH]))

@@ -20,6 +20,8 @@ from ragsvc.index import Hit, SessionIndex
 from ragsvc.schemas import Chunk
 
 RRF_K = 60
+MMR_POOL = 30  # fused hits that diversification chooses from
+REFERENCES_WEIGHT = 0.5  # bibliography entries match many words yet rarely answer anything
 Mode = Literal["hybrid", "dense", "bm25"]
 _GLOBAL = re.compile(
     r"what(?:'s| is| are)\s+(?:this|the|these|that)\s+(?:\w+\s+)?about"
@@ -57,12 +59,13 @@ async def retrieve(
     document_ids: set[str] | None = None,
     global_question: bool = False,
     mode: Mode = "hybrid",
+    mmr_lambda: float = 1.0,
 ) -> list[Retrieved]:
     """Top `top_k` chunks for the question, restricted to `document_ids` when given."""
     queries = search_queries(question, previous_questions)
     vectors = await embedder.embed(queries)
     return await anyio.to_thread.run_sync(
-        rank, index, queries, vectors, top_k, document_ids, global_question, mode
+        rank, index, queries, vectors, top_k, document_ids, global_question, mode, mmr_lambda
     )
 
 
@@ -74,6 +77,7 @@ def rank(
     document_ids: set[str] | None,
     global_question: bool,
     mode: Mode = "hybrid",
+    mmr_lambda: float = 1.0,
 ) -> list[Retrieved]:
     """Blocking part of `retrieve`: search, fuse, filter, put cards first for global questions."""
     # A filter can exclude most of the top hits; then every chunk must be a candidate.
@@ -88,7 +92,14 @@ def rank(
     def wanted(chunk: Chunk) -> bool:
         return document_ids is None or chunk.document_id in document_ids
 
-    fused = [(cid, score) for cid, score in fuse(rankings) if wanted(index.chunks[cid])]
+    fused = [
+        (cid, score * (REFERENCES_WEIGHT if index.chunks[cid].kind == "references" else 1.0))
+        for cid, score in fuse(rankings)
+        if wanted(index.chunks[cid])
+    ]
+    fused.sort(key=lambda hit: (-hit[1], hit[0]))
+    if mmr_lambda < 1.0:
+        fused = diversify(index, fused[: max(MMR_POOL, top_k)], top_k, mmr_lambda)
     if global_question:
         scores = dict(fused)
         cards = [cid for cid, c in index.chunks.items() if c.kind == "card" and wanted(c)]
@@ -97,6 +108,27 @@ def rank(
         rest = [hit for hit in fused if hit[0] not in card_set]
         fused = [(cid, scores.get(cid, 0.0)) for cid in cards] + rest
     return [Retrieved(index.chunks[cid], score) for cid, score in fused[:top_k]]
+
+
+def diversify(index: SessionIndex, hits: list[Hit], k: int, weight: float) -> list[Hit]:
+    """Maximal marginal relevance: pick, one by one, the hit that best balances relevance
+    (its fused score, scaled to 0..1) against similarity to the hits already picked, so the
+    top sources are not near-copies of one passage."""
+    if len(hits) <= 1:
+        return hits
+    vectors = index.vectors([cid for cid, _ in hits])
+    similarity = vectors @ vectors.T
+    best = hits[0][1] or 1.0
+    relevance = [score / best for _, score in hits]
+    chosen = [0]
+    while len(chosen) < min(k, len(hits)):
+
+        def value(i: int) -> float:
+            redundancy = max(float(similarity[i, j]) for j in chosen)
+            return weight * relevance[i] - (1 - weight) * redundancy
+
+        chosen.append(max((i for i in range(len(hits)) if i not in chosen), key=value))
+    return [hits[i] for i in chosen]
 
 
 def fuse(rankings: list[list[Hit]]) -> list[Hit]:

@@ -29,7 +29,13 @@ class Chunk(BaseModel):
     document_id: str
     page: int
     text: str
-    kind: Literal["text", "card"] = "text"
+    kind: Literal["text", "card", "references"] = "text"
+    section: str | None = None
+
+    @property
+    def search_text(self) -> str:
+        """What is embedded and BM25-indexed: the section title gives a passage context."""
+        return f"{self.section}. {self.text}" if self.section else self.text
 
 
 class Turn(BaseModel):
@@ -72,6 +78,7 @@ class Source(BaseModel):
     page: int = Field(description="1-based PDF page")
     score: float
     text: str
+    section: str | None = Field(None, description="the heading the passage stands under")
 
 
 class Timings(BaseModel):

@@ -1,0 +1,64 @@
+"""Ranking rules: fusion, diversification (MMR), and bibliography entries weighted down."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ragsvc.index import SessionIndex
+from ragsvc.retrieval import fuse, rank
+from ragsvc.schemas import Chunk
+
+from .conftest import HashEmbedder
+
+EMBEDDER = HashEmbedder()
+
+
+def build(texts: list[tuple[str, str]]) -> SessionIndex:
+    chunks = [
+        Chunk(id=i, document_id="d", page=i + 1, text=text, kind=kind)  # type: ignore[arg-type]
+        for i, (text, kind) in enumerate(texts)
+    ]
+    index = SessionIndex(EMBEDDER.name, 128)
+    index.reserve_ids(len(chunks))
+    index.add(chunks, EMBEDDER.embed_sync([c.search_text for c in chunks]))
+    return index
+
+
+def top_pages(index: SessionIndex, question: str, k: int, mmr: float) -> list[int]:
+    vectors = EMBEDDER.embed_sync([question])
+    hits = rank(index, [question], vectors, k, None, False, "hybrid", mmr)
+    return [hit.chunk.page for hit in hits]
+
+
+def test_fusion_rewards_agreement():
+    assert [cid for cid, _ in fuse([[(1, 0.9), (2, 0.8)], [(2, 5.0), (3, 4.0)]])][0] == 2
+
+
+def test_mmr_skips_a_near_copy_for_a_different_passage():
+    copy = "Positional encodings use sine and cosine functions of different frequencies."
+    index = build(
+        [
+            (copy, "text"),
+            (copy + " Indeed.", "text"),  # a near-copy, as overlapping chunks produce
+            ("Learned positional embeddings gave nearly identical results to sinusoids.", "text"),
+        ]
+    )
+    question = "How are positional encodings computed with sine and cosine functions?"
+    assert top_pages(index, question, 2, mmr=1.0) == [1, 2]  # plain relevance: both copies
+    assert top_pages(index, question, 2, mmr=0.5) == [1, 3]  # diversified
+
+
+def test_bibliography_entries_are_weighted_down():
+    # The entry matches the question better on both rankings; only its weight puts it second.
+    entry = "Attention mechanisms in neural machine translation. Bahdanau et al. 2014."
+    text = "Attention mechanisms improve neural translation."
+    index = build([(entry, "references"), (text, "text")])
+    question = "attention mechanisms in neural machine translation"
+    assert [h[0] for h in fuse([index.lexical_search(question, 2)])] == [0, 1]
+    assert top_pages(index, question, 2, mmr=1.0) == [2, 1]
+
+
+def test_vectors_come_back_by_chunk_id():
+    index = build([("alpha beta", "text"), ("gamma delta", "text")])
+    got = index.vectors([1, 0])
+    assert np.allclose(got, EMBEDDER.embed_sync(["gamma delta", "alpha beta"]))
