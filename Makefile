@@ -9,7 +9,7 @@ PORT    ?= 8000
 RAGSVC_DATA_DIR ?= ./data
 export RAGSVC_DATA_DIR
 
-.PHONY: install run test test-slow test-e2e browser lint typecheck openapi eval bench clean
+.PHONY: install install-extras run test test-slow test-e2e browser lint typecheck openapi eval bench clean
 
 install: $(STAMP)
 
@@ -31,8 +31,20 @@ typecheck: $(STAMP)
 test: lint typecheck
 	$(BIN)/pytest
 
-# The slow suites (real uvicorn processes, whole papers, retrieval quality); CI runs these too.
-test-slow: $(STAMP)
+# The optional extras: [st] (CPU torch first: a plain `torch` would pull a CUDA build of
+# several GB) and [llama] (llama-cpp-python compiles for about 4 minutes the first time).
+EXTRAS_STAMP := $(VENV)/.extras-installed
+
+install-extras: $(EXTRAS_STAMP)
+
+$(EXTRAS_STAMP): $(STAMP)
+	$(BIN)/pip install --disable-pip-version-check -q torch==2.13.0
+	$(BIN)/pip install --disable-pip-version-check -q -e '.[dev,st,llama]'
+	touch $(EXTRAS_STAMP)
+
+# The slow suites (real uvicorn processes, whole papers, retrieval quality, the optional
+# models); CI runs these too.
+test-slow: $(EXTRAS_STAMP)
 	$(BIN)/pytest -m slow
 
 # The browser tests need Playwright's Python package and Debian's chromium (Playwright's own

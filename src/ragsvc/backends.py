@@ -7,8 +7,13 @@ from dataclasses import dataclass
 import openai
 
 from ragsvc.config import Settings
-from ragsvc.embeddings import Embedder, OpenAIEmbedder, WordLlamaEmbedder
-from ragsvc.generation import ExtractiveGenerator, Generator, OpenAIGenerator
+from ragsvc.embeddings import (
+    Embedder,
+    OpenAIEmbedder,
+    SentenceTransformerEmbedder,
+    WordLlamaEmbedder,
+)
+from ragsvc.generation import ExtractiveGenerator, Generator, LlamaGenerator, OpenAIGenerator
 from ragsvc.store import DiskStore, Store
 
 
@@ -45,6 +50,8 @@ def make_backends(settings: Settings) -> Backends:
     if settings.embedder == "openai":
         assert client is not None
         embedder = OpenAIEmbedder(client, settings.embedding_model, settings.embedding_batch)
+    elif settings.embedder == "st":
+        embedder = SentenceTransformerEmbedder(settings.st_model, settings.embedding_batch)
     else:
         embedder = WordLlamaEmbedder()
     generator: Generator
@@ -52,6 +59,13 @@ def make_backends(settings: Settings) -> Backends:
         assert client is not None
         generator = OpenAIGenerator(
             client, settings.llm_model, settings.llm_temperature, settings.llm_max_tokens
+        )
+    elif settings.generator == "llama":
+        generator = LlamaGenerator(
+            settings.llama_model,
+            settings.llama_threads,
+            settings.llama_context,
+            settings.llm_max_tokens,
         )
     else:
         generator = ExtractiveGenerator(embedder)

@@ -28,10 +28,14 @@ class Settings(BaseSettings):
     api_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
     cookie_secure: bool = False
 
-    embedder: Literal["wordllama", "openai"] = "wordllama"
+    embedder: Literal["wordllama", "openai", "st"] = "wordllama"
+    st_model: str | None = Field(None, description="local sentence-transformers folder")
     embedding_model: str = "text-embedding-3-small"
     embedding_batch: int = Field(64, gt=0)
-    generator: Literal["extractive", "openai"] = "extractive"
+    generator: Literal["extractive", "openai", "llama"] = "extractive"
+    llama_model: str | None = Field(None, description="path of a GGUF file")
+    llama_threads: int = Field(2, ge=1)
+    llama_context: int = Field(4096, ge=512)
     llm_model: str = "gpt-4o-mini"
     llm_temperature: float = Field(0.1, ge=0, le=2)
     llm_max_tokens: int = Field(700, gt=0)

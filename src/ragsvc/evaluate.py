@@ -8,6 +8,7 @@ Each question is asked on its own (no conversation), restricted to its document.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 import statistics
@@ -37,7 +38,9 @@ COMPARISONS: dict[str, dict[str, Any]] = {
     "no MMR": {"mmr_lambda": 1.0},
     "chunks 500/80": {"chunk_size": 500, "chunk_overlap": 80},
     "chunks 1500/250": {"chunk_size": 1500, "chunk_overlap": 250},
+    "MiniLM embedder [st]": {"embedder": "st"},
 }
+NEEDS = {"MiniLM embedder [st]": "sentence_transformers"}  # configurations needing an extra
 
 
 @dataclass
@@ -159,6 +162,9 @@ async def compare(
     for name, overrides in COMPARISONS.items():
         if names and name not in names:
             continue
+        module = NEEDS.get(name)
+        if module and importlib.util.find_spec(module) is None:
+            continue  # that extra is not installed here
         variant = settings.model_copy(update=overrides)
         reports.append(await evaluate(qa_file, pdf_dir, variant, name))
     return reports

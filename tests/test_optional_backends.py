@@ -1,0 +1,111 @@
+"""The optional extras against their real models: sentence-transformers MiniLM ([st]),
+SmolLM2 in-process ([llama]), and `python -m llama_cpp.server`, a real OpenAI-compatible
+server, answering through the `openai` generator. Slow; CI installs the extras first."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from ragsvc.app import create_app
+from ragsvc.config import Settings
+from ragsvc.generation import bundled_smollm2
+
+from .conftest import make_pdf, parse_sse
+from .server import free_port, serving_in_thread
+
+pytestmark = pytest.mark.slow
+PAGES = [
+    "The lighthouse keeper lights the lamp at dusk every evening.",
+    "The encoder is composed of a stack of six identical layers.",
+]
+
+
+def need(module: str) -> None:
+    if importlib.util.find_spec(module) is None:
+        if os.environ.get("CI"):
+            pytest.fail(f"{module} is not installed; .ci/run installs the optional extras")
+        pytest.skip(f"{module} is not installed (make install-extras)")
+
+
+def ask(base: str, question: str) -> tuple[list[dict], dict]:
+    up = httpx.post(f"{base}/upload", files={"files": ("k.pdf", make_pdf(PAGES))}, timeout=120)
+    assert up.status_code == 201, up.text
+    headers = {"Authorization": f"Bearer {up.json()['token']}"}
+    reply = httpx.post(f"{base}/ask", json={"question": question}, headers=headers, timeout=120)
+    assert reply.status_code == 200, reply.text
+    frames = parse_sse(reply.text)
+    return frames, json.loads(frames[-1]["data"])
+
+
+def test_minilm_embedder_retrieves_the_right_page(tmp_path: Path):
+    need("sentence_transformers")
+    settings = Settings(data_dir=tmp_path / "data", embedder="st")
+    with serving_in_thread(create_app(settings)) as base:
+        assert httpx.get(f"{base}/readyz").json()["embedder"] == "st:all-MiniLM-L6-v2"
+        frames, done = ask(base, "How many layers does the encoder stack have?")
+    sources = json.loads(frames[0]["data"])["sources"]
+    assert sources[0]["page"] == 2 and "six identical layers" in done["answer"]
+
+
+def test_in_process_llama_streams_an_answer(tmp_path: Path):
+    need("llama_cpp")
+    settings = Settings(data_dir=tmp_path / "data", generator="llama", llm_max_tokens=60)
+    with serving_in_thread(create_app(settings)) as base:
+        frames, done = ask(base, "How many layers does the encoder stack have?")
+    tokens = [json.loads(f["data"])["text"] for f in frames if f["event"] == "token"]
+    assert len(tokens) > 3 and "".join(tokens) == done["answer"]
+    assert done["answer"].strip()
+
+
+@pytest.fixture
+def llama_server(tmp_path: Path) -> Iterator[str]:
+    need("llama_cpp")
+    port = free_port()
+    log = (tmp_path / "llama-server.log").open("wb")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "llama_cpp.server", "--model", bundled_smollm2(),
+         "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "4096"],
+        stdout=log, stderr=log,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}/v1"
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            assert server.poll() is None, (tmp_path / "llama-server.log").read_text()[-2000:]
+            try:
+                if httpx.get(f"{base}/models", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        yield base
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        log.close()
+
+
+def test_ask_through_a_real_llama_cpp_server(llama_server: str, tmp_path: Path):
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        generator="openai",
+        openai_base_url=llama_server,
+        openai_api_key="unused",
+        llm_model="smollm2",
+        llm_max_tokens=60,
+    )
+    with serving_in_thread(create_app(settings)) as base:
+        frames, done = ask(base, "How many layers does the encoder stack have?")
+    names = [f["event"] for f in frames]
+    assert names[0] == "sources" and names[-1] == "done" and names.count("token") > 3
+    tokens = [json.loads(f["data"])["text"] for f in frames if f["event"] == "token"]
+    assert "".join(tokens) == done["answer"] and done["answer"].strip()
