@@ -25,7 +25,7 @@ from ragsvc.errors import (
 from ragsvc.eventlog import EventLog, Work
 from ragsvc.events import AnswerEvent, DoneEvent, FailedEvent, SourcesEvent, TokenEvent
 from ragsvc.prompts import Prompt
-from ragsvc.retrieval import is_global_question, retrieve
+from ragsvc.retrieval import is_global_question, requested_section, retrieve, section_hits
 from ragsvc.schemas import AskRequest, Source, Timings, Turn
 from ragsvc.store import now
 
@@ -72,18 +72,25 @@ async def plan_answer(
     if history is None:
         history = await backends.store.turns(token_hash)
     turns = history[-settings.history_turns :] if settings.history_turns else []
+    top_k = request.top_k or settings.top_k
     global_question = is_global_question(question)
-    hits = await retrieve(
-        state.index,
-        backends.embedder,
-        question,
-        [t.question for t in turns],
-        request.top_k or settings.top_k,
-        wanted,
-        global_question,
-        settings.retrieval,
-        settings.mmr_lambda,
-    )
+    section = requested_section(question)
+    hits = section_hits(state.index, section, top_k, wanted) if section else []
+    summarise = {n for n, h in enumerate(hits, start=1)}  # a section summary, if any
+    if not hits:
+        hits = await retrieve(
+            state.index,
+            backends.embedder,
+            question,
+            [t.question for t in turns],
+            top_k,
+            wanted,
+            global_question,
+            settings.retrieval,
+            settings.mmr_lambda,
+        )
+        cards = {n for n, h in enumerate(hits, start=1) if h.chunk.kind == "card"}
+        summarise = cards if global_question else set()
     retrieval_ms = _ms(started)
     sources = [
         Source(
@@ -101,8 +108,8 @@ async def plan_answer(
         question=question,
         sources=sources,
         history=turns,
-        global_question=global_question,
-        card_numbers=frozenset(n for n, h in enumerate(hits, start=1) if h.chunk.kind == "card"),
+        global_question=bool(summarise),
+        overview_numbers=frozenset(summarise),
     )
     pieces = backends.generator.stream(prompt)
     first = await anext(pieces, "")  # an unreachable LLM becomes a 503 before the stream opens

@@ -124,13 +124,14 @@ class ExtractiveGenerator:
         return candidates
 
     def _overview(self, prompt: Prompt) -> str:
-        """Global questions: the opening sentences of each document card among the sources."""
+        """Global questions and section summaries: the opening sentences of each source to
+        summarise (a card, or each part of a section), fewer each when there are several."""
+        chosen = [s for s in prompt.sources if s.n in prompt.overview_numbers]
+        each = self._global if len(chosen) == 1 else 2
         parts = []
-        for source in prompt.sources:
-            if source.n not in prompt.card_numbers:
-                continue
+        for source in chosen:
             sentences = [_PAPER_REFERENCE.sub("", s) for s in split_sentences(source.text)]
-            sentences = sentences[: self._global]
+            sentences = sentences[:each]
             parts.append(" ".join(sentences) + f" [{source.n}]")
         return "\n\n".join(parts) if parts else NOT_FOUND
 

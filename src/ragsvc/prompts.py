@@ -24,7 +24,9 @@ class Prompt:
     sources: list[Source]
     history: list[Turn] = field(default_factory=list)
     global_question: bool = False
-    card_numbers: frozenset[int] = frozenset()  # sources that are document cards
+    # Sources to summarise by their opening sentences: document cards for a global
+    # question, the passages of a section when one is asked about.
+    overview_numbers: frozenset[int] = frozenset()
 
     @property
     def messages(self) -> list[dict[str, str]]:

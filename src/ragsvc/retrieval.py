@@ -19,6 +19,12 @@ from ragsvc.embeddings import Embedder, Vectors
 from ragsvc.index import Hit, SessionIndex
 from ragsvc.schemas import Chunk
 
+_SECTION_NUMBER = re.compile(r"\bsection\s+(\d+(?:\.\d+)*|[A-Z])\b", re.IGNORECASE)
+_SECTION_NAME = re.compile(
+    r"\b(?:summar(?:y of|i[sz]e)|overview of|what does)\s+(?:the\s+)?"
+    r"([a-z][\w -]{2,40}?)(?:\s+section)?(?:\s+say)?\s*\??$",
+    re.IGNORECASE,
+)
 RRF_K = 60
 MMR_POOL = 30  # fused hits that diversification chooses from
 REFERENCES_WEIGHT = 0.5  # bibliography entries match many words yet rarely answer anything
@@ -40,6 +46,49 @@ class Retrieved:
 
 def is_global_question(question: str) -> bool:
     return bool(_GLOBAL.search(question))
+
+
+def requested_section(question: str) -> str | None:
+    """The section a question asks about: "section 3.2" gives "3.2"; "summarise the
+    related work" gives "related work" (used only if some section title contains it)."""
+    if match := _SECTION_NUMBER.search(question):
+        return match.group(1)
+    if match := _SECTION_NAME.search(question.strip()):
+        return match.group(1).strip()
+    return None
+
+
+def section_hits(
+    index: SessionIndex, section: str, top_k: int, document_ids: set[str] | None
+) -> list[Retrieved]:
+    """Passages of the requested section (and its subsections) in document order: first
+    one from each subsection, for coverage, then the rest; empty if none matches."""
+    if not re.fullmatch(r"\d+(\.\d+)*|[A-Z]", section):
+        section = _number_of_named(index, section) or section
+    if re.fullmatch(r"\d+(\.\d+)*|[A-Z]", section):
+        numbered = re.compile(rf"^{re.escape(section)}(?=[.\s]|$)")
+
+        def matches(title: str) -> bool:
+            return bool(numbered.match(title))
+    else:
+        named = re.compile(rf"\b{re.escape(section)}\b", re.IGNORECASE)
+
+        def matches(title: str) -> bool:
+            return bool(named.search(title))
+
+    chunks = sorted(
+        (
+            c
+            for c in index.chunks.values()
+            if c.section and c.kind == "text" and matches(c.section)
+            and (document_ids is None or c.document_id in document_ids)
+        ),
+        key=lambda c: (c.document_id, c.page, c.id),
+    )  # fmt: skip
+    openers = {c.section: c for c in reversed(chunks)}  # the first chunk of each section
+    first = [c for c in chunks if openers.get(c.section) is c]
+    rest = [c for c in chunks if openers.get(c.section) is not c]
+    return [Retrieved(c, 1.0) for c in (first + rest)[:top_k]]
 
 
 def search_queries(question: str, previous_questions: list[str]) -> list[str]:
@@ -129,6 +178,19 @@ def diversify(index: SessionIndex, hits: list[Hit], k: int, weight: float) -> li
 
         chosen.append(max((i for i in range(len(hits)) if i not in chosen), key=value))
     return [hits[i] for i in chosen]
+
+
+def _number_of_named(index: SessionIndex, name: str) -> str | None:
+    """The number of the highest-level numbered section whose title holds `name` ("training"
+    -> "5" for "5 Training"), so that its subsections come along."""
+    named = re.compile(rf"\b{re.escape(name)}\b", re.IGNORECASE)
+    numbers = {
+        match.group(1).rstrip(".")
+        for chunk in index.chunks.values()
+        if chunk.section and named.search(chunk.section)
+        and (match := re.match(r"^(\d+(?:\.\d+)*)\.?\s", chunk.section))
+    }  # fmt: skip
+    return min(numbers, key=lambda n: (n.count("."), n), default=None)
 
 
 def fuse(rankings: list[list[Hit]]) -> list[Hit]:

@@ -1,0 +1,74 @@
+"""Layout-aware extraction on a generated paper: bold numbered headings become sections,
+running headers and page numbers disappear, section summaries follow the section."""
+
+from __future__ import annotations
+
+import pymupdf
+import pytest
+
+from ragsvc.ingest import parse_pdf
+
+pytestmark = pytest.mark.anyio
+
+PAPER = [
+    [("1 Introduction", "Tide tables predict water levels. They matter to harbour pilots.")],
+    [
+        ("2 Method", "We measured tides for a year. Gauges logged every minute."),
+        ("2.1 Gauges", "Pressure gauges sat on the harbour floor. Each was calibrated weekly."),
+    ],
+    [
+        ("2.2 Corrections", "Air pressure changes were removed. Wind effects were modelled."),
+        ("3 Results", "Predictions erred by four centimetres. Storm surges were missed."),
+    ],
+]
+
+
+def make_paper() -> bytes:
+    """Pages with bold 12 pt headings, 10 pt body text, a running header and page numbers."""
+    doc = pymupdf.open()
+    for number, sections in enumerate(PAPER, start=1):
+        page = doc.new_page()
+        page.insert_text((72, 30), "Journal of Harbour Studies, vol. 7", fontsize=8)
+        y = 90.0
+        for heading, body in sections:
+            page.insert_text((72, y), heading, fontsize=12, fontname="hebo")
+            y += 22
+            page.insert_textbox(pymupdf.Rect(72, y, 520, y + 60), body, fontsize=10)
+            y += 80
+        page.insert_text((300, 820), str(number), fontsize=9)
+    data = doc.tobytes()
+    doc.close()
+    return bytes(data)
+
+
+def test_headings_become_blocks_and_furniture_goes():
+    parsed = parse_pdf(make_paper(), "harbour.pdf", 100)
+    headings = [b.text for page in parsed.pages for b in page if b.heading]
+    assert headings == ["1 Introduction", "2 Method", "2.1 Gauges", "2.2 Corrections", "3 Results"]
+    text = " ".join(b.text for page in parsed.pages for b in page)
+    assert "Journal of Harbour Studies" not in text
+    assert not any(b.text.strip().isdigit() for page in parsed.pages for b in page)
+
+
+async def test_sources_carry_sections_and_a_section_is_summarised(client, session):
+    files = {"files": ("harbour.pdf", make_paper(), "application/pdf")}
+    assert (await client.post("/upload", files=files, headers=session)).status_code == 201
+    json_headers = {**session, "Accept": "application/json"}
+    reply = await client.post(
+        "/ask", json={"question": "How were the gauges calibrated?"}, headers=json_headers
+    )
+    top = reply.json()["sources"][0]
+    assert top["section"] == "2.1 Gauges" and top["page"] == 2
+    summary = await client.post(
+        "/ask", json={"question": "Summarise section 2"}, headers=json_headers
+    )
+    body = summary.json()
+    assert [s["section"] for s in body["sources"]] == ["2 Method", "2.1 Gauges", "2.2 Corrections"]
+    assert [s["page"] for s in body["sources"]] == [2, 2, 3]
+    for opening in ("We measured tides", "Pressure gauges sat", "Air pressure changes"):
+        assert opening in body["answer"]
+    assert body["citations"] == [1, 2, 3] and "Storm surges" not in body["answer"]
+    named = await client.post(
+        "/ask", json={"question": "Summarize the method section"}, headers=json_headers
+    )
+    assert [s["section"] for s in named.json()["sources"]][0] == "2 Method"
