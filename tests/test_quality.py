@@ -13,7 +13,7 @@ from ragsvc.evaluate import evaluate
 
 from .conftest import SHARED_DATA
 
-pytestmark = [pytest.mark.anyio, pytest.mark.slow]
+pytestmark = [pytest.mark.slow]
 DEV_SET = SHARED_DATA.parent / "eval" / "attention_qa.jsonl"
 
 
@@ -23,6 +23,7 @@ def need(*paths: Path) -> None:
         pytest.skip(f"test data absent: {', '.join(missing)}")
 
 
+@pytest.mark.anyio
 async def test_dev_set_meets_the_quality_goal(tmp_path: Path):
     need(DEV_SET, SHARED_DATA / "attention_is_all_you_need.pdf")
     report = await evaluate(DEV_SET, SHARED_DATA, Settings(data_dir=tmp_path))
@@ -31,6 +32,7 @@ async def test_dev_set_meets_the_quality_goal(tmp_path: Path):
     assert report.hit_at(1) >= 0.75, report.misses
 
 
+@pytest.mark.anyio
 async def test_real_papers_global_and_follow_up_questions(tmp_path: Path):
     deepseek, attention = (
         SHARED_DATA / "DeepSeek_R1.pdf",
@@ -75,3 +77,20 @@ async def test_real_papers_global_and_follow_up_questions(tmp_path: Path):
             assert all(s["filename"] == "DeepSeek_R1.pdf" for s in top)
             assert any("o1" in s["text"] for s in top)
             assert follow["citations"]
+
+
+def test_eval_command_prints_machine_readable_results():
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path as P
+
+    need(DEV_SET, SHARED_DATA / "attention_is_all_you_need.pdf")
+    ragsvc = P(sys.executable).with_name("ragsvc")
+    args = [str(ragsvc), "eval", str(DEV_SET), "--pdf-dir", str(SHARED_DATA), "--json"]
+    done = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    [result] = json.loads(done.stdout)
+    assert result["name"] == "defaults (hybrid)" and result["questions"] == 12
+    assert set(result) >= {"hit@1", "hit@3", "hit@5", "mrr", "citation_accuracy", "latency_p50_ms"}
+    assert result["hit@5"] == 1.0
