@@ -29,6 +29,8 @@ _JUNK_TITLES = re.compile(r"^(untitled|microsoft word|document\d*|\s*)$", re.IGN
 _BOLD = 16  # PyMuPDF span flag
 _MARGIN = 0.07  # top and bottom share of the page where running headers and footers live
 _MAX_HEADING = 100
+# "dict" decodes every image by default: 1016 ms against 28 ms for the DeepSeek-R1 paper.
+_TEXT_ONLY = pymupdf.TEXTFLAGS_DICT & ~pymupdf.TEXT_PRESERVE_IMAGES
 
 
 @dataclass(frozen=True)
@@ -117,7 +119,7 @@ def parse_pdf(
 def _lines(page: pymupdf.Page) -> list[_Line]:
     """Horizontal text lines of a page with their font size, weight, block and position."""
     lines = []
-    for number, block in enumerate(page.get_text("dict")["blocks"]):
+    for number, block in enumerate(page.get_text("dict", flags=_TEXT_ONLY)["blocks"]):
         for line in block.get("lines", []):
             spans = [s for s in line["spans"] if s["text"].strip()]
             if not spans or tuple(line.get("dir", (1, 0))) != (1, 0):
