@@ -128,6 +128,9 @@ class SessionIndex:
                 out.write(chunk.model_dump_json() + "\n")
         faiss.write_index(self._dense, str(folder / "dense.faiss"))
         if self._lexical is not None:
+            # bm25s writes its vocabulary with orjson when that is installed, and orjson
+            # rejects the int keys the stdlib json turns into strings: give it strings.
+            self._lexical.vocab_dict = {str(k): v for k, v in self._lexical.vocab_dict.items()}
             self._lexical.save(str(folder / "bm25"), show_progress=False)
             self._tokenizer.save_vocab(str(folder / "bm25"))
 
