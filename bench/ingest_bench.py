@@ -15,6 +15,7 @@ from pathlib import Path
 
 import httpx
 import numpy as np
+from langchain_core.embeddings import Embeddings
 
 from ragsvc.config import Settings
 from ragsvc.embeddings import WordLlamaEmbedder
@@ -40,7 +41,7 @@ class IngestResult:
         )
 
 
-class WordLlamaForLangChain:
+class WordLlamaForLangChain(Embeddings):
     """LangChain's Embeddings interface over the same bundled model ragsvc uses."""
 
     def __init__(self, model: WordLlamaEmbedder) -> None:
