@@ -13,6 +13,7 @@ import hashlib
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import anyio
 import numpy as np
@@ -44,8 +45,9 @@ class UploadedFile:
     filename: str
     data: bytes
 
-    @property
+    @cached_property
     def sha256(self) -> str:
+        """Hashed once: it is asked for several times, and an upload may be 50 MB."""
         return hashlib.sha256(self.data).hexdigest()
 
 
@@ -56,6 +58,11 @@ class Prepared:
     document: Document
     drafts: list[Chunk] = field(default_factory=list)  # ids are assigned at commit
     vectors: Vectors | None = None
+
+
+def in_upload_order(by_sha: dict[str, Document], uploads: list[UploadedFile]) -> list[Document]:
+    """The document of each upload, in upload order, each once (same content, same one)."""
+    return [by_sha[sha] for sha in dict.fromkeys(u.sha256 for u in uploads)]
 
 
 def screen(uploads: list[UploadedFile]) -> None:
@@ -175,7 +182,7 @@ async def ingest_files(
         )
     else:  # every file is already in the session: nothing to write
         by_sha = {d.sha256: d for d in state.documents.values()}
-    return [by_sha[sha] for sha in dict.fromkeys(u.sha256 for u in uploads)]
+    return in_upload_order(by_sha, uploads)
 
 
 async def documents_of(backends: Backends, token_hash: str) -> dict[str, Document]:
@@ -221,7 +228,7 @@ async def register_uploads(
                 state.documents[document.id] = document
                 lease = backends.store.take_lease(token_hash, document.id)
                 todo.append(Registered(document, upload, lease))
-        return [by_sha[sha] for sha in dict.fromkeys(u.sha256 for u in uploads)], todo
+        return in_upload_order(by_sha, uploads), todo
 
     return await backends.store.update(token_hash, add)
 
