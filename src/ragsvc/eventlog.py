@@ -35,7 +35,6 @@ class EventLog(Generic[E]):
     events: list[E] = field(default_factory=list)
     finished_at: float | None = None
     followers: int = 0
-    cancelled: bool = False  # the work was stopped before its end
     scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
     _changed: anyio.Event = field(default_factory=anyio.Event)
 
@@ -113,10 +112,8 @@ class LogHub(Generic[E]):
         try:
             with entry.scope:
                 await work(entry)
-            entry.cancelled = entry.scope.cancelled_caught
         except Exception:
             log.exception("background work %s failed", entry.key)
-            entry.cancelled = True
         finally:
             entry.finish()
 
