@@ -30,7 +30,7 @@ from ragsvc.schemas import AskRequest, Source, Timings, Turn
 from ragsvc.store import now
 
 log = logging.getLogger(__name__)
-_CITATION = re.compile(r"\[(\d+)\]")
+CITATION_MARKER = re.compile(r"\[(\d+)\]")  # an answer's "[n]", naming source n
 
 
 @dataclass
@@ -181,7 +181,7 @@ def answer_work(events: AsyncIterator[AnswerEvent]) -> Work[AnswerEvent]:
 
 def citations(answer: str, source_count: int) -> list[int]:
     """Source numbers cited by [n] markers, in order of first use, ignoring invalid ones."""
-    cited = (int(m) for m in _CITATION.findall(answer))
+    cited = (int(m) for m in CITATION_MARKER.findall(answer))
     return list(dict.fromkeys(n for n in cited if 1 <= n <= source_count))
 
 

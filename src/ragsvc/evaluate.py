@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import re
 import statistics
 import tempfile
 import time
@@ -19,7 +18,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from ragsvc.answering import answer_events, plan_answer
+from ragsvc.answering import CITATION_MARKER, answer_events, plan_answer
 from ragsvc.backends import Backends, make_backends
 from ragsvc.config import Settings
 from ragsvc.events import DoneEvent
@@ -28,7 +27,6 @@ from ragsvc.schemas import AskRequest
 from ragsvc.tokens import hash_token, new_token
 
 KS = (1, 3, 5)
-_MARKER = re.compile(r"\[(\d+)\]")
 # The configurations that matter, as overrides of the settings under test.
 COMPARISONS: dict[str, dict[str, Any]] = {
     "defaults (hybrid)": {},
@@ -147,7 +145,7 @@ async def _ask(
     if rank != 1:
         report.misses.append(f"{line['question']} -> pages {pages}, want {sorted(expected)}")
     if done is not None:
-        markers = [int(m) for m in _MARKER.findall(done.answer)]
+        markers = [int(m) for m in CITATION_MARKER.findall(done.answer)]
         report.cited += len(markers)
         report.cited_right += sum(
             1 for n in markers if 1 <= n <= len(pages) and pages[n - 1] in expected
