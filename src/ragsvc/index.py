@@ -112,6 +112,9 @@ class SessionIndex:
         )
         self._lexical = bm25s.BM25()
         self._lexical.index(tokens, show_progress=False)
+        # String keys, as a saved and reloaded index has them: bm25s writes the vocabulary
+        # with orjson when installed, which rejects the int keys the stdlib json converts.
+        self._lexical.vocab_dict = {str(k): v for k, v in self._lexical.vocab_dict.items()}
 
     def save(self, folder: Path) -> None:
         """Write every part into an empty folder; the store makes the folder live atomically."""
@@ -128,9 +131,6 @@ class SessionIndex:
                 out.write(chunk.model_dump_json() + "\n")
         faiss.write_index(self._dense, str(folder / "dense.faiss"))
         if self._lexical is not None:
-            # bm25s writes its vocabulary with orjson when that is installed, and orjson
-            # rejects the int keys the stdlib json turns into strings: give it strings.
-            self._lexical.vocab_dict = {str(k): v for k, v in self._lexical.vocab_dict.items()}
             self._lexical.save(str(folder / "bm25"), show_progress=False)
             self._tokenizer.save_vocab(str(folder / "bm25"))
 
