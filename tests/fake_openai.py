@@ -134,7 +134,9 @@ class FakeOpenAI:
     @contextmanager
     def running(self) -> Iterator[FakeOpenAI]:
         """Serve on a free loopback port in a thread; stop and join it on exit."""
-        sock = socket.socket()
+        # proto=IPPROTO_TCP, or asyncio leaves Nagle on for accepted connections: each
+        # chunk after the first would then wait ~40 ms for a delayed ACK, not "instant".
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.bind(("127.0.0.1", 0))
         self.port = sock.getsockname()[1]
         config = uvicorn.Config(
