@@ -50,9 +50,15 @@ class EventLog(Generic[E]):
         self.finished_at = time.monotonic()
         self._wake()
 
+    def changed(self) -> anyio.Event:
+        """An event set by the next append or finish. Made only when a follower is about
+        to wait, not on every append: a token burst would otherwise build one per token."""
+        if self._changed.is_set():
+            self._changed = anyio.Event()
+        return self._changed
+
     def _wake(self) -> None:
         self._changed.set()
-        self._changed = anyio.Event()
 
 
 Work = Callable[[EventLog[E]], Awaitable[None]]
@@ -89,16 +95,18 @@ class LogHub(Generic[E]):
         entry = self._logs.get(key)
         return entry if entry is not None and entry.owner == owner else None
 
-    async def follow(self, entry: EventLog[E], after: int) -> AsyncIterator[tuple[int, E]]:
-        """The events after sequence number `after`, then the live ones until the end."""
+    async def follow(self, entry: EventLog[E], after: int) -> AsyncIterator[list[tuple[int, E]]]:
+        """The events after sequence number `after`, then the live ones until the end, in
+        batches: whatever is there when the follower runs goes out in one write."""
         entry.followers += 1
         try:
             seq = after + 1
             while True:
-                changed = entry._changed  # taken before reading, so no append is missed
-                while seq < len(entry.events):
-                    yield seq, entry.events[seq]
-                    seq += 1
+                changed = entry.changed()  # taken before reading, so no append is missed
+                if seq < len(entry.events):
+                    batch = list(enumerate(entry.events[seq:], start=seq))
+                    seq += len(batch)
+                    yield batch
                 if entry.finished:
                     return
                 await changed.wait()

@@ -25,6 +25,7 @@ from ragsvc.events import (
 )
 
 log = logging.getLogger(__name__)
+WRITE_BYTES = 64 * 1024  # most a batch of frames puts into one write
 
 
 def event_name_and_data(event: AnswerEvent | IngestEvent) -> tuple[str, dict[str, Any]]:
@@ -46,20 +47,35 @@ def event_name_and_data(event: AnswerEvent | IngestEvent) -> tuple[str, dict[str
     raise TypeError(f"not an answer event: {event!r}")  # pragma: no cover
 
 
+Batch = list[tuple[int, AnswerEvent]] | list[tuple[int, IngestEvent]]
+
+
 async def frames(
-    answer_id: str, events: AsyncIterator[tuple[int, AnswerEvent | IngestEvent]], retry_ms: int
-) -> AsyncIterator[ServerSentEvent]:
-    """Number each event `<answer_id>:<seq>`; the first frame carries the `retry:` hint."""
+    answer_id: str, batches: AsyncIterator[Batch], retry_ms: int
+) -> AsyncIterator[bytes]:
+    """Number each event `<answer_id>:<seq>`; the first frame carries the `retry:` hint.
+    A batch goes out in one write (a burst of tokens costs one send, not one per token),
+    split at WRITE_BYTES so the send timeout still sees a client that stopped reading."""
     retry: int | None = retry_ms
-    async for seq, event in events:
-        name, data = event_name_and_data(event)
-        yield ServerSentEvent(
-            data=json.dumps(data, ensure_ascii=False),
-            event=name,
-            id=f"{answer_id}:{seq}",
-            retry=retry,
-        )
-        retry = None
+    async for batch in batches:
+        pending: list[bytes] = []
+        size = 0
+        for seq, event in batch:
+            name, data = event_name_and_data(event)
+            frame = ServerSentEvent(
+                data=json.dumps(data, ensure_ascii=False),
+                event=name,
+                id=f"{answer_id}:{seq}",
+                retry=retry,
+            ).encode()
+            retry = None
+            pending.append(frame)
+            size += len(frame)
+            if size >= WRITE_BYTES:
+                yield b"".join(pending)
+                pending, size = [], 0
+        if pending:
+            yield b"".join(pending)
 
 
 class QuietSendTimeout(EventSourceResponse):
@@ -75,13 +91,14 @@ class QuietSendTimeout(EventSourceResponse):
 
 def stream_response(
     answer_id: str,
-    events: AsyncIterator[tuple[int, AnswerEvent]] | AsyncIterator[tuple[int, IngestEvent]],
+    batches: AsyncIterator[list[tuple[int, AnswerEvent]]]
+    | AsyncIterator[list[tuple[int, IngestEvent]]],
     settings: Settings,
 ) -> EventSourceResponse:
     """Heartbeat comments keep proxies from closing idle streams; the send timeout frees
     a stream whose client stopped reading; the headers stop proxies from buffering."""
     return QuietSendTimeout(
-        frames(answer_id, events, settings.sse_retry_ms),
+        frames(answer_id, batches, settings.sse_retry_ms),
         ping=settings.heartbeat_s,
         send_timeout=settings.send_timeout_s,
         headers={
