@@ -1,4 +1,8 @@
-"""Dependency aliases: settings, backends, and token -> session (or 401), resolved once here."""
+"""Dependency aliases: settings, backends, and token -> session (or 401), resolved once here.
+
+Every dependency is `async def`: FastAPI runs a plain `def` one in the thread pool, a thread
+hop per dependency per request for what is an attribute read.
+"""
 
 from __future__ import annotations
 
@@ -26,27 +30,27 @@ class CurrentSession:
     expires_at: datetime
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_backends(request: Request) -> Backends:
+async def get_backends(request: Request) -> Backends:
     backends: Backends = request.app.state.backends
     return backends
 
 
-def get_limiter(request: Request) -> RateLimiter:
+async def get_limiter(request: Request) -> RateLimiter:
     limiter: RateLimiter = request.app.state.limiter
     return limiter
 
 
-def get_answers(request: Request) -> LogHub[AnswerEvent]:
+async def get_answers(request: Request) -> LogHub[AnswerEvent]:
     answers: LogHub[AnswerEvent] = request.app.state.answers
     return answers
 
 
-def get_ingests(request: Request) -> LogHub[IngestEvent]:
+async def get_ingests(request: Request) -> LogHub[IngestEvent]:
     ingests: LogHub[IngestEvent] = request.app.state.ingests
     return ingests
 
@@ -94,7 +98,7 @@ async def optional_session(
     return None if token is None else await _resolve(token, settings, backends)
 
 
-def require_api_key(request: Request, settings: SettingsDep) -> None:
+async def require_api_key(request: Request, settings: SettingsDep) -> None:
     """Where RAGSVC_API_KEYS is set, creating a session takes one of those keys."""
     if not settings.api_keys:
         return

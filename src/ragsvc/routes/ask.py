@@ -14,9 +14,20 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from ragsvc.answering import AnswerPlan, answer_events, answer_work, plan_answer
-from ragsvc.deps import AnswersDep, BackendsDep, LimiterDep, SessionDep, SettingsDep
+from ragsvc.backends import Backends
+from ragsvc.config import Settings
+from ragsvc.deps import (
+    AnswersDep,
+    BackendsDep,
+    CurrentSession,
+    LimiterDep,
+    SessionDep,
+    SettingsDep,
+)
 from ragsvc.errors import ProblemRaised, problem, problem_responses
+from ragsvc.eventlog import LogHub
 from ragsvc.events import AnswerEvent, DoneEvent, FailedEvent
+from ragsvc.ratelimit import RateLimiter
 from ragsvc.schemas import Answer, AskRequest
 from ragsvc.sse import parse_event_id, stream_response
 
@@ -46,11 +57,11 @@ class Asker:
     """What answering needs, resolved once by FastAPI for both routes."""
 
     request: Request
-    session: SessionDep
-    settings: SettingsDep
-    backends: BackendsDep
-    limiter: LimiterDep
-    answers: AnswersDep
+    session: CurrentSession
+    settings: Settings
+    backends: Backends
+    limiter: RateLimiter
+    answers: LogHub[AnswerEvent]
 
     async def respond(self, body: AskRequest) -> Response:
         resumed = self.resume()
@@ -81,7 +92,19 @@ class Asker:
         return stream_response(answer_id, self.answers.follow(entry, seq), self.settings)
 
 
-AskerDep = Annotated[Asker, Depends()]
+async def asker(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    backends: BackendsDep,
+    limiter: LimiterDep,
+    answers: AnswersDep,
+) -> Asker:
+    """An async factory: FastAPI would build the dataclass itself in the thread pool."""
+    return Asker(request, session, settings, backends, limiter, answers)
+
+
+AskerDep = Annotated[Asker, Depends(asker)]
 
 
 def wants_json(request: Request) -> bool:

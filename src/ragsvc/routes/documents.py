@@ -135,7 +135,7 @@ async def upload(
     if session is not None:
         token_hash = session.token_hash
     else:
-        require_api_key(request, settings)
+        await require_api_key(request, settings)
         created = await start_session(request, response, settings, backends, limiter)
         token_hash = hash_token(created.token)
     try:
