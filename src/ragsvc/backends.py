@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import anyio
 import openai
 
 from ragsvc.config import Settings
@@ -14,6 +15,7 @@ from ragsvc.embeddings import (
     WordLlamaEmbedder,
 )
 from ragsvc.generation import ExtractiveGenerator, Generator, LlamaGenerator, OpenAIGenerator
+from ragsvc.pagepool import PagePool
 from ragsvc.store import DiskStore, Store
 
 
@@ -23,11 +25,14 @@ class Backends:
     generator: Generator
     store: Store
     client: openai.AsyncOpenAI | None = None  # shared by the openai backends; owned here
+    pages: PagePool | None = None  # worker processes extracting PDF pages; owned here
 
     async def aclose(self) -> None:
-        """Release pooled connections to the OpenAI-compatible server."""
+        """Release pooled connections to the OpenAI-compatible server; stop the workers."""
         if self.client is not None:
             await self.client.close()
+        if self.pages is not None:
+            await anyio.to_thread.run_sync(self.pages.close)
 
 
 def openai_client(settings: Settings) -> openai.AsyncOpenAI:
@@ -69,4 +74,5 @@ def make_backends(settings: Settings) -> Backends:
         )
     else:
         generator = ExtractiveGenerator(embedder)
-    return Backends(embedder, generator, DiskStore(settings.data_dir), client)
+    pages = PagePool(settings.parse_workers) if settings.parse_workers else None
+    return Backends(embedder, generator, DiskStore(settings.data_dir), client, pages)

@@ -25,6 +25,9 @@ class Settings(BaseSettings):
     max_upload_mb: float = Field(50, gt=0)
     max_pages: int = Field(2000, gt=0)
     max_files: int = Field(20, gt=0, description="files per upload request")
+    parse_workers: int = Field(
+        2, ge=0, description="processes extracting PDF pages; 0: in the server process"
+    )
     api_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
     cookie_secure: bool = False
 

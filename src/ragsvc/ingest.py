@@ -14,11 +14,11 @@ import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple, Protocol
 
 import pymupdf
 
-from ragsvc.errors import NotAPdf, TooLarge, UnreadablePdf
+from ragsvc.errors import NotAPdf, RagError, TooLarge, UnreadablePdf
 
 # Damaged files are reported to the client; MuPDF's own stderr chatter would only be noise.
 pymupdf.TOOLS.mupdf_display_errors(False)
@@ -29,6 +29,9 @@ _JUNK_TITLES = re.compile(r"^(untitled|microsoft word|document\d*|\s*)$", re.IGN
 _BOLD = 16  # PyMuPDF span flag
 _MARGIN = 0.07  # top and bottom share of the page where running headers and footers live
 _MAX_HEADING = 100
+# Fewer pages than this are extracted in the calling thread even when a pool is at hand:
+# the round trip to a worker process would cost more than the second core gives back.
+MIN_POOL_PAGES = 4
 # "dict" decodes every image by default: 1016 ms against 28 ms for the DeepSeek-R1 paper.
 _TEXT_ONLY = pymupdf.TEXTFLAGS_DICT & ~pymupdf.TEXT_PRESERVE_IMAGES
 
@@ -53,14 +56,30 @@ class ParsedDocument:
         return any(block.text.strip() for page in self.pages for block in page)
 
 
-@dataclass(frozen=True)
-class _Line:
+class Line(NamedTuple):
+    """One text line of a page. A tuple, so worker processes send pages back cheaply."""
+
     text: str
     size: float
     bold: bool
     block: int
     top: float
     bottom: float
+
+
+PageLines = tuple[list[Line], float]  # a page's lines and its height
+
+
+class PageExtractor(Protocol):
+    """Extracts every page of an opened, validated PDF elsewhere (see pagepool)."""
+
+    def extract(
+        self,
+        data: bytes,
+        filename: str,
+        page_count: int,
+        on_pages: Callable[[int], None] | None = None,
+    ) -> list[PageLines]: ...
 
 
 def check_pdf_magic(data: bytes) -> None:
@@ -72,10 +91,15 @@ def check_pdf_magic(data: bytes) -> None:
 
 
 def parse_pdf(
-    data: bytes, filename: str, max_pages: int, on_page: Callable[[int, int], None] | None = None
+    data: bytes,
+    filename: str,
+    max_pages: int,
+    on_page: Callable[[int, int], None] | None = None,
+    extractor: PageExtractor | None = None,
 ) -> ParsedDocument:
     """Open, validate and extract a PDF; raises a RagError subclass on bad input.
-    `on_page(page, pages)` is called after each page is extracted."""
+    `on_page(pages_done, pages)` is called as pages are extracted; `extractor`, when
+    given, extracts the pages in other processes."""
     check_pdf_magic(data)
     try:
         doc = pymupdf.open(stream=data, filetype="pdf")
@@ -91,15 +115,13 @@ def parse_pdf(
                 f"{filename}: {doc.page_count} pages, more than the limit of {max_pages}"
             )
         try:
-            pages: list[list[_Line]] = []
-            heights: list[float] = []
-            for page in doc:
-                pages.append(_lines(page))
-                heights.append(float(page.rect.height))
-                if on_page is not None:
-                    on_page(len(pages), doc.page_count)
+            extracted = _extract(doc, data, filename, on_page, extractor)
+            pages = [lines for lines, _ in extracted]
+            heights = [height for _, height in extracted]
             meta_title = str((doc.metadata or {}).get("title") or "").strip()
             outline = [str(entry[1]).strip() for entry in doc.get_toc(simple=True)]
+        except RagError:
+            raise
         except Exception as exc:
             raise UnreadablePdf(f"{filename}: damaged PDF, text extraction failed ({exc})") from exc
         repaired = bool(doc.is_repaired)
@@ -116,7 +138,39 @@ def parse_pdf(
     return parsed
 
 
-def _lines(page: pymupdf.Page) -> list[_Line]:
+def _extract(
+    doc: pymupdf.Document,
+    data: bytes,
+    filename: str,
+    on_page: Callable[[int, int], None] | None,
+    extractor: PageExtractor | None,
+) -> list[PageLines]:
+    count = doc.page_count
+
+    def progress(done: int) -> None:
+        if on_page is not None:
+            on_page(done, count)
+
+    if extractor is not None and count >= MIN_POOL_PAGES:
+        return extractor.extract(data, filename, count, progress)
+    extracted = []
+    for page in doc:
+        extracted.append(_page_lines(page))
+        progress(len(extracted))
+    return extracted
+
+
+def page_lines(data: bytes, start: int, stop: int) -> list[PageLines]:
+    """Pages start..stop-1 of a PDF already validated by parse_pdf (run in pool workers)."""
+    with pymupdf.open(stream=data, filetype="pdf") as doc:
+        return [_page_lines(doc[number]) for number in range(start, stop)]
+
+
+def _page_lines(page: pymupdf.Page) -> PageLines:
+    return _lines(page), float(page.rect.height)
+
+
+def _lines(page: pymupdf.Page) -> list[Line]:
     """Horizontal text lines of a page with their font size, weight, block and position."""
     lines = []
     for number, block in enumerate(page.get_text("dict", flags=_TEXT_ONLY)["blocks"]):
@@ -128,7 +182,7 @@ def _lines(page: pymupdf.Page) -> list[_Line]:
             size = max(s["size"] for s in spans)
             bold = all(_is_bold(s) for s in spans)
             top, bottom = float(line["bbox"][1]), float(line["bbox"][3])
-            lines.append(_Line(text, size, bold, number, top, bottom))
+            lines.append(Line(text, size, bold, number, top, bottom))
     return lines
 
 
@@ -136,7 +190,7 @@ def _is_bold(span: dict[str, Any]) -> bool:
     return bool(span["flags"] & _BOLD) or "bold" in str(span["font"]).lower()
 
 
-def _structure(pages: list[list[_Line]], heights: list[float]) -> list[list[Block]]:
+def _structure(pages: list[list[Line]], heights: list[float]) -> list[list[Block]]:
     sizes: Counter[float] = Counter()
     for lines in pages:
         for line in lines:
@@ -149,7 +203,7 @@ def _structure(pages: list[list[_Line]], heights: list[float]) -> list[list[Bloc
     ]
 
 
-def _running_furniture(pages: list[list[_Line]], heights: list[float]) -> set[str]:
+def _running_furniture(pages: list[list[Line]], heights: list[float]) -> set[str]:
     """Shapes of margin lines that repeat on several pages: running headers, footers and
     page numbers (digits are ignored when comparing, so "3" and "4" are the same)."""
     seen: Counter[str] = Counter()
@@ -159,7 +213,7 @@ def _running_furniture(pages: list[list[_Line]], heights: list[float]) -> set[st
     return {key for key, count in seen.items() if count >= repeats}
 
 
-def _furniture(line: _Line, height: float, furniture: set[str]) -> bool:
+def _furniture(line: Line, height: float, furniture: set[str]) -> bool:
     return _in_margin(line, height) and _shape(line.text) in furniture
 
 
@@ -167,17 +221,17 @@ def _shape(text: str) -> str:
     return re.sub(r"\d+", "#", text.strip().lower())
 
 
-def _in_margin(line: _Line, height: float) -> bool:
+def _in_margin(line: Line, height: float) -> bool:
     return line.bottom < height * _MARGIN or line.top > height * (1 - _MARGIN)
 
 
-def _blocks(lines: list[_Line], body: float) -> list[Block]:
+def _blocks(lines: list[Line], body: float) -> list[Block]:
     """Group a page's lines into text blocks; heading lines become blocks of their own
     (pieces on the same baseline, such as "3.1" and "Encoder and Decoder Stacks", join)."""
     blocks: list[Block] = []
     text: list[str] = []
     heading: list[str] = []
-    previous: _Line | None = None
+    previous: Line | None = None
     for line in lines:
         if _is_heading(line, previous, body):
             _flush(blocks, text, heading=False)
@@ -204,7 +258,7 @@ def _flush(blocks: list[Block], parts: list[str], *, heading: bool) -> None:
 _NUMBERED = re.compile(r"^(\d+(\.\d+)*\.?|[A-Z]\.?)(\s+\S|$)")
 
 
-def _is_heading(line: _Line, previous: _Line | None, body: float) -> bool:
+def _is_heading(line: Line, previous: Line | None, body: float) -> bool:
     """Short, unpunctuated, emphasised: numbered and bold, larger than the body, or bold
     and opening its block (which keeps bold words inside a paragraph out)."""
     text = line.text.strip()
@@ -216,7 +270,7 @@ def _is_heading(line: _Line, previous: _Line | None, body: float) -> bool:
     return line.bold and (bool(_NUMBERED.match(text)) or opens_block)
 
 
-def _title(meta_title: str, first_page: list[_Line]) -> str | None:
+def _title(meta_title: str, first_page: list[Line]) -> str | None:
     if meta_title and not _JUNK_TITLES.match(meta_title) and len(meta_title) > 3:
         return meta_title
     if not first_page:

@@ -26,7 +26,7 @@ from ragsvc.errors import DocumentNotFound, RagError
 from ragsvc.eventlog import EventLog, Work
 from ragsvc.events import ChunksEmbedded, DocumentSettled, IngestEvent, PageParsed
 from ragsvc.index import SessionIndex
-from ragsvc.ingest import check_pdf_magic, parse_pdf
+from ragsvc.ingest import PageExtractor, check_pdf_magic, parse_pdf
 from ragsvc.leases import Lease
 from ragsvc.schemas import Chunk, Document
 from ragsvc.store import SessionState, now
@@ -91,9 +91,10 @@ def prepare(
     document: Document,
     settings: Settings,
     on_page: Callable[[int, int], None] | None = None,
+    extractor: PageExtractor | None = None,
 ) -> Prepared:
     """Blocking: parse and chunk one PDF; raises RagError for files that are not usable."""
-    parsed = parse_pdf(upload.data, upload.filename, settings.max_pages, on_page)
+    parsed = parse_pdf(upload.data, upload.filename, settings.max_pages, on_page, extractor)
     done = document.model_copy(
         update={"pages": len(parsed.pages), "status": "ready", "title": parsed.title}
     )
@@ -172,7 +173,9 @@ async def ingest_files(
     fresh: dict[str, Prepared] = {}
     for upload in uploads:
         if upload.sha256 not in known and upload.sha256 not in fresh:
-            item = await anyio.to_thread.run_sync(prepare, upload, new_document(upload), settings)
+            item = await anyio.to_thread.run_sync(
+                prepare, upload, new_document(upload), settings, None, backends.pages
+            )
             await embed(backends.embedder, item)
             fresh[upload.sha256] = item
     if fresh:
@@ -249,7 +252,7 @@ def ingest_in_background(
         try:
             try:
                 item = await anyio.to_thread.run_sync(
-                    prepare, upload, document, settings, page_parsed
+                    prepare, upload, document, settings, page_parsed, backends.pages
                 )
                 await embed(backends.embedder, item, report)
             except RagError as exc:
