@@ -73,7 +73,7 @@ eval: $(STAMP)
 
 BENCH_STAMP := $(VENV)/.bench-installed
 
-$(BENCH_STAMP): $(STAMP)
+$(BENCH_STAMP): $(EXTRAS_STAMP)
 	$(BIN)/pip install --disable-pip-version-check -q -e '.[dev,bench]'
 	touch $(BENCH_STAMP)
 

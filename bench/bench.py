@@ -21,9 +21,16 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from ingest_bench import IngestResult, langchain_baseline, ragsvc_http, raw_embedder  # noqa: E402
+from ingest_bench import (  # noqa: E402
+    IngestResult,
+    langchain_baseline,
+    ragsvc_http,
+    raw_embedder,
+    wordllama_own,
+)
 from query_bench import (  # noqa: E402
     Latencies,
+    fake_upstream,
     generated_pdf,
     lag_during_upload,
     load,
@@ -31,8 +38,8 @@ from query_bench import (  # noqa: E402
     pct,
     settle,
     upload,
+    upstream_first_tokens,
 )
-from tests.fake_openai import FakeOpenAI  # noqa: E402
 from tests.server import running_server  # noqa: E402
 
 from ragsvc.app import create_app  # noqa: E402
@@ -40,7 +47,9 @@ from ragsvc.config import Settings  # noqa: E402
 from ragsvc.embeddings import WordLlamaEmbedder  # noqa: E402
 
 PAPER = ROOT.parent / "shared" / "data" / "DeepSeek_R1.pdf"
-CONCURRENCY = {1: 30, 10: 100, 100: 300}  # clients -> questions asked in all
+CONCURRENCY = {1: 30, 10: 200, 100: 300}  # clients -> questions asked in all
+# The fake upstream's first chunk leaves at once; then one chunk per this many seconds.
+UPSTREAMS = {"openai, upstream at 50 tokens/s": 0.02, "openai, upstream all at once": 0.0}
 
 
 def startup(rounds: int = 3) -> list[float]:
@@ -54,14 +63,32 @@ def startup(rounds: int = 3) -> list[float]:
 
 
 def ingest(big: Path) -> list[IngestResult]:
+    """Per PDF: ragsvc, the baseline (wordllama's embed, then ragsvc's pooling), raw embedder."""
     model = WordLlamaEmbedder()
     results = []
     with tempfile.TemporaryDirectory() as scratch, running_server(Path(scratch) / "data") as base:
-        for pdf, rounds in ((PAPER, 7), (big, 2)):
+        ragsvc_http(base, PAPER, 2)  # warm: the page workers start with the server
+        for pdf, rounds in ((PAPER, 9), (big, 3)):
             results.append(ragsvc_http(base, pdf, rounds))
-            results.append(langchain_baseline(pdf, model, rounds))
-            results.append(raw_embedder(pdf, model, rounds))
+            results.append(langchain_baseline(pdf, wordllama_own(model), rounds, "wordllama.embed"))
+            results.append(langchain_baseline(pdf, model.embed_sync, rounds, "ragsvc's pooling"))
+            results.append(raw_embedder(pdf, model.embed_sync, rounds))
     return results
+
+
+def heavy_embedder() -> list[IngestResult]:
+    """MiniLM ([st] extra): ragsvc's whole ingest against the raw embedder on its chunks."""
+    from ragsvc.embeddings import SentenceTransformerEmbedder
+
+    model = SentenceTransformerEmbedder()
+    model.embed_sync(["warm up"])
+    raw = raw_embedder(PAPER, model.embed_sync, 3, ", MiniLM")
+    del model
+    with tempfile.TemporaryDirectory() as scratch:
+        with running_server(Path(scratch) / "data", RAGSVC_EMBEDDER="st") as base:
+            ragsvc_http(base, PAPER, 1)  # the server loads the model at start; warm it up
+            served = ragsvc_http(base, PAPER, 3, ", MiniLM")
+    return [served, raw]
 
 
 def queries() -> list[Latencies]:
@@ -71,21 +98,26 @@ def queries() -> list[Latencies]:
         with running_server(Path(scratch) / "data", **unlimited) as base:
             token = upload(base, PAPER.read_bytes(), PAPER.name)["token"]
             headers = {"Authorization": f"Bearer {token}"}
+            asyncio.run(load(base, headers, 1, 3, "warm-up"))
             for clients, asks in CONCURRENCY.items():
                 out.append(asyncio.run(load(base, headers, clients, asks, "extractive")))
-    with FakeOpenAI().running() as fake, tempfile.TemporaryDirectory() as scratch:
-        env = {
-            "RAGSVC_GENERATOR": "openai",
-            "OPENAI_BASE_URL": fake.base_url,
-            "OPENAI_API_KEY": "bench",
-            "RAGSVC_ASK_RATE_PER_MINUTE": "0",
-        }
-        with running_server(Path(scratch) / "data", **env) as base:
-            token = upload(base, PAPER.read_bytes(), PAPER.name)["token"]
-            headers = {"Authorization": f"Bearer {token}"}
-            for clients, asks in CONCURRENCY.items():
-                label = "openai (instant local upstream)"
-                out.append(asyncio.run(load(base, headers, clients, asks, label)))
+    for label, delay in UPSTREAMS.items():
+        with fake_upstream(delay) as url, tempfile.TemporaryDirectory() as scratch:
+            env = {
+                "RAGSVC_GENERATOR": "openai",
+                "OPENAI_BASE_URL": url,
+                "OPENAI_API_KEY": "bench",
+                **unlimited,
+            }
+            with running_server(Path(scratch) / "data", **env) as base:
+                token = upload(base, PAPER.read_bytes(), PAPER.name)["token"]
+                headers = {"Authorization": f"Bearer {token}"}
+                asyncio.run(load(base, headers, 1, 3, "warm-up"))
+                upstream_first_tokens(url)  # forget the warm-up's
+                for clients, asks in CONCURRENCY.items():
+                    latencies = asyncio.run(load(base, headers, clients, asks, label))
+                    latencies.upstream = upstream_first_tokens(url)
+                    out.append(latencies)
     return out
 
 
@@ -121,15 +153,15 @@ def chart(ingests: list[IngestResult], latencies: list[Latencies], path: Path) -
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
-    names = [r.name.split(" (")[0] for r in ingests[:3]]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
+    names = ["ragsvc", "LangChain\n(wordllama.embed)", "LangChain\n(ragsvc pooling)", "embedder"]
     for offset, group, label in (
-        (0, ingests[:3], "DeepSeek-R1, 22 p."),
-        (1, ingests[3:], "500 p."),
+        (0, ingests[:4], "DeepSeek-R1, 22 p."),
+        (1, ingests[4:8], "500 p."),
     ):
-        xs = [i * 3 + offset for i in range(3)]
+        xs = [i * 3 + offset for i in range(4)]
         left.bar(xs, [r.median * 1000 for r in group], label=label)
-    left.set_xticks([i * 3 + 0.5 for i in range(3)], names, fontsize=8)
+    left.set_xticks([i * 3 + 0.5 for i in range(4)], names, fontsize=8)
     left.set_ylabel("ingest time, ms (lower is better)")
     left.set_yscale("log")
     left.legend()
@@ -150,10 +182,17 @@ def chart(ingests: list[IngestResult], latencies: list[Latencies], path: Path) -
 
 
 def report(
-    starts: list[float], ingests: list[IngestResult], lats: list[Latencies], big: dict
+    starts: list[float],
+    ingests: list[IngestResult],
+    heavy: list[IngestResult],
+    lats: list[Latencies],
+    big: dict,
 ) -> str:
-    paper_ratio = ingests[1].median / ingests[0].median
-    big_ratio = ingests[4].median / ingests[3].median
+    def ratio(baseline: IngestResult, ours: IngestResult) -> str:
+        return f"**{baseline.median / ours.median:.1f}x**"
+
+    paper, big_pdf = ingests[:4], ingests[4:]
+    served, raw = heavy
     lines = [
         "# Benchmarks",
         "",
@@ -162,22 +201,43 @@ def report(
         "",
         "![ingest and first-token latency](benchmarks.png)",
         "",
-        "## Ingest (same embedder everywhere: the bundled wordllama)",
+        "## Ingest (same model everywhere: the bundled wordllama)",
         "",
         "| pipeline | pages | chunks | median ms | pages/s | chunks/s |",
         "|---|---|---|---|---|---|",
         *[r.row() for r in ingests],
         "",
-        f"ragsvc vs the LangChain baseline: **{paper_ratio:.1f}x** faster on DeepSeek-R1, "
-        f"**{big_ratio:.1f}x** on the 500-page PDF. ragsvc's figure is a full HTTP upload "
-        "(multipart, validation, layout-aware parsing, card, BM25 and FAISS, durable write) "
-        "until the document is ready; the baseline only builds an in-memory index.",
+        f"ragsvc against the LangChain baseline as a tutorial writes it (wordllama's own "
+        f"`embed()`): {ratio(paper[1], paper[0])} faster on DeepSeek-R1, "
+        f"{ratio(big_pdf[1], big_pdf[0])} on the 500-page PDF. Against the baseline given "
+        f"ragsvc's faster pooling of the same model: {ratio(paper[2], paper[0])} and "
+        f"{ratio(big_pdf[2], big_pdf[0])}. ragsvc's figure is a whole HTTP upload "
+        "(multipart, validation, layout-aware parsing in worker processes, card, BM25 and "
+        "FAISS, durable write) until the document is ready; the baseline builds an index in "
+        "memory only.",
+        "",
+        "## Ingest with a heavy embedder (MiniLM, `[st]` extra, DeepSeek-R1)",
+        "",
+        "| pipeline | pages | chunks | median ms | pages/s | chunks/s |",
+        "|---|---|---|---|---|---|",
+        served.row(),
+        raw.row(),
+        "",
+        f"ragsvc's ingest throughput is **{100 * raw.median / served.median:.0f}%** of the raw "
+        "embedder's on the same chunks.",
         "",
         "## Query latency (ms, p50 / p99)",
         "",
-        "| generator | clients | retrieval (server) | first token (server) "
-        "| first token (client) |",
-        "|---|---|---|---|---|",
+        "Each client asks again as soon as its answer ends. The `openai` rows talk to a fake "
+        "upstream in its own process that sends its first chunk at once; the overhead is the "
+        "first token as the client saw it minus the upstream's own first token (recorded by "
+        "the upstream). At 50 tokens/s the upstream paces the rest of the answer like an LLM, "
+        "so 10 clients keep 10 streams open; all at once, every answer takes a few "
+        "milliseconds and the clients saturate the 2 cores, so those rows measure throughput.",
+        "",
+        "| generator | clients | asks/s | retrieval (server) | first token (server) "
+        "| first token (client) | upstream's own first token | overhead |",
+        "|---|---|---|---|---|---|---|---|",
         *[lat.row() for lat in lats],
         "",
         "## Large session, memory, event loop, start-up",
@@ -203,10 +263,11 @@ def main() -> None:
         big.write_bytes(big_pdfs[0])
         starts = startup()
         ingests = ingest(big)
+        heavy = heavy_embedder()
         lats = queries()
         session = large_session(big_pdfs)
         chart(ingests, lats, ROOT / "docs" / "benchmarks.png")
-    text = report(starts, ingests, lats, session)
+    text = report(starts, ingests, heavy, lats, session)
     (ROOT / "docs" / "benchmarks.md").write_text(text)
     print(text)
     print(f"(bench took {time.perf_counter() - started:.0f} s)")

@@ -7,6 +7,8 @@ import asyncio
 import gc
 import json
 import statistics
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -18,6 +20,8 @@ from typing import Any
 import httpx
 import pymupdf
 from tests.server import serving_in_thread
+
+ROOT = Path(__file__).resolve().parents[1]
 
 QUESTIONS = [
     "What is DeepSeek-R1?",
@@ -40,14 +44,23 @@ class Latencies:
     retrieval: list[float] = field(default_factory=list)
     first_token_server: list[float] = field(default_factory=list)
     first_token_client: list[float] = field(default_factory=list)
+    upstream: list[float] = field(default_factory=list)  # the upstream's own first token
+    seconds: float = 0.0
+
+    def overhead(self, q: float) -> float:
+        """First token as the client saw it minus the upstream's own, at quantile q."""
+        own = pct(self.upstream, q) if self.upstream else 0.0
+        return pct(self.first_token_client, q) - own
 
     def row(self) -> str:
         def cell(v: list[float]) -> str:
-            return f"{statistics.median(v):.1f} / {pct(v, 0.99):.1f}"
+            return f"{statistics.median(v):.1f} / {pct(v, 0.99):.1f}" if v else "–"
 
+        rate = len(self.first_token_client) / self.seconds
         return (
-            f"| {self.label} | {self.clients} | {cell(self.retrieval)} | "
-            f"{cell(self.first_token_server)} | {cell(self.first_token_client)} |"
+            f"| {self.label} | {self.clients} | {rate:.0f} | {cell(self.retrieval)} | "
+            f"{cell(self.first_token_server)} | {cell(self.first_token_client)} | "
+            f"{cell(self.upstream)} | **{self.overhead(0.5):.1f} / {self.overhead(0.99):.1f}** |"
         )
 
 
@@ -68,21 +81,51 @@ async def one_ask(http: httpx.AsyncClient, headers: dict[str, str], q: str, out:
 
 
 async def load(
-    base: str, headers: dict[str, str], clients: int, asks: int, label: str
+    base: str, headers: dict[str, str], clients: int, asks: int, label: str, ramp: float = 0.3
 ) -> Latencies:
-    """`clients` concurrent clients, each asking in a loop, `asks` questions in all."""
+    """`clients` concurrent clients, each asking in a loop, `asks` questions in all. Client
+    i starts i/clients of `ramp` seconds late, so they do not all ask at the same instant."""
     out = Latencies(label, clients)
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     async with httpx.AsyncClient(base_url=base, limits=limits, timeout=120) as http:
         queue = list(range(asks))
 
-        async def client() -> None:
+        async def client(i: int) -> None:
+            await asyncio.sleep(ramp * i / clients)
             while queue:
                 n = queue.pop()
                 await one_ask(http, headers, QUESTIONS[n % len(QUESTIONS)], out)
 
-        await asyncio.gather(*(client() for _ in range(clients)))
+        # The measuring client's own first request pays its set-up (~100 ms once): unmeasured.
+        await one_ask(http, headers, QUESTIONS[0], Latencies("set-up", 0))
+        started = time.perf_counter()
+        await asyncio.gather(*(client(i) for i in range(clients)))
+        out.seconds = time.perf_counter() - started
     return out
+
+
+@contextmanager
+def fake_upstream(chunk_delay: float) -> Iterator[str]:
+    """The fake OpenAI server in its own process (so the load generator does not slow it),
+    streaming a chunk every `chunk_delay` seconds after an immediate first one."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.fake_openai", str(chunk_delay)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        yield process.stdout.readline().strip()
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def upstream_first_tokens(base_url: str) -> list[float]:
+    """What the fake upstream recorded since last asked: its own first-token times, ms."""
+    reply = httpx.get(base_url.removesuffix("/v1") + "/fake/stats")
+    return list(reply.json()["first_token_ms"])
 
 
 def upload(

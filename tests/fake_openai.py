@@ -55,6 +55,9 @@ class FakeOpenAI:
     requests: list[Recorded] = field(default_factory=list)
     # one entry per chat stream: "completed", "dropped" or "client closed"
     stream_outcomes: list[str] = field(default_factory=list)
+    # per chat stream, ms from the request's arrival to its first content chunk: the
+    # upstream's own share of a first token, which the benchmark subtracts
+    first_token_ms: list[float] = field(default_factory=list)
     port: int = 0
 
     @property
@@ -93,6 +96,7 @@ class FakeOpenAI:
         )
 
     async def chat(self, request: Request) -> Response:
+        arrived = time.perf_counter()
         body = await self._record(request)
         if self.chat_mode == "error":
             return _server_error()
@@ -100,14 +104,21 @@ class FakeOpenAI:
         text = " ".join([reply_for(body["messages"])] * self.repeat)
         pieces = re.findall(r"\S+\s*", text)
         return StreamingResponse(
-            self._chunks(body["model"], pieces), media_type="text/event-stream"
+            self._chunks(body["model"], pieces, arrived), media_type="text/event-stream"
         )
 
-    async def _chunks(self, model: str, pieces: list[str]) -> AsyncIterator[str]:
+    async def stats(self, request: Request) -> Response:
+        """The first-token times recorded so far, then forgotten (for the benchmark)."""
+        recorded, self.first_token_ms = self.first_token_ms, []
+        return JSONResponse({"first_token_ms": recorded})
+
+    async def _chunks(self, model: str, pieces: list[str], arrived: float) -> AsyncIterator[str]:
         outcome = "client closed"  # unless the loop below finishes or drops on purpose
         try:
             yield _chunk(model, {"role": "assistant", "content": ""})
             for sent, piece in enumerate(pieces):
+                if sent == 0:
+                    self.first_token_ms.append((time.perf_counter() - arrived) * 1000)
                 if self.chat_mode == "drop" and sent == self.drop_after:
                     outcome = "dropped"
                     raise DroppedOnPurpose("connection dropped mid-stream by the test")
@@ -126,13 +137,14 @@ class FakeOpenAI:
             routes=[
                 Route("/v1/embeddings", self.embeddings, methods=["POST"]),
                 Route("/v1/chat/completions", self.chat, methods=["POST"]),
+                Route("/fake/stats", self.stats, methods=["GET"]),
             ]
         )
 
     # lifecycle --------------------------------------------------------------------
 
     @contextmanager
-    def running(self) -> Iterator[FakeOpenAI]:
+    def running(self, http: Literal["h11", "httptools"] = "h11") -> Iterator[FakeOpenAI]:
         """Serve on a free loopback port in a thread; stop and join it on exit."""
         # proto=IPPROTO_TCP, or asyncio leaves Nagle on for accepted connections: each
         # chunk after the first would then wait ~40 ms for a delayed ACK, not "instant".
@@ -142,7 +154,7 @@ class FakeOpenAI:
         config = uvicorn.Config(
             self.app(),
             loop="asyncio",
-            http="h11",
+            http=http,
             lifespan="off",
             log_config=None,  # leave the test process's logging alone
             log_level="warning",
@@ -201,3 +213,19 @@ def _chunk(model: str, delta: dict[str, str], finish_reason: str | None = None) 
 def _server_error() -> JSONResponse:
     error = {"message": "injected failure", "type": "server_error", "code": None}
     return JSONResponse({"error": error}, status_code=500)
+
+
+def main() -> None:
+    """`python -m tests.fake_openai [chunk_delay_s]`: serve in this process until killed,
+    after printing the base URL (the benchmark runs the upstream apart from its load)."""
+    import sys
+
+    fake = FakeOpenAI(chunk_delay=float(sys.argv[1]) if len(sys.argv) > 1 else 0.0)
+    with fake.running(http="httptools"):
+        print(fake.base_url, flush=True)
+        while True:
+            time.sleep(3600)
+
+
+if __name__ == "__main__":
+    main()

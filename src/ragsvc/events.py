@@ -35,7 +35,7 @@ AnswerEvent = SourcesEvent | TokenEvent | DoneEvent | FailedEvent
 
 @dataclass(frozen=True)
 class PageParsed:
-    page: int
+    page: int  # pages parsed so far (one at a time, or a range at once from worker processes)
     pages: int
 
 
