@@ -18,7 +18,7 @@ from ragsvc.app import create_app
 from ragsvc.config import Settings
 from ragsvc.prompts import Prompt
 
-from .conftest import fake_backends, make_pdf
+from .conftest import fake_backends, make_pdf, parse_sse
 from .server import serving_in_thread
 
 
@@ -213,3 +213,39 @@ def test_a_client_that_never_reads_is_cut_off_by_the_send_timeout(tmp_path: Path
     assert received.startswith(b"HTTP/1.1 200")
     assert len(received) < 300 * 65_536  # cut off long before the whole answer
     assert b"event: done" not in received
+
+
+class BurstGenerator:
+    """Has its whole answer at once, like the extractive generator or a fast upstream."""
+
+    async def stream(self, prompt: Prompt) -> AsyncIterator[str]:
+        for i in range(40):
+            yield f"w{i} "
+
+
+def test_a_burst_of_tokens_goes_out_in_a_few_writes_each_still_its_own_event(tmp_path: Path):
+    settings = Settings(data_dir=tmp_path / "data")
+    backends = fake_backends(settings)
+    backends.generator = BurstGenerator()
+    app = create_app(settings, backends)
+    writes: list[bytes] = []
+
+    async def counting(scope, receive, send):  # type: ignore[no-untyped-def]
+        async def counted(message):  # type: ignore[no-untyped-def]
+            if scope.get("path") == "/ask" and message["type"] == "http.response.body":
+                if message.get("body"):
+                    writes.append(message["body"])
+            await send(message)
+
+        await app(scope, receive, counted)
+
+    with serving_in_thread(counting) as base:
+        headers = upload(base)
+        reply = httpx.post(f"{base}/ask", json={"question": "bell?"}, headers=headers)
+    frames = parse_sse(reply.text)
+    tokens = [f for f in frames if f.get("event") == "token"]
+    assert "".join(json.loads(t["data"])["text"] for t in tokens) == "".join(
+        f"w{i} " for i in range(40)
+    )
+    assert [int(f["id"].rpartition(":")[2]) for f in frames] == list(range(len(frames)))
+    assert len(writes) <= 4  # sources and 40 tokens, then done: one write per batch
