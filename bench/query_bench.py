@@ -86,6 +86,10 @@ async def load(
     """`clients` concurrent clients, each asking in a loop, `asks` questions in all. Client
     i starts i/clients of `ramp` seconds late, so they do not all ask at the same instant."""
     out = Latencies(label, clients)
+    # This process holds LangChain, torch and big PDFs; a full collection of them would
+    # pause the measuring client for ~100 ms. Freeze what exists: the server is measured.
+    gc.collect()
+    gc.freeze()
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     async with httpx.AsyncClient(base_url=base, limits=limits, timeout=120) as http:
         queue = list(range(asks))

@@ -72,3 +72,13 @@ async def test_sources_carry_sections_and_a_section_is_summarised(client, sessio
         "/ask", json={"question": "Summarize the method section"}, headers=json_headers
     )
     assert [s["section"] for s in named.json()["sources"]][0] == "2 Method"
+
+
+def test_pymupdf_add_ons_stay_unloaded():
+    """The server and each page worker skip PyMuPDF's layout/OCR add-ons (0.25 s, 55 MB)."""
+    import subprocess
+    import sys
+
+    code = "import sys, ragsvc.ingest; print(sorted({'onnxruntime', 'pymupdf4llm'} & {m for m in sys.modules if sys.modules[m]}))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -11,14 +11,23 @@ yields the GIL between page calls; measured lag stays in single milliseconds).
 from __future__ import annotations
 
 import re
+import sys
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol
 
-import pymupdf
+# PyMuPDF 2 imports its optional add-ons, pymupdf.layout and pymupdf4llm, when it is imported:
+# onnxruntime and an ONNX model among them, 0.25 s and 55 MB per process (measured), in the
+# server and in every page worker. ragsvc reads fonts and positions itself and calls neither;
+# a None entry makes those imports fail, which PyMuPDF expects and skips. (This changes
+# nothing if PyMuPDF was imported before.)
+for _addon in ("pymupdf.layout", "pymupdf4llm"):
+    sys.modules.setdefault(_addon, None)  # type: ignore[arg-type]
 
-from ragsvc.errors import NotAPdf, RagError, TooLarge, UnreadablePdf
+import pymupdf  # noqa: E402
+
+from ragsvc.errors import NotAPdf, RagError, TooLarge, UnreadablePdf  # noqa: E402
 
 # Damaged files are reported to the client; MuPDF's own stderr chatter would only be noise.
 pymupdf.TOOLS.mupdf_display_errors(False)
