@@ -79,6 +79,9 @@ def test_pymupdf_add_ons_stay_unloaded():
     import subprocess
     import sys
 
-    code = "import sys, ragsvc.ingest; print(sorted({'onnxruntime', 'pymupdf4llm'} & {m for m in sys.modules if sys.modules[m]}))"
+    code = (
+        "import sys, ragsvc.ingest; "
+        "print(sorted({'onnxruntime', 'pymupdf4llm'} & {m for m in sys.modules if sys.modules[m]}))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

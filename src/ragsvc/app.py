@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -32,6 +33,12 @@ def create_app(settings: Settings | None = None, backends: Backends | None = Non
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = backends is None  # backends passed in belong to the caller, who closes them
         app.state.backends = backends or await anyio.to_thread.run_sync(make_backends, settings)
+        if owned:
+            # The ~200k objects of the loaded libraries and models live as long as the
+            # process; each full collection re-scanned them, an 80-160 ms pause of the event
+            # loop (measured). Frozen, they are never scanned: p99 first token at 10 clients
+            # went from 143 to 90 ms.
+            gc.freeze()
         log.info("ragsvc ready: embedder %s", app.state.backends.embedder.name)
         try:
             async with anyio.create_task_group() as tasks:
