@@ -77,6 +77,7 @@ $(BENCH_STAMP): $(EXTRAS_STAMP)
 	$(BIN)/pip install --disable-pip-version-check -q -e '.[dev,bench]'
 	touch $(BENCH_STAMP)
 
-# Every figure of docs/benchmarks.md (and its chart), measured in one run; about 5 minutes.
+# Every figure of docs/benchmarks.md (and its chart), measured in one run; about 2½ minutes
+# (plus installing the extras the first time: MiniLM needs CPU torch).
 bench: $(BENCH_STAMP)
 	$(BIN)/python bench/bench.py
