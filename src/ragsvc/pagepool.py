@@ -2,9 +2,9 @@
 
 MuPDF holds the GIL while it extracts a page, so threads parse one page at a time however
 many there are; worker processes do not share it. The server still opens and validates
-each file; the workers extract ranges of its pages and send back plain tuples. The pool's
-processes fork from a server that has already imported PyMuPDF, so they start in
-milliseconds, and they start with the app rather than at the first upload.
+each file; the workers extract ranges of its pages and send back plain tuples. The workers
+are forked by multiprocessing's fork server, which imports PyMuPDF once beforehand, so each
+starts in milliseconds; they start with the app rather than at the first upload.
 
 A worker that dies on a hostile file breaks the pool: it is rebuilt, that file is refused,
 and the server process lives on (the same crash in-process would take the server down).
