@@ -199,9 +199,7 @@ def _delta_content(chunk: object) -> str:
 def _next_content(pieces: Iterator[Any]) -> str | None:
     """The next chunk's text ("" for a chunk without any); None at the end."""
     chunk = next(pieces, None)
-    if chunk is None:
-        return None
-    return str(chunk["choices"][0]["delta"].get("content") or "")
+    return None if chunk is None else _delta_content(chunk)
 
 
 def bundled_smollm2() -> str:

@@ -68,8 +68,8 @@ class PagePool:
             done: dict[int, list[PageLines]] = {}
             extracted = 0
             for future in as_completed(futures):
-                done[futures[future]] = future.result()
-                extracted += len(done[futures[future]])
+                pages = done[futures[future]] = future.result()
+                extracted += len(pages)
                 if on_pages is not None:
                     on_pages(extracted)
         except BrokenProcessPool as exc:

@@ -91,8 +91,7 @@ class QuietSendTimeout(EventSourceResponse):
 
 def stream_response(
     answer_id: str,
-    batches: AsyncIterator[list[tuple[int, AnswerEvent]]]
-    | AsyncIterator[list[tuple[int, IngestEvent]]],
+    batches: AsyncIterator[Batch],
     settings: Settings,
 ) -> EventSourceResponse:
     """Heartbeat comments keep proxies from closing idle streams; the send timeout frees
