@@ -19,7 +19,7 @@ from ragsvc.app import create_app
 from ragsvc.backends import Backends
 from ragsvc.config import Settings
 from ragsvc.embeddings import Vectors, normalise
-from ragsvc.generation import ExtractiveGenerator
+from ragsvc.extractive import ExtractiveGenerator
 from ragsvc.store import DiskStore
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"

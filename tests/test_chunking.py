@@ -11,7 +11,7 @@ from ragsvc.chunking import (
     passages,
     split_sentences,
 )
-from ragsvc.ingest import Block
+from ragsvc.parsed import Block
 
 
 def test_line_end_hyphenation_is_repaired_but_real_hyphens_stay():

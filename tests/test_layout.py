@@ -6,7 +6,7 @@ from __future__ import annotations
 import pymupdf
 import pytest
 
-from ragsvc.ingest import parse_pdf
+from ragsvc.pdf import parse_pdf
 
 pytestmark = pytest.mark.anyio
 
@@ -80,7 +80,7 @@ def test_pymupdf_add_ons_stay_unloaded():
     import sys
 
     code = (
-        "import sys, ragsvc.ingest; "
+        "import sys, ragsvc.pdf; "
         "print(sorted({'onnxruntime', 'pymupdf4llm'} & {m for m in sys.modules if sys.modules[m]}))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

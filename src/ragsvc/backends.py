@@ -14,8 +14,9 @@ from ragsvc.embeddings import (
     SentenceTransformerEmbedder,
     WordLlamaEmbedder,
 )
-from ragsvc.generation import ExtractiveGenerator, Generator, LlamaGenerator, OpenAIGenerator
-from ragsvc.pagepool import PagePool
+from ragsvc.extractive import ExtractiveGenerator
+from ragsvc.generation import Generator, LlamaGenerator, OpenAIGenerator
+from ragsvc.pdf_workers import PdfWorkers
 from ragsvc.store import DiskStore, Store
 
 
@@ -25,14 +26,14 @@ class Backends:
     generator: Generator
     store: Store
     client: openai.AsyncOpenAI | None = None  # shared by the openai backends; owned here
-    pages: PagePool | None = None  # worker processes extracting PDF pages; owned here
+    pdf_workers: PdfWorkers | None = None  # processes extracting PDF pages; owned here
 
     async def aclose(self) -> None:
         """Release pooled connections to the OpenAI-compatible server; stop the workers."""
         if self.client is not None:
             await self.client.close()
-        if self.pages is not None:
-            await anyio.to_thread.run_sync(self.pages.close)
+        if self.pdf_workers is not None:
+            await anyio.to_thread.run_sync(self.pdf_workers.close)
 
 
 def openai_client(settings: Settings) -> openai.AsyncOpenAI:
@@ -74,5 +75,5 @@ def make_backends(settings: Settings) -> Backends:
         )
     else:
         generator = ExtractiveGenerator(embedder)
-    pages = PagePool(settings.parse_workers) if settings.parse_workers else None
-    return Backends(embedder, generator, DiskStore(settings.data_dir), client, pages)
+    workers = PdfWorkers(settings.parse_workers) if settings.parse_workers else None
+    return Backends(embedder, generator, DiskStore(settings.data_dir), client, workers)

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
-from ragsvc.ingest import Block
+from ragsvc.parsed import Block
 
 # "trans-\nformer" -> "transformer"; a capital after the break is a real hyphen ("GPT-\n4").
 _HYPHEN_BREAK = re.compile(r"(\w)-\s*\n\s*([a-z])")

@@ -1,147 +1,25 @@
-"""Generator protocol and its two real backends: extractive (default) and OpenAI-compatible."""
+"""Generator protocol and its LLM backends: any OpenAI-compatible server, and a GGUF model
+run in-process by llama-cpp-python. The default, extractive generator is in `extractive.py`."""
 
 from __future__ import annotations
 
 import importlib.util
-import re
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 import anyio
 import httpx
-import numpy as np
 import openai
-import Stemmer
-from bm25s.stopwords import STOPWORDS_EN
 
-from ragsvc.chunking import split_sentences
-from ragsvc.embeddings import Embedder
 from ragsvc.errors import BackendUnavailable
-from ragsvc.prompts import NOT_FOUND, Prompt
-
-_WORD = re.compile(r"[A-Za-z0-9]+")
-_TOKEN = re.compile(r"\S+\s*")
-# The document's own bibliography markers ("... as shown in [3]."): quoted as they are, they
-# would read as this answer's [n] citations, pointing at the wrong sources.
-_PAPER_REFERENCE = re.compile(r"\s*\[\d+(?:\s*[,;–-]\s*\d+)*\]")
+from ragsvc.prompts import Prompt
 
 
 class Generator(Protocol):
     def stream(self, prompt: Prompt) -> AsyncIterator[str]:
         """Yield answer text in order; joined, the pieces are the whole answer."""
         ...
-
-
-async def words(text: str) -> AsyncIterator[str]:
-    """Stream text word by word. The text is complete already, so no pause between words:
-    they reach the client in one write, each still its own `token` event."""
-    for match in _TOKEN.finditer(text):
-        yield match.group()
-
-
-@dataclass(frozen=True)
-class _Candidate:
-    source_n: int
-    order: tuple[str, int, int]  # (document, page, position): where it stands in the document
-    text: str
-
-
-class ExtractiveGenerator:
-    """Answers with the retrieved sentences that best match the question; never invents text.
-
-    A sentence scores by its cosine similarity to the question, plus the share of the
-    question's content words it holds, plus a small prior for the rank of its source. Only
-    sentences close to the best one are kept (a weak second sentence mostly cites a wrong
-    page), at most a few and about `max_chars`, in document order, each with its [n].
-    """
-
-    RANK_PRIOR = 0.15  # added as RANK_PRIOR / rank: retrieval's confidence counts a little
-    KEEP_WITHIN = 0.85  # keep sentences scoring at least this share of the best one
-
-    def __init__(
-        self,
-        embedder: Embedder,
-        max_sentences: int = 3,
-        global_sentences: int = 4,
-        max_chars: int = 700,
-    ) -> None:
-        self._embedder = embedder
-        self._max = max_sentences
-        self._max_chars = max_chars
-        self._global = global_sentences
-        self._stem = Stemmer.Stemmer("english")
-
-    async def stream(self, prompt: Prompt) -> AsyncIterator[str]:
-        text = await self.compose(prompt)
-        async for word in words(text):
-            yield word
-
-    async def compose(self, prompt: Prompt) -> str:
-        if not prompt.sources:
-            return NOT_FOUND
-        if prompt.global_question:
-            return self._overview(prompt)
-        candidates = self._candidates(prompt)
-        if not candidates:
-            return NOT_FOUND
-        vectors = await self._embedder.embed([prompt.question] + [c.text for c in candidates])
-        cosine = vectors[1:] @ vectors[0]
-        terms = self._terms(prompt.question)
-        overlap = np.array([self._overlap(terms, c.text) for c in candidates])
-        prior = np.array([self.RANK_PRIOR / c.source_n for c in candidates])
-        scores = cosine + overlap + prior
-        ranked = [int(i) for i in np.argsort(-scores) if overlap[i] > 0]
-        if not ranked:
-            top = candidates[int(np.argmax(scores))]
-            return f"{NOT_FOUND} The closest passage is: {top.text} [{top.source_n}]"
-        chosen: list[_Candidate] = []
-        length = 0
-        for i in ranked[: self._max]:
-            if chosen and (
-                scores[i] < self.KEEP_WITHIN * scores[ranked[0]] or length > self._max_chars
-            ):
-                break
-            chosen.append(candidates[i])
-            length += len(candidates[i].text)
-        chosen.sort(key=lambda c: c.order)
-        return " ".join(f"{c.text} [{c.source_n}]" for c in chosen)
-
-    @staticmethod
-    def _candidates(prompt: Prompt) -> list[_Candidate]:
-        """Sentences of all sources, each once: overlapping chunks repeat their edges."""
-        seen: set[str] = set()
-        candidates = []
-        for source in prompt.sources:
-            for position, sentence in enumerate(split_sentences(source.text)):
-                sentence = _PAPER_REFERENCE.sub("", sentence)
-                if len(sentence) >= 20 and sentence not in seen:
-                    seen.add(sentence)
-                    order = (source.document_id, source.page, position)
-                    candidates.append(_Candidate(source.n, order, sentence))
-        return candidates
-
-    def _overview(self, prompt: Prompt) -> str:
-        """Global questions and section summaries: the opening sentences of each source to
-        summarise (a card, or each part of a section), fewer each when there are several."""
-        chosen = [s for s in prompt.sources if s.n in prompt.overview_numbers]
-        each = self._global if len(chosen) == 1 else 2
-        parts = []
-        for source in chosen:
-            sentences = [_PAPER_REFERENCE.sub("", s) for s in split_sentences(source.text)]
-            sentences = sentences[:each]
-            parts.append(" ".join(sentences) + f" [{source.n}]")
-        return "\n\n".join(parts) if parts else NOT_FOUND
-
-    def _terms(self, text: str) -> set[str]:
-        words_ = [w.lower() for w in _WORD.findall(text)]
-        return set(self._stem.stemWords([w for w in words_ if w not in STOPWORDS_EN]))
-
-    def _overlap(self, terms: set[str], sentence: str) -> float:
-        if not terms:
-            return 0.0
-        return len(terms & self._terms(sentence)) / len(terms)
 
 
 class LlamaGenerator:

@@ -26,8 +26,8 @@ from ragsvc.errors import DocumentNotFound, RagError
 from ragsvc.eventlog import EventLog, Work
 from ragsvc.events import ChunksEmbedded, DocumentSettled, IngestEvent, PageParsed
 from ragsvc.index import SessionIndex
-from ragsvc.ingest import PageExtractor, check_pdf_magic, parse_pdf
 from ragsvc.leases import Lease
+from ragsvc.pdf import PageExtractor, check_pdf_magic, parse_pdf
 from ragsvc.schemas import Chunk, Document
 from ragsvc.store import SessionState, now
 
@@ -174,7 +174,7 @@ async def ingest_files(
     for upload in uploads:
         if upload.sha256 not in known and upload.sha256 not in fresh:
             item = await anyio.to_thread.run_sync(
-                prepare, upload, new_document(upload), settings, None, backends.pages
+                prepare, upload, new_document(upload), settings, None, backends.pdf_workers
             )
             await embed(backends.embedder, item)
             fresh[upload.sha256] = item
@@ -252,7 +252,7 @@ def ingest_in_background(
         try:
             try:
                 item = await anyio.to_thread.run_sync(
-                    prepare, upload, document, settings, page_parsed, backends.pages
+                    prepare, upload, document, settings, page_parsed, backends.pdf_workers
                 )
                 await embed(backends.embedder, item, report)
             except RagError as exc:

@@ -4,8 +4,9 @@ title and outline. The only module that imports PyMuPDF.
 Layout is read from PyMuPDF's span data in one pass per page: a heading is a short line set
 in bold or in a larger size than the body text (the most common size); running headers,
 footers and bare page numbers (short lines at the page's top or bottom that repeat across
-pages) are dropped. Everything here is blocking: callers run it in a worker thread (PyMuPDF
-yields the GIL between page calls; measured lag stays in single milliseconds).
+pages) are dropped. Everything here is blocking: callers run it in a worker thread, and a
+file of several pages has its pages extracted by worker processes (`pdf_workers.py`),
+because MuPDF holds the GIL while it reads a page.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import re
 import sys
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol
 
 # PyMuPDF 2 imports its optional add-ons, pymupdf.layout and pymupdf4llm, when it is imported:
@@ -28,6 +28,7 @@ for _addon in ("pymupdf.layout", "pymupdf4llm"):
 import pymupdf  # noqa: E402
 
 from ragsvc.errors import NotAPdf, RagError, TooLarge, UnreadablePdf  # noqa: E402
+from ragsvc.parsed import Block, ParsedDocument  # noqa: E402
 
 # Damaged files are reported to the client; MuPDF's own stderr chatter would only be noise.
 pymupdf.TOOLS.mupdf_display_errors(False)
@@ -45,26 +46,6 @@ MIN_POOL_PAGES = 4
 _TEXT_ONLY = pymupdf.TEXTFLAGS_DICT & ~pymupdf.TEXT_PRESERVE_IMAGES
 
 
-@dataclass(frozen=True)
-class Block:
-    text: str
-    heading: bool = False
-
-
-@dataclass
-class ParsedDocument:
-    """Blocks of every page (index 0 = page 1), plus what a global question needs."""
-
-    pages: list[list[Block]]
-    title: str | None
-    outline: list[str] = field(default_factory=list)
-    repaired: bool = False  # MuPDF had to rebuild a broken file: content may be missing
-
-    @property
-    def has_text(self) -> bool:
-        return any(block.text.strip() for page in self.pages for block in page)
-
-
 class Line(NamedTuple):
     """One text line of a page. A tuple, so worker processes send pages back cheaply."""
 
@@ -80,7 +61,7 @@ PageLines = tuple[list[Line], float]  # a page's lines and its height
 
 
 class PageExtractor(Protocol):
-    """Extracts every page of an opened, validated PDF elsewhere (see pagepool)."""
+    """Extracts every page of an opened, validated PDF elsewhere (see pdf_workers)."""
 
     def extract(
         self,
@@ -110,34 +91,14 @@ def parse_pdf(
     `on_page(pages_done, pages)` is called as pages are extracted; `extractor`, when
     given, extracts the pages in other processes."""
     check_pdf_magic(data)
-    try:
-        doc = pymupdf.open(stream=data, filetype="pdf")
-    except Exception as exc:  # PyMuPDF raises its own assortment for damaged files
-        raise UnreadablePdf(f"{filename}: cannot be opened as a PDF ({exc})") from exc
-    with doc:
-        if doc.needs_pass:
-            raise UnreadablePdf(f"{filename}: the PDF is encrypted with a password")
-        if doc.page_count == 0:
-            raise UnreadablePdf(f"{filename}: the PDF has no pages")
-        if doc.page_count > max_pages:
-            raise TooLarge(
-                f"{filename}: {doc.page_count} pages, more than the limit of {max_pages}"
-            )
-        try:
-            extracted = _extract(doc, data, filename, on_page, extractor)
-            pages = [lines for lines, _ in extracted]
-            heights = [height for _, height in extracted]
-            meta_title = str((doc.metadata or {}).get("title") or "").strip()
-            outline = [str(entry[1]).strip() for entry in doc.get_toc(simple=True)]
-        except RagError:
-            raise
-        except Exception as exc:
-            raise UnreadablePdf(f"{filename}: damaged PDF, text extraction failed ({exc})") from exc
+    with _open_checked(data, filename, max_pages) as doc:
+        extracted, meta_title, outline = _read(doc, data, filename, on_page, extractor)
         repaired = bool(doc.is_repaired)
+    pages = [lines for lines, _ in extracted]
     parsed = ParsedDocument(
-        pages=_structure(pages, heights),
+        pages=_structure(pages, [height for _, height in extracted]),
         title=_title(meta_title, pages[0]),
-        outline=[o for o in outline if o],
+        outline=outline,
         repaired=repaired,
     )
     if repaired and not parsed.has_text:
@@ -145,6 +106,48 @@ def parse_pdf(
             f"{filename}: the PDF is damaged (truncated?) and holds no readable text"
         )
     return parsed
+
+
+def _open_checked(data: bytes, filename: str, max_pages: int) -> pymupdf.Document:
+    """The opened PDF if it can be used at all; closed again when it is refused."""
+    try:
+        doc = pymupdf.open(stream=data, filetype="pdf")
+    except Exception as exc:  # PyMuPDF raises its own assortment for damaged files
+        raise UnreadablePdf(f"{filename}: cannot be opened as a PDF ({exc})") from exc
+    try:
+        _refuse_unusable(doc, filename, max_pages)
+    except BaseException:
+        doc.close()
+        raise
+    return doc
+
+
+def _refuse_unusable(doc: pymupdf.Document, filename: str, max_pages: int) -> None:
+    if doc.needs_pass:
+        raise UnreadablePdf(f"{filename}: the PDF is encrypted with a password")
+    if doc.page_count == 0:
+        raise UnreadablePdf(f"{filename}: the PDF has no pages")
+    if doc.page_count > max_pages:
+        raise TooLarge(f"{filename}: {doc.page_count} pages, more than the limit of {max_pages}")
+
+
+def _read(
+    doc: pymupdf.Document,
+    data: bytes,
+    filename: str,
+    on_page: Callable[[int, int], None] | None,
+    extractor: PageExtractor | None,
+) -> tuple[list[PageLines], str, list[str]]:
+    """Every page's lines, the metadata title and the outline; any failure means damage."""
+    try:
+        extracted = _extract(doc, data, filename, on_page, extractor)
+        meta_title = str((doc.metadata or {}).get("title") or "").strip()
+        outline = [str(entry[1]).strip() for entry in doc.get_toc(simple=True)]
+    except RagError:
+        raise
+    except Exception as exc:
+        raise UnreadablePdf(f"{filename}: damaged PDF, text extraction failed ({exc})") from exc
+    return extracted, meta_title, [entry for entry in outline if entry]
 
 
 def _extract(

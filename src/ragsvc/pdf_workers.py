@@ -21,7 +21,7 @@ from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 
 from ragsvc.errors import UnreadablePdf
-from ragsvc.ingest import PageLines, page_lines
+from ragsvc.pdf import PageLines, page_lines
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 MAX_RANGE_PAGES = 200
 
 
-class PagePool:
+class PdfWorkers:
     def __init__(self, workers: int) -> None:
         self.workers = workers
         self._lock = threading.Lock()
@@ -39,7 +39,7 @@ class PagePool:
 
     def _start(self) -> ProcessPoolExecutor:
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["ragsvc.ingest"])
+        context.set_forkserver_preload(["ragsvc.pdf"])
         executor = ProcessPoolExecutor(self.workers, mp_context=context)
         # Start every worker now rather than during the first upload, from a thread: the
         # fork server imports PyMuPDF first (~0.7 s) and start-up need not wait for it.

@@ -14,8 +14,8 @@ import pymupdf
 import pytest
 
 from ragsvc.errors import UnreadablePdf
-from ragsvc.ingest import parse_pdf
-from ragsvc.pagepool import PagePool
+from ragsvc.pdf import parse_pdf
+from ragsvc.pdf_workers import PdfWorkers
 from tests.test_layout import make_paper
 
 PAPER = Path(__file__).parents[2] / "shared" / "data" / "DeepSeek_R1.pdf"
@@ -36,19 +36,19 @@ def long_pdf(pages: int) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def pool() -> Iterator[PagePool]:
-    pool = PagePool(2)
+def pool() -> Iterator[PdfWorkers]:
+    pool = PdfWorkers(2)
     pool.extract(long_pdf(4), "warm.pdf", 4)  # workers up before any timing-sensitive test
     yield pool
     pool.close()
 
 
-def test_pool_and_in_process_parsing_give_the_same_document(pool: PagePool):
+def test_pool_and_in_process_parsing_give_the_same_document(pool: PdfWorkers):
     for data in [make_paper(), long_pdf(9)] + ([PAPER.read_bytes()] if PAPER.exists() else []):
         assert parse_pdf(data, "x.pdf", 1000, extractor=pool) == parse_pdf(data, "x.pdf", 1000)
 
 
-def test_progress_counts_pages_as_ranges_finish(pool: PagePool):
+def test_progress_counts_pages_as_ranges_finish(pool: PdfWorkers):
     seen: list[tuple[int, int]] = []
     parse_pdf(
         long_pdf(450),
@@ -63,11 +63,11 @@ def test_progress_counts_pages_as_ranges_finish(pool: PagePool):
     assert seen[-1][0] == 450
 
 
-def worker_pids(pool: PagePool) -> list[int]:
+def worker_pids(pool: PdfWorkers) -> list[int]:
     return [p.pid for p in pool._executor._processes.values() if p.pid]  # type: ignore[attr-defined]
 
 
-def test_a_worker_killed_between_uploads_is_replaced(pool: PagePool):
+def test_a_worker_killed_between_uploads_is_replaced(pool: PdfWorkers):
     data = long_pdf(6)
     victim = worker_pids(pool)[0]
     os.kill(victim, signal.SIGKILL)
@@ -76,7 +76,7 @@ def test_a_worker_killed_between_uploads_is_replaced(pool: PagePool):
     assert victim not in worker_pids(pool)
 
 
-def test_a_worker_dying_mid_file_refuses_that_file_only(pool: PagePool):
+def test_a_worker_dying_mid_file_refuses_that_file_only(pool: PdfWorkers):
     big = long_pdf(600)
 
     def kill_soon() -> None:

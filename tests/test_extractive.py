@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from ragsvc.generation import ExtractiveGenerator
+from ragsvc.extractive import ExtractiveGenerator
 from ragsvc.prompts import NOT_FOUND, Prompt
 from ragsvc.schemas import Source
 

@@ -1,0 +1,28 @@
+"""A parsed document as the rest of the pipeline sees it: pages of text blocks, plus the
+title and outline a global question needs. Parsers produce it (`pdf.py`); chunking reads it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Block:
+    """A paragraph-like run of text on a page, or a heading on its own."""
+
+    text: str
+    heading: bool = False
+
+
+@dataclass
+class ParsedDocument:
+    """Blocks of every page (index 0 = page 1), plus what a global question needs."""
+
+    pages: list[list[Block]]
+    title: str | None
+    outline: list[str] = field(default_factory=list)
+    repaired: bool = False  # the parser had to rebuild a broken file: content may be missing
+
+    @property
+    def has_text(self) -> bool:
+        return any(block.text.strip() for page in self.pages for block in page)
