@@ -108,8 +108,7 @@ class GatedEmbedder(HashEmbedder):
 
 async def test_deleting_a_document_while_it_is_ingested(settings: Settings, pdf: Callable):
     async with app_client(settings) as http:
-        backends = app_of(http).state.backends
-        backends.embedder = gated = GatedEmbedder()
+        app_of(http).state.ragsvc.ingestion.embedder = gated = GatedEmbedder()
         data = pdf(PAGES)
         up = await http.post("/upload", params={"wait": "false"}, files={"files": ("t.pdf", data)})
         headers = {"Authorization": f"Bearer {up.json()['token']}"}
@@ -120,7 +119,7 @@ async def test_deleting_a_document_while_it_is_ingested(settings: Settings, pdf:
         assert again.json()["documents"][0]["id"] == doc["id"]  # same content, same document
         assert (await http.delete(f"/documents/{doc['id']}", headers=headers)).status_code == 204
         gated.gate.set()
-        ingest = app_of(http).state.ingests.find(doc["id"], hash_token(up.json()["token"]))
+        ingest = app_of(http).state.ragsvc.ingests.find(doc["id"], hash_token(up.json()["token"]))
         with anyio.fail_after(10):
             while not ingest.finished:
                 await anyio.sleep(0.01)
@@ -136,7 +135,7 @@ async def test_a_document_whose_ingest_died_becomes_failed(settings: Settings, t
     async with app_client(settings) as http:
         token = (await http.post("/sessions")).json()["token"]
         headers = {"Authorization": f"Bearer {token}"}
-        store = app_of(http).state.backends.store
+        store = app_of(http).state.ragsvc.backends.store
         upload = UploadedFile("t.pdf", b"%PDF-1.7 whatever")
         alive, dead = new_document(upload), new_document(UploadedFile("u.pdf", b"%PDF-1.7 other"))
 

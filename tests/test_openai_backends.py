@@ -82,7 +82,7 @@ def openai_settings(tmp_path: Path, base_url: str, **overrides: Any) -> Settings
 
 def openai_client(app: FastAPI) -> openai.AsyncOpenAI:
     """The one client make_backends() built, shared by the openai backends."""
-    backends: Backends = app.state.backends
+    backends: Backends = app.state.ragsvc.backends
     assert backends.client is not None
     return backends.client
 

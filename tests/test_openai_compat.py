@@ -35,11 +35,11 @@ class BreakingGenerator:
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[tuple[str, dict]]:
     settings = Settings(data_dir=tmp_path / "data")
-    backends = fake_backends(settings)
-    with serving_in_thread(create_app(settings, backends)) as base:
+    app = create_app(settings, fake_backends(settings))
+    with serving_in_thread(app) as base:
         files = [("files", (name, make_pdf(pages), "application/pdf")) for name, pages in DOCS]
         token = httpx.post(f"{base}/upload", files=files).json()["token"]
-        yield base, {"token": token, "backends": backends}
+        yield base, {"token": token, "answering": app.state.ragsvc.answering}
 
 
 def client(base: str, token: str) -> openai.OpenAI:
@@ -96,7 +96,7 @@ class RecordingGenerator:
 
 def test_conversation_in_messages_becomes_the_history(server):
     base, ctx = server
-    ctx["backends"].generator = recorder = RecordingGenerator()
+    ctx["answering"].generator = recorder = RecordingGenerator()
     messages = [
         {"role": "system", "content": "Be brief."},
         {"role": "user", "content": "How fast do peregrine falcons stoop?"},
@@ -131,7 +131,7 @@ def test_errors_reach_the_sdk_as_its_exceptions(server, tmp_path: Path):
 
 def test_backend_failure_mid_stream_raises_in_the_sdk(server):
     base, ctx = server
-    ctx["backends"].generator = BreakingGenerator()
+    ctx["answering"].generator = BreakingGenerator()
     with client(base, ctx["token"]) as sdk:
         stream = sdk.chat.completions.create(
             model="ragsvc", messages=[{"role": "user", "content": "owls?"}], stream=True

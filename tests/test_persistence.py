@@ -57,7 +57,7 @@ async def test_failed_write_leaves_previous_state(settings: Settings, pdf: Calla
     async def work(http: httpx.AsyncClient):
         up = await http.post("/upload", files={"files": ("sea.pdf", pdf(TEXT))})
         token = up.json()["token"]
-        store = app_of(http).state.backends.store
+        store = app_of(http).state.ragsvc.backends.store
 
         def explode(state):
             state.documents.clear()
@@ -132,9 +132,9 @@ def test_store_refuses_paths_that_are_not_token_hashes(tmp_path: Path):
 async def test_writing_to_a_session_deleted_meanwhile_is_401(settings: Settings, pdf: Callable):
     async def work(http: httpx.AsyncClient):
         token = (await http.post("/sessions")).json()["token"]
-        store = app_of(http).state.backends.store
+        store = app_of(http).state.ragsvc.backends.store
         await store.delete_session(hash_token(token))
-        from ragsvc.store import SessionGone
+        from ragsvc.errors import SessionGone
 
         with pytest.raises(SessionGone):
             await store.update(hash_token(token), lambda state: None)

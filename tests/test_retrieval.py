@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ragsvc.index import SessionIndex
-from ragsvc.retrieval import fuse, rank
+from ragsvc.retrieval import Query, fuse, rank
 from ragsvc.schemas import Chunk
 
 from .conftest import HashEmbedder
@@ -26,7 +26,7 @@ def build(texts: list[tuple[str, str]]) -> SessionIndex:
 
 def top_pages(index: SessionIndex, question: str, k: int, mmr: float) -> list[int]:
     vectors = EMBEDDER.embed_sync([question])
-    hits = rank(index, [question], vectors, k, None, False, "hybrid", mmr)
+    hits = rank(index, Query(question=question, top_k=k, mmr_lambda=mmr), vectors)
     return [hit.chunk.page for hit in hits]
 
 

@@ -69,7 +69,7 @@ async def test_expired_session_is_401_and_purged(settings: Settings):
     short = settings.model_copy(update={"session_ttl": 1})
     async with app_client(short) as http:
         token = (await http.post("/sessions")).json()["token"]
-        store = app_of(http).state.backends.store
+        store = app_of(http).state.ragsvc.backends.store
         meta = await store.get_session(hash_token(token), timedelta(seconds=1))
         assert meta is not None
         # Expire it by rewriting its meta instead of sleeping through the TTL.

@@ -146,19 +146,20 @@ async def test_rejected_tokenless_upload_leaves_no_session(
 
 @pytest.fixture
 def small_limits(settings: Settings) -> Settings:
+    """Tests ask for it before `client`: the app reads its settings when it starts."""
     settings.max_upload_mb = 0.05  # 52 kB
     settings.max_pages = 3
     return settings
 
 
-async def test_oversize_body_is_413(client: httpx.AsyncClient, session: dict, small_limits):
+async def test_oversize_body_is_413(small_limits, client: httpx.AsyncClient, session: dict):
     big = b"%PDF-1.7\n" + b"0" * 200_000
     reply = await client.post("/upload", files=as_files(("big.pdf", big)), headers=session)
     assert "limit of 0.05 MB" in assert_problem(reply, 413)["detail"]
 
 
 async def test_oversize_body_without_content_length_is_413(
-    client: httpx.AsyncClient, session: dict, small_limits
+    small_limits, client: httpx.AsyncClient, session: dict
 ):
     """A chunked body announces no size: the cap must hold while the body streams."""
     boundary = "xyz"
@@ -185,7 +186,7 @@ async def test_oversize_body_without_content_length_is_413(
 
 
 async def test_too_many_pages_is_413(
-    client: httpx.AsyncClient, session: dict, pdf: Callable, small_limits
+    small_limits, client: httpx.AsyncClient, session: dict, pdf: Callable
 ):
     reply = await client.post(
         "/upload", files=as_files(("long.pdf", pdf(["page"] * 4))), headers=session

@@ -1,5 +1,10 @@
 """Use case: a question (+ the session's recent turns) -> retrieval -> prompt -> generation
--> typed events (sources, tokens, done or failed). No FastAPI here."""
+-> typed events (sources, tokens, done or failed). No web framework here.
+
+`Answering.plan` does everything that can fail as a plain HTTP error (the question, the
+session's documents, retrieval, the generator's first piece); `Answering.events` streams
+the rest, where a failure becomes a `FailedEvent`.
+"""
 
 from __future__ import annotations
 
@@ -12,25 +17,48 @@ from dataclasses import dataclass
 
 import anyio
 
-from ragsvc.backends import Backends
-from ragsvc.config import Settings
+from ragsvc.clock import now
+from ragsvc.embeddings import Embedder
 from ragsvc.errors import (
     AnswerAbandoned,
     DocumentNotFound,
     InvalidInput,
     NoReadyDocuments,
+    ProblemRaised,
     RagError,
     problem,
 )
 from ragsvc.eventlog import EventLog, Work
 from ragsvc.events import AnswerEvent, DoneEvent, FailedEvent, SourcesEvent, TokenEvent
+from ragsvc.generation import Generator
+from ragsvc.index import SessionIndex
 from ragsvc.prompts import Prompt
-from ragsvc.retrieval import is_global_question, requested_section, retrieve, section_hits
-from ragsvc.schemas import AskRequest, Source, Timings, Turn
-from ragsvc.store import now
+from ragsvc.retrieval import (
+    Mode,
+    Query,
+    Retrieved,
+    is_global_question,
+    requested_section,
+    retrieve,
+    section_hits,
+)
+from ragsvc.schemas import AskRequest, Document, Problem, Source, Timings, Turn
+from ragsvc.store import SessionState, Store
 
 log = logging.getLogger(__name__)
 CITATION_MARKER = re.compile(r"\[(\d+)\]")  # an answer's "[n]", naming source n
+
+
+@dataclass(frozen=True)
+class AnswerOptions:
+    """The settings answering reads (RAGSVC_MAX_QUESTION_CHARS, _HISTORY_TURNS, _TOP_K,
+    _RETRIEVAL, _MMR_LAMBDA)."""
+
+    max_question_chars: int = 2000
+    history_turns: int = 6
+    top_k: int = 5
+    retrieval: Mode = "hybrid"
+    mmr_lambda: float = 0.7
 
 
 @dataclass
@@ -48,55 +76,156 @@ class AnswerPlan:
     first_token_ms: float
 
 
-async def plan_answer(
-    backends: Backends,
-    settings: Settings,
-    token_hash: str,
-    request: AskRequest,
-    history: list[Turn] | None = None,
-) -> AnswerPlan:
-    """Retrieve and start generating; failures here are plain HTTP errors, not events.
-    `history` replaces the session's stored turns (a client that sends its conversation)."""
-    started = time.perf_counter()
-    question = request.question.strip()
-    if not question or len(question) > settings.max_question_chars:
-        raise InvalidInput(f"the question must have 1 to {settings.max_question_chars} characters")
-    state = await backends.store.load_state(token_hash)
-    wanted = set(request.document_ids) if request.document_ids else None
-    if wanted and (missing := wanted - state.documents.keys()):
+@dataclass(frozen=True)
+class Found:
+    """The passages to answer from, and which of them (1-based) to summarise."""
+
+    hits: list[Retrieved]
+    summarise: frozenset[int]
+
+
+@dataclass
+class Answering:
+    """Answers questions from a session's documents with the backends it is given."""
+
+    store: Store
+    embedder: Embedder
+    generator: Generator
+    options: AnswerOptions
+
+    async def plan(
+        self, token_hash: str, request: AskRequest, history: list[Turn] | None = None
+    ) -> AnswerPlan:
+        """Retrieve and start generating; failures here are plain HTTP errors, not events.
+        `history` replaces the session's stored turns (a client that sends its conversation)."""
+        started = time.perf_counter()
+        question = checked_question(request.question, self.options.max_question_chars)
+        state = await self.store.load_state(token_hash)
+        wanted = wanted_documents(state, request.document_ids)
+        index = answerable_index(state, wanted, self.embedder.name)
+        turns = await self._recent_turns(token_hash, history)
+        top_k = request.top_k or self.options.top_k
+        found = await self._find(index, question, turns, top_k, wanted)
+        sources = numbered_sources(found.hits, state.documents)
+        retrieval_ms = _ms(started)
+        prompt = Prompt(question, sources, turns, summarise=found.summarise)
+        pieces = self.generator.stream(prompt)
+        first = await anext(pieces, "")  # an unreachable LLM becomes a 503 before the stream opens
+        return AnswerPlan(
+            answer_id=uuid.uuid4().hex,
+            token_hash=token_hash,
+            question=question,
+            sources=sources,
+            pieces=pieces,
+            first=first,
+            started=started,
+            retrieval_ms=retrieval_ms,
+            first_token_ms=_ms(started),
+        )
+
+    async def events(self, plan: AnswerPlan) -> AsyncIterator[AnswerEvent]:
+        """Sources, tokens, then done (turn recorded) or failed; closes the generator either way."""
+        yield SourcesEvent(plan.sources)
+        parts = [plan.first] if plan.first else []
+        try:
+            if plan.first:
+                yield TokenEvent(plan.first)
+            async for piece in plan.pieces:
+                parts.append(piece)
+                yield TokenEvent(piece)
+        except Exception as exc:
+            yield FailedEvent(generation_problem(exc))
+            return
+        finally:
+            with anyio.CancelScope(shield=True):  # runs on client disconnect too
+                await plan.pieces.aclose()  # type: ignore[attr-defined]
+        yield await self._done(plan, "".join(parts))
+
+    async def _done(self, plan: AnswerPlan, answer: str) -> DoneEvent:
+        """Record the turn, then the answer's last event."""
+        turn = Turn(question=plan.question, answer=answer, at=now())
+        await self.store.add_turn(plan.token_hash, turn, self.options.history_turns)
+        return DoneEvent(
+            answer=answer,
+            citations=citations(answer, len(plan.sources)),
+            timings=Timings(
+                retrieval_ms=plan.retrieval_ms,
+                first_token_ms=plan.first_token_ms,
+                total_ms=_ms(plan.started),
+            ),
+        )
+
+    async def _recent_turns(self, token_hash: str, history: list[Turn] | None) -> list[Turn]:
+        if history is None:
+            history = await self.store.turns(token_hash)
+        keep = self.options.history_turns
+        return history[-keep:] if keep else []
+
+    async def _find(
+        self,
+        index: SessionIndex,
+        question: str,
+        turns: list[Turn],
+        top_k: int,
+        wanted: frozenset[str] | None,
+    ) -> Found:
+        """A section's passages when the question names one that exists; else retrieval,
+        with the document cards summarised for a global question."""
+        section = requested_section(question)
+        hits = section_hits(index, section, top_k, wanted) if section else []
+        if hits:
+            return Found(hits, frozenset(range(1, len(hits) + 1)))
+        query = Query(
+            question=question,
+            previous_questions=tuple(t.question for t in turns),
+            top_k=top_k,
+            document_ids=wanted,
+            global_question=is_global_question(question),
+            mode=self.options.retrieval,
+            mmr_lambda=self.options.mmr_lambda,
+        )
+        hits = await retrieve(index, self.embedder, query)
+        cards = {n for n, hit in enumerate(hits, start=1) if hit.chunk.kind == "card"}
+        return Found(hits, frozenset(cards if query.global_question else ()))
+
+
+def checked_question(question: str, max_chars: int) -> str:
+    """The question without surrounding blanks; 422 when empty or too long."""
+    question = question.strip()
+    if not question or len(question) > max_chars:
+        raise InvalidInput(f"the question must have 1 to {max_chars} characters")
+    return question
+
+
+def wanted_documents(state: SessionState, document_ids: list[str] | None) -> frozenset[str] | None:
+    """The documents a question is restricted to (None: all); 404 for one not in the session."""
+    if not document_ids:
+        return None
+    wanted = frozenset(document_ids)
+    if missing := wanted - state.documents.keys():
         raise DocumentNotFound(f"no document {sorted(missing)[0]!r} in this session")
+    return wanted
+
+
+def answerable_index(
+    state: SessionState, wanted: frozenset[str] | None, embedder_name: str
+) -> SessionIndex:
+    """The session's index if a wanted document is ready in it and it was built by this
+    embedder; else 409."""
     ready = {d.id for d in state.documents.values() if d.status == "ready"}
     if state.index is None or not (ready & wanted if wanted else ready):
         raise NoReadyDocuments("upload a PDF with a text layer before asking")
-    state.index.check_embedder(backends.embedder.name)
-    if history is None:
-        history = await backends.store.turns(token_hash)
-    turns = history[-settings.history_turns :] if settings.history_turns else []
-    top_k = request.top_k or settings.top_k
-    global_question = is_global_question(question)
-    section = requested_section(question)
-    hits = section_hits(state.index, section, top_k, wanted) if section else []
-    summarise = {n for n, h in enumerate(hits, start=1)}  # a section summary, if any
-    if not hits:
-        hits = await retrieve(
-            state.index,
-            backends.embedder,
-            question,
-            [t.question for t in turns],
-            top_k,
-            wanted,
-            global_question,
-            settings.retrieval,
-            settings.mmr_lambda,
-        )
-        cards = {n for n, h in enumerate(hits, start=1) if h.chunk.kind == "card"}
-        summarise = cards if global_question else set()
-    retrieval_ms = _ms(started)
-    sources = [
+    state.index.check_embedder(embedder_name)
+    return state.index
+
+
+def numbered_sources(hits: list[Retrieved], documents: dict[str, Document]) -> list[Source]:
+    """The hits as sources numbered from 1, which [n] markers in an answer refer to."""
+    return [
         Source(
             n=n,
             document_id=hit.chunk.document_id,
-            filename=state.documents[hit.chunk.document_id].filename,
+            filename=documents[hit.chunk.document_id].filename,
             page=hit.chunk.page,
             score=round(hit.score, 5),
             text=hit.chunk.text,
@@ -104,62 +233,25 @@ async def plan_answer(
         )
         for n, hit in enumerate(hits, start=1)
     ]
-    prompt = Prompt(
-        question=question,
-        sources=sources,
-        history=turns,
-        global_question=bool(summarise),
-        overview_numbers=frozenset(summarise),
-    )
-    pieces = backends.generator.stream(prompt)
-    first = await anext(pieces, "")  # an unreachable LLM becomes a 503 before the stream opens
-    return AnswerPlan(
-        answer_id=uuid.uuid4().hex,
-        token_hash=token_hash,
-        question=question,
-        sources=sources,
-        pieces=pieces,
-        first=first,
-        started=started,
-        retrieval_ms=retrieval_ms,
-        first_token_ms=_ms(started),
-    )
 
 
-async def answer_events(
-    plan: AnswerPlan, backends: Backends, settings: Settings
-) -> AsyncIterator[AnswerEvent]:
-    """Sources, tokens, then done (turn recorded) or failed; closes the generator either way."""
-    yield SourcesEvent(plan.sources)
-    parts = [plan.first] if plan.first else []
-    try:
-        if plan.first:
-            yield TokenEvent(plan.first)
-        async for piece in plan.pieces:
-            parts.append(piece)
-            yield TokenEvent(piece)
-    except RagError as exc:
-        yield FailedEvent(exc.problem())
-        return
-    except Exception:
-        log.exception("generation failed")
-        yield FailedEvent(problem(500, "generation failed unexpectedly; see the server log"))
-        return
-    finally:
-        with anyio.CancelScope(shield=True):  # runs on client disconnect too
-            await plan.pieces.aclose()  # type: ignore[attr-defined]
-    answer = "".join(parts)
-    turn = Turn(question=plan.question, answer=answer, at=now())
-    await backends.store.add_turn(plan.token_hash, turn, settings.history_turns)
-    yield DoneEvent(
-        answer=answer,
-        citations=citations(answer, len(plan.sources)),
-        timings=Timings(
-            retrieval_ms=plan.retrieval_ms,
-            first_token_ms=plan.first_token_ms,
-            total_ms=_ms(plan.started),
-        ),
-    )
+def generation_problem(exc: Exception) -> Problem:
+    """What a client is told when generation fails mid-answer."""
+    if isinstance(exc, RagError):
+        return exc.problem()
+    log.exception("generation failed", exc_info=exc)
+    return problem(500, "generation failed unexpectedly; see the server log")
+
+
+async def final_answer(events: AsyncIterator[AnswerEvent]) -> DoneEvent:
+    """Run an answer to its end for a client that wants it whole: its `done` event, or its
+    failure raised again as the same problem."""
+    async for event in events:
+        if isinstance(event, FailedEvent):
+            raise ProblemRaised(event.problem)
+        if isinstance(event, DoneEvent):
+            return event
+    raise ProblemRaised(problem(500, "the answer ended without a result"))
 
 
 def answer_work(events: AsyncIterator[AnswerEvent]) -> Work[AnswerEvent]:

@@ -1,4 +1,5 @@
-"""The one place that turns settings into backend objects (embedder, generator, store)."""
+"""The one place that turns settings into backend objects: embedder, generator, store, and
+the PDF page workers."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from ragsvc.embeddings import (
     WordLlamaEmbedder,
 )
 from ragsvc.extractive import ExtractiveGenerator
-from ragsvc.generation import Generator, LlamaGenerator, OpenAIGenerator
+from ragsvc.generation import Generator, LlamaGenerator, OpenAIGenerator, Sampling
 from ragsvc.pdf_workers import PdfWorkers
 from ragsvc.store import DiskStore, Store
 
@@ -49,31 +50,32 @@ def openai_client(settings: Settings) -> openai.AsyncOpenAI:
 
 def make_backends(settings: Settings) -> Backends:
     """Build what the settings name; blocking (loads models), so call it off the event loop."""
-    client = (
-        openai_client(settings) if "openai" in (settings.embedder, settings.generator) else None
-    )
-    embedder: Embedder
-    if settings.embedder == "openai":
-        assert client is not None
-        embedder = OpenAIEmbedder(client, settings.embedding_model, settings.embedding_batch)
-    elif settings.embedder == "st":
-        embedder = SentenceTransformerEmbedder(settings.st_model, settings.embedding_batch)
-    else:
-        embedder = WordLlamaEmbedder()
-    generator: Generator
-    if settings.generator == "openai":
-        assert client is not None
-        generator = OpenAIGenerator(
-            client, settings.llm_model, settings.llm_temperature, settings.llm_max_tokens
-        )
-    elif settings.generator == "llama":
-        generator = LlamaGenerator(
-            settings.llama_model,
-            settings.llama_threads,
-            settings.llama_context,
-            settings.llm_max_tokens,
-        )
-    else:
-        generator = ExtractiveGenerator(embedder)
+    uses_openai = "openai" in (settings.embedder, settings.generator)
+    client = openai_client(settings) if uses_openai else None
+    embedder = _embedder(settings, client)
+    generator = _generator(settings, client, embedder)
     workers = PdfWorkers(settings.parse_workers) if settings.parse_workers else None
     return Backends(embedder, generator, DiskStore(settings.data_dir), client, workers)
+
+
+def _embedder(settings: Settings, client: openai.AsyncOpenAI | None) -> Embedder:
+    if settings.embedder == "openai":
+        assert client is not None
+        return OpenAIEmbedder(client, settings.embedding_model, settings.embedding_batch)
+    if settings.embedder == "st":
+        return SentenceTransformerEmbedder(settings.st_model, settings.embedding_batch)
+    return WordLlamaEmbedder()
+
+
+def _generator(
+    settings: Settings, client: openai.AsyncOpenAI | None, embedder: Embedder
+) -> Generator:
+    sampling = Sampling(settings.llm_temperature, settings.llm_max_tokens)
+    if settings.generator == "openai":
+        assert client is not None
+        return OpenAIGenerator(client, settings.llm_model, sampling)
+    if settings.generator == "llama":
+        return LlamaGenerator(
+            settings.llama_model, settings.llama_threads, settings.llama_context, sampling
+        )
+    return ExtractiveGenerator(embedder)

@@ -1,4 +1,4 @@
-"""Dependency aliases: settings, backends, and token -> session (or 401), resolved once here.
+"""Dependency aliases: the application state, and token -> session (or 401), resolved once here.
 
 Every dependency is `async def`: FastAPI runs a plain `def` one in the thread pool, a thread
 hop per dependency per request for what is an attribute read.
@@ -12,12 +12,8 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from ragsvc.backends import Backends
-from ragsvc.config import Settings
 from ragsvc.errors import Unauthorized
-from ragsvc.eventlog import LogHub
-from ragsvc.events import AnswerEvent, IngestEvent
-from ragsvc.ratelimit import RateLimiter
+from ragsvc.state import AppState
 from ragsvc.tokens import hash_token, same_secret
 
 COOKIE = "ragsvc_session"
@@ -30,36 +26,12 @@ class CurrentSession:
     expires_at: datetime
 
 
-async def get_settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
+async def get_state(request: Request) -> AppState:
+    state: AppState = request.app.state.ragsvc
+    return state
 
 
-async def get_backends(request: Request) -> Backends:
-    backends: Backends = request.app.state.backends
-    return backends
-
-
-async def get_limiter(request: Request) -> RateLimiter:
-    limiter: RateLimiter = request.app.state.limiter
-    return limiter
-
-
-async def get_answers(request: Request) -> LogHub[AnswerEvent]:
-    answers: LogHub[AnswerEvent] = request.app.state.answers
-    return answers
-
-
-async def get_ingests(request: Request) -> LogHub[IngestEvent]:
-    ingests: LogHub[IngestEvent] = request.app.state.ingests
-    return ingests
-
-
-SettingsDep = Annotated[Settings, Depends(get_settings)]
-BackendsDep = Annotated[Backends, Depends(get_backends)]
-LimiterDep = Annotated[RateLimiter, Depends(get_limiter)]
-AnswersDep = Annotated[LogHub[AnswerEvent], Depends(get_answers)]
-IngestsDep = Annotated[LogHub[IngestEvent], Depends(get_ingests)]
+StateDep = Annotated[AppState, Depends(get_state)]
 
 
 def presented_token(request: Request) -> str | None:
@@ -73,37 +45,35 @@ def presented_token(request: Request) -> str | None:
     return request.cookies.get(COOKIE) or None
 
 
-async def _resolve(token: str, settings: Settings, backends: Backends) -> CurrentSession:
+async def _resolve(token: str, state: AppState) -> CurrentSession:
     token_hash = hash_token(token)
-    meta = await backends.store.get_session(token_hash, timedelta(seconds=settings.session_ttl))
+    ttl = timedelta(seconds=state.settings.session_ttl)
+    meta = await state.backends.store.get_session(token_hash, ttl)
     if meta is None or not same_secret(meta.token_hash, token_hash):
         raise Unauthorized("unknown or expired session token; create one with POST /sessions")
     return CurrentSession(meta.token_hash, meta.created_at, meta.expires_at)
 
 
-async def current_session(
-    request: Request, settings: SettingsDep, backends: BackendsDep
-) -> CurrentSession:
+async def current_session(request: Request, state: StateDep) -> CurrentSession:
     token = presented_token(request)
     if token is None:
         raise Unauthorized("no session token: send 'Authorization: Bearer <token>'")
-    return await _resolve(token, settings, backends)
+    return await _resolve(token, state)
 
 
-async def optional_session(
-    request: Request, settings: SettingsDep, backends: BackendsDep
-) -> CurrentSession | None:
+async def optional_session(request: Request, state: StateDep) -> CurrentSession | None:
     """None when no token is presented; a presented but bad token is still a 401."""
     token = presented_token(request)
-    return None if token is None else await _resolve(token, settings, backends)
+    return None if token is None else await _resolve(token, state)
 
 
-async def require_api_key(request: Request, settings: SettingsDep) -> None:
+async def require_api_key(request: Request, state: StateDep) -> None:
     """Where RAGSVC_API_KEYS is set, creating a session takes one of those keys."""
-    if not settings.api_keys:
+    keys = state.settings.api_keys
+    if not keys:
         return
     given = request.headers.get("x-api-key", "")
-    if not any(same_secret(given, key.get_secret_value()) for key in settings.api_keys):
+    if not any(same_secret(given, key.get_secret_value()) for key in keys):
         raise Unauthorized("creating a session needs a valid X-API-Key header")
 
 

@@ -1,19 +1,15 @@
-"""Domain errors and the one place that turns any error into RFC 9457 problem+json."""
+"""Domain errors: what can go wrong, each with the RFC 9457 problem a client is shown.
+
+No web framework here: `http_errors.py` writes these problems as HTTP responses, and
+`sse.py` as `error` events.
+"""
 
 from __future__ import annotations
 
-import logging
 from http import HTTPStatus
-from typing import Any
 
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
-from starlette.exceptions import HTTPException as StarletteHTTPException
+from ragsvc.schemas import Problem
 
-log = logging.getLogger(__name__)
-
-PROBLEM_JSON = "application/problem+json"
 # A URN names the problem type without pretending to be a page that can be fetched.
 TYPE_BASE = "urn:ragsvc:problem:"
 
@@ -30,7 +26,7 @@ class RagError(Exception):
         self.detail = detail
         self.headers = headers or {}
 
-    def problem(self) -> dict[str, Any]:
+    def problem(self) -> Problem:
         return problem(self.status, self.detail, slug=self.slug, title=self.title)
 
 
@@ -94,69 +90,27 @@ class BackendUnavailable(RagError):
 class ProblemRaised(RagError):
     """A problem first reported as an `error` event, raised again for a JSON client."""
 
-    def __init__(self, body: dict[str, Any]) -> None:
-        super().__init__(str(body["detail"]))
-        self.status, self.title, self.body = int(body["status"]), str(body["title"]), body
+    def __init__(self, reported: Problem) -> None:
+        super().__init__(reported.detail)
+        self.status, self.title, self.reported = reported.status, reported.title, reported
 
-    def problem(self) -> dict[str, Any]:
-        return self.body
+    def problem(self) -> Problem:
+        return self.reported
+
+
+class SessionGone(Exception):
+    """The session vanished (deleted, expired) while a request was using it. Not a client
+    error by itself: the HTTP layer answers it as 401, since the token names no session."""
 
 
 def problem(
     status: int, detail: str, *, slug: str | None = None, title: str | None = None
-) -> dict[str, Any]:
-    """Build an RFC 9457 body; `type` points at a stable per-problem URI."""
+) -> Problem:
+    """Build an RFC 9457 body; `type` is a stable per-problem URN."""
     phrase = HTTPStatus(status).phrase
-    return {
-        "type": TYPE_BASE + (slug or phrase.lower().replace(" ", "-")),
-        "title": title or phrase,
-        "status": status,
-        "detail": detail,
-    }
-
-
-def problem_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI `responses` entries declaring problem+json bodies for these statuses."""
-    schema = {"$ref": "#/components/schemas/Problem"}
-    return {
-        code: {
-            "description": HTTPStatus(code).phrase,
-            "content": {PROBLEM_JSON: {"schema": schema}},
-        }
-        for code in codes
-    }
-
-
-def problem_response(body: dict[str, Any], headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse(body, status_code=body["status"], headers=headers, media_type=PROBLEM_JSON)
-
-
-def install_handlers(app: FastAPI) -> None:
-    """Route every error, ours or the framework's, through problem+json."""
-
-    async def on_rag_error(_: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, RagError)
-        return problem_response(exc.problem(), exc.headers)
-
-    async def on_http_error(_: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, StarletteHTTPException)
-        detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
-        return problem_response(problem(exc.status_code, detail), dict(exc.headers or {}))
-
-    async def on_validation_error(_: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, RequestValidationError)
-        parts = [
-            f"{'.'.join(str(p) for p in err.get('loc', ()))}: {err.get('msg', '')}"
-            for err in exc.errors()
-        ]
-        body = problem(422, "; ".join(parts), slug="invalid-input", title="Invalid input")
-        return problem_response(body)
-
-    async def on_unexpected(_: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error", exc_info=exc)
-        return problem_response(problem(500, "unexpected server error; see the server log"))
-
-    app.add_exception_handler(RagError, on_rag_error)
-    app.add_exception_handler(StarletteHTTPException, on_http_error)
-    app.add_exception_handler(RequestValidationError, on_validation_error)
-    app.add_exception_handler(Exception, on_unexpected)
+    return Problem(
+        type=TYPE_BASE + (slug or phrase.lower().replace(" ", "-")),
+        title=title or phrase,
+        status=status,
+        detail=detail,
+    )

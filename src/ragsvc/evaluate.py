@@ -18,12 +18,12 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from ragsvc.answering import CITATION_MARKER, answer_events, plan_answer
-from ragsvc.backends import Backends, make_backends
+from ragsvc.answering import CITATION_MARKER, Answering, final_answer
+from ragsvc.backends import make_backends
 from ragsvc.config import Settings
-from ragsvc.events import DoneEvent
-from ragsvc.ingestion import UploadedFile, ingest_files
+from ragsvc.ingestion import UploadedFile
 from ragsvc.schemas import AskRequest
+from ragsvc.state import AppState
 from ragsvc.tokens import hash_token, new_token
 
 KS = (1, 3, 5)
@@ -67,6 +67,22 @@ class Report:
     def latency_p50_ms(self) -> float:
         return statistics.median(self.latencies_ms) if self.latencies_ms else 0.0
 
+    def record(self, line: dict[str, Any], pages: list[int], answer: str) -> None:
+        """Score one question: the rank of its first right page, and its citations."""
+        expected = set(line["pages"])
+        rank = next((i for i, page in enumerate(pages, 1) if page in expected), None)
+        self.questions += 1
+        self.reciprocal_ranks.append(1 / rank if rank else 0.0)
+        for k in KS:
+            self.hits[k] += int(rank is not None and rank <= k)
+        if rank != 1:
+            self.misses.append(f"{line['question']} -> pages {pages}, want {sorted(expected)}")
+        markers = [int(m) for m in CITATION_MARKER.findall(answer)]
+        self.cited += len(markers)
+        self.cited_right += sum(
+            1 for n in markers if 1 <= n <= len(pages) and pages[n - 1] in expected
+        )
+
     def summary(self) -> dict[str, Any]:
         return {
             "name": self.name,
@@ -95,61 +111,38 @@ def as_json(reports: list[Report]) -> str:
 
 
 async def evaluate(
-    qa_file: Path,
-    pdf_dir: Path,
-    settings: Settings,
-    name: str = "defaults (hybrid)",
-    backends: Backends | None = None,
+    qa_file: Path, pdf_dir: Path, settings: Settings, name: str = "defaults (hybrid)"
 ) -> Report:
     """Ingest the QA set's PDFs into a throwaway session; ask every question."""
     lines = [json.loads(line) for line in qa_file.read_text().splitlines() if line.strip()]
     with tempfile.TemporaryDirectory() as scratch:
         settings = settings.model_copy(update={"data_dir": Path(scratch), "history_turns": 0})
-        backends = backends or make_backends(settings)
-        token_hash = hash_token(new_token())
-        await backends.store.create_session(token_hash, timedelta(hours=1))
-        names = sorted({line["document"] for line in lines})
-        uploads = [UploadedFile(n, (pdf_dir / n).read_bytes()) for n in names]
-        documents = await ingest_files(backends, settings, token_hash, uploads)
-        ids = {doc.filename: doc.id for doc in documents}
-        report = Report(name)
-        for line in lines:
-            await _ask(report, line, ids[line["document"]], backends, settings, token_hash)
-        await backends.aclose()
+        backends = make_backends(settings)
+        try:
+            state = AppState.build(settings, backends)
+            token_hash = hash_token(new_token())
+            await backends.store.create_session(token_hash, timedelta(hours=1))
+            names = sorted({line["document"] for line in lines})
+            uploads = [UploadedFile(n, (pdf_dir / n).read_bytes()) for n in names]
+            documents = await state.ingestion.ingest_files(token_hash, uploads)
+            ids = {doc.filename: doc.id for doc in documents}
+            report = Report(name)
+            for line in lines:
+                await _ask(report, line, ids[line["document"]], state.answering, token_hash)
+        finally:
+            await backends.aclose()
     return report
 
 
 async def _ask(
-    report: Report,
-    line: dict[str, Any],
-    document_id: str,
-    backends: Backends,
-    settings: Settings,
-    token_hash: str,
+    report: Report, line: dict[str, Any], document_id: str, answering: Answering, token_hash: str
 ) -> None:
     started = time.perf_counter()
     request = AskRequest(question=line["question"], top_k=max(KS), document_ids=[document_id])
-    plan = await plan_answer(backends, settings, token_hash, request)
-    done = None
-    async for event in answer_events(plan, backends, settings):
-        if isinstance(event, DoneEvent):
-            done = event
+    plan = await answering.plan(token_hash, request)
+    done = await final_answer(answering.events(plan))
     report.latencies_ms.append((time.perf_counter() - started) * 1000)
-    pages = [source.page for source in plan.sources]
-    expected = set(line["pages"])
-    rank = next((i for i, page in enumerate(pages, 1) if page in expected), None)
-    report.questions += 1
-    report.reciprocal_ranks.append(1 / rank if rank else 0.0)
-    for k in KS:
-        report.hits[k] += int(rank is not None and rank <= k)
-    if rank != 1:
-        report.misses.append(f"{line['question']} -> pages {pages}, want {sorted(expected)}")
-    if done is not None:
-        markers = [int(m) for m in CITATION_MARKER.findall(done.answer)]
-        report.cited += len(markers)
-        report.cited_right += sum(
-            1 for n in markers if 1 <= n <= len(pages) and pages[n - 1] in expected
-        )
+    report.record(line, [source.page for source in plan.sources], done.answer)
 
 
 async def compare(

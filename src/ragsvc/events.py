@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-from ragsvc.schemas import Document, Source, Timings
+from ragsvc.schemas import Document, Problem, Source, Timings
 
 
 @dataclass(frozen=True)
@@ -27,7 +26,7 @@ class DoneEvent:
 
 @dataclass(frozen=True)
 class FailedEvent:
-    problem: dict[str, Any]
+    problem: Problem
 
 
 AnswerEvent = SourcesEvent | TokenEvent | DoneEvent | FailedEvent

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import Stemmer
 from bm25s.stopwords import STOPWORDS_EN
+from numpy.typing import NDArray
 
 from ragsvc.chunking import split_sentences
 from ragsvc.embeddings import Embedder
@@ -67,23 +68,35 @@ class ExtractiveGenerator:
             yield word
 
     async def compose(self, prompt: Prompt) -> str:
-        if not prompt.sources:
-            return NOT_FOUND
-        if prompt.global_question:
+        if prompt.summarise:
             return self._overview(prompt)
         candidates = self._candidates(prompt)
         if not candidates:
             return NOT_FOUND
-        vectors = await self._embedder.embed([prompt.question] + [c.text for c in candidates])
-        cosine = vectors[1:] @ vectors[0]
-        terms = self._terms(prompt.question)
-        overlap = np.array([self._overlap(terms, c.text) for c in candidates])
-        prior = np.array([self.RANK_PRIOR / c.source_n for c in candidates])
-        scores = cosine + overlap + prior
+        scores, overlap = await self._scores(prompt.question, candidates)
         ranked = [int(i) for i in np.argsort(-scores) if overlap[i] > 0]
         if not ranked:
             top = candidates[int(np.argmax(scores))]
             return f"{NOT_FOUND} The closest passage is: {top.text} [{top.source_n}]"
+        chosen = self._select(ranked, scores, candidates)
+        return " ".join(f"{c.text} [{c.source_n}]" for c in chosen)
+
+    async def _scores(
+        self, question: str, candidates: list[_Candidate]
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Each candidate's score, and the share of the question's content words it holds."""
+        vectors = await self._embedder.embed([question] + [c.text for c in candidates])
+        cosine = vectors[1:] @ vectors[0]
+        terms = self._terms(question)
+        overlap = np.array([self._overlap(terms, c.text) for c in candidates])
+        prior = np.array([self.RANK_PRIOR / c.source_n for c in candidates])
+        return cosine + overlap + prior, overlap
+
+    def _select(
+        self, ranked: list[int], scores: NDArray[np.float64], candidates: list[_Candidate]
+    ) -> list[_Candidate]:
+        """The best sentences while they score close to the best one, up to the length cap,
+        in document order."""
         chosen: list[_Candidate] = []
         length = 0
         for i in ranked[: self._max]:
@@ -93,8 +106,7 @@ class ExtractiveGenerator:
                 break
             chosen.append(candidates[i])
             length += len(candidates[i].text)
-        chosen.sort(key=lambda c: c.order)
-        return " ".join(f"{c.text} [{c.source_n}]" for c in chosen)
+        return sorted(chosen, key=lambda c: c.order)
 
     @staticmethod
     def _candidates(prompt: Prompt) -> list[_Candidate]:
@@ -113,7 +125,7 @@ class ExtractiveGenerator:
     def _overview(self, prompt: Prompt) -> str:
         """Global questions and section summaries: the opening sentences of each source to
         summarise (a card, or each part of a section), fewer each when there are several."""
-        chosen = [s for s in prompt.sources if s.n in prompt.overview_numbers]
+        chosen = [s for s in prompt.sources if s.n in prompt.summarise]
         each = self._global if len(chosen) == 1 else 2
         parts = []
         for source in chosen:

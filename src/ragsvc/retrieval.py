@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -25,6 +26,7 @@ _SECTION_NAME = re.compile(
     r"([a-z][\w -]{2,40}?)(?:\s+section)?(?:\s+say)?\s*\??$",
     re.IGNORECASE,
 )
+_SECTION_ID = re.compile(r"\d+(\.\d+)*|[A-Z]")  # "3", "3.2.1", or an appendix letter
 RRF_K = 60
 MMR_POOL = 30  # fused hits that diversification chooses from
 REFERENCES_WEIGHT = 0.5  # bibliography entries match many words yet rarely answer anything
@@ -59,23 +61,11 @@ def requested_section(question: str) -> str | None:
 
 
 def section_hits(
-    index: SessionIndex, section: str, top_k: int, document_ids: set[str] | None
+    index: SessionIndex, section: str, top_k: int, document_ids: frozenset[str] | None
 ) -> list[Retrieved]:
     """Passages of the requested section (and its subsections) in document order: first
     one from each subsection, for coverage, then the rest; empty if none matches."""
-    if not re.fullmatch(r"\d+(\.\d+)*|[A-Z]", section):
-        section = _number_of_named(index, section) or section
-    if re.fullmatch(r"\d+(\.\d+)*|[A-Z]", section):
-        numbered = re.compile(rf"^{re.escape(section)}(?=[.\s]|$)")
-
-        def matches(title: str) -> bool:
-            return bool(numbered.match(title))
-    else:
-        named = re.compile(rf"\b{re.escape(section)}\b", re.IGNORECASE)
-
-        def matches(title: str) -> bool:
-            return bool(named.search(title))
-
+    matches = _section_matcher(index, section)
     chunks = sorted(
         (
             c
@@ -91,72 +81,85 @@ def section_hits(
     return [Retrieved(c, 1.0) for c in (first + rest)[:top_k]]
 
 
-def search_queries(question: str, previous_questions: list[str]) -> list[str]:
-    """The question alone, plus the question joined with the last one when there is history."""
-    queries = [question]
-    if previous_questions:
-        queries.append(f"{previous_questions[-1]} {question}")
-    return queries
+def _section_matcher(index: SessionIndex, section: str) -> Callable[[str], bool]:
+    """Whether a section title is the requested section or one of its subsections: by
+    number ("3.2" matches "3.2.1 ..."), or by name when no numbered section holds it."""
+    if not _SECTION_ID.fullmatch(section):
+        section = _number_of_named(index, section) or section
+    if _SECTION_ID.fullmatch(section):
+        numbered = re.compile(rf"^{re.escape(section)}(?=[.\s]|$)")
+        return lambda title: bool(numbered.match(title))
+    named = re.compile(rf"\b{re.escape(section)}\b", re.IGNORECASE)
+    return lambda title: bool(named.search(title))
 
 
-async def retrieve(
-    index: SessionIndex,
-    embedder: Embedder,
-    question: str,
-    previous_questions: list[str],
-    top_k: int,
-    document_ids: set[str] | None = None,
-    global_question: bool = False,
-    mode: Mode = "hybrid",
-    mmr_lambda: float = 1.0,
-) -> list[Retrieved]:
-    """Top `top_k` chunks for the question, restricted to `document_ids` when given."""
-    queries = search_queries(question, previous_questions)
-    vectors = await embedder.embed(queries)
-    return await anyio.to_thread.run_sync(
-        rank, index, queries, vectors, top_k, document_ids, global_question, mode, mmr_lambda
-    )
+@dataclass(frozen=True, kw_only=True)
+class Query:
+    """What to search for and how: the question, its context, the filters and the mode."""
+
+    question: str
+    previous_questions: tuple[str, ...] = ()  # the conversation's earlier questions, oldest first
+    top_k: int
+    document_ids: frozenset[str] | None = None  # None: every document of the session
+    global_question: bool = False  # put the document cards first
+    mode: Mode = "hybrid"
+    mmr_lambda: float = 1.0  # 1: no diversification
+
+    @property
+    def texts(self) -> list[str]:
+        """The question alone, plus the question joined with the previous one if any."""
+        texts = [self.question]
+        if self.previous_questions:
+            texts.append(f"{self.previous_questions[-1]} {self.question}")
+        return texts
+
+    def wants(self, chunk: Chunk) -> bool:
+        return self.document_ids is None or chunk.document_id in self.document_ids
 
 
-def rank(
-    index: SessionIndex,
-    queries: list[str],
-    vectors: Vectors,
-    top_k: int,
-    document_ids: set[str] | None,
-    global_question: bool,
-    mode: Mode = "hybrid",
-    mmr_lambda: float = 1.0,
-) -> list[Retrieved]:
-    """Blocking part of `retrieve`: search, fuse, filter, put cards first for global questions."""
-    # A filter can exclude most of the top hits; then every chunk must be a candidate.
-    depth = len(index) if document_ids else max(50, top_k * 10)
-    rankings: list[list[Hit]] = []
-    for query, vector in zip(queries, vectors, strict=True):
-        if mode != "bm25":
-            rankings.append(index.dense_search(vector, depth))
-        if mode != "dense":
-            rankings.append(index.lexical_search(query, depth))
+async def retrieve(index: SessionIndex, embedder: Embedder, query: Query) -> list[Retrieved]:
+    """Top `query.top_k` chunks for the question, restricted to its documents when given."""
+    vectors = await embedder.embed(query.texts)
+    return await anyio.to_thread.run_sync(rank, index, query, vectors)
 
-    def wanted(chunk: Chunk) -> bool:
-        return document_ids is None or chunk.document_id in document_ids
 
+def rank(index: SessionIndex, query: Query, vectors: Vectors) -> list[Retrieved]:
+    """Blocking part of `retrieve` (`vectors` embed `query.texts`): search, fuse, filter,
+    diversify, and put the cards first for a global question."""
     fused = [
         (cid, score * (REFERENCES_WEIGHT if index.chunks[cid].kind == "references" else 1.0))
-        for cid, score in fuse(rankings)
-        if wanted(index.chunks[cid])
+        for cid, score in fuse(_rankings(index, query, vectors))
+        if query.wants(index.chunks[cid])
     ]
     fused.sort(key=lambda hit: (-hit[1], hit[0]))
-    if mmr_lambda < 1.0:
-        fused = diversify(index, fused[: max(MMR_POOL, top_k)], top_k, mmr_lambda)
-    if global_question:
-        scores = dict(fused)
-        cards = [cid for cid, c in index.chunks.items() if c.kind == "card" and wanted(c)]
-        cards.sort(key=lambda cid: -scores.get(cid, 0.0))
-        card_set = set(cards)
-        rest = [hit for hit in fused if hit[0] not in card_set]
-        fused = [(cid, scores.get(cid, 0.0)) for cid in cards] + rest
-    return [Retrieved(index.chunks[cid], score) for cid, score in fused[:top_k]]
+    if query.mmr_lambda < 1.0:
+        fused = diversify(index, fused[: max(MMR_POOL, query.top_k)], query.top_k, query.mmr_lambda)
+    if query.global_question:
+        fused = _cards_first(index, query, fused)
+    return [Retrieved(index.chunks[cid], score) for cid, score in fused[: query.top_k]]
+
+
+def _rankings(index: SessionIndex, query: Query, vectors: Vectors) -> list[list[Hit]]:
+    """A dense and a lexical ranking per search text, as the mode asks."""
+    # A filter can exclude most of the top hits; then every chunk must be a candidate.
+    depth = len(index) if query.document_ids else max(50, query.top_k * 10)
+    rankings: list[list[Hit]] = []
+    for text, vector in zip(query.texts, vectors, strict=True):
+        if query.mode != "bm25":
+            rankings.append(index.dense_search(vector, depth))
+        if query.mode != "dense":
+            rankings.append(index.lexical_search(text, depth))
+    return rankings
+
+
+def _cards_first(index: SessionIndex, query: Query, fused: list[Hit]) -> list[Hit]:
+    """Every wanted document card ahead of the other hits, best scored first."""
+    scores = dict(fused)
+    cards = [cid for cid, c in index.chunks.items() if c.kind == "card" and query.wants(c)]
+    cards.sort(key=lambda cid: -scores.get(cid, 0.0))
+    card_set = set(cards)
+    rest = [hit for hit in fused if hit[0] not in card_set]
+    return [(cid, scores.get(cid, 0.0)) for cid in cards] + rest
 
 
 def diversify(index: SessionIndex, hits: list[Hit], k: int, weight: float) -> list[Hit]:

@@ -1,4 +1,9 @@
-"""The SSE wire format: typed events -> frames with `<answer_id or document_id>:<seq>` ids."""
+"""The SSE wire format, and the one builder of streaming responses.
+
+Typed events become frames with `<answer_id or document_id>:<seq>` ids; every stream, ours
+or the OpenAI-compatible one, leaves through `sse_response` with the same heartbeats, send
+timeout and anti-buffering headers.
+"""
 
 from __future__ import annotations
 
@@ -26,9 +31,14 @@ from ragsvc.events import (
 
 log = logging.getLogger(__name__)
 WRITE_BYTES = 64 * 1024  # most a batch of frames puts into one write
+ANSWER_ID_HEADER = "X-Answer-Id"  # names the answer a stream (or a JSON answer) belongs to
+DOCUMENT_ID_HEADER = "X-Document-Id"  # names the document whose ingestion a stream follows
+
+Batch = list[tuple[int, AnswerEvent]] | list[tuple[int, IngestEvent]]
 
 
 def event_name_and_data(event: AnswerEvent | IngestEvent) -> tuple[str, dict[str, Any]]:
+    """The `event:` name and the `data:` object of an event."""
     match event:
         case SourcesEvent(sources):
             return "sources", {"sources": [s.model_dump() for s in sources]}
@@ -37,23 +47,25 @@ def event_name_and_data(event: AnswerEvent | IngestEvent) -> tuple[str, dict[str
         case DoneEvent(answer, cited, timings):
             return "done", {"answer": answer, "citations": cited, "timings": timings.model_dump()}
         case FailedEvent(problem):
-            return "error", problem
+            return "error", problem.model_dump()
+    return _ingest_name_and_data(event)
+
+
+def _ingest_name_and_data(event: IngestEvent) -> tuple[str, dict[str, Any]]:
+    match event:
         case PageParsed(page, pages):
             return "page", {"page": page, "pages": pages}
         case ChunksEmbedded(embedded, chunks):
             return "chunks", {"embedded": embedded, "chunks": chunks}
         case DocumentSettled(document):
             return document.status, document.model_dump(mode="json")
-    raise TypeError(f"not an answer event: {event!r}")  # pragma: no cover
-
-
-Batch = list[tuple[int, AnswerEvent]] | list[tuple[int, IngestEvent]]
+    raise TypeError(f"not an answer or ingest event: {event!r}")  # pragma: no cover
 
 
 async def frames(
-    answer_id: str, batches: AsyncIterator[Batch], retry_ms: int
+    stream_id: str, batches: AsyncIterator[Batch], retry_ms: int
 ) -> AsyncIterator[bytes]:
-    """Number each event `<answer_id>:<seq>`; the first frame carries the `retry:` hint.
+    """Number each event `<stream_id>:<seq>`; the first frame carries the `retry:` hint.
     A batch goes out in one write (a burst of tokens costs one send, not one per token),
     split at WRITE_BYTES so the send timeout still sees a client that stopped reading."""
     retry: int | None = retry_ms
@@ -65,7 +77,7 @@ async def frames(
             frame = ServerSentEvent(
                 data=json.dumps(data, ensure_ascii=False),
                 event=name,
-                id=f"{answer_id}:{seq}",
+                id=f"{stream_id}:{seq}",
                 retry=retry,
             ).encode()
             retry = None
@@ -89,26 +101,31 @@ class QuietSendTimeout(EventSourceResponse):
             log.info("closed a stream whose client stopped reading: %s", scope.get("path"))
 
 
-def stream_response(
-    answer_id: str,
-    batches: AsyncIterator[Batch],
+def sse_response(
+    content: AsyncIterator[bytes] | AsyncIterator[ServerSentEvent],
     settings: Settings,
+    headers: dict[str, str],
 ) -> EventSourceResponse:
     """Heartbeat comments keep proxies from closing idle streams; the send timeout frees
     a stream whose client stopped reading; the headers stop proxies from buffering."""
     return QuietSendTimeout(
-        frames(answer_id, batches, settings.sse_retry_ms),
+        content,
         ping=settings.heartbeat_s,
         send_timeout=settings.send_timeout_s,
-        headers={
-            "X-Answer-Id": answer_id,
-            "Cache-Control": "no-cache",
-            "X-Accel-Buffering": "no",
-        },
+        headers={**headers, "Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
 
 
+def event_stream(
+    stream_id: str, batches: AsyncIterator[Batch], settings: Settings, id_header: str
+) -> EventSourceResponse:
+    """A stream of numbered events (an answer's, or a document's ingestion), named by the
+    `id_header` response header."""
+    frames_ = frames(stream_id, batches, settings.sse_retry_ms)
+    return sse_response(frames_, settings, {id_header: stream_id})
+
+
 def parse_event_id(value: str) -> tuple[str, int] | None:
-    """`<answer_id>:<seq>` -> (answer_id, seq); None for anything else."""
-    answer_id, _, seq = value.strip().rpartition(":")
-    return (answer_id, int(seq)) if answer_id and seq.isdigit() else None
+    """`<stream_id>:<seq>` -> (stream_id, seq); None for anything else."""
+    stream_id, _, seq = value.strip().rpartition(":")
+    return (stream_id, int(seq)) if stream_id and seq.isdigit() else None

@@ -23,14 +23,15 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Protocol, TypeVar
 
 import anyio
 from pydantic import BaseModel, TypeAdapter
 
-from ragsvc.errors import Unauthorized
+from ragsvc.clock import now
+from ragsvc.errors import SessionGone
 from ragsvc.index import SessionIndex
 from ragsvc.leases import FileLease, Lease, is_leased
 from ragsvc.schemas import Document, Turn
@@ -39,10 +40,6 @@ T = TypeVar("T")
 _DOCUMENTS = TypeAdapter(list[Document])
 _TURNS = TypeAdapter(list[Turn])
 _TOUCH_EVERY = timedelta(seconds=60)
-
-
-class SessionGone(Unauthorized):
-    """The session vanished (deleted, expired) while a request was using it."""
 
 
 class SessionMeta(BaseModel):
@@ -72,10 +69,6 @@ class Store(Protocol):
     def writable(self) -> bool: ...
     def take_lease(self, token_hash: str, key: str) -> Lease: ...
     async def leased(self, token_hash: str, key: str) -> bool: ...
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
 
 
 class DiskStore:

@@ -7,29 +7,18 @@ asking again, as long as the answer is kept (RAGSVC_RESUME_WINDOW_S).
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from ragsvc.answering import AnswerPlan, answer_events, answer_work, plan_answer
-from ragsvc.backends import Backends
-from ragsvc.config import Settings
-from ragsvc.deps import (
-    AnswersDep,
-    BackendsDep,
-    CurrentSession,
-    LimiterDep,
-    SessionDep,
-    SettingsDep,
-)
-from ragsvc.errors import ProblemRaised, problem, problem_responses
-from ragsvc.eventlog import LogHub
-from ragsvc.events import AnswerEvent, DoneEvent, FailedEvent
-from ragsvc.ratelimit import RateLimiter
+from ragsvc.answering import AnswerPlan, answer_work, final_answer
+from ragsvc.deps import CurrentSession, SessionDep, StateDep
+from ragsvc.events import DoneEvent
+from ragsvc.http_errors import problem_responses
 from ragsvc.schemas import Answer, AskRequest
-from ragsvc.sse import parse_event_id, stream_response
+from ragsvc.sse import ANSWER_ID_HEADER, Batch, event_stream, parse_event_id
+from ragsvc.state import AppState
 
 router = APIRouter(tags=["ask"])
 
@@ -52,59 +41,39 @@ ASK_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-@dataclass
-class Asker:
-    """What answering needs, resolved once by FastAPI for both routes."""
-
-    request: Request
-    session: CurrentSession
-    settings: Settings
-    backends: Backends
-    limiter: RateLimiter
-    answers: LogHub[AnswerEvent]
-
-    async def respond(self, body: AskRequest) -> Response:
-        resumed = self.resume()
-        if resumed is not None:
-            return resumed
-        await self.limiter.check(
-            "asking", self.session.token_hash, self.settings.ask_rate_per_minute
-        )
-        plan = await plan_answer(self.backends, self.settings, self.session.token_hash, body)
-        events = answer_events(plan, self.backends, self.settings)
-        if wants_json(self.request):
-            return await json_answer(plan, events)
-        entry = self.answers.start(plan.answer_id, self.session.token_hash, answer_work(events))
-        return stream_response(plan.answer_id, self.answers.follow(entry, -1), self.settings)
-
-    def resume(self) -> Response | None:
-        """The rest of a kept answer named by Last-Event-ID; None to answer afresh."""
-        header = self.request.headers.get("last-event-id")
-        parsed = parse_event_id(header) if header else None
-        if parsed is None or wants_json(self.request):
-            return None
-        answer_id, seq = parsed
-        entry = self.answers.find(answer_id, self.session.token_hash)
-        if entry is None:
-            return None
-        if entry.finished and seq >= len(entry.events) - 1:
-            return Response(status_code=204)  # EventSource stops reconnecting on 204
-        return stream_response(answer_id, self.answers.follow(entry, seq), self.settings)
+async def respond(
+    request: Request, session: CurrentSession, state: AppState, body: AskRequest
+) -> Response:
+    """Resume the answer named by Last-Event-ID, or answer afresh: as a stream, or whole."""
+    resumed = resume(request, session, state)
+    if resumed is not None:
+        return resumed
+    await state.limiter.check("asking", session.token_hash, state.settings.ask_rate_per_minute)
+    plan = await state.answering.plan(session.token_hash, body)
+    events = state.answering.events(plan)
+    if wants_json(request):
+        return json_answer(plan, await final_answer(events))
+    entry = state.answers.start(plan.answer_id, session.token_hash, answer_work(events))
+    return answer_stream(plan.answer_id, state.answers.follow(entry, -1), state)
 
 
-async def asker(
-    request: Request,
-    session: SessionDep,
-    settings: SettingsDep,
-    backends: BackendsDep,
-    limiter: LimiterDep,
-    answers: AnswersDep,
-) -> Asker:
-    """An async factory: FastAPI would build the dataclass itself in the thread pool."""
-    return Asker(request, session, settings, backends, limiter, answers)
+def resume(request: Request, session: CurrentSession, state: AppState) -> Response | None:
+    """The rest of a kept answer named by Last-Event-ID; None to answer afresh."""
+    header = request.headers.get("last-event-id")
+    parsed = parse_event_id(header) if header else None
+    if parsed is None or wants_json(request):
+        return None
+    answer_id, seq = parsed
+    entry = state.answers.find(answer_id, session.token_hash)
+    if entry is None:
+        return None
+    if entry.finished and seq >= len(entry.events) - 1:
+        return Response(status_code=204)  # EventSource stops reconnecting on 204
+    return answer_stream(answer_id, state.answers.follow(entry, seq), state)
 
 
-AskerDep = Annotated[Asker, Depends(asker)]
+def answer_stream(answer_id: str, batches: AsyncIterator[Batch], state: AppState) -> Response:
+    return event_stream(answer_id, batches, state.settings, ANSWER_ID_HEADER)
 
 
 def wants_json(request: Request) -> bool:
@@ -112,36 +81,31 @@ def wants_json(request: Request) -> bool:
     return "application/json" in accept and "text/event-stream" not in accept
 
 
-async def json_answer(plan: AnswerPlan, events: AsyncIterator[AnswerEvent]) -> Response:
-    """Run the answer to its end and return it whole (tokens are in `done.answer`)."""
-    async for event in events:
-        if isinstance(event, FailedEvent):
-            raise ProblemRaised(event.problem)
-        if isinstance(event, DoneEvent):
-            answer = Answer(
-                answer=event.answer,
-                sources=plan.sources,
-                citations=event.citations,
-                timings=event.timings,
-            )
-            return Response(
-                answer.model_dump_json(),
-                media_type="application/json",
-                headers={"X-Answer-Id": plan.answer_id},
-            )
-    raise ProblemRaised(problem(500, "the answer ended without a result"))
+def json_answer(plan: AnswerPlan, done: DoneEvent) -> Response:
+    """The whole answer as one JSON object (its tokens are in `answer`)."""
+    answer = Answer(
+        answer=done.answer, sources=plan.sources, citations=done.citations, timings=done.timings
+    )
+    return Response(
+        answer.model_dump_json(),
+        media_type="application/json",
+        headers={ANSWER_ID_HEADER: plan.answer_id},
+    )
 
 
 @router.post("/ask", responses=ASK_RESPONSES, summary="Ask; the answer streams as SSE")
-async def ask(body: AskRequest, asker: AskerDep) -> Response:
-    return await asker.respond(body)
+async def ask(body: AskRequest, request: Request, session: SessionDep, state: StateDep) -> Response:
+    return await respond(request, session, state, body)
 
 
 @router.get("/ask", responses=ASK_RESPONSES, summary="Ask for EventSource clients (cookie auth)")
 async def ask_get(
     q: Annotated[str, Query(min_length=1, description="the question")],
-    asker: AskerDep,
+    request: Request,
+    session: SessionDep,
+    state: StateDep,
     top_k: Annotated[int | None, Query(ge=1, le=50)] = None,
     document_ids: Annotated[list[str] | None, Query(description="repeat to restrict")] = None,
 ) -> Response:
-    return await asker.respond(AskRequest(question=q, top_k=top_k, document_ids=document_ids))
+    body = AskRequest(question=q, top_k=top_k, document_ids=document_ids)
+    return await respond(request, session, state, body)

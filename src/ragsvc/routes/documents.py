@@ -7,33 +7,19 @@ from typing import Annotated, Any
 import anyio
 from fastapi import APIRouter, Query, Request, Response
 from sse_starlette import EventSourceResponse
-from starlette.datastructures import UploadFile
+from starlette.datastructures import FormData, UploadFile
 from starlette.types import Message, Receive
 
-from ragsvc.deps import (
-    BackendsDep,
-    IngestsDep,
-    LimiterDep,
-    OptionalSessionDep,
-    SessionDep,
-    SettingsDep,
-    require_api_key,
-)
-from ragsvc.errors import BadRequest, DocumentNotFound, RagError, TooLarge, problem_responses
+from ragsvc.deps import CurrentSession, OptionalSessionDep, SessionDep, StateDep, require_api_key
+from ragsvc.errors import BadRequest, DocumentNotFound, RagError, TooLarge
 from ragsvc.eventlog import EventLog
-from ragsvc.events import DocumentSettled
-from ragsvc.ingestion import (
-    UploadedFile,
-    delete_document,
-    documents_of,
-    ingest_files,
-    ingest_in_background,
-    register_uploads,
-    screen,
-)
+from ragsvc.events import DocumentSettled, IngestEvent
+from ragsvc.http_errors import problem_responses
+from ragsvc.ingestion import UploadedFile, screen
 from ragsvc.routes.sessions import start_session
 from ragsvc.schemas import Document, DocumentList, SessionCreated, UploadResult
-from ragsvc.sse import parse_event_id, stream_response
+from ragsvc.sse import DOCUMENT_ID_HEADER, event_stream, parse_event_id
+from ragsvc.state import AppState
 from ragsvc.tokens import hash_token
 
 router = APIRouter(tags=["documents"])
@@ -81,18 +67,13 @@ def capped(receive: Receive, limit: int) -> Receive:
 
 
 async def read_uploads(request: Request, limit: int, max_files: int) -> list[UploadedFile]:
+    """The files of the multipart field `files`, read whole; nothing over `limit` is read."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise too_large(limit)
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
         raise BadRequest("send the PDFs as multipart/form-data in the field 'files'")
-    body = Request(request.scope, capped(request.receive, limit))
-    try:
-        form = await body.form(max_files=max_files, max_fields=10)
-    except RagError:
-        raise
-    except Exception as exc:  # python-multipart / starlette parse errors
-        raise BadRequest(f"malformed multipart body: {exc}") from exc
+    form = await _form(request, limit, max_files)
     try:
         parts = [f for f in form.getlist("files") if isinstance(f, UploadFile)]
         if not parts:
@@ -100,6 +81,16 @@ async def read_uploads(request: Request, limit: int, max_files: int) -> list[Upl
         return [UploadedFile(p.filename or "upload.pdf", await p.read()) for p in parts]
     finally:
         await form.close()
+
+
+async def _form(request: Request, limit: int, max_files: int) -> FormData:
+    body = Request(request.scope, capped(request.receive, limit))
+    try:
+        return await body.form(max_files=max_files, max_fields=10)
+    except RagError:
+        raise
+    except Exception as exc:  # python-multipart / starlette parse errors
+        raise BadRequest(f"malformed multipart body: {exc}") from exc
 
 
 @router.post(
@@ -116,10 +107,7 @@ async def upload(
     request: Request,
     response: Response,
     session: OptionalSessionDep,
-    settings: SettingsDep,
-    backends: BackendsDep,
-    limiter: LimiterDep,
-    ingests: IngestsDep,
+    state: StateDep,
     wait: Annotated[
         bool,
         Query(
@@ -128,36 +116,49 @@ async def upload(
         ),
     ] = True,
 ) -> UploadResult:
-    uploads = await read_uploads(request, settings.max_upload_bytes, settings.max_files)
+    uploads = await read_uploads(request, state.settings.max_upload_bytes, state.settings.max_files)
     if not wait:
         screen(uploads)  # what can be refused at once is refused before the 202
-    created: SessionCreated | None = None
-    if session is not None:
-        token_hash = session.token_hash
-    else:
-        await require_api_key(request, settings)
-        created = await start_session(request, response, settings, backends, limiter)
-        token_hash = hash_token(created.token)
+    token_hash, created = await _upload_session(request, response, session, state)
     try:
         if wait:
-            documents = await ingest_files(backends, settings, token_hash, uploads)
+            documents = await state.ingestion.ingest_files(token_hash, uploads)
         else:
-            documents, jobs = await register_uploads(backends, token_hash, uploads)
-            for job in jobs:
-                work = ingest_in_background(backends, settings, token_hash, job)
-                ingests.start(job.document.id, token_hash, work)
+            documents = await _ingest_in_background(state, token_hash, uploads)
             response.status_code = 202
     except BaseException:
         if created is not None:  # do not leave an empty session behind a rejected upload
             with anyio.CancelScope(shield=True):  # also when the client went away
-                await backends.store.delete_session(token_hash)
+                await state.backends.store.delete_session(token_hash)
         raise
     return UploadResult(token=created.token if created else None, documents=documents)
 
 
+async def _upload_session(
+    request: Request, response: Response, session: CurrentSession | None, state: AppState
+) -> tuple[str, SessionCreated | None]:
+    """The token hash of the caller's session, or of one created for this upload."""
+    if session is not None:
+        return session.token_hash, None
+    await require_api_key(request, state)
+    created = await start_session(request, response, state)
+    return hash_token(created.token), created
+
+
+async def _ingest_in_background(
+    state: AppState, token_hash: str, uploads: list[UploadedFile]
+) -> list[Document]:
+    """Record the uploads as `processing` and ingest each new one in a background task."""
+    documents, jobs = await state.ingestion.register_uploads(token_hash, uploads)
+    for job in jobs:
+        work = state.ingestion.in_background(token_hash, job)
+        state.ingests.start(job.document.id, token_hash, work)
+    return documents
+
+
 @router.get("/documents", summary="The session's documents")
-async def list_documents(session: SessionDep, backends: BackendsDep) -> DocumentList:
-    documents = await documents_of(backends, session.token_hash)
+async def list_documents(session: SessionDep, state: StateDep) -> DocumentList:
+    documents = await state.ingestion.documents(session.token_hash)
     return DocumentList(documents=list(documents.values()))
 
 
@@ -166,8 +167,8 @@ async def list_documents(session: SessionDep, backends: BackendsDep) -> Document
     responses=problem_responses(404),
     summary="One document of the session",
 )
-async def get_document(document_id: str, session: SessionDep, backends: BackendsDep) -> Document:
-    documents = await documents_of(backends, session.token_hash)
+async def get_document(document_id: str, session: SessionDep, state: StateDep) -> Document:
+    documents = await state.ingestion.documents(session.token_hash)
     if document_id not in documents:
         raise DocumentNotFound(f"no document {document_id!r} in this session")
     return documents[document_id]
@@ -179,8 +180,8 @@ async def get_document(document_id: str, session: SessionDep, backends: Backends
     responses=problem_responses(404),
     summary="Delete a document and its chunks",
 )
-async def remove_document(document_id: str, session: SessionDep, backends: BackendsDep) -> None:
-    await delete_document(backends, session.token_hash, document_id)
+async def remove_document(document_id: str, session: SessionDep, state: StateDep) -> None:
+    await state.ingestion.delete_document(session.token_hash, document_id)
 
 
 @router.get(
@@ -190,7 +191,8 @@ async def remove_document(document_id: str, session: SessionDep, backends: Backe
             "description": "Server-Sent Events of the document's ingestion: `page` "
             "{page, pages} as pages are parsed, `chunks` {embedded, chunks} as they are "
             "embedded, then one of `ready`, `no_text`, `failed` with the Document. Ids are "
-            "`<document_id>:<seq>`; `Last-Event-ID` resumes. A document no longer being "
+            "`<document_id>:<seq>`, and the `X-Document-Id` header names the document; "
+            "`Last-Event-ID` resumes. A document no longer being "
             "ingested here gets its final event at once.",
             "content": {"text/event-stream": {"schema": {"type": "string"}}},
         },
@@ -199,21 +201,23 @@ async def remove_document(document_id: str, session: SessionDep, backends: Backe
     summary="Follow a document's ingestion",
 )
 async def document_events(
-    document_id: str,
-    request: Request,
-    session: SessionDep,
-    settings: SettingsDep,
-    backends: BackendsDep,
-    ingests: IngestsDep,
+    document_id: str, request: Request, session: SessionDep, state: StateDep
 ) -> EventSourceResponse:
-    entry = ingests.find(document_id, session.token_hash)
+    entry = state.ingests.find(document_id, session.token_hash)
     if entry is None:  # not being ingested here: its stored state is the last word
-        documents = await documents_of(backends, session.token_hash)
-        if document_id not in documents:
-            raise DocumentNotFound(f"no document {document_id!r} in this session")
-        entry = EventLog(document_id, session.token_hash)
-        entry.append(DocumentSettled(documents[document_id]))
-        entry.finish()
+        entry = await _settled_log(state, session.token_hash, document_id)
     parsed = parse_event_id(request.headers.get("last-event-id", ""))
     after = parsed[1] if parsed and parsed[0] == document_id else -1
-    return stream_response(document_id, ingests.follow(entry, after), settings)
+    batches = state.ingests.follow(entry, after)
+    return event_stream(document_id, batches, state.settings, DOCUMENT_ID_HEADER)
+
+
+async def _settled_log(state: AppState, token_hash: str, document_id: str) -> EventLog[IngestEvent]:
+    """A finished log holding only the document's final event."""
+    documents = await state.ingestion.documents(token_hash)
+    if document_id not in documents:
+        raise DocumentNotFound(f"no document {document_id!r} in this session")
+    entry: EventLog[IngestEvent] = EventLog(document_id, token_hash)
+    entry.append(DocumentSettled(documents[document_id]))
+    entry.finish()
+    return entry

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from ragsvc.errors import BackendUnavailable, problem_responses
+from ragsvc.errors import BackendUnavailable
+from ragsvc.http_errors import problem_responses
+from ragsvc.state import AppState
 
 router = APIRouter(tags=["health"])
 
@@ -20,9 +22,9 @@ async def healthz() -> dict[str, str]:
     summary="200 once models and storage are loaded, else 503",
 )
 async def readyz(request: Request) -> dict[str, str]:
-    backends = getattr(request.app.state, "backends", None)
-    if backends is None:
+    state: AppState | None = getattr(request.app.state, "ragsvc", None)
+    if state is None:
         raise BackendUnavailable("still loading models")
-    if not backends.store.writable():
+    if not state.backends.store.writable():
         raise BackendUnavailable("the data directory is not writable")
-    return {"status": "ready", "embedder": backends.embedder.name}
+    return {"status": "ready", "embedder": state.backends.embedder.name}

@@ -18,13 +18,14 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sse_starlette import ServerSentEvent
 
-from ragsvc.answering import AnswerPlan, answer_events, plan_answer
-from ragsvc.deps import BackendsDep, LimiterDep, SessionDep, SettingsDep
-from ragsvc.errors import InvalidInput, ProblemRaised, problem_responses
+from ragsvc.answering import AnswerPlan, final_answer
+from ragsvc.clock import now
+from ragsvc.deps import SessionDep, StateDep
+from ragsvc.errors import InvalidInput
 from ragsvc.events import AnswerEvent, DoneEvent, FailedEvent, TokenEvent
+from ragsvc.http_errors import problem_responses
 from ragsvc.schemas import AskRequest, Turn
-from ragsvc.sse import QuietSendTimeout
-from ragsvc.store import now
+from ragsvc.sse import ANSWER_ID_HEADER, sse_response
 
 router = APIRouter(prefix="/v1", tags=["openai-compatible"])
 MODEL = "ragsvc"
@@ -89,31 +90,16 @@ async def models(_: SessionDep) -> dict[str, Any]:
         **problem_responses(404, 409, 422, 503),
     },
 )
-async def chat_completions(
-    body: ChatRequest,
-    session: SessionDep,
-    settings: SettingsDep,
-    backends: BackendsDep,
-    limiter: LimiterDep,
-) -> Response:
-    await limiter.check("asking", session.token_hash, settings.ask_rate_per_minute)
+async def chat_completions(body: ChatRequest, session: SessionDep, state: StateDep) -> Response:
+    await state.limiter.check("asking", session.token_hash, state.settings.ask_rate_per_minute)
     question, turns = split_conversation(body.messages)
     request = AskRequest(question=question, top_k=body.top_k, document_ids=body.document_ids)
-    plan = await plan_answer(backends, settings, session.token_hash, request, history=turns)
-    events = answer_events(plan, backends, settings)
+    plan = await state.answering.plan(session.token_hash, request, history=turns)
+    events = state.answering.events(plan)
     if body.stream:
-        return QuietSendTimeout(
-            chunks(plan, events, body.model),
-            ping=settings.heartbeat_s,
-            send_timeout=settings.send_timeout_s,
-            headers={"X-Answer-Id": plan.answer_id, "Cache-Control": "no-cache"},
-        )
-    async for event in events:
-        if isinstance(event, FailedEvent):
-            raise ProblemRaised(event.problem)
-        if isinstance(event, DoneEvent):
-            return JSONResponse(completion(plan, event, body.model))
-    raise InvalidInput("the answer ended without a result")  # pragma: no cover
+        headers = {ANSWER_ID_HEADER: plan.answer_id}
+        return sse_response(chunks(plan, events, body.model), state.settings, headers)
+    return JSONResponse(completion(plan, await final_answer(events), body.model))
 
 
 def _envelope(plan: AnswerPlan, model: str, kind: str) -> dict[str, Any]:
@@ -140,30 +126,28 @@ async def chunks(
     plan: AnswerPlan, events: AsyncIterator[AnswerEvent], model: str
 ) -> AsyncIterator[ServerSentEvent]:
     """OpenAI's streaming format: `data: <chunk>` lines, then `data: [DONE]`."""
-
-    def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> ServerSentEvent:
-        body = {
-            **_envelope(plan, model, "chat.completion.chunk"),
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
-            **extra,
-        }
-        return ServerSentEvent(data=json.dumps(body, ensure_ascii=False))
-
-    yield chunk(
-        {"role": "assistant", "content": ""}, sources=[s.model_dump() for s in plan.sources]
-    )
+    sources = [s.model_dump() for s in plan.sources]
+    yield _chunk(plan, model, {"role": "assistant", "content": ""}, sources=sources)
     async for event in events:
         if isinstance(event, TokenEvent):
-            yield chunk({"content": event.text})
+            yield _chunk(plan, model, {"content": event.text})
         elif isinstance(event, DoneEvent):
-            yield chunk({}, "stop", citations=event.citations)
+            yield _chunk(plan, model, {}, "stop", citations=event.citations)
         elif isinstance(event, FailedEvent):
             # OpenAI's clients raise on a chunk carrying "error"; the problem goes along.
-            error = {
-                "message": event.problem["detail"],
-                "type": event.problem["type"],
-                **event.problem,
-            }
+            problem = event.problem.model_dump()
+            error = {"message": problem["detail"], "type": problem["type"], **problem}
             yield ServerSentEvent(data=json.dumps({"error": error}))
             return
     yield ServerSentEvent(data="[DONE]")
+
+
+def _chunk(
+    plan: AnswerPlan, model: str, delta: dict[str, Any], finish: str | None = None, **extra: Any
+) -> ServerSentEvent:
+    body = {
+        **_envelope(plan, model, "chat.completion.chunk"),
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+        **extra,
+    }
+    return ServerSentEvent(data=json.dumps(body, ensure_ascii=False))

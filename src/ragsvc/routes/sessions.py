@@ -6,35 +6,21 @@ from datetime import timedelta
 
 from fastapi import APIRouter, Depends, Request, Response
 
-from ragsvc.backends import Backends
-from ragsvc.config import Settings
-from ragsvc.deps import (
-    COOKIE,
-    BackendsDep,
-    LimiterDep,
-    SessionDep,
-    SettingsDep,
-    require_api_key,
-)
-from ragsvc.ingestion import documents_of
+from ragsvc.deps import COOKIE, SessionDep, StateDep, require_api_key
 from ragsvc.schemas import SessionCreated, SessionInfo
+from ragsvc.state import AppState
 from ragsvc.tokens import hash_token, new_token
 
 router = APIRouter(tags=["sessions"])
 
 
-async def start_session(
-    request: Request,
-    response: Response,
-    settings: Settings,
-    backends: Backends,
-    limiter: LimiterDep,
-) -> SessionCreated:
+async def start_session(request: Request, response: Response, state: AppState) -> SessionCreated:
     """Create a session (rate-limited per client address) and set its cookie."""
+    settings = state.settings
     client = request.client.host if request.client else "unknown"
-    await limiter.check("session creation", client, settings.session_rate_per_minute)
+    await state.limiter.check("session creation", client, settings.session_rate_per_minute)
     token = new_token()
-    meta = await backends.store.create_session(
+    meta = await state.backends.store.create_session(
         hash_token(token), timedelta(seconds=settings.session_ttl)
     )
     response.set_cookie(
@@ -55,20 +41,14 @@ async def start_session(
     dependencies=[Depends(require_api_key)],
     summary="Create a session; the token is shown only here",
 )
-async def create_session(
-    request: Request,
-    response: Response,
-    settings: SettingsDep,
-    backends: BackendsDep,
-    limiter: LimiterDep,
-) -> SessionCreated:
-    return await start_session(request, response, settings, backends, limiter)
+async def create_session(request: Request, response: Response, state: StateDep) -> SessionCreated:
+    return await start_session(request, response, state)
 
 
 @router.get("/sessions/current", summary="The calling session: expiry, documents, turns")
-async def get_session(session: SessionDep, backends: BackendsDep) -> SessionInfo:
-    documents = await documents_of(backends, session.token_hash)
-    turns = await backends.store.turns(session.token_hash)
+async def get_session(session: SessionDep, state: StateDep) -> SessionInfo:
+    documents = await state.ingestion.documents(session.token_hash)
+    turns = await state.backends.store.turns(session.token_hash)
     return SessionInfo(
         created_at=session.created_at,
         expires_at=session.expires_at,
@@ -78,6 +58,6 @@ async def get_session(session: SessionDep, backends: BackendsDep) -> SessionInfo
 
 
 @router.delete("/sessions/current", status_code=204, summary="Delete the session and all its data")
-async def delete_session(session: SessionDep, backends: BackendsDep, response: Response) -> None:
-    await backends.store.delete_session(session.token_hash)
+async def delete_session(session: SessionDep, state: StateDep, response: Response) -> None:
+    await state.backends.store.delete_session(session.token_hash)
     response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict")

@@ -1,0 +1,80 @@
+"""The HTTP face of errors: every failure, ours or the framework's, leaves as RFC 9457
+problem+json, and routes declare those responses in the OpenAPI document."""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ragsvc.errors import RagError, SessionGone, Unauthorized, problem
+from ragsvc.schemas import Problem
+
+log = logging.getLogger(__name__)
+PROBLEM_JSON = "application/problem+json"
+
+
+def problem_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` entries declaring problem+json bodies for these statuses."""
+    schema = {"$ref": "#/components/schemas/Problem"}
+    return {
+        code: {
+            "description": HTTPStatus(code).phrase,
+            "content": {PROBLEM_JSON: {"schema": schema}},
+        }
+        for code in codes
+    }
+
+
+def problem_response(body: Problem, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(
+        body.model_dump(), status_code=body.status, headers=headers, media_type=PROBLEM_JSON
+    )
+
+
+def error_response(exc: RagError) -> JSONResponse:
+    return problem_response(exc.problem(), exc.headers)
+
+
+async def _on_rag_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RagError)
+    return error_response(exc)
+
+
+async def _on_session_gone(_: Request, exc: Exception) -> JSONResponse:
+    return error_response(Unauthorized(str(exc) or "the session was deleted or has expired"))
+
+
+async def _on_http_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+    return problem_response(problem(exc.status_code, detail), dict(exc.headers or {}))
+
+
+async def _on_validation_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    parts = [
+        f"{'.'.join(str(p) for p in err.get('loc', ()))}: {err.get('msg', '')}"
+        for err in exc.errors()
+    ]
+    body = problem(422, "; ".join(parts), slug="invalid-input", title="Invalid input")
+    return problem_response(body)
+
+
+async def _on_unexpected(_: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error", exc_info=exc)
+    return problem_response(problem(500, "unexpected server error; see the server log"))
+
+
+def install_handlers(app: FastAPI) -> None:
+    """Route every error through problem+json."""
+    app.add_exception_handler(RagError, _on_rag_error)
+    app.add_exception_handler(SessionGone, _on_session_gone)
+    app.add_exception_handler(StarletteHTTPException, _on_http_error)
+    app.add_exception_handler(RequestValidationError, _on_validation_error)
+    app.add_exception_handler(Exception, _on_unexpected)
