@@ -1,4 +1,5 @@
-"""Command line: `ragsvc serve` (what `make run` does)."""
+"""Command line: `ragsvc serve` (what `make run` does) and `ragsvc eval` (answer quality on a
+QA set, what `make eval` runs)."""
 
 from __future__ import annotations
 
@@ -50,11 +51,4 @@ def evaluate_command(
         reports = anyio.run(evaluate.compare, qa_file, pdf_dir, settings)
     else:
         reports = [anyio.run(evaluate.evaluate, qa_file, pdf_dir, settings)]
-    if as_json:
-        typer.echo(evaluate.as_json(reports))
-        return
-    typer.echo(evaluate.table(reports))
-    if show_misses:
-        for report in reports:
-            for miss in report.misses:
-                typer.echo(f"- {report.name}: {miss}")
+    typer.echo(evaluate.render(reports, as_json=as_json, misses=show_misses))

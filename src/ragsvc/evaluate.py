@@ -106,8 +106,18 @@ def table(reports: list[Report]) -> str:
     return "\n".join(rows)
 
 
-def as_json(reports: list[Report]) -> str:
+def to_json(reports: list[Report]) -> str:
     return json.dumps([{**r.summary(), "misses": r.misses} for r in reports], indent=2, default=str)
+
+
+def render(reports: list[Report], *, as_json: bool = False, misses: bool = False) -> str:
+    """The reports as JSON, or as a table followed (if asked) by each configuration's misses."""
+    if as_json:
+        return to_json(reports)
+    lines = [table(reports)]
+    if misses:
+        lines += [f"- {report.name}: {miss}" for report in reports for miss in report.misses]
+    return "\n".join(lines)
 
 
 async def evaluate(

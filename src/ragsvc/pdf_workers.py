@@ -29,11 +29,24 @@ log = logging.getLogger(__name__)
 # is fastest (DeepSeek-R1: 30 ms against 45 ms with two each), but a long document is cut
 # into ranges of at most this many pages, so progress events keep coming.
 MAX_RANGE_PAGES = 200
+RangeExtractor = Callable[[bytes, int, int], list[PageLines]]  # (pdf, start, stop) -> pages
+Futures = dict[Future[list[PageLines]], int]  # each range's future -> its first page
 
 
 class PdfWorkers:
-    def __init__(self, workers: int) -> None:
+    """A pool of worker processes extracting the pages of a PDF in ranges. `extract_range`
+    runs in the workers (a module-level function, so they can import it)."""
+
+    def __init__(
+        self,
+        workers: int,
+        *,
+        max_range_pages: int = MAX_RANGE_PAGES,
+        extract_range: RangeExtractor = page_lines,
+    ) -> None:
         self.workers = workers
+        self._max_range_pages = max_range_pages
+        self._extract_range = extract_range
         self._lock = threading.Lock()
         self._executor = self._start()
 
@@ -55,23 +68,11 @@ class PdfWorkers:
     ) -> list[PageLines]:
         """Blocking: every page's lines, in page order; `on_pages(n)` after each range,
         n being the number of pages extracted so far."""
-        parts = min(page_count, max(self.workers, math.ceil(page_count / MAX_RANGE_PAGES)))
+        parts = min(page_count, max(self.workers, math.ceil(page_count / self._max_range_pages)))
         bounds = [round(i * page_count / parts) for i in range(parts + 1)]
-        ranges = list(zip(bounds, bounds[1:], strict=False))
-        executor = self._executor
+        executor, futures = self._submit(data, list(zip(bounds, bounds[1:], strict=False)))
         try:
-            futures = _submit(executor, data, ranges)
-        except BrokenProcessPool:  # broken before this file (a worker was killed): rebuild
-            executor = self._restart(executor)
-            futures = _submit(executor, data, ranges)
-        try:
-            done: dict[int, list[PageLines]] = {}
-            extracted = 0
-            for future in as_completed(futures):
-                pages = done[futures[future]] = future.result()
-                extracted += len(pages)
-                if on_pages is not None:
-                    on_pages(extracted)
+            done = _collect(futures, on_pages)
         except BrokenProcessPool as exc:
             self._restart(executor)
             raise UnreadablePdf(f"{filename}: the file crashed the PDF parser") from exc
@@ -79,6 +80,23 @@ class PdfWorkers:
             for future in futures:
                 future.cancel()
         return [page for start in sorted(done) for page in done[start]]
+
+    def _submit(
+        self, data: bytes, ranges: list[tuple[int, int]]
+    ) -> tuple[ProcessPoolExecutor, Futures]:
+        """Every range to the pool, rebuilt first if a worker died since the last file."""
+        executor = self._executor
+        try:
+            return executor, self._submit_to(executor, data, ranges)
+        except BrokenProcessPool:  # broken before this file (a worker was killed): rebuild
+            executor = self._restart(executor)
+            return executor, self._submit_to(executor, data, ranges)
+
+    def _submit_to(
+        self, executor: ProcessPoolExecutor, data: bytes, ranges: list[tuple[int, int]]
+    ) -> Futures:
+        extract = self._extract_range
+        return {executor.submit(extract, data, start, stop): start for start, stop in ranges}
 
     def _restart(self, broken: ProcessPoolExecutor) -> ProcessPoolExecutor:
         with self._lock:
@@ -92,10 +110,18 @@ class PdfWorkers:
         self._executor.shutdown(wait=True, cancel_futures=True)
 
 
-def _submit(
-    executor: ProcessPoolExecutor, data: bytes, ranges: list[tuple[int, int]]
-) -> dict[Future[list[PageLines]], int]:
-    return {executor.submit(page_lines, data, start, stop): start for start, stop in ranges}
+def _collect(
+    futures: Futures, on_pages: Callable[[int], None] | None
+) -> dict[int, list[PageLines]]:
+    """Each range's pages by its first page, reporting the pages done as ranges finish."""
+    done: dict[int, list[PageLines]] = {}
+    extracted = 0
+    for future in as_completed(futures):
+        pages = done[futures[future]] = future.result()
+        extracted += len(pages)
+        if on_pages is not None:
+            on_pages(extracted)
+    return done
 
 
 def _warm(executor: ProcessPoolExecutor, workers: int) -> None:

@@ -133,23 +133,18 @@ class DiskStore:
         shutil.rmtree(trash, ignore_errors=True)
 
     async def purge_expired(self) -> int:
-        def purge() -> int:
-            count = 0
-            for folder in self.root.iterdir():
-                if folder.name.startswith(".trash-"):
-                    shutil.rmtree(folder, ignore_errors=True)
-                    continue
-                meta_path = folder / "meta.json"
-                try:
-                    meta = SessionMeta.model_validate_json(meta_path.read_bytes())
-                except (FileNotFoundError, ValueError):
-                    continue
-                if meta.expires_at <= now():
-                    self._delete(folder.name)
-                    count += 1
-            return count
+        return await anyio.to_thread.run_sync(self._purge_expired)
 
-        return await anyio.to_thread.run_sync(purge)
+    def _purge_expired(self) -> int:
+        """Delete expired sessions and the leftovers of interrupted deletes; count the first."""
+        count = 0
+        for folder in self.root.iterdir():
+            if folder.name.startswith(".trash-"):
+                shutil.rmtree(folder, ignore_errors=True)
+            elif _expired(folder / "meta.json"):
+                self._delete(folder.name)
+                count += 1
+        return count
 
     def writable(self) -> bool:
         return os.access(self.root, os.W_OK)
@@ -270,6 +265,14 @@ def _locked(folder: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _expired(meta_path: Path) -> bool:
+    try:
+        meta = SessionMeta.model_validate_json(meta_path.read_bytes())
+    except (FileNotFoundError, ValueError):
+        return False  # not a session (yet): being created, or not ours
+    return meta.expires_at <= now()
 
 
 def _read_current(folder: Path) -> str | None:

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
+from pydantic import BaseModel, Field
 
 from ragsvc.answering import AnswerPlan, answer_work, final_answer
 from ragsvc.deps import CurrentSession, SessionDep, StateDep
@@ -93,6 +94,14 @@ def json_answer(plan: AnswerPlan, done: DoneEvent) -> Response:
     )
 
 
+class AskParams(BaseModel):
+    """GET /ask's query string (EventSource can send nothing else)."""
+
+    q: str = Field(min_length=1, description="the question")
+    top_k: int | None = Field(None, ge=1, le=50)
+    document_ids: list[str] | None = Field(None, description="repeat to restrict")
+
+
 @router.post("/ask", responses=ASK_RESPONSES, summary="Ask; the answer streams as SSE")
 async def ask(body: AskRequest, request: Request, session: SessionDep, state: StateDep) -> Response:
     return await respond(request, session, state, body)
@@ -100,12 +109,7 @@ async def ask(body: AskRequest, request: Request, session: SessionDep, state: St
 
 @router.get("/ask", responses=ASK_RESPONSES, summary="Ask for EventSource clients (cookie auth)")
 async def ask_get(
-    q: Annotated[str, Query(min_length=1, description="the question")],
-    request: Request,
-    session: SessionDep,
-    state: StateDep,
-    top_k: Annotated[int | None, Query(ge=1, le=50)] = None,
-    document_ids: Annotated[list[str] | None, Query(description="repeat to restrict")] = None,
+    params: Annotated[AskParams, Query()], request: Request, session: SessionDep, state: StateDep
 ) -> Response:
-    body = AskRequest(question=q, top_k=top_k, document_ids=document_ids)
+    body = AskRequest(question=params.q, top_k=params.top_k, document_ids=params.document_ids)
     return await respond(request, session, state, body)
