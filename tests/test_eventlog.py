@@ -1,0 +1,144 @@
+"""The event log on its own, without HTTP: resuming from a sequence number, batches, grace
+cancellation of abandoned work, eviction, and logs kept per session."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import aclosing, asynccontextmanager
+
+import anyio
+import pytest
+
+from ragsvc.eventlog import EventLog, LogHub
+
+pytestmark = pytest.mark.anyio
+
+
+class Work:
+    """Background work that appends what it is told to, records how it ended, and runs
+    until released (or cancelled)."""
+
+    def __init__(self, *events: str) -> None:
+        self.events = events
+        self.release = anyio.Event()
+        self.started = anyio.Event()
+        self.ended = anyio.Event()
+        self.cancelled = False
+
+    async def __call__(self, log: EventLog[str]) -> None:
+        try:
+            for event in self.events:
+                log.append(event)
+            self.started.set()
+            await self.release.wait()
+            log.append("last")
+        except anyio.get_cancelled_exc_class():
+            self.cancelled = True
+            raise
+        finally:
+            self.ended.set()
+
+
+@asynccontextmanager
+async def running(hub: LogHub[str]) -> AsyncIterator[LogHub[str]]:
+    async with anyio.create_task_group() as tasks:
+        tasks.start_soon(hub.run, tasks)
+        await anyio.wait_all_tasks_blocked()
+        yield hub
+        tasks.cancel_scope.cancel()
+
+
+async def collect(hub: LogHub[str], entry: EventLog[str], after: int) -> list[list[tuple[int, str]]]:
+    with anyio.fail_after(5):
+        return [batch async for batch in hub.follow(entry, after)]
+
+
+async def test_following_after_a_sequence_number_resumes_there_then_goes_live():
+    async with running(LogHub[str](window_s=60, grace_s=None)) as hub:
+        work = Work("a", "b", "c")
+        entry = hub.start("answer", "alice", work)
+        await work.started.wait()
+        async with anyio.create_task_group() as tasks:
+            batches: list[list[tuple[int, str]]] = []
+
+            async def follow() -> None:
+                batches.extend(await collect(hub, entry, 0))
+
+            tasks.start_soon(follow)
+            await anyio.wait_all_tasks_blocked()
+            work.release.set()
+    assert batches == [[(1, "b"), (2, "c")], [(3, "last")]]
+    assert entry.finished
+
+
+async def test_what_is_logged_before_a_follower_runs_comes_in_one_batch():
+    async with running(LogHub[str](window_s=60, grace_s=None)) as hub:
+        work = Work(*(f"token{i}" for i in range(40)))
+        entry = hub.start("answer", "alice", work)
+        await work.started.wait()
+        work.release.set()
+        await work.ended.wait()
+        batches = await collect(hub, entry, -1)
+    assert len(batches) == 1 and [seq for seq, _ in batches[0]] == list(range(41))
+
+
+async def test_work_every_follower_left_is_cancelled_after_the_grace_period():
+    async with running(LogHub[str](window_s=60, grace_s=0)) as hub:
+        work = Work("a")
+        entry = hub.start("answer", "alice", work)
+        async with aclosing(hub.follow(entry, -1)) as batches:
+            async for _ in batches:
+                break  # the client goes away after the first batch
+        with anyio.fail_after(5):
+            await work.ended.wait()
+    assert work.cancelled and entry.finished and entry.events == ["a"]
+
+
+async def test_without_a_grace_period_work_outlives_its_followers():
+    async with running(LogHub[str](window_s=60, grace_s=None)) as hub:
+        work = Work("a")
+        entry = hub.start("ingest", "alice", work)
+        async with aclosing(hub.follow(entry, -1)) as batches:
+            async for _ in batches:
+                break
+        await anyio.wait_all_tasks_blocked()
+        work.release.set()
+        with anyio.fail_after(5):
+            await work.ended.wait()
+    assert not work.cancelled and entry.events == ["a", "last"]
+
+
+async def test_the_oldest_log_is_evicted_and_its_work_cancelled_when_too_many_are_kept():
+    async with running(LogHub[str](window_s=60, grace_s=None, max_kept=2)) as hub:
+        works = [Work(str(i)) for i in range(3)]
+        for i, work in enumerate(works):
+            hub.start(f"answer{i}", "alice", work)
+        with anyio.fail_after(5):
+            await works[0].ended.wait()
+        assert works[0].cancelled
+        assert hub.find("answer0", "alice") is None
+        assert hub.find("answer2", "alice") is not None
+        assert not works[1].ended.is_set() and not works[2].ended.is_set()
+        for work in works[1:]:
+            work.release.set()
+
+
+async def test_a_log_is_found_only_by_the_session_that_owns_it():
+    async with running(LogHub[str](window_s=60, grace_s=None)) as hub:
+        work = Work()
+        entry = hub.start("answer", "alice", work)
+        assert hub.find("answer", "alice") is entry
+        assert hub.find("answer", "mallory") is None
+        assert hub.find("another", "alice") is None
+        work.release.set()
+
+
+async def test_failing_work_still_finishes_its_log():
+    async def broken(log: EventLog[str]) -> None:
+        log.append("a")
+        raise RuntimeError("boom")
+
+    async with running(LogHub[str](window_s=60, grace_s=None)) as hub:
+        entry = hub.start("answer", "alice", broken)
+        batches = await collect(hub, entry, -1)
+    assert batches == [[(0, "a")]] and entry.finished
