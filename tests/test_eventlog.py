@@ -48,7 +48,9 @@ async def running(hub: LogHub[str]) -> AsyncIterator[LogHub[str]]:
         tasks.cancel_scope.cancel()
 
 
-async def collect(hub: LogHub[str], entry: EventLog[str], after: int) -> list[list[tuple[int, str]]]:
+async def collect(
+    hub: LogHub[str], entry: EventLog[str], after: int
+) -> list[list[tuple[int, str]]]:
     with anyio.fail_after(5):
         return [batch async for batch in hub.follow(entry, after)]
 
