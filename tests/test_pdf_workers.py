@@ -1,11 +1,11 @@
 """Page extraction in worker processes: the same document as in-process, progress as
-ranges finish, and a pool whose worker died is rebuilt instead of failing every upload."""
+ranges finish, and a pool whose worker died is rebuilt instead of failing every upload.
+Crashes come from a deterministic hook, not from timed kills."""
 
 from __future__ import annotations
 
 import os
 import signal
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,12 +16,13 @@ import pytest
 from ragsvc.errors import UnreadablePdf
 from ragsvc.pdf import parse_pdf
 from ragsvc.pdf_workers import PdfWorkers
+from tests.crashing_worker import MARK, crash_on_marked_files
 from tests.test_layout import make_paper
 
 PAPER = Path(__file__).parents[2] / "shared" / "data" / "DeepSeek_R1.pdf"
 
 
-def long_pdf(pages: int) -> bytes:
+def long_pdf(pages: int, title: str | None = None) -> bytes:
     doc = pymupdf.open()
     for number in range(pages):
         page = doc.new_page()
@@ -30,6 +31,8 @@ def long_pdf(pages: int) -> bytes:
             f"Page {number} of the harbour log. " * 40,
             fontsize=10,
         )
+    if title:
+        doc.set_metadata({"title": title})
     data = doc.tobytes()
     doc.close()
     return bytes(data)
@@ -48,19 +51,19 @@ def test_pool_and_in_process_parsing_give_the_same_document(pool: PdfWorkers):
         assert parse_pdf(data, "x.pdf", 1000, extractor=pool) == parse_pdf(data, "x.pdf", 1000)
 
 
-def test_progress_counts_pages_as_ranges_finish(pool: PdfWorkers):
+def test_progress_counts_pages_as_ranges_finish():
     seen: list[tuple[int, int]] = []
-    parse_pdf(
-        long_pdf(450),
-        "log.pdf",
-        1000,
-        lambda done, total: seen.append((done, total)),
-        extractor=pool,
-    )
-    assert len(seen) >= 3  # 450 pages: three ranges of at most 200 pages
-    assert [total for _, total in seen] == [450] * len(seen)
+    pool = PdfWorkers(2, max_range_pages=3)
+    try:
+        parse_pdf(
+            long_pdf(10), "log.pdf", 100, lambda done, total: seen.append((done, total)), pool
+        )
+    finally:
+        pool.close()
+    assert len(seen) == 4  # ten pages: four ranges of at most three pages
+    assert [total for _, total in seen] == [10] * 4
     assert [done for done, _ in seen] == sorted(done for done, _ in seen)
-    assert seen[-1][0] == 450
+    assert seen[-1][0] == 10
 
 
 def worker_pids(pool: PdfWorkers) -> list[int]:
@@ -71,23 +74,20 @@ def test_a_worker_killed_between_uploads_is_replaced(pool: PdfWorkers):
     data = long_pdf(6)
     victim = worker_pids(pool)[0]
     os.kill(victim, signal.SIGKILL)
-    time.sleep(0.5)  # the executor notices the death and marks itself broken
+    deadline = time.monotonic() + 10
+    while not pool._executor._broken and time.monotonic() < deadline:  # type: ignore[attr-defined]
+        time.sleep(0.01)  # until the executor has noticed the death
     assert parse_pdf(data, "x.pdf", 100, extractor=pool) == parse_pdf(data, "x.pdf", 100)
     assert victim not in worker_pids(pool)
 
 
-def test_a_worker_dying_mid_file_refuses_that_file_only(pool: PdfWorkers):
-    big = long_pdf(600)
-
-    def kill_soon() -> None:
-        time.sleep(0.05)
-        for pid in worker_pids(pool):
-            os.kill(pid, signal.SIGKILL)
-
-    killer = threading.Thread(target=kill_soon)
-    killer.start()
-    with pytest.raises(UnreadablePdf, match="crashed the PDF parser"):
-        parse_pdf(big, "hostile.pdf", 1000, extractor=pool)
-    killer.join()
-    small = long_pdf(5)
-    assert parse_pdf(small, "next.pdf", 100, extractor=pool) == parse_pdf(small, "next.pdf", 100)
+def test_a_worker_dying_mid_file_refuses_that_file_only():
+    pool = PdfWorkers(2, extract_range=crash_on_marked_files)
+    try:
+        hostile = long_pdf(6, title=MARK)
+        with pytest.raises(UnreadablePdf, match="crashed the PDF parser"):
+            parse_pdf(hostile, "hostile.pdf", 100, extractor=pool)
+        data = long_pdf(6)
+        assert parse_pdf(data, "next.pdf", 100, extractor=pool) == parse_pdf(data, "next.pdf", 100)
+    finally:
+        pool.close()

@@ -1,4 +1,5 @@
-"""A real uvicorn process with the embedded defaults: SSE over a socket, restarts, no blocking."""
+"""A real uvicorn process with the embedded defaults: SSE over a socket, restarts, processes
+sharing a data dir. Slow tier: the same behaviour is tested in-process over ASGI."""
 
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ def read_stream(base: str, headers: dict, question: str) -> list[tuple[str, dict
     return events
 
 
+@pytest.mark.slow
 def test_default_backends_stream_a_cited_answer_and_survive_restart(tmp_path: Path):
     data = tmp_path / "data"
     with running_server(data) as base:
