@@ -22,6 +22,7 @@ import pymupdf
 from tests.server import serving_in_thread
 
 ROOT = Path(__file__).resolve().parents[1]
+RAMP_S = 0.3  # clients start spread over this many seconds
 
 QUESTIONS = [
     "What is DeepSeek-R1?",
@@ -81,10 +82,10 @@ async def one_ask(http: httpx.AsyncClient, headers: dict[str, str], q: str, out:
 
 
 async def load(
-    base: str, headers: dict[str, str], clients: int, asks: int, label: str, ramp: float = 0.3
+    base: str, headers: dict[str, str], clients: int, asks: int, label: str
 ) -> Latencies:
     """`clients` concurrent clients, each asking in a loop, `asks` questions in all. Client
-    i starts i/clients of `ramp` seconds late, so they do not all ask at the same instant."""
+    i starts i/clients of RAMP_S seconds late, so they do not all ask at the same instant."""
     out = Latencies(label, clients)
     # This process holds LangChain, torch and big PDFs; a full collection of them would
     # pause the measuring client for ~100 ms. Freeze what exists: the server is measured.
@@ -95,7 +96,7 @@ async def load(
         queue = list(range(asks))
 
         async def client(i: int) -> None:
-            await asyncio.sleep(ramp * i / clients)
+            await asyncio.sleep(RAMP_S * i / clients)
             while queue:
                 n = queue.pop()
                 await one_ask(http, headers, QUESTIONS[n % len(QUESTIONS)], out)

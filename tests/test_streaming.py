@@ -102,15 +102,14 @@ def read_frames(
     frames: list[dict[str, str]] = []
     fields: dict[str, str] = {}
     for line in lines:
-        if not line:
-            if fields:
-                frames.append(fields)
-                fields = {}
-                if limit is not None and len(frames) >= limit:
-                    break
-        elif not line.startswith(":"):
+        if line and not line.startswith(":"):
             name, _, value = line.partition(":")
             fields[name] = value.strip()
+        elif not line and fields:
+            frames.append(fields)
+            fields = {}
+            if len(frames) == limit:
+                break
     return frames
 
 

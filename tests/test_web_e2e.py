@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ragsvc.app import create_app
 from ragsvc.config import Settings
@@ -85,34 +86,44 @@ def test_upload_ask_and_open_a_citation(browser, tmp_path: Path):
     assert errors == []
 
 
+class FlakyNetwork:
+    """Cuts the first /ask stream after a few frames; notes each reconnection's id."""
+
+    def __init__(self, app: ASGIApp, frames_before_cut: int = 6) -> None:
+        self.app, self.frames_before_cut = app, frames_before_cut
+        self.resumed: list[str] = []
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] != "/ask":
+            return await self.app(scope, receive, send)
+        last_event_id = dict(scope["headers"]).get(b"last-event-id")
+        if last_event_id is not None:
+            self.resumed.append(last_event_id.decode())
+            return await self.app(scope, receive, send)
+        return await self.app(scope, receive, self._cutting(send))
+
+    def _cutting(self, send: Send) -> Send:
+        sent = 0
+
+        async def cut_after_a_few(message: Message) -> None:
+            nonlocal sent
+            if message["type"] == "http.response.body":
+                sent += 1
+                if sent > self.frames_before_cut:  # uvicorn drops the socket on this error
+                    raise ConnectionResetError("network cut by the test")
+            await send(message)
+
+        return cut_after_a_few
+
+
 def test_an_answer_resumes_after_the_network_drops(browser, tmp_path: Path):
     settings = Settings(data_dir=tmp_path / "data", sse_retry_ms=300, resume_grace_s=10)
     backends = fake_backends(settings)
     backends.generator = generator = SlowGenerator(words=30, pause=0.1)
     app = create_app(settings, backends)
-    resumed: list[str] = []
+    network = FlakyNetwork(app)
 
-    async def flaky_network(scope, receive, send):
-        """Cuts the first /ask stream after a few frames; notes each reconnection's id."""
-        if scope["type"] != "http" or scope["path"] != "/ask":
-            return await app(scope, receive, send)
-        headers = dict(scope["headers"])
-        if b"last-event-id" in headers:
-            resumed.append(headers[b"last-event-id"].decode())
-            return await app(scope, receive, send)
-        sent = 0
-
-        async def cut_after_a_few(message):
-            nonlocal sent
-            if message["type"] == "http.response.body":
-                sent += 1
-                if sent > 6:  # uvicorn drops the socket when the app fails mid-response
-                    raise ConnectionResetError("network cut by the test")
-            await send(message)
-
-        return await app(scope, receive, cut_after_a_few)
-
-    with serving_in_thread(flaky_network) as base:
+    with serving_in_thread(network) as base:
         context = browser.new_context()
         page = context.new_page()
         page.goto(base)
@@ -127,5 +138,5 @@ def test_an_answer_resumes_after_the_network_drops(browser, tmp_path: Path):
         answer = page.inner_text(".answer")
         context.close()
     assert answer.strip() == "".join(f"word{i} " for i in range(30)).strip()
-    assert resumed, "the browser never reconnected: the network did not really drop"
+    assert network.resumed, "the browser never reconnected: the network did not really drop"
     assert generator.calls == 1  # resumed, not asked again
