@@ -105,7 +105,7 @@ class Answering:
         index = answerable_index(state, wanted, self.embedder.name)
         turns = await self._recent_turns(token_hash, history)
         top_k = request.top_k or self.options.top_k
-        found = await self._find(index, question, turns, top_k, wanted)
+        found = await self.find(index, question, turns, top_k, wanted)
         sources = numbered_sources(found.hits, state.documents)
         retrieval_ms = _ms(started)
         prompt = Prompt(question, sources, turns, summarise=found.summarise)
@@ -161,7 +161,7 @@ class Answering:
         keep = self.options.history_turns
         return history[-keep:] if keep else []
 
-    async def _find(
+    async def find(
         self,
         index: SessionIndex,
         question: str,

@@ -1,0 +1,142 @@
+"""The answering use case without HTTP: each step of planning an answer on its own, then the
+whole use case wired to a real disk store, the hashing embedder and the extractive generator."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from ragsvc.answering import (
+    Answering,
+    AnswerOptions,
+    answerable_index,
+    checked_question,
+    final_answer,
+    numbered_sources,
+    wanted_documents,
+)
+from ragsvc.clock import now
+from ragsvc.errors import (
+    DocumentNotFound,
+    IndexMismatch,
+    InvalidInput,
+    NoReadyDocuments,
+    ProblemRaised,
+    problem,
+)
+from ragsvc.events import AnswerEvent, FailedEvent, SourcesEvent, TokenEvent
+from ragsvc.extractive import ExtractiveGenerator
+from ragsvc.index import SessionIndex
+from ragsvc.ingestion import Ingestion, IngestOptions, UploadedFile
+from ragsvc.retrieval import Retrieved
+from ragsvc.schemas import AskRequest, Chunk, Document
+from ragsvc.store import DiskStore, SessionState
+
+from .conftest import HashEmbedder, make_pdf
+
+pytestmark = pytest.mark.anyio
+TOKEN_HASH = "a" * 64
+
+
+def document(doc_id: str, status: str = "ready") -> Document:
+    return Document(
+        id=doc_id,
+        filename=f"{doc_id}.pdf",
+        sha256=doc_id * 8,
+        pages=1,
+        chunks=1,
+        status=status,  # type: ignore[arg-type]
+        created_at=now(),
+    )
+
+
+def state_with(*documents: Document, embedder: str = "hash:128") -> SessionState:
+    return SessionState({d.id: d for d in documents}, SessionIndex(embedder, 128))
+
+
+def test_a_question_is_stripped_and_bounded():
+    assert checked_question("  Why?  ", 10) == "Why?"
+    for bad in ["", "   ", "x" * 11]:
+        with pytest.raises(InvalidInput, match="1 to 10 characters"):
+            checked_question(bad, 10)
+
+
+def test_wanted_documents_must_belong_to_the_session():
+    state = state_with(document("d1"), document("d2"))
+    assert wanted_documents(state, None) is None
+    assert wanted_documents(state, []) is None
+    assert wanted_documents(state, ["d2"]) == frozenset({"d2"})
+    with pytest.raises(DocumentNotFound, match="'elsewhere'"):
+        wanted_documents(state, ["d1", "elsewhere"])
+
+
+def test_an_answer_needs_a_ready_document_indexed_by_this_embedder():
+    ready = state_with(document("d1"), document("d2", status="no_text"))
+    assert answerable_index(ready, None, "hash:128") is ready.index
+    with pytest.raises(NoReadyDocuments):
+        answerable_index(ready, frozenset({"d2"}), "hash:128")  # only a document without text
+    with pytest.raises(NoReadyDocuments):
+        answerable_index(SessionState(), None, "hash:128")
+    with pytest.raises(IndexMismatch):
+        answerable_index(ready, None, "another-embedder")
+
+
+def test_sources_are_numbered_from_one_with_their_document_and_page():
+    chunk = Chunk(id=7, document_id="d1", page=4, text="Owls hunt.", section="2 Owls")
+    [source] = numbered_sources([Retrieved(chunk, 0.1234567)], {"d1": document("d1")})
+    assert (source.n, source.filename, source.page, source.section) == (1, "d1.pdf", 4, "2 Owls")
+    assert source.score == 0.12346
+
+
+async def events_of(*events: AnswerEvent) -> AsyncIterator[AnswerEvent]:
+    for event in events:
+        yield event
+
+
+async def test_final_answer_raises_a_failure_as_the_same_problem():
+    failure = problem(503, "the LLM went away")
+    with pytest.raises(ProblemRaised) as raised:
+        await final_answer(events_of(SourcesEvent([]), TokenEvent("a"), FailedEvent(failure)))
+    assert raised.value.problem() == failure
+    with pytest.raises(ProblemRaised) as raised:
+        await final_answer(events_of(SourcesEvent([])))  # ended without a result
+    assert raised.value.status == 500
+
+
+PAGES = [
+    "Barn owls hunt voles at night using their acute hearing.",
+    "Peregrine falcons stoop at over three hundred km per hour.",
+]
+
+
+@pytest.fixture
+async def session(tmp_path: Path) -> tuple[Ingestion, Answering]:
+    store, embedder = DiskStore(tmp_path), HashEmbedder()
+    await store.create_session(TOKEN_HASH, timedelta(hours=1))
+    ingestion = Ingestion(store, embedder, None, IngestOptions())
+    answering = Answering(store, embedder, ExtractiveGenerator(embedder), AnswerOptions())
+    await ingestion.ingest_files(TOKEN_HASH, [UploadedFile("birds.pdf", make_pdf(PAGES))])
+    return ingestion, answering
+
+
+async def test_the_use_case_answers_from_the_right_page_and_remembers_the_turn(session):
+    _, answering = session
+    plan = await answering.plan(TOKEN_HASH, AskRequest(question="How fast do falcons stoop?"))
+    done = await final_answer(answering.events(plan))
+    cited = [plan.sources[n - 1] for n in done.citations]
+    assert cited and all(source.page == 2 for source in cited)
+    assert "three hundred km" in done.answer
+    [turn] = await answering.store.turns(TOKEN_HASH)
+    assert turn.answer == done.answer
+
+
+async def test_a_global_question_is_answered_by_summarising_the_document_card(session):
+    _, answering = session
+    index = (await answering.store.load_state(TOKEN_HASH)).index
+    found = await answering.find(index, "What is this document about?", [], 5, None)
+    assert found.hits[0].chunk.kind == "card" and found.summarise == {1}
+    specific = await answering.find(index, "How fast do falcons stoop?", [], 5, None)
+    assert specific.summarise == frozenset()
