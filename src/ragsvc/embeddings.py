@@ -1,4 +1,5 @@
-"""Embedder protocol and its two real backends: bundled wordllama and OpenAI-compatible.
+"""Embedder protocol and its three backends: bundled wordllama (the default), a local
+sentence-transformers model (extra `[st]`) and any OpenAI-compatible `/v1/embeddings`.
 
 Every embedder returns L2-normalised float32 rows, so inner product is cosine similarity.
 """

@@ -1,4 +1,4 @@
-"""Answer quality on a QA set, through the server's own pipeline (ingest, retrieve, generate).
+"""Answer quality on a QA set, through the server's own use cases (ingest, retrieve, generate).
 
 A QA line is `{"document", "question", "answer", "pages"}`. Per configuration it reports:
 hit@k by page (any expected page among the top k sources), MRR, citation accuracy (share of
@@ -77,11 +77,9 @@ class Report:
             self.hits[k] += int(rank is not None and rank <= k)
         if rank != 1:
             self.misses.append(f"{line['question']} -> pages {pages}, want {sorted(expected)}")
-        markers = [int(m) for m in CITATION_MARKER.findall(answer)]
-        self.cited += len(markers)
-        self.cited_right += sum(
-            1 for n in markers if 1 <= n <= len(pages) and pages[n - 1] in expected
-        )
+        cited_pages = [pages[n - 1] for n in _markers(answer) if 1 <= n <= len(pages)]
+        self.cited += len(_markers(answer))
+        self.cited_right += sum(page in expected for page in cited_pages)
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -92,6 +90,10 @@ class Report:
             "citation_accuracy": round(self.citation_accuracy, 3),
             "latency_p50_ms": round(self.latency_p50_ms, 1),
         }
+
+
+def _markers(answer: str) -> list[int]:
+    return [int(m) for m in CITATION_MARKER.findall(answer)]
 
 
 def table(reports: list[Report]) -> str:

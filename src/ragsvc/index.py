@@ -3,7 +3,7 @@
 The only module that imports faiss and bm25s. Vectors live in a flat inner-product index
 wrapped in an id map, so a deleted document's chunks leave by id. BM25 is rebuilt from the
 chunk texts whenever they change: it takes milliseconds and keeps the two views in step.
-All methods are blocking; the pipeline calls them from worker threads.
+All methods are blocking; the use cases call them from worker threads.
 """
 
 from __future__ import annotations

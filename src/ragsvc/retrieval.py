@@ -66,15 +66,14 @@ def section_hits(
     """Passages of the requested section (and its subsections) in document order: first
     one from each subsection, for coverage, then the rest; empty if none matches."""
     matches = _section_matcher(index, section)
+
+    def wanted(chunk: Chunk) -> bool:
+        in_scope = document_ids is None or chunk.document_id in document_ids
+        return in_scope and chunk.kind == "text" and bool(chunk.section and matches(chunk.section))
+
     chunks = sorted(
-        (
-            c
-            for c in index.chunks.values()
-            if c.section and c.kind == "text" and matches(c.section)
-            and (document_ids is None or c.document_id in document_ids)
-        ),
-        key=lambda c: (c.document_id, c.page, c.id),
-    )  # fmt: skip
+        filter(wanted, index.chunks.values()), key=lambda c: (c.document_id, c.page, c.id)
+    )
     openers = {c.section: c for c in reversed(chunks)}  # the first chunk of each section
     first = [c for c in chunks if openers.get(c.section) is c]
     rest = [c for c in chunks if openers.get(c.section) is not c]

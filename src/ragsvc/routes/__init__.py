@@ -1,1 +1,1 @@
-"""HTTP routes only: parse, authorise, call the pipeline, shape the response."""
+"""HTTP routes only: parse, authorise, call the use cases, shape the response."""
