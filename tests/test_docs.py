@@ -1,14 +1,21 @@
-"""The README documents every setting, under the name the environment really uses."""
+"""The docs match the code: every setting documented under the name the environment really
+uses, every problem type listed, the README's two commands first, no dead links."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
+import pytest
 from pydantic import AliasChoices
 
+from ragsvc import errors
 from ragsvc.config import Settings
 
-README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text()
+DOCUMENTS = [ROOT / "README.md", ROOT / "CONTRIBUTING.md", *sorted((ROOT / "docs").glob("*.md"))]
+LINK = re.compile(r"\]\(([^)#\s]+)(?:#[^)]*)?\)")
 
 
 def env_names(field: str) -> list[str]:
@@ -18,13 +25,36 @@ def env_names(field: str) -> list[str]:
     return [f"RAGSVC_{field.upper()}"]
 
 
-def test_every_setting_is_in_the_readme_table():
-    rows = [line for line in README.splitlines() if line.startswith("| `")]
+def test_every_setting_is_in_the_settings_table():
+    settings_doc = (ROOT / "docs" / "settings.md").read_text()
+    rows = [line for line in settings_doc.splitlines() if line.startswith("| `")]
     for field in Settings.model_fields:
         names = env_names(field)
         assert any(all(f"`{n}`" in row for n in names) for row in rows), f"{names} undocumented"
 
 
-def test_readme_shows_the_two_commands_first():
+def test_every_problem_type_is_in_the_api_reference():
+    api = (ROOT / "docs" / "api.md").read_text()
+    slugs = {
+        error.slug
+        for error in vars(errors).values()
+        if isinstance(error, type) and issubclass(error, errors.RagError)
+    }
+    slugs.discard(errors.RagError.slug)  # the base class's "internal": never raised as such
+    assert {slug for slug in slugs if f"`{slug}`" not in api} == set()
+
+
+def test_readme_shows_the_two_commands_first_and_stays_short():
     first_block = README.split("```sh", 1)[1].split("```", 1)[0]
     assert "make run" in first_block and "make test" in first_block
+    assert len(README.splitlines()) < 150
+
+
+@pytest.mark.parametrize("document", DOCUMENTS, ids=lambda p: p.name)
+def test_relative_links_lead_to_files_of_the_repository(document: Path):
+    for target in LINK.findall(document.read_text()):
+        if re.match(r"[a-z]+:", target):
+            continue  # http:, https:, mailto:
+        path = (document.parent / target).resolve()
+        assert path.is_relative_to(ROOT), f"{document.name} links outside the repository: {target}"
+        assert path.exists(), f"{document.name} links to a missing file: {target}"

