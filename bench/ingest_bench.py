@@ -24,8 +24,8 @@ from langchain_core.embeddings import Embeddings
 
 from ragsvc.config import Settings
 from ragsvc.embeddings import WordLlamaEmbedder
-from ragsvc.ingestion import UploadedFile, new_document, prepare
-from ragsvc.state import ingest_options
+from ragsvc.ingestion import IngestOptions, UploadedFile, new_document, prepare
+from ragsvc.state import options
 
 
 @dataclass
@@ -105,7 +105,7 @@ def langchain_baseline(pdf: Path, embed: EmbedFn, rounds: int, label: str) -> In
 
 def raw_embedder(pdf: Path, embed: EmbedFn, rounds: int, label: str = "") -> IngestResult:
     upload = UploadedFile(pdf.name, pdf.read_bytes())
-    item = prepare(upload, new_document(upload), ingest_options(Settings()))
+    item = prepare(upload, new_document(upload), options(Settings(), IngestOptions))
     texts = [chunk.search_text for chunk in item.drafts]
     seconds = []
     for _ in range(rounds):

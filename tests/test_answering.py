@@ -19,6 +19,7 @@ from ragsvc.answering import (
     wanted_documents,
 )
 from ragsvc.clock import now
+from ragsvc.config import Settings
 from ragsvc.errors import (
     DocumentNotFound,
     IndexMismatch,
@@ -33,6 +34,7 @@ from ragsvc.index import SessionIndex
 from ragsvc.ingestion import Ingestion, IngestOptions, UploadedFile
 from ragsvc.retrieval import Retrieved
 from ragsvc.schemas import AskRequest, Chunk, Document
+from ragsvc.state import options
 from ragsvc.store import DiskStore, SessionState
 
 from .conftest import HashEmbedder, make_pdf
@@ -116,8 +118,9 @@ PAGES = [
 async def session(tmp_path: Path) -> tuple[Ingestion, Answering]:
     store, embedder = DiskStore(tmp_path), HashEmbedder()
     await store.create_session(TOKEN_HASH, timedelta(hours=1))
-    ingestion = Ingestion(store, embedder, None, IngestOptions())
-    answering = Answering(store, embedder, ExtractiveGenerator(embedder), AnswerOptions())
+    ingestion = Ingestion(store, embedder, None, options(Settings(), IngestOptions))
+    generator = ExtractiveGenerator(embedder)
+    answering = Answering(store, embedder, generator, options(Settings(), AnswerOptions))
     await ingestion.ingest_files(TOKEN_HASH, [UploadedFile("birds.pdf", make_pdf(PAGES))])
     return ingestion, answering
 

@@ -51,14 +51,14 @@ CITATION_MARKER = re.compile(r"\[(\d+)\]")  # an answer's "[n]", naming source n
 
 @dataclass(frozen=True)
 class AnswerOptions:
-    """The settings answering reads (RAGSVC_MAX_QUESTION_CHARS, _HISTORY_TURNS, _TOP_K,
-    _RETRIEVAL, _MMR_LAMBDA)."""
+    """The settings answering reads, under their names in `Settings` (which holds the
+    defaults): RAGSVC_MAX_QUESTION_CHARS, _HISTORY_TURNS, _TOP_K, _RETRIEVAL, _MMR_LAMBDA."""
 
-    max_question_chars: int = 2000
-    history_turns: int = 6
-    top_k: int = 5
-    retrieval: Mode = "hybrid"
-    mmr_lambda: float = 0.7
+    max_question_chars: int
+    history_turns: int
+    top_k: int
+    retrieval: Mode
+    mmr_lambda: float
 
 
 @dataclass

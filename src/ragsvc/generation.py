@@ -21,8 +21,8 @@ from ragsvc.prompts import Prompt
 class Sampling:
     """How an LLM samples its answer (RAGSVC_LLM_TEMPERATURE, RAGSVC_LLM_MAX_TOKENS)."""
 
-    temperature: float = 0.1
-    max_tokens: int = 700
+    temperature: float
+    max_tokens: int
 
 
 class Generator(Protocol):

@@ -42,13 +42,13 @@ EMBED_BATCH = 256  # chunks per embedding call: the unit of progress events
 
 @dataclass(frozen=True)
 class IngestOptions:
-    """The settings ingestion reads (RAGSVC_MAX_PAGES, _CHUNK_SIZE, _CHUNK_OVERLAP,
-    _DOCUMENT_CARDS)."""
+    """The settings ingestion reads, under their names in `Settings` (which holds the
+    defaults): RAGSVC_MAX_PAGES, _CHUNK_SIZE, _CHUNK_OVERLAP, _DOCUMENT_CARDS."""
 
-    max_pages: int = 2000
-    chunk_size: int = 1000
-    chunk_overlap: int = 180
-    document_cards: bool = True
+    max_pages: int
+    chunk_size: int
+    chunk_overlap: int
+    document_cards: bool
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,8 @@ here, so the use cases never see the whole Settings."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from typing import TypeVar
 
 from ragsvc.answering import Answering, AnswerOptions
 from ragsvc.backends import Backends
@@ -13,6 +14,8 @@ from ragsvc.eventlog import LogHub
 from ragsvc.events import AnswerEvent, IngestEvent
 from ragsvc.ingestion import Ingestion, IngestOptions
 from ragsvc.ratelimit import RateLimiter
+
+Options = TypeVar("Options", IngestOptions, AnswerOptions)
 
 
 @dataclass
@@ -29,15 +32,13 @@ class AppState:
 
     @classmethod
     def build(cls, settings: Settings, backends: Backends) -> AppState:
+        store, embedder = backends.store, backends.embedder
+        ingest, answer = options(settings, IngestOptions), options(settings, AnswerOptions)
         return cls(
             settings=settings,
             backends=backends,
-            ingestion=Ingestion(
-                backends.store, backends.embedder, backends.pdf_workers, ingest_options(settings)
-            ),
-            answering=Answering(
-                backends.store, backends.embedder, backends.generator, answer_options(settings)
-            ),
+            ingestion=Ingestion(store, embedder, backends.pdf_workers, ingest),
+            answering=Answering(store, embedder, backends.generator, answer),
             limiter=RateLimiter(),
             answers=LogHub(settings.resume_window_s, settings.resume_grace_s),
             # An ingest runs to its end even when nobody watches: grace None, never cancelled.
@@ -45,20 +46,6 @@ class AppState:
         )
 
 
-def ingest_options(settings: Settings) -> IngestOptions:
-    return IngestOptions(
-        max_pages=settings.max_pages,
-        chunk_size=settings.chunk_size,
-        chunk_overlap=settings.chunk_overlap,
-        document_cards=settings.document_cards,
-    )
-
-
-def answer_options(settings: Settings) -> AnswerOptions:
-    return AnswerOptions(
-        max_question_chars=settings.max_question_chars,
-        history_turns=settings.history_turns,
-        top_k=settings.top_k,
-        retrieval=settings.retrieval,
-        mmr_lambda=settings.mmr_lambda,
-    )
+def options(settings: Settings, kind: type[Options]) -> Options:
+    """A use case's options: the settings of the same names as its fields."""
+    return kind(**{f.name: getattr(settings, f.name) for f in fields(kind)})
