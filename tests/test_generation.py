@@ -1,0 +1,42 @@
+"""The LLM generators' own behaviour: what they ask of the model. (Streaming through a real
+OpenAI-compatible server is in test_openai_backends; the real llama model in the slow tier.)"""
+
+from __future__ import annotations
+
+import sys
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from ragsvc.generation import LlamaGenerator, Sampling
+from ragsvc.prompts import Prompt
+
+pytestmark = pytest.mark.anyio
+
+
+class RecordingLlama:
+    """Stands in for llama_cpp.Llama, a library outside the project: it records what it is
+    asked for and streams a two-chunk answer in llama-cpp's chunk format."""
+
+    calls: list[dict[str, Any]] = []
+
+    def __init__(self, **options: Any) -> None:
+        self.options = options
+
+    def create_chat_completion(self, **request: Any) -> Any:
+        RecordingLlama.calls.append(request)
+        return iter(
+            [{"choices": [{"delta": {"content": "Owls "}}]}, {"choices": [{"delta": {}}]}]
+            + [{"choices": [{"delta": {"content": "hunt."}}]}]
+        )
+
+
+async def test_the_llama_generator_samples_as_configured(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setitem(sys.modules, "llama_cpp", SimpleNamespace(Llama=RecordingLlama))
+    generator = LlamaGenerator("model.gguf", 2, 512, Sampling(temperature=0.7, max_tokens=33))
+    pieces = [piece async for piece in generator.stream(Prompt("What do owls do?", []))]
+    assert pieces == ["Owls ", "hunt."]
+    request = RecordingLlama.calls[-1]
+    assert (request["temperature"], request["max_tokens"], request["stream"]) == (0.7, 33, True)
+    assert request["messages"][-1] == {"role": "user", "content": "What do owls do?"}
