@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import anyio
 import httpx
 import numpy as np
 import pymupdf
@@ -44,6 +45,17 @@ class HashEmbedder:
         return normalise(rows)
 
     async def embed(self, texts: list[str]) -> Vectors:
+        return self.embed_sync(texts)
+
+
+class GatedEmbedder(HashEmbedder):
+    """Holds every embedding call until the test opens the gate."""
+
+    def __init__(self) -> None:
+        self.gate = anyio.Event()
+
+    async def embed(self, texts: list[str]) -> Vectors:
+        await self.gate.wait()
         return self.embed_sync(texts)
 
 

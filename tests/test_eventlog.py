@@ -1,5 +1,6 @@
 """The event log on its own, without HTTP: resuming from a sequence number, batches, grace
-cancellation of abandoned work, eviction, and logs kept per session."""
+cancellation of abandoned work, admission per session and per process, eviction of finished
+logs only, and logs kept per session."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from contextlib import aclosing, asynccontextmanager
 import anyio
 import pytest
 
-from ragsvc.eventlog import EventLog, LogHub
+from ragsvc.errors import Overloaded, TooMuchInProgress
+from ragsvc.eventlog import EventLog, Limits, LogHub
 
 pytestmark = pytest.mark.anyio
 
@@ -39,6 +41,10 @@ class Work:
             self.ended.set()
 
 
+def hub_of(grace_s: float | None = None, running: int = 100, per_owner: int = 100) -> LogHub[str]:
+    return LogHub[str](window_s=60, grace_s=grace_s, limits=Limits(running, per_owner))
+
+
 @asynccontextmanager
 async def running(hub: LogHub[str]) -> AsyncIterator[LogHub[str]]:
     async with anyio.create_task_group() as tasks:
@@ -56,7 +62,7 @@ async def collect(
 
 
 async def test_following_after_a_sequence_number_resumes_there_then_goes_live():
-    async with running(LogHub[str](window_s=60, grace_s=None)) as hub:
+    async with running(hub_of()) as hub:
         work = Work("a", "b", "c")
         entry = hub.start("answer", "alice", work)
         await work.started.wait()
@@ -74,7 +80,7 @@ async def test_following_after_a_sequence_number_resumes_there_then_goes_live():
 
 
 async def test_what_is_logged_before_a_follower_runs_comes_in_one_batch():
-    async with running(LogHub[str](window_s=60, grace_s=None)) as hub:
+    async with running(hub_of()) as hub:
         work = Work(*(f"token{i}" for i in range(40)))
         entry = hub.start("answer", "alice", work)
         await work.started.wait()
@@ -85,7 +91,7 @@ async def test_what_is_logged_before_a_follower_runs_comes_in_one_batch():
 
 
 async def test_work_every_follower_left_is_cancelled_after_the_grace_period():
-    async with running(LogHub[str](window_s=60, grace_s=0)) as hub:
+    async with running(hub_of(grace_s=0)) as hub:
         work = Work("a")
         entry = hub.start("answer", "alice", work)
         async with aclosing(hub.follow(entry, -1)) as batches:
@@ -97,7 +103,7 @@ async def test_work_every_follower_left_is_cancelled_after_the_grace_period():
 
 
 async def test_without_a_grace_period_work_outlives_its_followers():
-    async with running(LogHub[str](window_s=60, grace_s=None)) as hub:
+    async with running(hub_of()) as hub:
         work = Work("a")
         entry = hub.start("ingest", "alice", work)
         async with aclosing(hub.follow(entry, -1)) as batches:
@@ -110,23 +116,69 @@ async def test_without_a_grace_period_work_outlives_its_followers():
     assert not work.cancelled and entry.events == ["a", "last"]
 
 
-async def test_the_oldest_log_is_evicted_and_its_work_cancelled_when_too_many_are_kept():
-    async with running(LogHub[str](window_s=60, grace_s=None, max_kept=2)) as hub:
-        works = [Work(str(i)) for i in range(3)]
-        for i, work in enumerate(works):
-            hub.start(f"answer{i}", "alice", work)
+async def test_a_session_past_its_share_is_refused_and_no_one_else_is_touched():
+    async with running(hub_of(running=10, per_owner=2)) as hub:
+        works = [Work(), Work(), Work()]
+        for i, work in enumerate(works[:2]):
+            with hub.reserve("mallory") as room:
+                room.start(f"m{i}", work)
+        with pytest.raises(TooMuchInProgress), hub.reserve("mallory"):
+            pass
+        with hub.reserve("alice") as room:
+            room.start("a0", works[2])
+        await anyio.wait_all_tasks_blocked()
+        assert not any(work.ended.is_set() for work in works)
+        for work in works:
+            work.release.set()
+
+
+async def test_a_full_process_refuses_new_work_and_cancels_none():
+    async with running(hub_of(running=2, per_owner=2)) as hub:
+        works = [Work(), Work()]
+        for owner, work in zip(["alice", "bob"], works, strict=True):
+            with hub.reserve(owner) as room:
+                room.start(owner, work)
+        with pytest.raises(Overloaded), hub.reserve("mallory"):
+            pass
+        await anyio.wait_all_tasks_blocked()
+        assert not any(work.ended.is_set() for work in works)
+        works[0].release.set()
         with anyio.fail_after(5):
             await works[0].ended.wait()
-        assert works[0].cancelled
-        assert hub.find("answer0", "alice") is None
-        assert hub.find("answer2", "alice") is not None
-        assert not works[1].ended.is_set() and not works[2].ended.is_set()
-        for work in works[1:]:
+        with hub.reserve("mallory"):  # finished work makes room again
+            pass
+        works[1].release.set()
+
+
+async def test_a_reservation_not_used_is_given_back():
+    async with running(hub_of(running=1, per_owner=1)) as hub:
+        with pytest.raises(RuntimeError), hub.reserve("alice"):
+            raise RuntimeError("planning the answer failed")
+        with hub.reserve("alice"):
+            pass
+
+
+async def test_room_is_made_by_dropping_finished_logs_never_running_ones():
+    hub = LogHub[str](window_s=60, grace_s=None, limits=Limits(2, 2, kept=2))
+    async with running(hub):
+        done, busy = Work(), [Work(), Work()]
+        hub.start("done", "alice", done)
+        done.release.set()
+        with anyio.fail_after(5):
+            await done.ended.wait()
+        await anyio.wait_all_tasks_blocked()
+        hub.start("busy0", "bob", busy[0])
+        hub.start("busy1", "bob", busy[1])
+        assert hub.find("done", "alice") is None  # the finished log made room
+        assert hub.find("busy0", "bob") is not None and hub.find("busy1", "bob") is not None
+        await anyio.wait_all_tasks_blocked()
+        assert not any(work.ended.is_set() for work in busy)
+        for work in busy:
             work.release.set()
 
 
 async def test_a_log_is_found_only_by_the_session_that_owns_it():
-    async with running(LogHub[str](window_s=60, grace_s=None)) as hub:
+    async with running(hub_of()) as hub:
         work = Work()
         entry = hub.start("answer", "alice", work)
         assert hub.find("answer", "alice") is entry
@@ -140,7 +192,7 @@ async def test_failing_work_still_finishes_its_log():
         log.append("a")
         raise RuntimeError("boom")
 
-    async with running(LogHub[str](window_s=60, grace_s=None)) as hub:
+    async with running(hub_of()) as hub:
         entry = hub.start("answer", "alice", broken)
         batches = await collect(hub, entry, -1)
     assert batches == [[(0, "a")]] and entry.finished

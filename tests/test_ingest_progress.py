@@ -10,11 +10,10 @@ import httpx
 import pytest
 
 from ragsvc.config import Settings
-from ragsvc.embeddings import Vectors
 from ragsvc.ingestion import UploadedFile, new_document
 from ragsvc.tokens import hash_token
 
-from .conftest import HashEmbedder, app_client, app_of, parse_sse
+from .conftest import GatedEmbedder, app_client, app_of, parse_sse
 
 pytestmark = pytest.mark.anyio
 PAGES = [
@@ -93,17 +92,6 @@ async def test_a_document_not_ingesting_here_gets_its_final_event(client, sessio
     assert [name for name, _, _ in events] == ["ready"] and events[0][2] == doc
     missing = await client.get("/documents/nope/events", headers=session)
     assert missing.status_code == 404
-
-
-class GatedEmbedder(HashEmbedder):
-    """Holds every embedding call until the test opens the gate."""
-
-    def __init__(self) -> None:
-        self.gate = anyio.Event()
-
-    async def embed(self, texts: list[str]) -> Vectors:
-        await self.gate.wait()
-        return self.embed_sync(texts)
 
 
 async def test_deleting_a_document_while_it_is_ingested(settings: Settings, pdf: Callable):

@@ -60,6 +60,10 @@ class Settings(BaseSettings):
     max_question_chars: int = Field(2000, gt=0)
     history_turns: int = Field(6, ge=0, le=50, description="turns kept per session")
 
+    max_answers: int = Field(256, ge=1, description="answers generated at once; 503 past it")
+    max_answers_per_session: int = Field(8, ge=1, description="429 past it")
+    max_ingests: int = Field(64, ge=1, description="background ingests at once; 503 past it")
+    max_ingests_per_session: int = Field(20, ge=1, description="429 past it")
     ask_rate_per_minute: int = Field(60, ge=0, description="0 disables")
     session_rate_per_minute: int = Field(30, ge=0, description="per client IP; 0 disables")
     heartbeat_s: float = Field(15, gt=0)

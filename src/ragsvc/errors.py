@@ -83,8 +83,22 @@ class RateLimited(RagError):
         super().__init__(detail, headers={"Retry-After": str(retry_after)})
 
 
+class TooMuchInProgress(RagError):
+    status, slug, title = 429, "too-much-in-progress", "Too much work in progress"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail, headers={"Retry-After": "1"})
+
+
 class BackendUnavailable(RagError):
     status, slug, title = 503, "backend-unavailable", "A backend is unavailable"
+
+
+class Overloaded(RagError):
+    status, slug, title = 503, "overloaded", "Server busy"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail, headers={"Retry-After": "2"})
 
 
 class ProblemRaised(RagError):

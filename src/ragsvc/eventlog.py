@@ -10,19 +10,27 @@ back in time (an answer nobody reads should not keep an LLM busy); without one, 
 its end (an ingest finishes even if nobody watches). Logs are kept for a window after they
 end, then dropped. They live in this process: behind a load balancer, resuming needs
 sticky sessions.
+
+Work is admitted by reservation: each session may have a few pieces of work running, and
+the process a bounded number in all; past either bound a reservation is refused (429 for
+the session, 503 for the process). Making room only ever drops logs that have finished:
+one session's work can never evict or cancel another's.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections import Counter, OrderedDict
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 import anyio
 from anyio.abc import TaskGroup
+
+from ragsvc.errors import Overloaded, TooMuchInProgress
 
 log = logging.getLogger(__name__)
 E = TypeVar("E")
@@ -64,12 +72,23 @@ class EventLog(Generic[E]):
 Work = Callable[[EventLog[E]], Awaitable[None]]
 
 
+@dataclass(frozen=True)
+class Limits:
+    """How much work a hub runs at once: in all, and per session (owner)."""
+
+    running: int
+    running_per_owner: int
+    kept: int = 2000  # logs kept, finished ones included (memory); at least `running`
+
+
 class LogHub(Generic[E]):
-    def __init__(self, window_s: float, grace_s: float | None, max_kept: int = 2000) -> None:
+    def __init__(self, window_s: float, grace_s: float | None, limits: Limits) -> None:
         self._window = window_s
         self._grace = grace_s
-        self._max_kept = max_kept
+        self._limits = limits
         self._logs: OrderedDict[str, EventLog[E]] = OrderedDict()
+        self._running: Counter[str] = Counter()  # per owner
+        self._reserved: Counter[str] = Counter()  # per owner
         self._tasks: TaskGroup | None = None
 
     async def run(self, tasks: TaskGroup) -> None:
@@ -79,14 +98,35 @@ class LogHub(Generic[E]):
             await anyio.sleep(min(self._window, 5.0))
             self._drop_expired()
 
+    @contextmanager
+    def reserve(self, owner: str, count: int = 1) -> Iterator[Reservation[E]]:
+        """Room for `count` more pieces of `owner`'s work, held until the block ends (work
+        started meanwhile counts as running); 429 or 503 problems when there is none."""
+        limits = self._limits
+        if self._running[owner] + self._reserved[owner] + count > limits.running_per_owner:
+            raise TooMuchInProgress(
+                f"this session already has {limits.running_per_owner} pieces of work in "
+                "progress; wait for one to finish"
+            )
+        if self._running.total() + self._reserved.total() + count > limits.running:
+            raise Overloaded("the server is at its limit of work in progress; try again soon")
+        self._reserved[owner] += count
+        try:
+            yield Reservation(self, owner)
+        finally:
+            self._reserved[owner] -= count
+            self._reserved += Counter()  # drop owners at zero
+
     def start(self, key: str, owner: str, work: Work[E]) -> EventLog[E]:
-        """Run `work` in the background; it appends its events to the returned log."""
+        """Run `work` in the background; it appends its events to the returned log. Callers
+        reserve room first (`reserve`); room is made by dropping finished logs only."""
         if self._tasks is None:
             raise RuntimeError("the hub is not running (no app lifespan?)")
         entry: EventLog[E] = EventLog(key, owner)
         self._logs[key] = entry
-        while len(self._logs) > self._max_kept:
-            self._logs.popitem(last=False)[1].scope.cancel()
+        self._logs.move_to_end(key)
+        self._running[owner] += 1
+        self._drop_finished_beyond(max(self._limits.kept, self._limits.running))
         self._tasks.start_soon(self._run_work, entry, work)
         return entry
 
@@ -124,6 +164,8 @@ class LogHub(Generic[E]):
             log.exception("background work %s failed", entry.key)
         finally:
             entry.finish()
+            self._running[entry.owner] -= 1
+            self._running += Counter()  # drop owners at zero
 
     async def _cancel_if_abandoned(self, entry: EventLog[E], grace: float) -> None:
         await anyio.sleep(grace)
@@ -136,3 +178,21 @@ class LogHub(Generic[E]):
         for key, entry in list(self._logs.items()):
             if entry.finished_at is not None and now - entry.finished_at > self._window:
                 del self._logs[key]
+
+    def _drop_finished_beyond(self, kept: int) -> None:
+        """Drop the oldest finished logs while more than `kept` are kept; never running ones."""
+        excess = len(self._logs) - kept
+        if excess > 0:
+            for key in [k for k, entry in self._logs.items() if entry.finished][:excess]:
+                del self._logs[key]
+
+
+@dataclass
+class Reservation(Generic[E]):
+    """Room reserved in a hub for one session's work (see `LogHub.reserve`)."""
+
+    hub: LogHub[E]
+    owner: str
+
+    def start(self, key: str, work: Work[E]) -> EventLog[E]:
+        return self.hub.start(key, self.owner, work)

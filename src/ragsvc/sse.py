@@ -34,7 +34,8 @@ WRITE_BYTES = 64 * 1024  # most a batch of frames puts into one write
 ANSWER_ID_HEADER = "X-Answer-Id"  # names the answer a stream (or a JSON answer) belongs to
 DOCUMENT_ID_HEADER = "X-Document-Id"  # names the document whose ingestion a stream follows
 
-Batch = list[tuple[int, AnswerEvent]] | list[tuple[int, IngestEvent]]
+AnswerBatch = list[tuple[int, AnswerEvent]]  # numbered events, as a follower gets them
+Batch = AnswerBatch | list[tuple[int, IngestEvent]]
 
 
 def event_name_and_data(event: AnswerEvent | IngestEvent) -> tuple[str, dict[str, Any]]:

@@ -10,7 +10,7 @@ from typing import TypeVar
 from ragsvc.answering import Answering, AnswerOptions
 from ragsvc.backends import Backends
 from ragsvc.config import Settings
-from ragsvc.eventlog import LogHub
+from ragsvc.eventlog import Limits, LogHub
 from ragsvc.events import AnswerEvent, IngestEvent
 from ragsvc.ingestion import Ingestion, IngestOptions
 from ragsvc.ratelimit import RateLimiter
@@ -40,9 +40,17 @@ class AppState:
             ingestion=Ingestion(store, embedder, backends.pdf_workers, ingest),
             answering=Answering(store, embedder, backends.generator, answer),
             limiter=RateLimiter(),
-            answers=LogHub(settings.resume_window_s, settings.resume_grace_s),
+            answers=LogHub(
+                settings.resume_window_s,
+                settings.resume_grace_s,
+                Limits(settings.max_answers, settings.max_answers_per_session),
+            ),
             # An ingest runs to its end even when nobody watches: grace None, never cancelled.
-            ingests=LogHub(settings.resume_window_s, None),
+            ingests=LogHub(
+                settings.resume_window_s,
+                None,
+                Limits(settings.max_ingests, settings.max_ingests_per_session),
+            ),
         )
 
 

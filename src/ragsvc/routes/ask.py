@@ -50,11 +50,12 @@ async def respond(
     if resumed is not None:
         return resumed
     await state.limiter.check("asking", session.token_hash, state.settings.ask_rate_per_minute)
-    plan = await state.answering.plan(session.token_hash, body)
-    events = state.answering.events(plan)
-    if wants_json(request):
-        return json_answer(plan, await final_answer(events))
-    entry = state.answers.start(plan.answer_id, session.token_hash, answer_work(events))
+    with state.answers.reserve(session.token_hash) as room:
+        plan = await state.answering.plan(session.token_hash, body)
+        events = state.answering.events(plan)
+        if wants_json(request):
+            return json_answer(plan, await final_answer(events))
+        entry = room.start(plan.answer_id, answer_work(events))
     return answer_stream(plan.answer_id, state.answers.follow(entry, -1), state)
 
 

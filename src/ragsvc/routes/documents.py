@@ -148,11 +148,12 @@ async def _upload_session(
 async def _ingest_in_background(
     state: AppState, token_hash: str, uploads: list[UploadedFile]
 ) -> list[Document]:
-    """Record the uploads as `processing` and ingest each new one in a background task."""
-    documents, jobs = await state.ingestion.register_uploads(token_hash, uploads)
-    for job in jobs:
-        work = state.ingestion.in_background(token_hash, job)
-        state.ingests.start(job.document.id, token_hash, work)
+    """Record the uploads as `processing` and ingest each new one in a background task
+    (room for all of them is reserved first: a refusal comes before anything is recorded)."""
+    with state.ingests.reserve(token_hash, len(uploads)) as room:
+        documents, jobs = await state.ingestion.register_uploads(token_hash, uploads)
+        for job in jobs:
+            room.start(job.document.id, state.ingestion.in_background(token_hash, job))
     return documents
 
 

@@ -18,14 +18,14 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sse_starlette import ServerSentEvent
 
-from ragsvc.answering import AnswerPlan, final_answer
+from ragsvc.answering import AnswerPlan, answer_work, final_answer
 from ragsvc.clock import now
 from ragsvc.deps import SessionDep, StateDep
 from ragsvc.errors import InvalidInput
 from ragsvc.events import AnswerEvent, DoneEvent, FailedEvent, TokenEvent
 from ragsvc.http_errors import problem_responses
 from ragsvc.schemas import AskRequest, Turn
-from ragsvc.sse import ANSWER_ID_HEADER, sse_response
+from ragsvc.sse import ANSWER_ID_HEADER, AnswerBatch, sse_response
 
 router = APIRouter(prefix="/v1", tags=["openai-compatible"])
 MODEL = "ragsvc"
@@ -94,12 +94,16 @@ async def chat_completions(body: ChatRequest, session: SessionDep, state: StateD
     await state.limiter.check("asking", session.token_hash, state.settings.ask_rate_per_minute)
     question, turns = split_conversation(body.messages)
     request = AskRequest(question=question, top_k=body.top_k, document_ids=body.document_ids)
-    plan = await state.answering.plan(session.token_hash, request, history=turns)
-    events = state.answering.events(plan)
-    if body.stream:
-        headers = {ANSWER_ID_HEADER: plan.answer_id}
-        return sse_response(chunks(plan, events, body.model), state.settings, headers)
-    return JSONResponse(completion(plan, await final_answer(events), body.model))
+    with state.answers.reserve(session.token_hash) as room:
+        plan = await state.answering.plan(session.token_hash, request, history=turns)
+        events = state.answering.events(plan)
+        if not body.stream:
+            return JSONResponse(completion(plan, await final_answer(events), body.model))
+        # Generated in the background like every answer, so it counts against the limits.
+        entry = room.start(plan.answer_id, answer_work(events))
+    batches = state.answers.follow(entry, -1)
+    headers = {ANSWER_ID_HEADER: plan.answer_id}
+    return sse_response(chunks(plan, batches, body.model), state.settings, headers)
 
 
 def _envelope(plan: AnswerPlan, model: str, kind: str) -> dict[str, Any]:
@@ -123,23 +127,32 @@ def completion(plan: AnswerPlan, done: DoneEvent, model: str) -> dict[str, Any]:
 
 
 async def chunks(
-    plan: AnswerPlan, events: AsyncIterator[AnswerEvent], model: str
+    plan: AnswerPlan, batches: AsyncIterator[AnswerBatch], model: str
 ) -> AsyncIterator[ServerSentEvent]:
     """OpenAI's streaming format: `data: <chunk>` lines, then `data: [DONE]`."""
     sources = [s.model_dump() for s in plan.sources]
     yield _chunk(plan, model, {"role": "assistant", "content": ""}, sources=sources)
-    async for event in events:
-        if isinstance(event, TokenEvent):
-            yield _chunk(plan, model, {"content": event.text})
-        elif isinstance(event, DoneEvent):
-            yield _chunk(plan, model, {}, "stop", citations=event.citations)
-        elif isinstance(event, FailedEvent):
-            # OpenAI's clients raise on a chunk carrying "error"; the problem goes along.
-            problem = event.problem.model_dump()
-            error = {"message": problem["detail"], "type": problem["type"], **problem}
-            yield ServerSentEvent(data=json.dumps({"error": error}))
-            return
+    async for batch in batches:
+        for _, event in batch:
+            if chunk := _chunk_of(plan, model, event):
+                yield chunk
+            if isinstance(event, FailedEvent):
+                return
     yield ServerSentEvent(data="[DONE]")
+
+
+def _chunk_of(plan: AnswerPlan, model: str, event: AnswerEvent) -> ServerSentEvent | None:
+    """The chunk carrying an answer event; None for the sources (the first chunk has them)."""
+    if isinstance(event, TokenEvent):
+        return _chunk(plan, model, {"content": event.text})
+    if isinstance(event, DoneEvent):
+        return _chunk(plan, model, {}, "stop", citations=event.citations)
+    if isinstance(event, FailedEvent):
+        # OpenAI's clients raise on a chunk carrying "error"; the problem goes along.
+        problem = event.problem.model_dump()
+        error = {"message": problem["detail"], "type": problem["type"], **problem}
+        return ServerSentEvent(data=json.dumps({"error": error}))
+    return None
 
 
 def _chunk(
