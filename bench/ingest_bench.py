@@ -24,7 +24,7 @@ from langchain_core.embeddings import Embeddings
 
 from ragsvc.config import Settings
 from ragsvc.embeddings import WordLlamaEmbedder
-from ragsvc.ingestion import IngestOptions, UploadedFile, new_document, prepare
+from ragsvc.preparation import IngestOptions, UploadedFile, new_document, prepare
 from ragsvc.state import options
 
 

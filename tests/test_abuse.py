@@ -3,15 +3,26 @@ runs in-process over ASGI with the fake backends unless a case needs a socket.""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import errno
+import json
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import TypeVar
 
 import anyio
 import httpx
 import pytest
 
+from ragsvc.app import create_app
 from ragsvc.config import Settings
+from ragsvc.embeddings import Vectors
+from ragsvc.schemas import Turn
+from ragsvc.store import DiskStore, SessionState
 
-from .conftest import GatedEmbedder, app_client, app_of
+from .conftest import GatedEmbedder, HashEmbedder, app_client, app_of, fake_backends, parse_sse
+
+T = TypeVar("T")
 
 pytestmark = pytest.mark.anyio
 
@@ -50,3 +61,115 @@ async def test_case3_one_session_cannot_evict_or_cancel_anothers_work(
             while (doc := (await http.get(url, headers=victim)).json())["status"] == "processing":
                 await anyio.sleep(0.01)
         assert doc["status"] == "ready"
+
+
+# case 7: hostile input answered as problems, and failures that still end their stream ----
+
+
+async def test_case7_a_page_tree_claiming_a_billion_pages_is_unreadable_not_500(
+    client: httpx.AsyncClient, session: dict[str, str], pdf: Callable
+):
+    claimed = pdf(["One real page."]).replace(b"/Count 1", b"/Count 1000000000")
+    reply = await client.post("/upload", files={"files": ("huge.pdf", claimed)}, headers=session)
+    assert reply.status_code == 422, reply.text
+    assert reply.json()["type"] == "urn:ragsvc:problem:unreadable-pdf"
+
+
+@pytest.mark.parametrize("seq", ["²", "1²", "9" * 5000])
+async def test_case7_a_last_event_id_that_is_no_number_starts_a_fresh_answer(
+    client: httpx.AsyncClient, session: dict[str, str], pdf: Callable, seq: str
+):
+    files = {"files": ("h.pdf", pdf(["The harbour master rings the bell at noon."]))}
+    assert (await client.post("/upload", files=files, headers=session)).status_code == 201
+    # Header bytes are latin-1 to the server: b"\xb2" arrives as "²", a digit to str.isdigit.
+    last_event_id = f"0123abcd:{seq}".encode("latin-1")
+    headers = {**session, "Last-Event-ID": last_event_id}
+    reply = await client.post("/ask", json={"question": "When is the bell rung?"}, headers=headers)
+    assert reply.status_code == 200 and "event: done" in reply.text
+
+
+class BrokenEmbedder(HashEmbedder):
+    """An embedder with a bug: not a RagError, just an exception."""
+
+    async def embed(self, texts: list[str]) -> Vectors:
+        raise RuntimeError("a bug in the embedder")
+
+
+class FaultyStore(DiskStore):
+    """The real disk store, whose next writes fail as a full disk would."""
+
+    def __init__(self, data_dir: Path) -> None:
+        super().__init__(data_dir)
+        self.updates_to_fail = 0
+        self.turns_fail = False
+
+    async def update(self, token_hash: str, mutate: Callable[[SessionState], T]) -> T:
+        if self.updates_to_fail:
+            self.updates_to_fail -= 1
+            raise OSError(errno.EIO, "injected write failure")
+        return await super().update(token_hash, mutate)
+
+    async def add_turn(self, token_hash: str, turn: Turn, keep: int) -> None:
+        if self.turns_fail:
+            raise OSError(errno.EIO, "injected write failure")
+        await super().add_turn(token_hash, turn, keep)
+
+
+@asynccontextmanager
+async def faulty_app(settings: Settings) -> AsyncIterator[tuple[httpx.AsyncClient, FaultyStore]]:
+    backends = fake_backends(settings)
+    backends.store = store = FaultyStore(settings.data_dir)
+    app = create_app(settings, backends)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+            yield http, store
+
+
+async def settled(http: httpx.AsyncClient, document: dict, who: dict[str, str]) -> list[dict]:
+    """The document's ingestion events, once it has settled."""
+    reply = await http.get(f"/documents/{document['id']}/events", headers=who)
+    return [{"event": f["event"], **json.loads(f["data"])} for f in parse_sse(reply.text)]
+
+
+async def test_case7_an_unexpected_error_in_background_ingestion_fails_the_document(
+    settings: Settings, pdf: Callable
+):
+    async with app_client(settings) as http:
+        app_of(http).state.ragsvc.ingestion.embedder = BrokenEmbedder()
+        who = await new_session(http)
+        reply = await upload_later(http, pdf, "Tides and lighthouses.", who)
+        [document] = reply.json()["documents"]
+        final = (await settled(http, document, who))[-1]
+        assert final["event"] == "failed" and "see the server log" in final["detail"]
+        stored = (await http.get(f"/documents/{document['id']}", headers=who)).json()
+        assert stored["status"] == "failed" and stored["detail"] == final["detail"]
+
+
+async def test_case7_a_failed_write_at_the_end_of_an_ingest_fails_the_document(
+    settings: Settings, pdf: Callable
+):
+    async with faulty_app(settings) as (http, store):
+        who = await new_session(http)
+        store.updates_to_fail = 0
+        reply = await upload_later(http, pdf, "Tides and lighthouses.", who)
+        store.updates_to_fail = 1  # the commit of the ingested document
+        [document] = reply.json()["documents"]
+        final = (await settled(http, document, who))[-1]
+        assert final["event"] == "failed"
+        stored = (await http.get(f"/documents/{document['id']}", headers=who)).json()
+        assert stored["status"] == "failed" and stored["detail"] == final["detail"]
+
+
+async def test_case7_a_failed_write_after_the_last_token_ends_the_stream_with_an_error(
+    settings: Settings, pdf: Callable
+):
+    async with faulty_app(settings) as (http, store):
+        who = await new_session(http)
+        files = {"files": ("h.pdf", pdf(["The harbour master rings the bell at noon."]))}
+        assert (await http.post("/upload", files=files, headers=who)).status_code == 201
+        store.turns_fail = True  # recording the turn fails once the answer is written
+        reply = await http.post("/ask", json={"question": "When is the bell rung?"}, headers=who)
+    frames = parse_sse(reply.text)
+    assert [f["event"] for f in frames][-1] == "error"
+    assert json.loads(frames[-1]["data"])["status"] == 500

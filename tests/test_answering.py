@@ -31,7 +31,8 @@ from ragsvc.errors import (
 from ragsvc.events import AnswerEvent, FailedEvent, SourcesEvent, TokenEvent
 from ragsvc.extractive import ExtractiveGenerator
 from ragsvc.index import SessionIndex
-from ragsvc.ingestion import Ingestion, IngestOptions, UploadedFile
+from ragsvc.ingestion import Ingestion
+from ragsvc.preparation import IngestOptions, UploadedFile
 from ragsvc.retrieval import Retrieved
 from ragsvc.schemas import AskRequest, Chunk, Document
 from ragsvc.state import options

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from ragsvc.config import Settings
-from ragsvc.ingestion import UploadedFile, new_document
+from ragsvc.preparation import UploadedFile, new_document
 from ragsvc.tokens import hash_token
 
 from .conftest import GatedEmbedder, app_client, app_of, parse_sse

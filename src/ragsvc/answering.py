@@ -25,8 +25,9 @@ from ragsvc.errors import (
     InvalidInput,
     NoReadyDocuments,
     ProblemRaised,
-    RagError,
+    expected,
     problem,
+    problem_of,
 )
 from ragsvc.eventlog import EventLog, Work
 from ragsvc.events import AnswerEvent, DoneEvent, FailedEvent, SourcesEvent, TokenEvent
@@ -134,7 +135,7 @@ class Answering:
                 parts.append(piece)
                 yield TokenEvent(piece)
         except Exception as exc:
-            yield FailedEvent(generation_problem(exc))
+            yield FailedEvent(failure_problem(exc))
             return
         finally:
             with anyio.CancelScope(shield=True):  # runs on client disconnect too
@@ -235,12 +236,11 @@ def numbered_sources(hits: list[Retrieved], documents: dict[str, Document]) -> l
     ]
 
 
-def generation_problem(exc: Exception) -> Problem:
-    """What a client is told when generation fails mid-answer."""
-    if isinstance(exc, RagError):
-        return exc.problem()
-    log.exception("generation failed", exc_info=exc)
-    return problem(500, "generation failed unexpectedly; see the server log")
+def failure_problem(exc: Exception) -> Problem:
+    """What a client is told of a failure once its stream started; bugs are logged."""
+    if not expected(exc):
+        log.error("an answer failed", exc_info=exc)
+    return problem_of(exc)
 
 
 async def final_answer(events: AsyncIterator[AnswerEvent]) -> DoneEvent:
@@ -264,6 +264,8 @@ def answer_work(events: AsyncIterator[AnswerEvent]) -> Work[AnswerEvent]:
         except anyio.get_cancelled_exc_class():
             entry.append(FailedEvent(AnswerAbandoned().problem()))
             raise
+        except Exception as exc:  # recording the turn failed, say: the stream still ends
+            entry.append(FailedEvent(failure_problem(exc)))
         finally:
             with anyio.CancelScope(shield=True):
                 await events.aclose()  # type: ignore[attr-defined]

@@ -36,9 +36,10 @@ class BadRequest(RagError):
 
 class Unauthorized(RagError):
     status, slug, title = 401, "unauthorized", "Not authenticated"
+    challenge = {"WWW-Authenticate": 'Bearer realm="ragsvc"'}
 
     def __init__(self, detail: str) -> None:
-        super().__init__(detail, headers={"WWW-Authenticate": 'Bearer realm="ragsvc"'})
+        super().__init__(detail, headers=self.challenge)
 
 
 class DocumentNotFound(RagError):
@@ -128,3 +129,18 @@ def problem(
         status=status,
         detail=detail,
     )
+
+
+def problem_of(exc: Exception) -> Problem:
+    """The problem a client is shown for any error: its own, 401 for a vanished session, or
+    a 500 that points at the server log (where the caller logs the traceback)."""
+    if isinstance(exc, RagError):
+        return exc.problem()
+    if isinstance(exc, SessionGone):
+        return Unauthorized(str(exc) or "the session was deleted or has expired").problem()
+    return problem(500, "unexpected server error; see the server log")
+
+
+def expected(exc: Exception) -> bool:
+    """Whether an error is one of ours (reported as it is) rather than a bug to log."""
+    return isinstance(exc, RagError | SessionGone)

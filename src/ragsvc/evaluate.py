@@ -21,7 +21,7 @@ from typing import Any
 from ragsvc.answering import CITATION_MARKER, Answering, final_answer
 from ragsvc.backends import make_backends
 from ragsvc.config import Settings
-from ragsvc.ingestion import UploadedFile
+from ragsvc.preparation import UploadedFile
 from ragsvc.schemas import AskRequest
 from ragsvc.state import AppState
 from ragsvc.tokens import hash_token, new_token

@@ -12,7 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ragsvc.errors import RagError, SessionGone, Unauthorized, problem
+from ragsvc.errors import RagError, SessionGone, Unauthorized, problem, problem_of
 from ragsvc.schemas import Problem
 
 log = logging.getLogger(__name__)
@@ -47,7 +47,7 @@ async def _on_rag_error(_: Request, exc: Exception) -> JSONResponse:
 
 
 async def _on_session_gone(_: Request, exc: Exception) -> JSONResponse:
-    return error_response(Unauthorized(str(exc) or "the session was deleted or has expired"))
+    return problem_response(problem_of(exc), Unauthorized.challenge)
 
 
 async def _on_http_error(_: Request, exc: Exception) -> JSONResponse:

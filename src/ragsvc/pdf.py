@@ -116,9 +116,12 @@ def _open_checked(data: bytes, filename: str, max_pages: int) -> pymupdf.Documen
         raise UnreadablePdf(f"{filename}: cannot be opened as a PDF ({exc})") from exc
     try:
         _refuse_unusable(doc, filename, max_pages)
-    except BaseException:
+    except RagError:
         doc.close()
         raise
+    except Exception as exc:  # e.g. a page tree claiming 10^9 pages
+        doc.close()
+        raise UnreadablePdf(f"{filename}: damaged PDF ({exc})") from exc
     return doc
 
 

@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 WRITE_BYTES = 64 * 1024  # most a batch of frames puts into one write
 ANSWER_ID_HEADER = "X-Answer-Id"  # names the answer a stream (or a JSON answer) belongs to
 DOCUMENT_ID_HEADER = "X-Document-Id"  # names the document whose ingestion a stream follows
+MAX_SEQ_DIGITS = 18  # a sequence number in an event id fits in 64 bits
 
 AnswerBatch = list[tuple[int, AnswerEvent]]  # numbered events, as a follower gets them
 Batch = AnswerBatch | list[tuple[int, IngestEvent]]
@@ -127,6 +128,8 @@ def event_stream(
 
 
 def parse_event_id(value: str) -> tuple[str, int] | None:
-    """`<stream_id>:<seq>` -> (stream_id, seq); None for anything else."""
+    """`<stream_id>:<seq>` -> (stream_id, seq); None for anything else, such as digits that
+    are not ASCII ("²" is a digit to `str.isdigit`) or too many of them."""
     stream_id, _, seq = value.strip().rpartition(":")
-    return (stream_id, int(seq)) if stream_id and seq.isdigit() else None
+    valid = stream_id and seq.isascii() and seq.isdigit() and len(seq) <= MAX_SEQ_DIGITS
+    return (stream_id, int(seq)) if valid else None

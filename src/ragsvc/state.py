@@ -12,7 +12,8 @@ from ragsvc.backends import Backends
 from ragsvc.config import Settings
 from ragsvc.eventlog import Limits, LogHub
 from ragsvc.events import AnswerEvent, IngestEvent
-from ragsvc.ingestion import Ingestion, IngestOptions
+from ragsvc.ingestion import Ingestion
+from ragsvc.preparation import IngestOptions
 from ragsvc.ratelimit import RateLimiter
 
 Options = TypeVar("Options", IngestOptions, AnswerOptions)

@@ -15,7 +15,7 @@ from ragsvc.errors import BadRequest, DocumentNotFound, RagError, TooLarge
 from ragsvc.eventlog import EventLog
 from ragsvc.events import DocumentSettled, IngestEvent
 from ragsvc.http_errors import problem_responses
-from ragsvc.ingestion import UploadedFile, screen
+from ragsvc.preparation import UploadedFile, screen
 from ragsvc.routes.sessions import start_session
 from ragsvc.schemas import Document, DocumentList, SessionCreated, UploadResult
 from ragsvc.sse import DOCUMENT_ID_HEADER, event_stream, parse_event_id

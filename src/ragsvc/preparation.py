@@ -1,0 +1,174 @@
+"""The steps of ingesting one PDF, each usable on its own: an upload becomes a new document
+(screened by content first), is parsed and chunked (blocking: callers run it in a worker
+thread), embedded in batches, then committed into a session's state."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+
+from ragsvc.chunking import abstract, document_card, passages
+from ragsvc.clock import now
+from ragsvc.embeddings import Embedder, Vectors
+from ragsvc.errors import RagError
+from ragsvc.index import SessionIndex
+from ragsvc.parsed import ParsedDocument
+from ragsvc.pdf import PageExtractor, check_pdf_magic, parse_pdf
+from ragsvc.schemas import Chunk, Document
+from ragsvc.store import SessionState
+
+NO_TEXT_DETAIL = (
+    "No extractable text: the PDF seems to be scanned images. Run it through OCR "
+    "(for example ocrmypdf) and upload the result."
+)
+REPAIRED_DETAIL = "The file was damaged and has been repaired; some text may be missing."
+EMBED_BATCH = 256  # chunks per embedding call: the unit of progress events
+
+
+@dataclass(frozen=True)
+class IngestOptions:
+    """The settings ingestion reads, under their names in `Settings` (which holds the
+    defaults): RAGSVC_MAX_PAGES, _CHUNK_SIZE, _CHUNK_OVERLAP, _DOCUMENT_CARDS."""
+
+    max_pages: int
+    chunk_size: int
+    chunk_overlap: int
+    document_cards: bool
+
+
+@dataclass(frozen=True)
+class UploadedFile:
+    filename: str
+    data: bytes
+
+    @cached_property
+    def sha256(self) -> str:
+        """Hashed once: it is asked for several times, and an upload may be 50 MB."""
+        return hashlib.sha256(self.data).hexdigest()
+
+
+@dataclass
+class Prepared:
+    """A parsed, chunked and (once embedded) vectorised document, not yet in the index."""
+
+    document: Document
+    drafts: list[Chunk] = field(default_factory=list)  # ids are assigned at commit
+    vectors: Vectors | None = None
+
+
+def in_upload_order(by_sha: dict[str, Document], uploads: list[UploadedFile]) -> list[Document]:
+    """The document of each upload, in upload order, each once (same content, same one)."""
+    return [by_sha[sha] for sha in dict.fromkeys(u.sha256 for u in uploads)]
+
+
+def screen(uploads: list[UploadedFile]) -> None:
+    """The checks that need no parsing (empty, not a PDF), so they can fail a request early."""
+    for upload in uploads:
+        try:
+            check_pdf_magic(upload.data)
+        except RagError as exc:
+            raise type(exc)(f"{upload.filename}: {exc.detail}") from exc
+
+
+def new_document(upload: UploadedFile) -> Document:
+    return Document(
+        id=uuid.uuid4().hex,
+        filename=upload.filename,
+        sha256=upload.sha256,
+        pages=0,
+        chunks=0,
+        status="processing",
+        created_at=now(),
+    )
+
+
+def prepare(
+    upload: UploadedFile,
+    document: Document,
+    options: IngestOptions,
+    on_page: Callable[[int, int], None] | None = None,
+    extractor: PageExtractor | None = None,
+) -> Prepared:
+    """Blocking: parse and chunk one PDF; raises RagError for files that are not usable."""
+    parsed = parse_pdf(upload.data, upload.filename, options.max_pages, on_page, extractor)
+    done = document.model_copy(
+        update={"pages": len(parsed.pages), "status": "ready", "title": parsed.title}
+    )
+    if parsed.repaired:
+        done.detail = REPAIRED_DETAIL
+    if not parsed.has_text:
+        done.status, done.detail = "no_text", NO_TEXT_DETAIL
+        return Prepared(done)
+    drafts = chunk_drafts(parsed, done.id, options)
+    done.chunks = len(drafts)
+    return Prepared(done, drafts)
+
+
+def chunk_drafts(parsed: ParsedDocument, document_id: str, options: IngestOptions) -> list[Chunk]:
+    """The document's card (if cards are on) and its passages, ids still unassigned."""
+    drafts = []
+    if options.document_cards:
+        card = document_card(parsed.title, parsed.outline, abstract(parsed.pages[0]))
+        drafts.append(Chunk(id=-1, document_id=document_id, page=1, text=card, kind="card"))
+    for passage in passages(parsed.pages, options.chunk_size, options.chunk_overlap):
+        drafts.append(
+            Chunk(
+                id=-1,
+                document_id=document_id,
+                page=passage.page,
+                text=passage.text,
+                kind=passage.kind,
+                section=passage.section,
+            )
+        )
+    return drafts
+
+
+async def embed(
+    embedder: Embedder, prepared: Prepared, on_batch: Callable[[int, int], None] | None = None
+) -> None:
+    """Vectorise the drafts in batches, reporting (embedded, total) after each."""
+    texts = [chunk.search_text for chunk in prepared.drafts]
+    parts = []
+    for start in range(0, len(texts), EMBED_BATCH):
+        parts.append(await embedder.embed(texts[start : start + EMBED_BATCH]))
+        if on_batch is not None:
+            on_batch(min(start + EMBED_BATCH, len(texts)), len(texts))
+    prepared.vectors = np.concatenate(parts) if parts else None
+
+
+def commit(
+    state: SessionState, items: list[Prepared], embedder_name: str, *, replace: bool
+) -> dict[str, Document]:
+    """Put prepared documents into a state; returns every document of the state by sha256.
+
+    With `replace`, each item takes the place of its `processing` entry and is dropped if
+    that entry was deleted meanwhile; without it, an item whose content is already in the
+    session (a concurrent upload of the same file) is dropped in favour of that one.
+    """
+    by_sha = {d.sha256: d for d in state.documents.values()}
+    for item in items:
+        doc = item.document
+        current = state.documents.get(doc.id) if replace else by_sha.get(doc.sha256)
+        if (current is None) if replace else (current is not None):
+            continue
+        if item.drafts and item.vectors is not None:
+            _index(state, item.drafts, item.vectors, embedder_name)
+        state.documents[doc.id] = doc
+        by_sha[doc.sha256] = doc
+    return by_sha
+
+
+def _index(state: SessionState, drafts: list[Chunk], vectors: Vectors, embedder_name: str) -> None:
+    """Give the drafts their chunk ids and add them to the state's index (made if need be)."""
+    if state.index is None:
+        state.index = SessionIndex(embedder_name, int(vectors.shape[1]))
+    state.index.check_embedder(embedder_name)
+    for chunk, cid in zip(drafts, state.index.reserve_ids(len(drafts)), strict=True):
+        chunk.id = cid
+    state.index.add(drafts, vectors)
