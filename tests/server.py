@@ -28,6 +28,15 @@ def free_port() -> int:
 @contextmanager
 def running_server(data_dir: Path, *args: str, **env: str) -> Iterator[str]:
     """Start `ragsvc serve [args]` on a free loopback port; yield its base URL; stop it after."""
+    with server_process(data_dir, *args, **env) as (base, _):
+        yield base
+
+
+@contextmanager
+def server_process(
+    data_dir: Path, *args: str, **env: str
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """`running_server`, also yielding the process (for tests that kill it themselves)."""
     port = free_port()
     environment = {
         **os.environ,
@@ -43,7 +52,7 @@ def running_server(data_dir: Path, *args: str, **env: str) -> Iterator[str]:
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_ready(base, process)
-        yield base
+        yield base, process
     finally:
         process.terminate()
         try:
@@ -52,6 +61,37 @@ def running_server(data_dir: Path, *args: str, **env: str) -> Iterator[str]:
             process.kill()
             process.wait()
         log.close()
+
+
+def descendants(pid: int) -> set[int]:
+    """Every live process below `pid` (zombies excluded), read from /proc."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue  # gone meanwhile
+        if fields[0] != "Z":
+            parents[int(stat.parent.name)] = int(fields[1])
+    found: set[int] = set()
+    frontier = {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+def alive(pids: set[int]) -> set[int]:
+    """Those of `pids` still running (not gone, not zombies)."""
+    running = set()
+    for pid in pids:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+        except OSError:
+            continue
+        if state != "Z":
+            running.add(pid)
+    return running
 
 
 def _wait_ready(base: str, process: subprocess.Popen[bytes], timeout: float = 30) -> None:

@@ -21,6 +21,7 @@ from ragsvc.schemas import Turn
 from ragsvc.store import DiskStore, SessionState
 
 from .conftest import GatedEmbedder, HashEmbedder, app_client, app_of, fake_backends, parse_sse
+from .server import alive, descendants, server_process
 
 T = TypeVar("T")
 
@@ -173,3 +174,30 @@ async def test_case7_a_failed_write_after_the_last_token_ends_the_stream_with_an
     frames = parse_sse(reply.text)
     assert [f["event"] for f in frames][-1] == "error"
     assert json.loads(frames[-1]["data"])["status"] == 500
+
+
+# case 8: helper processes die with the server ---------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("args", [(), ("--workers", "2")], ids=["one process", "two workers"])
+def test_case8_no_helper_process_outlives_a_killed_server(tmp_path: Path, args: tuple[str, ...]):
+    import os
+    import signal
+    import time
+
+    with server_process(tmp_path / "data", *args) as (_, server):
+        # page workers (two per server process) start in the background: wait for them
+        expected = 3 if not args else 8  # fork server + 2 workers, per uvicorn worker
+        deadline = time.monotonic() + 30
+        while len(helpers := descendants(server.pid)) < expected:
+            assert time.monotonic() < deadline, f"only {len(helpers)} helper processes"
+            time.sleep(0.1)
+        os.kill(server.pid, signal.SIGKILL)
+        deadline = time.monotonic() + 20
+        while alive(helpers) and time.monotonic() < deadline:
+            time.sleep(0.1)
+    survivors = alive(helpers)
+    for pid in survivors:  # a failing run leaves nothing behind either
+        os.kill(pid, signal.SIGKILL)
+    assert survivors == set(), "helper processes outlived the killed server"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
@@ -16,6 +17,7 @@ from ragsvc import __version__
 from ragsvc.backends import Backends, make_backends
 from ragsvc.config import Settings
 from ragsvc.http_errors import install_handlers, problem_responses
+from ragsvc.orphans import SUPERVISOR_PID, exit_with
 from ragsvc.routes import ask, documents, health, openai_compat, sessions, web
 from ragsvc.schemas import Problem
 from ragsvc.state import AppState
@@ -109,4 +111,6 @@ async def _purge_expired_sessions(backends: Backends) -> None:
 def app_from_env() -> FastAPI:
     """Factory for `uvicorn --factory`: settings from the environment."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    if supervisor := os.environ.get(SUPERVISOR_PID):
+        exit_with(int(supervisor))  # uvicorn's workers would outlive a killed supervisor
     return create_app(Settings())

@@ -3,6 +3,7 @@ QA set, what `make eval` runs)."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -11,6 +12,7 @@ import typer
 import uvicorn
 
 from ragsvc.config import Settings
+from ragsvc.orphans import SUPERVISOR_PID
 
 app = typer.Typer(help="ragsvc: chat with your PDFs.", no_args_is_help=True)
 
@@ -26,6 +28,8 @@ def serve(
 ) -> None:
     """Serve the API on HOST:PORT with the settings from the environment (RAGSVC_*)."""
     settings = Settings()
+    if workers > 1:  # each worker process exits with this supervisor, even a killed one
+        os.environ[SUPERVISOR_PID] = str(os.getpid())
     uvicorn.run(
         "ragsvc.app:app_from_env",
         factory=True,

@@ -8,6 +8,7 @@ starts in milliseconds; they start with the app rather than at the first upload.
 
 A worker that dies on a hostile file breaks the pool: it is rebuilt, that file is refused,
 and the server process lives on (the same crash in-process would take the server down).
+Workers exit with the server, even a killed one.
 """
 
 from __future__ import annotations
@@ -15,12 +16,14 @@ from __future__ import annotations
 import logging
 import math
 import multiprocessing
+import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 
 from ragsvc.errors import UnreadablePdf
+from ragsvc.orphans import exit_with
 from ragsvc.pdf import PageLines, page_lines
 
 log = logging.getLogger(__name__)
@@ -53,7 +56,10 @@ class PdfWorkers:
     def _start(self) -> ProcessPoolExecutor:
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(["ragsvc.pdf"])
-        executor = ProcessPoolExecutor(self.workers, mp_context=context)
+        # Each worker exits with this process, even when it is killed (see orphans.py).
+        executor = ProcessPoolExecutor(
+            self.workers, mp_context=context, initializer=exit_with, initargs=(os.getpid(),)
+        )
         # Start every worker now rather than during the first upload, from a thread: the
         # fork server imports PyMuPDF first (~0.7 s) and start-up need not wait for it.
         threading.Thread(target=_warm, args=(executor, self.workers), daemon=True).start()
