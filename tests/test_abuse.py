@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import errno
 import json
+import os
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from pathlib import Path
-from typing import TypeVar
 
 import anyio
 import httpx
@@ -16,14 +18,14 @@ import pytest
 
 from ragsvc.app import create_app
 from ragsvc.config import Settings
+from ragsvc.disk_store import DiskStore
 from ragsvc.embeddings import Vectors
-from ragsvc.schemas import Turn
-from ragsvc.store import DiskStore, SessionState
+from ragsvc.store import SessionMeta, SessionState
+from ragsvc.tokens import hash_token
 
 from .conftest import GatedEmbedder, HashEmbedder, app_client, app_of, fake_backends, parse_sse
+from .faults import FaultyStore, fill, small_disk
 from .server import alive, descendants, server_process
-
-T = TypeVar("T")
 
 pytestmark = pytest.mark.anyio
 
@@ -96,30 +98,10 @@ class BrokenEmbedder(HashEmbedder):
         raise RuntimeError("a bug in the embedder")
 
 
-class FaultyStore(DiskStore):
-    """The real disk store, whose next writes fail as a full disk would."""
-
-    def __init__(self, data_dir: Path) -> None:
-        super().__init__(data_dir)
-        self.updates_to_fail = 0
-        self.turns_fail = False
-
-    async def update(self, token_hash: str, mutate: Callable[[SessionState], T]) -> T:
-        if self.updates_to_fail:
-            self.updates_to_fail -= 1
-            raise OSError(errno.EIO, "injected write failure")
-        return await super().update(token_hash, mutate)
-
-    async def add_turn(self, token_hash: str, turn: Turn, keep: int) -> None:
-        if self.turns_fail:
-            raise OSError(errno.EIO, "injected write failure")
-        await super().add_turn(token_hash, turn, keep)
-
-
 @asynccontextmanager
 async def faulty_app(settings: Settings) -> AsyncIterator[tuple[httpx.AsyncClient, FaultyStore]]:
     backends = fake_backends(settings)
-    backends.store = store = FaultyStore(settings.data_dir)
+    backends.store = store = FaultyStore(settings.data_dir, settings.min_free_mb)
     app = create_app(settings, backends)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
@@ -201,3 +183,123 @@ def test_case8_no_helper_process_outlives_a_killed_server(tmp_path: Path, args: 
     for pid in survivors:  # a failing run leaves nothing behind either
         os.kill(pid, signal.SIGKILL)
     assert survivors == set(), "helper processes outlived the killed server"
+
+
+# case 4: a full disk is reported, leaves nothing behind, and is swept ----------------------
+
+
+async def test_case4_a_write_on_a_full_disk_is_507_and_a_stream_ends_with_its_error(
+    settings: Settings, pdf: Callable
+):
+    async with faulty_app(settings) as (http, store):
+        store.error = OSError(errno.ENOSPC, "No space left on device")
+        who = await new_session(http)
+        files = {"files": ("h.pdf", pdf(["The harbour master rings the bell at noon."]))}
+        store.updates_to_fail = 1
+        full = await http.post("/upload", files=files, headers=who)
+        assert full.status_code == 507 and full.headers["retry-after"]
+        assert full.json()["type"] == "urn:ragsvc:problem:storage-full"
+        assert (await http.post("/upload", files=files, headers=who)).status_code == 201
+        store.turns_fail = True
+        reply = await http.post("/ask", json={"question": "When is the bell rung?"}, headers=who)
+    frames = parse_sse(reply.text)
+    assert frames[-1]["event"] == "error" and json.loads(frames[-1]["data"])["status"] == 507
+
+
+def age(path: Path, seconds: float) -> None:
+    then = time.time() - seconds
+    os.utime(path, (then, then))
+
+
+async def test_case4_the_leftovers_of_interrupted_writes_are_swept(settings: Settings):
+    store = DiskStore(settings.data_dir)
+    alive = "a" * 64
+    await store.create_session(alive, timedelta(hours=1))
+    await store.update(alive, lambda state: None)
+    folder = store.root / alive
+    staging, temp = folder / ".gen-000002.0123", folder / ".meta.json.4567"
+    staging.mkdir()
+    temp.write_bytes(b"half")
+    stale_generation = folder / "gen-000000"
+    stale_generation.mkdir()
+    half_made = store.root / ("b" * 64)  # a session whose meta.json was never written
+    half_made.mkdir()
+    fresh = folder / ".turns.json.89ab"  # a write that may still be running
+    fresh.write_bytes(b"...")
+    for path in (staging, temp, stale_generation, half_made):
+        age(path, 3600)
+    await store.purge_expired()
+    assert not staging.exists() and not temp.exists() and not stale_generation.exists()
+    assert not half_made.exists()
+    assert fresh.exists() and (folder / "gen-000001").exists()
+    assert (await store.load_state(alive)).documents == {}
+
+
+@pytest.mark.slow
+async def test_case4_a_really_full_disk(tmp_path: Path, pdf: Callable):
+    """A filesystem of 8 MB that fills up: 507s and an error event, /readyz 503 naming the
+    cause, no folder or staging left, reads still served, and all well once space is back."""
+    with small_disk(tmp_path / "disk", "8m") as disk:
+        settings = Settings(data_dir=disk / "data", min_free_mb=1)
+        async with faulty_app(settings) as (http, store):
+            who = await new_session(http)
+            files = {"files": ("h.pdf", pdf(["The harbour master rings the bell at noon."]))}
+            assert (await http.post("/upload", files=files, headers=who)).status_code == 201
+            await expire_touch(store, who)
+            filler = fill(disk)
+            before = sorted(p.name for p in store.root.rglob("*"))
+            ready = await http.get("/readyz")
+            assert ready.status_code == 503 and "disk is full" in ready.json()["detail"]
+            assert (await http.post("/sessions")).status_code == 507
+            more = {"files": ("k.pdf", pdf(["The keeper logs every ship."]))}
+            assert (await http.post("/upload", files=more, headers=who)).status_code == 507
+            assert (await http.get("/sessions/current", headers=who)).status_code == 200
+            question = {"question": "When is the bell rung?"}
+            frames = parse_sse((await http.post("/ask", json=question, headers=who)).text)
+            assert frames[-1]["event"] == "error"
+            assert json.loads(frames[-1]["data"])["status"] == 507
+            assert sorted(p.name for p in store.root.rglob("*")) == before  # nothing left
+            filler.unlink()
+            assert (await http.get("/readyz")).status_code == 200
+            assert (await http.post("/upload", files=more, headers=who)).status_code == 201
+
+
+async def expire_touch(store: DiskStore, who: dict[str, str]) -> None:
+    """Make the session's next request slide its expiry (a write on a read path)."""
+    token_hash = hash_token(who["Authorization"].removeprefix("Bearer "))
+    meta_path = store.root / token_hash / "meta.json"
+    meta = SessionMeta.model_validate_json(meta_path.read_bytes())
+    old = meta.model_copy(update={"touched_at": meta.touched_at - timedelta(hours=1)})
+    meta_path.write_bytes(old.model_dump_json().encode())
+
+
+# case 5: a reader never fails because a writer replaced the generation it was reading ------
+
+
+class RacingStore(DiskStore):
+    """A second process's store, whose reads another process's writes overtake: right after
+    it has read CURRENT, `writer` publishes a new generation and removes the old one."""
+
+    def __init__(self, data_dir: Path, writer: DiskStore, token_hash: str) -> None:
+        super().__init__(data_dir)
+        self.writer, self.token_hash, self.races = writer, token_hash, 3
+
+    def _read_generation(self, folder: Path) -> SessionState:
+        if self.races:
+            self.races -= 1
+            self.writer._update(self.token_hash, lambda state: None)
+        return super()._read_generation(folder)
+
+
+async def test_case5_a_read_overtaken_by_another_processs_write_still_succeeds(
+    settings: Settings, pdf: Callable
+):
+    writer = DiskStore(settings.data_dir)
+    token_hash = "c" * 64
+    await writer.create_session(token_hash, timedelta(hours=1))
+    await writer.update(token_hash, lambda state: None)
+    reader = RacingStore(settings.data_dir, writer, token_hash)
+    state = await reader.load_state(token_hash)
+    assert reader.races == 0 and state.documents == {}
+    current = (writer.root / token_hash / "CURRENT").read_text()
+    assert current == "gen-000004"  # one write before the reader, three while it read

@@ -20,6 +20,7 @@ from ragsvc.answering import (
 )
 from ragsvc.clock import now
 from ragsvc.config import Settings
+from ragsvc.disk_store import DiskStore
 from ragsvc.errors import (
     DocumentNotFound,
     IndexMismatch,
@@ -36,7 +37,7 @@ from ragsvc.preparation import IngestOptions, UploadedFile
 from ragsvc.retrieval import Retrieved
 from ragsvc.schemas import AskRequest, Chunk, Document
 from ragsvc.state import options
-from ragsvc.store import DiskStore, SessionState
+from ragsvc.store import SessionState
 
 from .conftest import HashEmbedder, make_pdf
 

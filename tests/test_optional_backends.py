@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import subprocess
 import sys
 import time
@@ -20,7 +19,7 @@ from ragsvc.app import create_app
 from ragsvc.config import Settings
 from ragsvc.generation import bundled_smollm2
 
-from .conftest import make_pdf, parse_sse
+from .conftest import make_pdf, parse_sse, unavailable
 from .server import free_port, serving_in_thread
 
 pytestmark = pytest.mark.slow
@@ -32,9 +31,7 @@ PAGES = [
 
 def need(module: str) -> None:
     if importlib.util.find_spec(module) is None:
-        if os.environ.get("CI"):
-            pytest.fail(f"{module} is not installed; .ci/run installs the optional extras")
-        pytest.skip(f"{module} is not installed (make install-extras)")
+        unavailable(f"{module} is not installed", "make install-extras")
 
 
 def ask(base: str, question: str) -> tuple[list[dict], dict]:

@@ -122,7 +122,7 @@ async def test_concurrent_uploads_to_one_session_all_land(settings: Settings, pd
 
 
 def test_store_refuses_paths_that_are_not_token_hashes(tmp_path: Path):
-    from ragsvc.store import DiskStore
+    from ragsvc.disk_store import DiskStore
 
     store = DiskStore(tmp_path)
     with pytest.raises(ValueError):

@@ -9,6 +9,7 @@ import anyio
 import openai
 
 from ragsvc.config import Settings
+from ragsvc.disk_store import DiskStore
 from ragsvc.embeddings import (
     Embedder,
     OpenAIEmbedder,
@@ -18,7 +19,7 @@ from ragsvc.embeddings import (
 from ragsvc.extractive import ExtractiveGenerator
 from ragsvc.generation import Generator, LlamaGenerator, OpenAIGenerator, Sampling
 from ragsvc.pdf_workers import PdfWorkers
-from ragsvc.store import DiskStore, Store
+from ragsvc.store import Store
 
 
 @dataclass
@@ -55,7 +56,8 @@ def make_backends(settings: Settings) -> Backends:
     embedder = _embedder(settings, client)
     generator = _generator(settings, client, embedder)
     workers = PdfWorkers(settings.parse_workers) if settings.parse_workers else None
-    return Backends(embedder, generator, DiskStore(settings.data_dir), client, workers)
+    store = DiskStore(settings.data_dir, min_free_mb=settings.min_free_mb)
+    return Backends(embedder, generator, store, client, workers)
 
 
 def _embedder(settings: Settings, client: openai.AsyncOpenAI | None) -> Embedder:

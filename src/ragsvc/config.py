@@ -23,6 +23,7 @@ class Settings(BaseSettings):
     data_dir: Path = Path("./data")
     session_ttl: int = Field(24 * 3600, gt=0, description="seconds; sliding")
     max_upload_mb: float = Field(50, gt=0)
+    min_free_mb: float = Field(64, ge=0, description="below it, /readyz answers 503")
     max_pages: int = Field(2000, gt=0)
     max_files: int = Field(20, gt=0, description="files per upload request")
     parse_workers: int = Field(

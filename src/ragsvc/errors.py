@@ -6,6 +6,7 @@ No web framework here: `http_errors.py` writes these problems as HTTP responses,
 
 from __future__ import annotations
 
+import errno
 from http import HTTPStatus
 
 from ragsvc.schemas import Problem
@@ -102,6 +103,13 @@ class Overloaded(RagError):
         super().__init__(detail, headers={"Retry-After": "2"})
 
 
+class StorageFull(RagError):
+    status, slug, title = 507, "storage-full", "Insufficient storage"
+
+    def __init__(self, detail: str = "the server's disk is full; nothing was stored") -> None:
+        super().__init__(detail, headers={"Retry-After": "60"})
+
+
 class ProblemRaised(RagError):
     """A problem first reported as an `error` event, raised again for a JSON client."""
 
@@ -132,15 +140,22 @@ def problem(
 
 
 def problem_of(exc: Exception) -> Problem:
-    """The problem a client is shown for any error: its own, 401 for a vanished session, or
-    a 500 that points at the server log (where the caller logs the traceback)."""
+    """The problem a client is shown for any error: its own, 401 for a vanished session,
+    507 for a full disk, or a 500 that points at the server log (where the caller logs the
+    traceback)."""
     if isinstance(exc, RagError):
         return exc.problem()
     if isinstance(exc, SessionGone):
         return Unauthorized(str(exc) or "the session was deleted or has expired").problem()
+    if disk_full(exc):
+        return StorageFull().problem()
     return problem(500, "unexpected server error; see the server log")
 
 
 def expected(exc: Exception) -> bool:
-    """Whether an error is one of ours (reported as it is) rather than a bug to log."""
-    return isinstance(exc, RagError | SessionGone)
+    """Whether an error is a condition (reported as it is) rather than a bug to log."""
+    return isinstance(exc, RagError | SessionGone) or disk_full(exc)
+
+
+def disk_full(exc: BaseException) -> bool:
+    return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)

@@ -12,7 +12,15 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ragsvc.errors import RagError, SessionGone, Unauthorized, problem, problem_of
+from ragsvc.errors import (
+    RagError,
+    SessionGone,
+    StorageFull,
+    Unauthorized,
+    disk_full,
+    problem,
+    problem_of,
+)
 from ragsvc.schemas import Problem
 
 log = logging.getLogger(__name__)
@@ -66,6 +74,14 @@ async def _on_validation_error(_: Request, exc: Exception) -> JSONResponse:
     return problem_response(body)
 
 
+async def _on_os_error(_: Request, exc: Exception) -> JSONResponse:
+    """A full disk is a condition to report (507), not a bug; other OS errors are bugs."""
+    if not disk_full(exc):
+        raise exc
+    log.warning("a request failed, the disk is full: %s", exc)
+    return error_response(StorageFull())
+
+
 async def _on_unexpected(_: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error", exc_info=exc)
     return problem_response(problem(500, "unexpected server error; see the server log"))
@@ -75,6 +91,7 @@ def install_handlers(app: FastAPI) -> None:
     """Route every error through problem+json."""
     app.add_exception_handler(RagError, _on_rag_error)
     app.add_exception_handler(SessionGone, _on_session_gone)
+    app.add_exception_handler(OSError, _on_os_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(Exception, _on_unexpected)

@@ -38,7 +38,7 @@ ASK_RESPONSES: dict[int | str, dict[str, Any]] = {
         },
     },
     204: {"description": "resumed after the answer's last event: nothing more to send"},
-    **problem_responses(404, 409, 422, 503),
+    **problem_responses(404, 409, 422, 503, 507),
 }
 
 

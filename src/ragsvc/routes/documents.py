@@ -99,7 +99,7 @@ async def _form(request: Request, limit: int, max_files: int) -> FormData:
     openapi_extra=UPLOAD_BODY,
     responses={
         202: {"description": "with wait=false: accepted, documents `processing`"},
-        **problem_responses(400, 413, 415, 422, 503),
+        **problem_responses(400, 413, 415, 422, 503, 507),
     },
     summary="Upload PDFs; without a token this creates a session and returns its token",
 )

@@ -19,12 +19,12 @@ async def healthz() -> dict[str, str]:
 @router.get(
     "/readyz",
     responses=problem_responses(503),
-    summary="200 once models and storage are loaded, else 503",
+    summary="200 once models are loaded and storage takes writes, else 503",
 )
 async def readyz(request: Request) -> dict[str, str]:
     state: AppState | None = getattr(request.app.state, "ragsvc", None)
     if state is None:
         raise BackendUnavailable("still loading models")
-    if not state.backends.store.writable():
-        raise BackendUnavailable("the data directory is not writable")
+    if problem := state.backends.store.health():
+        raise BackendUnavailable(problem)
     return {"status": "ready", "embedder": state.backends.embedder.name}

@@ -87,7 +87,7 @@ async def models(_: SessionDep) -> dict[str, Any]:
             "events ending in `data: [DONE]`; extra field `sources`",
             "content": {"text/event-stream": {"schema": {"type": "string"}}},
         },
-        **problem_responses(404, 409, 422, 503),
+        **problem_responses(404, 409, 422, 503, 507),
     },
 )
 async def chat_completions(body: ChatRequest, session: SessionDep, state: StateDep) -> Response:

@@ -7,6 +7,7 @@ from datetime import timedelta
 from fastapi import APIRouter, Depends, Request, Response
 
 from ragsvc.deps import COOKIE, SessionDep, StateDep, require_api_key
+from ragsvc.http_errors import problem_responses
 from ragsvc.schemas import SessionCreated, SessionInfo
 from ragsvc.state import AppState
 from ragsvc.tokens import hash_token, new_token
@@ -39,6 +40,7 @@ async def start_session(request: Request, response: Response, state: AppState) -
     "/sessions",
     status_code=201,
     dependencies=[Depends(require_api_key)],
+    responses=problem_responses(507),
     summary="Create a session; the token is shown only here",
 )
 async def create_session(request: Request, response: Response, state: StateDep) -> SessionCreated:

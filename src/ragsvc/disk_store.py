@@ -1,0 +1,325 @@
+"""The embedded Store: sessions in folders under `<data_dir>/sessions/<sha256 of token>/`:
+
+    meta.json    created_at, expires_at (sliding)
+    turns.json   the last turns, for follow-up questions
+    CURRENT      name of the live generation folder
+    gen-<n>/     documents.json + the SessionIndex files, written once, never modified
+    lock         flock(2) target serialising writers across threads and processes
+    leases/      flock(2) leases of documents being ingested
+
+Writers build a new generation folder, then atomically replace CURRENT: a crash leaves
+either the old or the new state, never a mix, and readers keep using the generation they
+loaded (copy-on-write), so a search never runs against an index being modified. A write
+that fails (a full disk) leaves nothing behind; what a crash left is swept by the periodic
+purge. A read never fails because of a concurrent writer, nor because of a write of its own.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import threading
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TypeVar
+
+import anyio
+from pydantic import TypeAdapter
+
+from ragsvc.atomic_files import (
+    atomic_write,
+    fsync_tree,
+    is_leftover,
+    locked,
+    older_than_any_write,
+    remove,
+)
+from ragsvc.clock import now
+from ragsvc.errors import SessionGone
+from ragsvc.index import SessionIndex
+from ragsvc.leases import FileLease, Lease, is_leased
+from ragsvc.schemas import Document, Turn
+from ragsvc.store import SessionMeta, SessionState
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+_DOCUMENTS = TypeAdapter(list[Document])
+_TURNS = TypeAdapter(list[Turn])
+_TOUCH_EVERY = timedelta(seconds=60)
+_READ_ATTEMPTS = 5  # a generation can vanish under a reader when a writer replaces it
+
+
+class DiskStore:
+    def __init__(self, data_dir: Path, cache_size: int = 256, min_free_mb: float = 0) -> None:
+        self.root = data_dir / "sessions"
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._cache: OrderedDict[str, tuple[str, SessionState]] = OrderedDict()
+        self._cache_size = cache_size
+        self._cache_lock = threading.Lock()
+        self._min_free = int(min_free_mb * 2**20)
+
+    def _dir(self, token_hash: str) -> Path:
+        if len(token_hash) != 64 or not all(c in "0123456789abcdef" for c in token_hash):
+            raise ValueError("not a token hash")  # never let a caller steer the path
+        return self.root / token_hash
+
+    # sessions ---------------------------------------------------------------
+
+    async def create_session(self, token_hash: str, ttl: timedelta) -> SessionMeta:
+        at = now()
+        meta = SessionMeta(token_hash=token_hash, created_at=at, expires_at=at + ttl, touched_at=at)
+        await anyio.to_thread.run_sync(self._create_session, meta)
+        return meta
+
+    def _create_session(self, meta: SessionMeta) -> None:
+        folder = self._dir(meta.token_hash)
+        folder.mkdir(parents=True, exist_ok=False)
+        try:
+            atomic_write(folder / "meta.json", meta.model_dump_json().encode())
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)  # no half-made session left behind
+            raise
+
+    async def get_session(self, token_hash: str, ttl: timedelta) -> SessionMeta | None:
+        """The live session, its expiry slid forward; None when unknown or expired."""
+        return await anyio.to_thread.run_sync(self._get_session, token_hash, ttl)
+
+    def _get_session(self, token_hash: str, ttl: timedelta) -> SessionMeta | None:
+        path = self._dir(token_hash) / "meta.json"
+        try:
+            meta = SessionMeta.model_validate_json(path.read_bytes())
+        except FileNotFoundError:
+            return None
+        at = now()
+        if meta.expires_at <= at:
+            self._delete(token_hash)
+            return None
+        if at - meta.touched_at >= _TOUCH_EVERY:  # sliding expiry without a write per request
+            meta = _touched(path, meta, at, ttl)
+        return meta
+
+    async def delete_session(self, token_hash: str) -> None:
+        await anyio.to_thread.run_sync(self._delete, token_hash)
+
+    def _delete(self, token_hash: str) -> None:
+        folder = self._dir(token_hash)
+        with self._cache_lock:
+            self._cache.pop(token_hash, None)
+        # Rename first so a concurrent reader sees the session gone at once, not half-deleted.
+        trash = self.root / f".trash-{uuid.uuid4().hex}"
+        try:
+            folder.rename(trash)
+        except FileNotFoundError:
+            return
+        shutil.rmtree(trash, ignore_errors=True)
+
+    async def purge_expired(self) -> int:
+        return await anyio.to_thread.run_sync(self._purge_expired)
+
+    def _purge_expired(self) -> int:
+        """Delete expired sessions and sweep what interrupted writes and deletes left;
+        count the sessions deleted."""
+        count = 0
+        for folder in self.root.iterdir():
+            if folder.name.startswith(".trash-"):
+                shutil.rmtree(folder, ignore_errors=True)
+            elif _expired(folder / "meta.json"):
+                self._delete(folder.name)
+                count += 1
+            elif folder.is_dir():
+                self._sweep(folder)
+        return count
+
+    def _sweep(self, folder: Path) -> None:
+        """Remove a session folder whose creation failed, or the leftovers of failed writes
+        in a live one (under its lock, so no write in progress is touched)."""
+        if not (folder / "meta.json").exists():
+            if older_than_any_write(folder):
+                shutil.rmtree(folder, ignore_errors=True)
+            return
+        with locked(folder / "lock"):
+            current = _current_or_none(folder)
+            for path in folder.iterdir():
+                stale_generation = path.name.startswith("gen-") and path.name != current
+                if stale_generation or is_leftover(path):
+                    remove(path)
+
+    def health(self) -> str | None:
+        """Why the store cannot take writes now, or None when it can."""
+        if not os.access(self.root, os.W_OK):
+            return "the data directory is not writable"
+        free = shutil.disk_usage(self.root).free
+        if free < self._min_free:
+            return f"the data directory's disk is full ({free / 2**20:.0f} MB free)"
+        return None
+
+    # documents and index ----------------------------------------------------
+
+    async def load_state(self, token_hash: str) -> SessionState:
+        return await anyio.to_thread.run_sync(self._load_state, token_hash)
+
+    def _load_state(self, token_hash: str) -> SessionState:
+        folder = self._dir(token_hash)
+        for _ in range(_READ_ATTEMPTS - 1):
+            try:
+                return self._load_current(token_hash, folder)
+            except FileNotFoundError:  # replaced meanwhile: CURRENT names a newer one now
+                continue
+        return self._load_current(token_hash, folder)
+
+    def _load_current(self, token_hash: str, folder: Path) -> SessionState:
+        current = _read_current(folder)
+        if current is None:
+            return SessionState()
+        if (cached := self._cached(token_hash, current)) is not None:
+            return cached
+        state = self._read_generation(folder / current)
+        self._remember(token_hash, current, state)
+        return state
+
+    def _read_generation(self, folder: Path) -> SessionState:
+        documents = _DOCUMENTS.validate_json((folder / "documents.json").read_bytes())
+        index = SessionIndex.load(folder / "index") if (folder / "index").exists() else None
+        return SessionState(documents={d.id: d for d in documents}, index=index)
+
+    async def update(self, token_hash: str, mutate: Callable[[SessionState], T]) -> T:
+        """Run `mutate` on a private copy of the latest state, then publish it atomically."""
+        return await anyio.to_thread.run_sync(self._update, token_hash, mutate)
+
+    def _update(self, token_hash: str, mutate: Callable[[SessionState], T]) -> T:
+        folder = self._session_folder(token_hash)
+        with locked(folder / "lock"):
+            current = _read_current(folder)
+            state = self._read_generation(folder / current) if current else SessionState()
+            result = mutate(state)
+            name = _publish(folder, state)
+            self._remember(token_hash, name, state)
+            for old in folder.glob("gen-*"):
+                if old.name != name:
+                    shutil.rmtree(old, ignore_errors=True)
+        return result
+
+    def _session_folder(self, token_hash: str) -> Path:
+        folder = self._dir(token_hash)
+        if not folder.is_dir():
+            raise SessionGone("the session was deleted or has expired")
+        return folder
+
+    def _cached(self, token_hash: str, generation: str) -> SessionState | None:
+        with self._cache_lock:
+            cached = self._cache.get(token_hash)
+            if cached is None or cached[0] != generation:
+                return None
+            self._cache.move_to_end(token_hash)
+            return cached[1]
+
+    def _remember(self, token_hash: str, generation: str, state: SessionState) -> None:
+        with self._cache_lock:
+            self._cache[token_hash] = (generation, state)
+            self._cache.move_to_end(token_hash)
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+
+    # leases: "a live process is working on this" ----------------------------
+
+    def take_lease(self, token_hash: str, key: str) -> Lease:
+        """Blocking: claim `key` until released; a lease also ends with its process."""
+        folder = self._dir(token_hash) / "leases"
+        folder.mkdir(exist_ok=True)
+        return FileLease.take(folder / key)
+
+    async def leased(self, token_hash: str, key: str) -> bool:
+        """Whether any process (this one included) holds the lease on `key` now."""
+        return await anyio.to_thread.run_sync(is_leased, self._dir(token_hash) / "leases" / key)
+
+    # turns ------------------------------------------------------------------
+
+    async def turns(self, token_hash: str) -> list[Turn]:
+        def read() -> list[Turn]:
+            try:
+                return _TURNS.validate_json((self._dir(token_hash) / "turns.json").read_bytes())
+            except FileNotFoundError:
+                return []
+
+        return await anyio.to_thread.run_sync(read)
+
+    async def add_turn(self, token_hash: str, turn: Turn, keep: int) -> None:
+        def append() -> None:
+            folder = self._dir(token_hash)
+            if not folder.is_dir():
+                return  # the session was deleted while the answer streamed: nothing to keep
+            with locked(self._session_folder(token_hash) / "lock"):
+                path = folder / "turns.json"
+                turns = _TURNS.validate_json(path.read_bytes()) if path.exists() else []
+                turns = [*turns, turn][-keep:] if keep else []
+                atomic_write(path, _TURNS.dump_json(turns))
+
+        await anyio.to_thread.run_sync(append)
+
+
+def _touched(path: Path, meta: SessionMeta, at: datetime, ttl: timedelta) -> SessionMeta:
+    """The session's expiry slid forward, if the disk takes the write; a read never fails
+    on it (the expiry slides on a later request)."""
+    touched = meta.model_copy(update={"expires_at": at + ttl, "touched_at": at})
+    try:
+        atomic_write(path, touched.model_dump_json().encode())
+    except OSError as exc:
+        log.warning("could not slide the expiry of a session: %s", exc)
+        return meta
+    return touched
+
+
+def _publish(folder: Path, state: SessionState) -> str:
+    """Write `state` as the next generation and make it current; on any failure nothing
+    of it is left and CURRENT still names the previous one."""
+    name = _next_generation(folder)
+    staging = folder / f".{name}.{uuid.uuid4().hex}"
+    try:
+        staging.mkdir()
+        (staging / "documents.json").write_bytes(
+            _DOCUMENTS.dump_json(list(state.documents.values()))
+        )
+        if state.index is not None:
+            state.index.save(staging / "index")
+        fsync_tree(staging)
+        staging.rename(folder / name)
+        atomic_write(folder / "CURRENT", name.encode())
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        if _current_or_none(folder) != name:
+            shutil.rmtree(folder / name, ignore_errors=True)
+        raise
+    return name
+
+
+def _expired(meta_path: Path) -> bool:
+    try:
+        meta = SessionMeta.model_validate_json(meta_path.read_bytes())
+    except (FileNotFoundError, ValueError):
+        return False  # not a session (yet): being created, or not ours
+    return meta.expires_at <= now()
+
+
+def _read_current(folder: Path) -> str | None:
+    try:
+        return (folder / "CURRENT").read_text().strip() or None
+    except FileNotFoundError:
+        if not (folder / "meta.json").exists():
+            raise SessionGone("the session was deleted or has expired") from None
+        return None
+
+
+def _current_or_none(folder: Path) -> str | None:
+    try:
+        return (folder / "CURRENT").read_text().strip() or None
+    except FileNotFoundError:
+        return None
+
+
+def _next_generation(folder: Path) -> str:
+    numbers = [int(p.name[4:]) for p in folder.glob("gen-*") if p.name[4:].isdigit()]
+    return f"gen-{max(numbers, default=0) + 1:06d}"
