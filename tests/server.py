@@ -11,12 +11,14 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import uvicorn
 from starlette.types import ASGIApp
 
 RAGSVC = Path(sys.executable).with_name("ragsvc")
+GUARDED_HTTP_PROTOCOL = "ragsvc.serving:GuardedHttpProtocol"  # as `ragsvc serve` runs it
 
 
 def free_port() -> int:
@@ -34,9 +36,10 @@ def running_server(data_dir: Path, *args: str, **env: str) -> Iterator[str]:
 
 @contextmanager
 def server_process(
-    data_dir: Path, *args: str, **env: str
+    data_dir: Path, *args: str, popen: dict[str, Any] | None = None, **env: str
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """`running_server`, also yielding the process (for tests that kill it themselves)."""
+    """`running_server`, also yielding the process (for tests that kill it themselves);
+    `popen`: more arguments for subprocess.Popen."""
     port = free_port()
     environment = {
         **os.environ,
@@ -47,7 +50,7 @@ def server_process(
     }
     log = (data_dir.parent / f"server-{port}.log").open("wb")
     process = subprocess.Popen(
-        [str(RAGSVC), "serve", *args], env=environment, stdout=log, stderr=log
+        [str(RAGSVC), "serve", *args], env=environment, stdout=log, stderr=log, **(popen or {})
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -112,7 +115,10 @@ def _wait_ready(base: str, process: subprocess.Popen[bytes], timeout: float = 30
 def serving_in_thread(app: ASGIApp) -> Iterator[str]:
     """Serve an app object (e.g. with fake backends) with uvicorn on a loopback socket."""
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", http=GUARDED_HTTP_PROTOCOL
+    )
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10

@@ -6,15 +6,18 @@ from __future__ import annotations
 import errno
 import json
 import os
+import socket
 import time
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractContextManager, asynccontextmanager, suppress
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import anyio
 import httpx
 import pytest
+from pydantic import SecretStr
 
 from ragsvc.app import create_app
 from ragsvc.config import Settings
@@ -25,7 +28,7 @@ from ragsvc.tokens import hash_token
 
 from .conftest import GatedEmbedder, HashEmbedder, app_client, app_of, fake_backends, parse_sse
 from .faults import FaultyStore, fill, small_disk
-from .server import alive, descendants, server_process
+from .server import alive, descendants, running_server, server_process, serving_in_thread
 
 pytestmark = pytest.mark.anyio
 
@@ -303,3 +306,181 @@ async def test_case5_a_read_overtaken_by_another_processs_write_still_succeeds(
     assert reader.races == 0 and state.documents == {}
     current = (writer.root / token_hash / "CURRENT").read_text()
     assert current == "gen-000004"  # one write before the reader, three while it read
+
+
+# case 2: slow and idle clients hold no connection for long, and there are only so many ----
+
+
+def limited_server(tmp_path: Path, **limits: Any) -> AbstractContextManager[str]:
+    settings = Settings(data_dir=tmp_path / "data", **limits)
+    return serving_in_thread(create_app(settings, fake_backends(settings)))
+
+
+def connect(base: str) -> socket.socket:
+    host, port = base.removeprefix("http://").split(":")
+    sock = socket.create_connection((host, int(port)), timeout=10)
+    return sock
+
+
+def read_all(sock: socket.socket) -> bytes:
+    """Everything the server sends until it closes the connection."""
+    received = b""
+    while chunk := sock.recv(65536):
+        received += chunk
+    return received
+
+
+def test_case2_a_connection_that_sends_nothing_gets_408_and_is_closed(tmp_path: Path):
+    with limited_server(tmp_path, header_timeout_s=0.3) as base, connect(base) as idle:
+        started = time.monotonic()
+        reply = read_all(idle)
+    assert reply.startswith(b"HTTP/1.1 408 ")
+    assert b"application/problem+json" in reply and time.monotonic() - started < 5
+
+
+def test_case2_headers_trickling_in_are_cut_off(tmp_path: Path):
+    with limited_server(tmp_path, header_timeout_s=0.5) as base, connect(base) as slow:
+        slow.settimeout(0.05)
+        reply = b""
+        for byte in b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Padding: " + b"a" * 200:
+            try:
+                slow.send(bytes([byte]))
+                reply += slow.recv(65536)
+            except TimeoutError:
+                continue
+            except OSError:
+                break
+            if reply:
+                break
+    assert reply.startswith(b"HTTP/1.1 408 ")
+
+
+def test_case2_a_body_trickling_in_is_cut_off(tmp_path: Path):
+    with limited_server(tmp_path, body_timeout_s=0.3) as base, connect(base) as slow:
+        slow.sendall(
+            b"POST /sessions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 100\r\n\r\n{"
+        )
+        started = time.monotonic()
+        read_all(slow)  # returns once the server has closed the connection
+    assert time.monotonic() - started < 5
+
+
+def test_case2_past_the_connection_cap_new_connections_get_503_and_then_room(tmp_path: Path):
+    with limited_server(tmp_path, max_connections=5, header_timeout_s=1) as base:
+        idle = [connect(base) for _ in range(5)]
+        try:
+            with connect(base) as extra:
+                refused = read_all(extra)
+            assert refused.startswith(b"HTTP/1.1 503 ") and b"retry-after: 1" in refused
+            deadline = time.monotonic() + 10
+            while (reply := httpx.get(f"{base}/healthz")).status_code != 200:
+                assert time.monotonic() < deadline, reply.text
+                time.sleep(0.1)
+        finally:
+            for sock in idle:
+                sock.close()
+
+
+@pytest.mark.slow
+def test_case2_an_idle_connection_flood_does_not_lock_clients_out(tmp_path: Path):
+    """The server may open 256 files; 400 idle connections must not keep others out."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 4096)), hard))
+    limit = {"preexec_fn": lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))}
+    env = {"RAGSVC_MAX_CONNECTIONS": "100", "RAGSVC_HEADER_TIMEOUT_S": "2"}
+    with server_process(tmp_path / "data", popen=limit, **env) as (base, _):
+        flood = open_connections(base, 400)
+        try:
+            assert served_within(base, 15), "new clients are locked out"
+        finally:
+            for sock in flood:
+                sock.close()
+
+
+def open_connections(base: str, count: int) -> list[socket.socket]:
+    """Up to `count` connections that send nothing (fewer if the server stops accepting)."""
+    opened = []
+    with suppress(OSError):
+        for _ in range(count):
+            opened.append(connect(base))
+    return opened
+
+
+def served_within(base: str, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with suppress(httpx.HTTPError):
+            if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                return True
+        time.sleep(0.2)
+    return False
+
+
+# case 10: limits a client cannot talk its way around -------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("trusted", [False, True], ids=["direct", "behind a trusted proxy"])
+def test_case10_forwarded_for_counts_only_from_a_trusted_proxy(tmp_path: Path, trusted: bool):
+    env = {"RAGSVC_SESSION_RATE_PER_MINUTE": "2"}
+    if trusted:
+        env["RAGSVC_TRUSTED_PROXIES"] = "127.0.0.1"
+    with running_server(tmp_path / "data", **env) as base:
+        statuses = [
+            httpx.post(f"{base}/sessions", headers={"X-Forwarded-For": f"10.0.0.{i}"}).status_code
+            for i in range(3)
+        ]
+    # Directly, the header is a lie and all three come from one address: the third is refused.
+    assert statuses == ([201, 201, 201] if trusted else [201, 201, 429])
+
+
+async def test_case10_guessing_session_tokens_is_rate_limited(settings: Settings):
+    settings.failed_auth_per_minute = 3
+    async with app_client(settings) as http:
+        real = await new_session(http)
+        guesses = [
+            (
+                await http.get("/documents", headers={"Authorization": f"Bearer guess{i}"})
+            ).status_code
+            for i in range(4)
+        ]
+        assert guesses == [401, 401, 401, 429]
+        assert (await http.get("/documents", headers=real)).status_code == 429  # same address
+
+
+async def test_case10_the_api_key_is_checked_before_the_body_is_read(settings: Settings):
+    settings.api_keys = [SecretStr("the-key")]
+    pulled = 0
+
+    async def body() -> AsyncIterator[bytes]:
+        nonlocal pulled
+        yield b'--b\r\nContent-Disposition: form-data; name="files"; filename="a.pdf"\r\n\r\n'
+        for _ in range(100):
+            pulled += 1
+            yield b"%PDF-" + b"0" * 65536
+        yield b"\r\n--b--\r\n"
+
+    async with app_client(settings) as http:
+        headers = {"Content-Type": "multipart/form-data; boundary=b"}
+        reply = await http.post("/upload", content=body(), headers=headers)
+    assert reply.status_code == 401 and pulled < 3
+
+
+async def test_case10_security_headers_and_a_cookie_that_follows_the_session(settings: Settings):
+    async with app_client(settings) as http:
+        created = await http.post("/sessions")
+        assert "secure" not in created.headers["set-cookie"].lower()  # plain HTTP here
+        by_cookie = await http.get("/documents")
+        http.cookies.clear()
+        by_header = await http.get("/documents", headers=await new_session(http))
+        page = await http.get("/")
+    assert f"Max-Age={settings.session_ttl}" in by_cookie.headers["set-cookie"]
+    assert "set-cookie" not in by_header.headers
+    for reply in (created, by_cookie, page):
+        assert reply.headers["x-content-type-options"] == "nosniff"
+        assert reply.headers["x-frame-options"] == "DENY"
+        assert "frame-ancestors 'none'" in reply.headers["content-security-policy"]
+    assert "default-src 'self'" in page.headers["content-security-policy"]  # its own policy

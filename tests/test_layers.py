@@ -14,10 +14,13 @@ import ragsvc
 # The web layer: routes, dependencies, the SSE wire format, HTTP errors and the app factory.
 WEB_LAYER = (
     "ragsvc.app",
+    "ragsvc.cookies",
     "ragsvc.deps",
     "ragsvc.http_errors",
+    "ragsvc.middleware",
     "ragsvc.openapi_export",
     "ragsvc.routes",
+    "ragsvc.serving",
     "ragsvc.sse",
 )
 FRAMEWORKS = ("fastapi", "starlette", "sse_starlette")

@@ -16,15 +16,18 @@ from fastapi import FastAPI
 from ragsvc import __version__
 from ragsvc.backends import Backends, make_backends
 from ragsvc.config import Settings
+from ragsvc.cookies import RenewSessionCookie
 from ragsvc.http_errors import install_handlers, problem_responses
+from ragsvc.middleware import SecurityHeaders
 from ragsvc.orphans import SUPERVISOR_PID, exit_with
 from ragsvc.routes import ask, documents, health, openai_compat, sessions, web
 from ragsvc.schemas import Problem
+from ragsvc.serving import SERVER_LIMITS, ServerLimits
 from ragsvc.state import AppState
 
 log = logging.getLogger(__name__)
 PURGE_EVERY_S = 600
-Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[dict[str, Any]]]
 
 
 def create_app(settings: Settings | None = None, backends: Backends | None = None) -> FastAPI:
@@ -39,6 +42,8 @@ def create_app(settings: Settings | None = None, backends: Backends | None = Non
         responses=problem_responses(401, 429),
     )
     install_handlers(app)
+    app.add_middleware(RenewSessionCookie, settings=settings)
+    app.add_middleware(SecurityHeaders)
     for module in (sessions, documents, ask, openai_compat, health, web):
         app.include_router(module.router)
     web.mount_static(app)
@@ -51,7 +56,7 @@ def _lifespan(settings: Settings, backends: Backends | None) -> Lifespan:
     and close what was built here at shutdown."""
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
         owned = backends is None  # backends passed in belong to the caller, who closes them
         built = await _backends(settings, backends)
         if owned:
@@ -67,7 +72,7 @@ def _lifespan(settings: Settings, backends: Backends | None) -> Lifespan:
                 tasks.start_soon(_purge_expired_sessions, built)
                 tasks.start_soon(state.answers.run, tasks)
                 tasks.start_soon(state.ingests.run, tasks)
-                yield
+                yield {SERVER_LIMITS: ServerLimits.of(settings)}  # for GuardedHttpProtocol
                 tasks.cancel_scope.cancel()
         finally:
             if owned:

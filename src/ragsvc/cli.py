@@ -13,6 +13,7 @@ import uvicorn
 
 from ragsvc.config import Settings
 from ragsvc.orphans import SUPERVISOR_PID
+from ragsvc.serving import raise_open_files_limit, uvicorn_options
 
 app = typer.Typer(help="ragsvc: chat with your PDFs.", no_args_is_help=True)
 
@@ -30,12 +31,14 @@ def serve(
     settings = Settings()
     if workers > 1:  # each worker process exits with this supervisor, even a killed one
         os.environ[SUPERVISOR_PID] = str(os.getpid())
+    raise_open_files_limit()
     uvicorn.run(
         "ragsvc.app:app_from_env",
         factory=True,
         host=settings.host,
         port=settings.port,
         workers=workers,
+        **uvicorn_options(settings),
     )
 
 

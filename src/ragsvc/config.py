@@ -30,7 +30,10 @@ class Settings(BaseSettings):
         2, ge=0, description="processes extracting PDF pages; 0: in the server process"
     )
     api_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
-    cookie_secure: bool = False
+    cookie_secure: bool = Field(False, description="also Secure on plain HTTP")
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="addresses whose X-Forwarded-* headers are trusted"
+    )
 
     embedder: Literal["wordllama", "openai", "st"] = "wordllama"
     st_model: str | None = Field(None, description="local sentence-transformers folder")
@@ -61,19 +64,27 @@ class Settings(BaseSettings):
     max_question_chars: int = Field(2000, gt=0)
     history_turns: int = Field(6, ge=0, le=50, description="turns kept per session")
 
+    max_connections: int = Field(1000, ge=1, description="open connections; 503 past it")
+    header_timeout_s: float = Field(10, gt=0, description="a request's headers; 408 past it")
+    body_timeout_s: float = Field(
+        30, gt=0, description="a request's body, plus 1 s per 64 KiB it declares"
+    )
     max_answers: int = Field(256, ge=1, description="answers generated at once; 503 past it")
     max_answers_per_session: int = Field(8, ge=1, description="429 past it")
     max_ingests: int = Field(64, ge=1, description="background ingests at once; 503 past it")
     max_ingests_per_session: int = Field(20, ge=1, description="429 past it")
     ask_rate_per_minute: int = Field(60, ge=0, description="0 disables")
     session_rate_per_minute: int = Field(30, ge=0, description="per client IP; 0 disables")
+    failed_auth_per_minute: int = Field(
+        20, ge=0, description="unknown tokens per client IP before 429; 0 disables"
+    )
     heartbeat_s: float = Field(15, gt=0)
     resume_window_s: float = Field(120, gt=0, description="answers kept for Last-Event-ID")
     resume_grace_s: float = Field(5, ge=0, description="wait for a reconnect before cancelling")
     sse_retry_ms: int = Field(1000, ge=0, description="reconnect delay hinted to clients")
     send_timeout_s: float = Field(30, gt=0)
 
-    @field_validator("api_keys", mode="before")
+    @field_validator("api_keys", "trusted_proxies", mode="before")
     @classmethod
     def _split_keys(cls, value: object) -> object:
         if isinstance(value, str):

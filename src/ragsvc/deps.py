@@ -12,11 +12,12 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from ragsvc.cookies import COOKIE, REFRESH
 from ragsvc.errors import Unauthorized
 from ragsvc.state import AppState
 from ragsvc.tokens import hash_token, same_secret
 
-COOKIE = "ragsvc_session"
+UNKNOWN_TOKENS = "unknown session tokens"  # the rate limit's scope
 
 
 @dataclass(frozen=True)
@@ -45,12 +46,29 @@ def presented_token(request: Request) -> str | None:
     return request.cookies.get(COOKIE) or None
 
 
-async def _resolve(token: str, state: AppState) -> CurrentSession:
+def renew_cookie_if_used(request: Request, token: str) -> None:
+    """Ask RenewSessionCookie to renew the cookie, when it is what authenticated."""
+    if request.headers.get("authorization") is None:
+        setattr(request.state, REFRESH, token)
+
+
+def client_address(request: Request) -> str:
+    """The client's address: the peer's, or the one a trusted proxy forwarded."""
+    return request.client.host if request.client else "unknown"
+
+
+async def _resolve(request: Request, token: str, state: AppState) -> CurrentSession:
+    """The session of `token`, or 401. An address that keeps presenting unknown tokens gets
+    429 instead (RAGSVC_FAILED_AUTH_PER_MINUTE), so tokens cannot be guessed at speed."""
+    client, per_minute = client_address(request), state.settings.failed_auth_per_minute
+    await state.limiter.ensure_left(UNKNOWN_TOKENS, client, per_minute)
     token_hash = hash_token(token)
     ttl = timedelta(seconds=state.settings.session_ttl)
     meta = await state.backends.store.get_session(token_hash, ttl)
     if meta is None or not same_secret(meta.token_hash, token_hash):
+        await state.limiter.check(UNKNOWN_TOKENS, client, per_minute)
         raise Unauthorized("unknown or expired session token; create one with POST /sessions")
+    renew_cookie_if_used(request, token)
     return CurrentSession(meta.token_hash, meta.created_at, meta.expires_at)
 
 
@@ -58,13 +76,13 @@ async def current_session(request: Request, state: StateDep) -> CurrentSession:
     token = presented_token(request)
     if token is None:
         raise Unauthorized("no session token: send 'Authorization: Bearer <token>'")
-    return await _resolve(token, state)
+    return await _resolve(request, token, state)
 
 
 async def optional_session(request: Request, state: StateDep) -> CurrentSession | None:
     """None when no token is presented; a presented but bad token is still a 401."""
     token = presented_token(request)
-    return None if token is None else await _resolve(token, state)
+    return None if token is None else await _resolve(request, token, state)
 
 
 async def require_api_key(request: Request, state: StateDep) -> None:

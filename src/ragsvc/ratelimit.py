@@ -21,10 +21,18 @@ class RateLimiter:
         if per_minute <= 0:
             return
         item = RateLimitItemPerMinute(per_minute)
-        if await self._limiter.hit(item, scope, key):
-            return
+        if not await self._limiter.hit(item, scope, key):
+            await self._refuse(item, scope, key)
+
+    async def ensure_left(self, scope: str, key: str, per_minute: int) -> None:
+        """Raise 429 if `key`'s budget is spent, without spending any of it."""
+        item = RateLimitItemPerMinute(per_minute)
+        if per_minute > 0 and not await self._limiter.test(item, scope, key):
+            await self._refuse(item, scope, key)
+
+    async def _refuse(self, item: RateLimitItemPerMinute, scope: str, key: str) -> None:
         stats = await self._limiter.get_window_stats(item, scope, key)
         retry_after = max(1, math.ceil(stats.reset_time - time.time()))
         raise RateLimited(
-            f"more than {per_minute} requests a minute for {scope}", retry_after=retry_after
+            f"more than {item.amount} requests a minute for {scope}", retry_after=retry_after
         )

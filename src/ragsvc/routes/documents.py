@@ -116,9 +116,7 @@ async def upload(
         ),
     ] = True,
 ) -> UploadResult:
-    uploads = await read_uploads(request, state.settings.max_upload_bytes, state.settings.max_files)
-    if not wait:
-        screen(uploads)  # what can be refused at once is refused before the 202
+    uploads = await _allowed_uploads(request, session, state, screened=not wait)
     token_hash, created = await _upload_session(request, response, session, state)
     try:
         if wait:
@@ -134,13 +132,26 @@ async def upload(
     return UploadResult(token=created.token if created else None, documents=documents)
 
 
+async def _allowed_uploads(
+    request: Request, session: CurrentSession | None, state: AppState, *, screened: bool
+) -> list[UploadedFile]:
+    """The uploaded files, read only once the caller may upload (a new session needs the
+    API key first); `screened`: what can be refused at once is (before a 202)."""
+    if session is None:
+        await require_api_key(request, state)
+    settings = state.settings
+    uploads = await read_uploads(request, settings.max_upload_bytes, settings.max_files)
+    if screened:
+        screen(uploads)
+    return uploads
+
+
 async def _upload_session(
     request: Request, response: Response, session: CurrentSession | None, state: AppState
 ) -> tuple[str, SessionCreated | None]:
     """The token hash of the caller's session, or of one created for this upload."""
     if session is not None:
         return session.token_hash, None
-    await require_api_key(request, state)
     created = await start_session(request, response, state)
     return hash_token(created.token), created
 

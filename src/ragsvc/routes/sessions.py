@@ -6,7 +6,8 @@ from datetime import timedelta
 
 from fastapi import APIRouter, Depends, Request, Response
 
-from ragsvc.deps import COOKIE, SessionDep, StateDep, require_api_key
+from ragsvc.cookies import delete_session_cookie, set_session_cookie
+from ragsvc.deps import SessionDep, StateDep, client_address, require_api_key
 from ragsvc.http_errors import problem_responses
 from ragsvc.schemas import SessionCreated, SessionInfo
 from ragsvc.state import AppState
@@ -18,21 +19,13 @@ router = APIRouter(tags=["sessions"])
 async def start_session(request: Request, response: Response, state: AppState) -> SessionCreated:
     """Create a session (rate-limited per client address) and set its cookie."""
     settings = state.settings
-    client = request.client.host if request.client else "unknown"
+    client = client_address(request)
     await state.limiter.check("session creation", client, settings.session_rate_per_minute)
     token = new_token()
     meta = await state.backends.store.create_session(
         hash_token(token), timedelta(seconds=settings.session_ttl)
     )
-    response.set_cookie(
-        COOKIE,
-        token,
-        max_age=settings.session_ttl,
-        httponly=True,
-        samesite="strict",
-        secure=settings.cookie_secure,
-        path="/",
-    )
+    set_session_cookie(response, token, settings, request)
     return SessionCreated(token=token, expires_at=meta.expires_at)
 
 
@@ -62,4 +55,4 @@ async def get_session(session: SessionDep, state: StateDep) -> SessionInfo:
 @router.delete("/sessions/current", status_code=204, summary="Delete the session and all its data")
 async def delete_session(session: SessionDep, state: StateDep, response: Response) -> None:
     await state.backends.store.delete_session(session.token_hash)
-    response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict")
+    delete_session_cookie(response)

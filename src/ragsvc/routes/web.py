@@ -11,7 +11,10 @@ from fastapi.staticfiles import StaticFiles
 
 WEB = Path(__file__).resolve().parent.parent / "web"
 # Everything the page loads comes from this server; nothing inline, nothing third-party.
-CSP = "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'"
+CSP = (
+    "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
+    "frame-ancestors 'none'"
+)
 
 router = APIRouter(tags=["web"])
 
