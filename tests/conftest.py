@@ -24,8 +24,10 @@ from ragsvc.config import Settings
 from ragsvc.disk_store import DiskStore
 from ragsvc.embeddings import Vectors, normalise
 from ragsvc.extractive import ExtractiveGenerator
+from ragsvc.pdf import ParseLimits
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+LIMITS = ParseLimits(max_pages=1000, max_page_chars=10**6, max_document_chars=10**8)
 
 
 def unavailable(reason: str, hint: str = "") -> NoReturn:

@@ -11,7 +11,7 @@ from ragsvc.pdf import PageLines, page_lines
 MARK = "CRASH-THE-WORKER"
 
 
-def crash_on_marked_files(data: bytes, start: int, stop: int) -> list[PageLines]:
+def crash_on_marked_files(data: bytes, start: int, stop: int, chars: int) -> list[PageLines]:
     if start > 0 and MARK.encode() in data:
         os._exit(1)
-    return page_lines(data, start, stop)
+    return page_lines(data, start, stop, chars)

@@ -60,6 +60,17 @@ class FakeOpenAI:
     first_token_ms: list[float] = field(default_factory=list)
     port: int = 0
 
+    def reset(self) -> None:
+        """Back to a well-behaved server that has seen nothing (one server, many tests)."""
+        fresh = FakeOpenAI()
+        self.embeddings_mode, self.chat_mode = fresh.embeddings_mode, fresh.chat_mode
+        self.drop_after, self.chunk_delay, self.repeat = (
+            fresh.drop_after,
+            fresh.chunk_delay,
+            fresh.repeat,
+        )
+        self.requests, self.stream_outcomes, self.first_token_ms = [], [], []
+
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/v1"

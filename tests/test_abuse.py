@@ -8,11 +8,11 @@ import json
 import os
 import socket
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractContextManager, asynccontextmanager, suppress
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 import httpx
@@ -23,14 +23,18 @@ from ragsvc.app import create_app
 from ragsvc.config import Settings
 from ragsvc.disk_store import DiskStore
 from ragsvc.embeddings import Vectors
+from ragsvc.pdf_workers import PdfWorkers, WorkerLimits
 from ragsvc.store import SessionMeta, SessionState
 from ragsvc.tokens import hash_token
 
 from .conftest import GatedEmbedder, HashEmbedder, app_client, app_of, fake_backends, parse_sse
+from .conftest import make_pdf as pdf_of_pages
 from .faults import FaultyStore, fill, small_disk
+from .hostile_pdfs import text_bomb, whitespace_bomb
 from .server import alive, descendants, running_server, server_process, serving_in_thread
 
 pytestmark = pytest.mark.anyio
+T = TypeVar("T")
 
 
 async def new_session(http: httpx.AsyncClient) -> dict[str, str]:
@@ -308,7 +312,8 @@ async def test_case5_a_read_overtaken_by_another_processs_write_still_succeeds(
     assert current == "gen-000004"  # one write before the reader, three while it read
 
 
-# case 2: slow and idle clients hold no connection for long, and there are only so many ----
+# case 2: slow and idle clients hold no connection for long, and there are only so many
+# (sockets, so the slow tier) ------------------------------------------------------------
 
 
 def limited_server(tmp_path: Path, **limits: Any) -> AbstractContextManager[str]:
@@ -330,6 +335,7 @@ def read_all(sock: socket.socket) -> bytes:
     return received
 
 
+@pytest.mark.slow
 def test_case2_a_connection_that_sends_nothing_gets_408_and_is_closed(tmp_path: Path):
     with limited_server(tmp_path, header_timeout_s=0.3) as base, connect(base) as idle:
         started = time.monotonic()
@@ -338,6 +344,7 @@ def test_case2_a_connection_that_sends_nothing_gets_408_and_is_closed(tmp_path: 
     assert b"application/problem+json" in reply and time.monotonic() - started < 5
 
 
+@pytest.mark.slow
 def test_case2_headers_trickling_in_are_cut_off(tmp_path: Path):
     with limited_server(tmp_path, header_timeout_s=0.5) as base, connect(base) as slow:
         slow.settimeout(0.05)
@@ -355,6 +362,7 @@ def test_case2_headers_trickling_in_are_cut_off(tmp_path: Path):
     assert reply.startswith(b"HTTP/1.1 408 ")
 
 
+@pytest.mark.slow
 def test_case2_a_body_trickling_in_is_cut_off(tmp_path: Path):
     with limited_server(tmp_path, body_timeout_s=0.3) as base, connect(base) as slow:
         slow.sendall(
@@ -366,6 +374,7 @@ def test_case2_a_body_trickling_in_is_cut_off(tmp_path: Path):
     assert time.monotonic() - started < 5
 
 
+@pytest.mark.slow
 def test_case2_past_the_connection_cap_new_connections_get_503_and_then_room(tmp_path: Path):
     with limited_server(tmp_path, max_connections=5, header_timeout_s=1) as base:
         idle = [connect(base) for _ in range(5)]
@@ -484,3 +493,98 @@ async def test_case10_security_headers_and_a_cookie_that_follows_the_session(set
         assert reply.headers["x-frame-options"] == "DENY"
         assert "frame-ancestors 'none'" in reply.headers["content-security-policy"]
     assert "default-src 'self'" in page.headers["content-security-policy"]  # its own policy
+
+
+# case 1: decompression and text bombs are refused within budgets; the server never stalls -
+
+
+@asynccontextmanager
+async def parsing_app(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """The app with real page workers, under the settings' parse limits."""
+    backends = fake_backends(settings)
+    limits = WorkerLimits(settings.parse_timeout_s, settings.parse_memory_mb)
+    backends.pdf_workers = PdfWorkers(2, limits)
+    app = create_app(settings, backends)
+    try:
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+                yield http
+    finally:
+        await anyio.to_thread.run_sync(backends.pdf_workers.close)
+
+
+async def upload(http: httpx.AsyncClient, data: bytes, **params: str) -> httpx.Response:
+    return await http.post("/upload", files={"files": ("bomb.pdf", data)}, params=params)
+
+
+async def max_lag_while(http: httpx.AsyncClient, work: Awaitable[T]) -> tuple[T, float]:
+    """`work`'s result, and the slowest /healthz answer while it ran."""
+    lags: list[float] = []
+    result: list[T] = []
+
+    async def run() -> None:
+        result.append(await work)
+
+    async with anyio.create_task_group() as tasks:
+        tasks.start_soon(run)
+        while not result:
+            started = time.perf_counter()
+            await http.get("/healthz")
+            lags.append(time.perf_counter() - started)
+            await anyio.sleep(0.02)
+    return result[0], max(lags)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("limits", "bomb", "reason"),
+    [
+        ({"max_page_chars": 20_000}, lambda: text_bomb(2), "characters of text"),
+        ({"parse_timeout_s": 0.5}, lambda: text_bomb(40), "took longer than 0.5 s"),
+        ({"parse_memory_mb": 256}, lambda: text_bomb(20), "more memory than allowed"),
+        ({"parse_timeout_s": 0.3}, lambda: whitespace_bomb(80), "took longer than 0.3 s"),
+    ],
+    ids=["text per page", "wall time", "memory", "whitespace"],
+)
+async def test_case1_a_bomb_is_refused_within_its_budget_and_the_server_stays_responsive(
+    settings: Settings, limits: dict[str, Any], bomb: Callable[[], bytes], reason: str
+):
+    for name, value in limits.items():
+        setattr(settings, name, value)
+    async with parsing_app(settings) as http:
+        data = bomb()
+        reply, lag = await max_lag_while(http, upload(http, data))
+        assert reply.status_code == 413, reply.text
+        assert reason in reply.json()["detail"] and "bomb.pdf" in reply.json()["detail"]
+        assert lag < 0.5, f"/healthz took {lag:.2f} s during the parse"
+        later = await upload(http, pdf_of_pages(["Gulls nest on the cliffs."]))
+        assert later.status_code == 201  # the workers serve the next file
+
+
+@pytest.mark.slow
+async def test_case1_a_bomb_uploaded_without_waiting_becomes_a_failed_document(
+    settings: Settings,
+):
+    settings.max_page_chars = 20_000
+    async with parsing_app(settings) as http:
+        reply = await upload(http, text_bomb(2), wait="false")
+        [document] = reply.json()["documents"]
+        who = {"Authorization": f"Bearer {reply.json()['token']}"}
+        final = (await settled(http, document, who))[-1]
+    assert final["event"] == "failed" and "characters of text" in final["detail"]
+
+
+@pytest.mark.parametrize(
+    ("limits", "reason"),
+    [({"max_chunks": 10}, "chunks of text"), ({"max_document_chars": 2_000}, "characters")],
+)
+async def test_case1_a_document_past_its_text_or_chunk_budget_is_refused(
+    settings: Settings, limits: dict[str, int], reason: str
+):
+    for name, value in limits.items():
+        setattr(settings, name, value)
+    async with app_client(settings) as http:
+        pages = [f"Page {i} of the harbour log. " * 30 for i in range(12)]
+        reply = await upload(http, pdf_of_pages(pages))
+    assert reply.status_code == 413 and reason in reply.json()["detail"]

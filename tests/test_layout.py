@@ -8,6 +8,8 @@ import pytest
 
 from ragsvc.pdf import parse_pdf
 
+from .conftest import LIMITS
+
 pytestmark = pytest.mark.anyio
 
 PAPER = [
@@ -42,7 +44,7 @@ def make_paper() -> bytes:
 
 
 def test_headings_become_blocks_and_furniture_goes():
-    parsed = parse_pdf(make_paper(), "harbour.pdf", 100)
+    parsed = parse_pdf(make_paper(), "harbour.pdf", LIMITS)
     headings = [b.text for page in parsed.pages for b in page if b.heading]
     assert headings == ["1 Introduction", "2 Method", "2.1 Gauges", "2.2 Corrections", "3 Results"]
     text = " ".join(b.text for page in parsed.pages for b in page)

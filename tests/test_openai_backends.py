@@ -53,10 +53,17 @@ BATCH = 2
 TIMEOUT_S = 10  # a hung stream fails the test instead of the suite
 
 
-@pytest.fixture
-def fake() -> Iterator[FakeOpenAI]:
+@pytest.fixture(scope="module")
+def fake_server() -> Iterator[FakeOpenAI]:
+    """One server for the module: starting and stopping one per test costs 0.2 s each."""
     with FakeOpenAI().running() as server:
         yield server
+
+
+@pytest.fixture
+def fake(fake_server: FakeOpenAI) -> FakeOpenAI:
+    fake_server.reset()
+    return fake_server
 
 
 def openai_settings(tmp_path: Path, base_url: str, **overrides: Any) -> Settings:

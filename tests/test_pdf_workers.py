@@ -15,10 +15,12 @@ import pytest
 
 from ragsvc.errors import UnreadablePdf
 from ragsvc.pdf import parse_pdf
-from ragsvc.pdf_workers import PdfWorkers
+from ragsvc.pdf_workers import PdfWorkers, WorkerLimits
+from tests.conftest import LIMITS
 from tests.crashing_worker import MARK, crash_on_marked_files
 from tests.test_layout import make_paper
 
+WORKER_LIMITS = WorkerLimits(timeout_s=60, memory_mb=1024)
 PAPER = Path(__file__).parents[2] / "shared" / "data" / "DeepSeek_R1.pdf"
 
 
@@ -40,23 +42,23 @@ def long_pdf(pages: int, title: str | None = None) -> bytes:
 
 @pytest.fixture(scope="module")
 def pool() -> Iterator[PdfWorkers]:
-    pool = PdfWorkers(2)
-    pool.extract(long_pdf(4), "warm.pdf", 4)  # workers up before any timing-sensitive test
+    pool = PdfWorkers(2, WORKER_LIMITS)
+    pool.extract(long_pdf(4), "warm.pdf", (4, 10**6))  # workers up before any timing-sensitive test
     yield pool
     pool.close()
 
 
 def test_pool_and_in_process_parsing_give_the_same_document(pool: PdfWorkers):
     for data in [make_paper(), long_pdf(9)] + ([PAPER.read_bytes()] if PAPER.exists() else []):
-        assert parse_pdf(data, "x.pdf", 1000, extractor=pool) == parse_pdf(data, "x.pdf", 1000)
+        assert parse_pdf(data, "x.pdf", LIMITS, extractor=pool) == parse_pdf(data, "x.pdf", LIMITS)
 
 
 def test_progress_counts_pages_as_ranges_finish():
     seen: list[tuple[int, int]] = []
-    pool = PdfWorkers(2, max_range_pages=3)
+    pool = PdfWorkers(2, WORKER_LIMITS, max_range_pages=3)
     try:
         parse_pdf(
-            long_pdf(10), "log.pdf", 100, lambda done, total: seen.append((done, total)), pool
+            long_pdf(10), "log.pdf", LIMITS, lambda done, total: seen.append((done, total)), pool
         )
     finally:
         pool.close()
@@ -77,17 +79,19 @@ def test_a_worker_killed_between_uploads_is_replaced(pool: PdfWorkers):
     deadline = time.monotonic() + 10
     while not pool._executor._broken and time.monotonic() < deadline:  # type: ignore[attr-defined]
         time.sleep(0.01)  # until the executor has noticed the death
-    assert parse_pdf(data, "x.pdf", 100, extractor=pool) == parse_pdf(data, "x.pdf", 100)
+    assert parse_pdf(data, "x.pdf", LIMITS, extractor=pool) == parse_pdf(data, "x.pdf", LIMITS)
     assert victim not in worker_pids(pool)
 
 
 def test_a_worker_dying_mid_file_refuses_that_file_only():
-    pool = PdfWorkers(2, extract_range=crash_on_marked_files)
+    pool = PdfWorkers(2, WORKER_LIMITS, extract_range=crash_on_marked_files)
     try:
         hostile = long_pdf(6, title=MARK)
         with pytest.raises(UnreadablePdf, match="crashed the PDF parser"):
-            parse_pdf(hostile, "hostile.pdf", 100, extractor=pool)
+            parse_pdf(hostile, "hostile.pdf", LIMITS, extractor=pool)
         data = long_pdf(6)
-        assert parse_pdf(data, "next.pdf", 100, extractor=pool) == parse_pdf(data, "next.pdf", 100)
+        assert parse_pdf(data, "next.pdf", LIMITS, extractor=pool) == parse_pdf(
+            data, "next.pdf", LIMITS
+        )
     finally:
         pool.close()

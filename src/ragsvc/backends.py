@@ -18,7 +18,7 @@ from ragsvc.embeddings import (
 )
 from ragsvc.extractive import ExtractiveGenerator
 from ragsvc.generation import Generator, LlamaGenerator, OpenAIGenerator, Sampling
-from ragsvc.pdf_workers import PdfWorkers
+from ragsvc.pdf_workers import PdfWorkers, WorkerLimits
 from ragsvc.store import Store
 
 
@@ -55,7 +55,8 @@ def make_backends(settings: Settings) -> Backends:
     client = openai_client(settings) if uses_openai else None
     embedder = _embedder(settings, client)
     generator = _generator(settings, client, embedder)
-    workers = PdfWorkers(settings.parse_workers) if settings.parse_workers else None
+    limits = WorkerLimits(settings.parse_timeout_s, settings.parse_memory_mb)
+    workers = PdfWorkers(settings.parse_workers, limits) if settings.parse_workers else None
     store = DiskStore(settings.data_dir, min_free_mb=settings.min_free_mb)
     return Backends(embedder, generator, store, client, workers)
 

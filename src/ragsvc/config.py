@@ -29,6 +29,11 @@ class Settings(BaseSettings):
     parse_workers: int = Field(
         2, ge=0, description="processes extracting PDF pages; 0: in the server process"
     )
+    parse_timeout_s: float = Field(60, gt=0, description="wall time for one PDF's text")
+    parse_memory_mb: int = Field(1024, ge=256, description="address space of a page worker")
+    max_page_chars: int = Field(100_000, gt=0, description="characters of text per page")
+    max_document_chars: int = Field(10_000_000, gt=0, description="characters per document")
+    max_chunks: int = Field(20_000, gt=0, description="chunks per document")
     api_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
     cookie_secure: bool = Field(False, description="also Secure on plain HTTP")
     trusted_proxies: Annotated[list[str], NoDecode] = Field(

@@ -15,6 +15,7 @@ import re
 import sys
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
 
 # PyMuPDF 2 imports its optional add-ons, pymupdf.layout and pymupdf4llm, when it is imported:
@@ -39,11 +40,19 @@ _JUNK_TITLES = re.compile(r"^(untitled|microsoft word|document\d*|\s*)$", re.IGN
 _BOLD = 16  # PyMuPDF span flag
 _MARGIN = 0.07  # top and bottom share of the page where running headers and footers live
 _MAX_HEADING = 100
-# Fewer pages than this are extracted in the calling thread even when a pool is at hand:
-# the round trip to a worker process would cost more than the second core gives back.
-MIN_POOL_PAGES = 4
+_ALLOCATION_FAILED = re.compile(r"\b(m|re|c)alloc\b.*\bfailed\b")  # MuPDF, out of memory
 # "dict" decodes every image by default: 1016 ms against 28 ms for the DeepSeek-R1 paper.
 _TEXT_ONLY = pymupdf.TEXTFLAGS_DICT & ~pymupdf.TEXT_PRESERVE_IMAGES
+
+
+@dataclass(frozen=True)
+class ParseLimits:
+    """The work one PDF may cost: pages, and characters of text per page and in all (a
+    page of a few KB can inflate to megabytes of text)."""
+
+    max_pages: int
+    max_page_chars: int
+    max_document_chars: int
 
 
 class Line(NamedTuple):
@@ -67,9 +76,11 @@ class PageExtractor(Protocol):
         self,
         data: bytes,
         filename: str,
-        page_count: int,
+        pages: tuple[int, int],
         on_pages: Callable[[int], None] | None = None,
-    ) -> list[PageLines]: ...
+    ) -> list[PageLines]:
+        """`pages`: (page count, most characters a page may hold)."""
+        ...
 
 
 def check_pdf_magic(data: bytes) -> None:
@@ -83,16 +94,17 @@ def check_pdf_magic(data: bytes) -> None:
 def parse_pdf(
     data: bytes,
     filename: str,
-    max_pages: int,
+    limits: ParseLimits,
     on_page: Callable[[int, int], None] | None = None,
     extractor: PageExtractor | None = None,
 ) -> ParsedDocument:
-    """Open, validate and extract a PDF; raises a RagError subclass on bad input.
-    `on_page(pages_done, pages)` is called as pages are extracted; `extractor`, when
-    given, extracts the pages in other processes."""
+    """Open, validate and extract a PDF within `limits`; raises a RagError subclass on bad
+    input or past a limit. `on_page(pages_done, pages)` is called as pages are extracted;
+    `extractor`, when given, extracts the pages in other processes."""
     check_pdf_magic(data)
-    with _open_checked(data, filename, max_pages) as doc:
-        extracted, meta_title, outline = _read(doc, data, filename, on_page, extractor)
+    source = _Source(data, filename, limits, on_page, extractor)
+    with _open_checked(source) as doc:
+        extracted, meta_title, outline = _read(doc, source)
         repaired = bool(doc.is_repaired)
     pages = [lines for lines, _ in extracted]
     parsed = ParsedDocument(
@@ -108,20 +120,37 @@ def parse_pdf(
     return parsed
 
 
-def _open_checked(data: bytes, filename: str, max_pages: int) -> pymupdf.Document:
+@dataclass(frozen=True)
+class _Source:
+    """One PDF being parsed: its bytes and name, its limits, where its pages are extracted
+    and who hears of the progress."""
+
+    data: bytes
+    filename: str
+    limits: ParseLimits
+    on_page: Callable[[int, int], None] | None
+    extractor: PageExtractor | None
+
+    def progress(self, pages: int) -> Callable[[int], None]:
+        """Tell `on_page` how many of the `pages` are done."""
+        on_page = self.on_page
+        return (lambda done: on_page(done, pages)) if on_page else (lambda done: None)
+
+
+def _open_checked(source: _Source) -> pymupdf.Document:
     """The opened PDF if it can be used at all; closed again when it is refused."""
     try:
-        doc = pymupdf.open(stream=data, filetype="pdf")
+        doc = pymupdf.open(stream=source.data, filetype="pdf")
     except Exception as exc:  # PyMuPDF raises its own assortment for damaged files
-        raise UnreadablePdf(f"{filename}: cannot be opened as a PDF ({exc})") from exc
+        raise UnreadablePdf(f"{source.filename}: cannot be opened as a PDF ({exc})") from exc
     try:
-        _refuse_unusable(doc, filename, max_pages)
+        _refuse_unusable(doc, source.filename, source.limits.max_pages)
     except RagError:
         doc.close()
         raise
     except Exception as exc:  # e.g. a page tree claiming 10^9 pages
         doc.close()
-        raise UnreadablePdf(f"{filename}: damaged PDF ({exc})") from exc
+        raise UnreadablePdf(f"{source.filename}: damaged PDF ({exc})") from exc
     return doc
 
 
@@ -134,55 +163,67 @@ def _refuse_unusable(doc: pymupdf.Document, filename: str, max_pages: int) -> No
         raise TooLarge(f"{filename}: {doc.page_count} pages, more than the limit of {max_pages}")
 
 
-def _read(
-    doc: pymupdf.Document,
-    data: bytes,
-    filename: str,
-    on_page: Callable[[int, int], None] | None,
-    extractor: PageExtractor | None,
-) -> tuple[list[PageLines], str, list[str]]:
-    """Every page's lines, the metadata title and the outline; any failure means damage."""
+def _read(doc: pymupdf.Document, source: _Source) -> tuple[list[PageLines], str, list[str]]:
+    """Every page's lines, the metadata title and the outline; a failure that is not a
+    limit means damage."""
     try:
-        extracted = _extract(doc, data, filename, on_page, extractor)
+        extracted = _extract(doc, source)
         meta_title = str((doc.metadata or {}).get("title") or "").strip()
         outline = [str(entry[1]).strip() for entry in doc.get_toc(simple=True)]
     except RagError:
         raise
     except Exception as exc:
-        raise UnreadablePdf(f"{filename}: damaged PDF, text extraction failed ({exc})") from exc
+        detail = f"{source.filename}: damaged PDF, text extraction failed ({exc})"
+        raise UnreadablePdf(detail) from exc
     return extracted, meta_title, [entry for entry in outline if entry]
 
 
-def _extract(
-    doc: pymupdf.Document,
-    data: bytes,
-    filename: str,
-    on_page: Callable[[int, int], None] | None,
-    extractor: PageExtractor | None,
+def _extract(doc: pymupdf.Document, source: _Source) -> list[PageLines]:
+    """Every page's lines: in worker processes when there are any, else here; within the
+    limits of characters per page and per document."""
+    count, limits = doc.page_count, source.limits
+    try:
+        if source.extractor is not None:
+            pages = (count, limits.max_page_chars)
+            progress = source.progress(count)
+            extracted = source.extractor.extract(source.data, source.filename, pages, progress)
+        else:
+            extracted = _extract_here(doc, limits.max_page_chars, source.progress(count))
+    except TooLarge as exc:  # a page past its limit: name the file
+        raise TooLarge(f"{source.filename}: {exc.detail}") from exc
+    total = sum(len(line.text) for lines, _ in extracted for line in lines)
+    if total > limits.max_document_chars:
+        detail = f"more than {limits.max_document_chars:,} characters of text"
+        raise TooLarge(f"{source.filename}: {detail}")
+    return extracted
+
+
+def _extract_here(
+    doc: pymupdf.Document, max_page_chars: int, progress: Callable[[int], None]
 ) -> list[PageLines]:
-    count = doc.page_count
-
-    def progress(done: int) -> None:
-        if on_page is not None:
-            on_page(done, count)
-
-    if extractor is not None and count >= MIN_POOL_PAGES:
-        return extractor.extract(data, filename, count, progress)
     extracted = []
     for page in doc:
-        extracted.append(_page_lines(page))
+        extracted.append(_page_lines(page, max_page_chars))
         progress(len(extracted))
     return extracted
 
 
-def page_lines(data: bytes, start: int, stop: int) -> list[PageLines]:
+def page_lines(data: bytes, start: int, stop: int, max_chars: int) -> list[PageLines]:
     """Pages start..stop-1 of a PDF already validated by parse_pdf (run in pool workers)."""
     with pymupdf.open(stream=data, filetype="pdf") as doc:
-        return [_page_lines(doc[number]) for number in range(start, stop)]
+        return [_page_lines(doc[number], max_chars) for number in range(start, stop)]
 
 
-def _page_lines(page: pymupdf.Page) -> PageLines:
-    return _lines(page), float(page.rect.height)
+def _page_lines(page: pymupdf.Page, max_chars: int) -> PageLines:
+    try:
+        lines = _lines(page)
+    except Exception as exc:
+        if isinstance(exc, MemoryError) or _ALLOCATION_FAILED.search(str(exc)):
+            raise TooLarge(f"page {page.number + 1} needs more memory than allowed") from exc
+        raise
+    if sum(len(line.text) for line in lines) > max_chars:
+        raise TooLarge(f"page {page.number + 1} holds more than {max_chars:,} characters of text")
+    return lines, float(page.rect.height)
 
 
 def _lines(page: pymupdf.Page) -> list[Line]:

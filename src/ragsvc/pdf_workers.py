@@ -6,8 +6,10 @@ each file; the workers extract ranges of its pages and send back plain tuples. T
 are forked by multiprocessing's fork server, which imports PyMuPDF once beforehand, so each
 starts in milliseconds; they start with the app rather than at the first upload.
 
-A worker that dies on a hostile file breaks the pool: it is rebuilt, that file is refused,
-and the server process lives on (the same crash in-process would take the server down).
+A worker that dies on a hostile file breaks the pool: it is rebuilt, the file is tried once
+more (another file's crash may have broken it) and then refused, and the server process
+lives on (the same crash in-process would take the server down). Each file has a wall-time
+budget (past it the workers are killed and rebuilt) and each worker a memory limit.
 Workers exit with the server, even a killed one.
 """
 
@@ -17,12 +19,14 @@ import logging
 import math
 import multiprocessing
 import os
+import resource
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
 
-from ragsvc.errors import UnreadablePdf
+from ragsvc.errors import TooLarge, UnreadablePdf
 from ragsvc.orphans import exit_with
 from ragsvc.pdf import PageLines, page_lines
 
@@ -32,22 +36,32 @@ log = logging.getLogger(__name__)
 # is fastest (DeepSeek-R1: 30 ms against 45 ms with two each), but a long document is cut
 # into ranges of at most this many pages, so progress events keep coming.
 MAX_RANGE_PAGES = 200
-RangeExtractor = Callable[[bytes, int, int], list[PageLines]]  # (pdf, start, stop) -> pages
+RangeExtractor = Callable[[bytes, int, int, int], list[PageLines]]  # pdf, start, stop, chars
 Futures = dict[Future[list[PageLines]], int]  # each range's future -> its first page
 
 
+@dataclass(frozen=True)
+class WorkerLimits:
+    """What one PDF may cost the workers: wall time for all its pages, and memory (the
+    address space of each worker)."""
+
+    timeout_s: float
+    memory_mb: int
+
+
 class PdfWorkers:
-    """A pool of worker processes extracting the pages of a PDF in ranges. `extract_range`
-    runs in the workers (a module-level function, so they can import it)."""
+    """A pool of worker processes extracting the pages of a PDF in ranges, within limits.
+    `extract_range` runs in the workers (a module-level function, so they can import it)."""
 
     def __init__(
         self,
         workers: int,
+        limits: WorkerLimits,
         *,
         max_range_pages: int = MAX_RANGE_PAGES,
         extract_range: RangeExtractor = page_lines,
     ) -> None:
-        self.workers = workers
+        self.workers, self.limits = workers, limits
         self._max_range_pages = max_range_pages
         self._extract_range = extract_range
         self._lock = threading.Lock()
@@ -55,10 +69,12 @@ class PdfWorkers:
 
     def _start(self) -> ProcessPoolExecutor:
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["ragsvc.pdf"])
-        # Each worker exits with this process, even when it is killed (see orphans.py).
+        context.set_forkserver_preload(["ragsvc.pdf"])  # imported once, not per worker
         executor = ProcessPoolExecutor(
-            self.workers, mp_context=context, initializer=exit_with, initargs=(os.getpid(),)
+            self.workers,
+            mp_context=context,
+            initializer=_start_worker,
+            initargs=(os.getpid(), self.limits.memory_mb),
         )
         # Start every worker now rather than during the first upload, from a thread: the
         # fork server imports PyMuPDF first (~0.7 s) and start-up need not wait for it.
@@ -69,45 +85,78 @@ class PdfWorkers:
         self,
         data: bytes,
         filename: str,
-        page_count: int,
+        pages: tuple[int, int],
         on_pages: Callable[[int], None] | None = None,
     ) -> list[PageLines]:
-        """Blocking: every page's lines, in page order; `on_pages(n)` after each range,
-        n being the number of pages extracted so far."""
-        parts = min(page_count, max(self.workers, math.ceil(page_count / self._max_range_pages)))
-        bounds = [round(i * page_count / parts) for i in range(parts + 1)]
-        executor, futures = self._submit(data, list(zip(bounds, bounds[1:], strict=False)))
+        """Blocking: every page's lines, in page order; `pages` is (page count, most
+        characters a page may hold); `on_pages(n)` after each range, n pages being done.
+        A pool broken meanwhile (a worker died, on this file or on another) is rebuilt and
+        the file tried once more."""
         try:
-            done = _collect(futures, on_pages)
+            return self._extract(data, filename, pages, on_pages)
+        except BrokenProcessPool:
+            log.warning("the PDF page workers broke during %s; trying it once more", filename)
+        try:
+            return self._extract(data, filename, pages, on_pages)
         except BrokenProcessPool as exc:
-            self._restart(executor)
             raise UnreadablePdf(f"{filename}: the file crashed the PDF parser") from exc
+
+    def _extract(
+        self,
+        data: bytes,
+        filename: str,
+        pages: tuple[int, int],
+        on_pages: Callable[[int], None] | None,
+    ) -> list[PageLines]:
+        count, max_chars = pages
+        parts = min(count, max(self.workers, math.ceil(count / self._max_range_pages)))
+        bounds = [round(i * count / parts) for i in range(parts + 1)]
+        ranges = list(zip(bounds, bounds[1:], strict=False))
+        executor, futures = self._submit(data, ranges, max_chars)
+        try:
+            done = _collect(futures, on_pages, self.limits.timeout_s)
+        except TimeoutError as exc:  # a worker may be stuck in MuPDF: kill them all
+            self._restart(executor, kill=True)
+            detail = f"extracting its text took longer than {self.limits.timeout_s:g} s"
+            raise TooLarge(detail) from exc  # parse_pdf names the file
+        except BrokenProcessPool:
+            self._restart(executor)
+            raise
         finally:
             for future in futures:
                 future.cancel()
         return [page for start in sorted(done) for page in done[start]]
 
     def _submit(
-        self, data: bytes, ranges: list[tuple[int, int]]
+        self, data: bytes, ranges: list[tuple[int, int]], max_chars: int
     ) -> tuple[ProcessPoolExecutor, Futures]:
         """Every range to the pool, rebuilt first if a worker died since the last file."""
         executor = self._executor
         try:
-            return executor, self._submit_to(executor, data, ranges)
+            return executor, self._submit_to(executor, data, ranges, max_chars)
         except BrokenProcessPool:  # broken before this file (a worker was killed): rebuild
             executor = self._restart(executor)
-            return executor, self._submit_to(executor, data, ranges)
+            return executor, self._submit_to(executor, data, ranges, max_chars)
 
     def _submit_to(
-        self, executor: ProcessPoolExecutor, data: bytes, ranges: list[tuple[int, int]]
+        self,
+        executor: ProcessPoolExecutor,
+        data: bytes,
+        ranges: list[tuple[int, int]],
+        max_chars: int,
     ) -> Futures:
         extract = self._extract_range
-        return {executor.submit(extract, data, start, stop): start for start, stop in ranges}
+        return {
+            executor.submit(extract, data, start, stop, max_chars): start
+            for start, stop in ranges
+        }
 
-    def _restart(self, broken: ProcessPoolExecutor) -> ProcessPoolExecutor:
+    def _restart(self, broken: ProcessPoolExecutor, kill: bool = False) -> ProcessPoolExecutor:
         with self._lock:
             if self._executor is broken:  # not already replaced by a concurrent caller
-                log.warning("a PDF page worker died; starting new ones")
+                log.warning("restarting the PDF page workers")
+                if kill:
+                    _kill_workers(broken)
                 broken.shutdown(wait=False, cancel_futures=True)
                 self._executor = self._start()
             return self._executor
@@ -116,13 +165,29 @@ class PdfWorkers:
         self._executor.shutdown(wait=True, cancel_futures=True)
 
 
+def _start_worker(server_pid: int, memory_mb: int) -> None:
+    """In each worker: exit with the server (see orphans.py), and never use more than
+    `memory_mb` of address space (a decompression bomb then fails, the server lives on)."""
+    exit_with(server_pid)
+    limit = memory_mb * 2**20
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
+def _kill_workers(executor: ProcessPoolExecutor) -> None:
+    # Python 3.11's executor cannot stop a running task; its processes are private, but
+    # killing them is the only way to end a page stuck in MuPDF.
+    for process in list(executor._processes.values()):
+        process.kill()
+
+
 def _collect(
-    futures: Futures, on_pages: Callable[[int], None] | None
+    futures: Futures, on_pages: Callable[[int], None] | None, timeout_s: float
 ) -> dict[int, list[PageLines]]:
-    """Each range's pages by its first page, reporting the pages done as ranges finish."""
+    """Each range's pages by its first page, reporting the pages done as ranges finish;
+    TimeoutError past `timeout_s` for them all."""
     done: dict[int, list[PageLines]] = {}
     extracted = 0
-    for future in as_completed(futures):
+    for future in as_completed(futures, timeout=timeout_s):
         pages = done[futures[future]] = future.result()
         extracted += len(pages)
         if on_pages is not None:

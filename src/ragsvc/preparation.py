@@ -15,10 +15,10 @@ import numpy as np
 from ragsvc.chunking import abstract, document_card, passages
 from ragsvc.clock import now
 from ragsvc.embeddings import Embedder, Vectors
-from ragsvc.errors import RagError
+from ragsvc.errors import RagError, TooLarge
 from ragsvc.index import SessionIndex
 from ragsvc.parsed import ParsedDocument
-from ragsvc.pdf import PageExtractor, check_pdf_magic, parse_pdf
+from ragsvc.pdf import PageExtractor, ParseLimits, check_pdf_magic, parse_pdf
 from ragsvc.schemas import Chunk, Document
 from ragsvc.store import SessionState
 
@@ -36,6 +36,9 @@ class IngestOptions:
     defaults): RAGSVC_MAX_PAGES, _CHUNK_SIZE, _CHUNK_OVERLAP, _DOCUMENT_CARDS."""
 
     max_pages: int
+    max_page_chars: int
+    max_document_chars: int
+    max_chunks: int
     chunk_size: int
     chunk_overlap: int
     document_cards: bool
@@ -95,7 +98,8 @@ def prepare(
     extractor: PageExtractor | None = None,
 ) -> Prepared:
     """Blocking: parse and chunk one PDF; raises RagError for files that are not usable."""
-    parsed = parse_pdf(upload.data, upload.filename, options.max_pages, on_page, extractor)
+    limits = ParseLimits(options.max_pages, options.max_page_chars, options.max_document_chars)
+    parsed = parse_pdf(upload.data, upload.filename, limits, on_page, extractor)
     done = document.model_copy(
         update={"pages": len(parsed.pages), "status": "ready", "title": parsed.title}
     )
@@ -105,6 +109,8 @@ def prepare(
         done.status, done.detail = "no_text", NO_TEXT_DETAIL
         return Prepared(done)
     drafts = chunk_drafts(parsed, done.id, options)
+    if len(drafts) > options.max_chunks:
+        raise TooLarge(f"{upload.filename}: more than {options.max_chunks:,} chunks of text")
     done.chunks = len(drafts)
     return Prepared(done, drafts)
 

@@ -1,0 +1,34 @@
+"""Hostile PDFs made on the spot, each small on disk and sized to run fast in CI: a page
+whose compressed content stream inflates to far more text than a page holds, a stream of
+nothing but whitespace, and a document of many ordinary pages."""
+
+from __future__ import annotations
+
+import pymupdf
+
+_LINE = b"(" + b"lorem ipsum dolor sit amet " * 20 + b") Tj 0 -1 Td\n"
+
+
+def with_content(content: bytes, pages: int = 1) -> bytes:
+    """A PDF whose pages all draw `content` (a raw content stream, stored deflated); /F1
+    names a font the page has."""
+    doc = pymupdf.open()
+    for _ in range(pages):
+        page = doc.new_page()
+        page.insert_text((50, 50), "x", fontsize=8)  # gives the page a font resource
+        font = page.get_fonts()[0][4]
+        doc.update_stream(page.get_contents()[0], content.replace(b"/F1", f"/{font}".encode()))
+    data = doc.tobytes(deflate=True, garbage=3)
+    doc.close()
+    return bytes(data)
+
+
+def text_bomb(megabytes: float) -> bytes:
+    """One page drawing `megabytes` of text (tiny, off the page too): ~4 KB per MB."""
+    lines = int(megabytes * 2**20 / len(_LINE))
+    return with_content(b"BT /F1 1 Tf 10 800 Td\n" + _LINE * lines + b"ET\n")
+
+
+def whitespace_bomb(megabytes: float) -> bytes:
+    """One page whose content is `megabytes` of spaces: nothing to show, work to parse."""
+    return with_content(b" " * int(megabytes * 2**20))
