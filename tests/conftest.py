@@ -105,7 +105,7 @@ def fake_backends(settings: Settings) -> Backends:
     return Backends(
         embedder=embedder,
         generator=ExtractiveGenerator(embedder),
-        store=DiskStore(settings.data_dir, min_free_mb=settings.min_free_mb),
+        store=DiskStore(settings.data_dir, settings.cache_mb, settings.min_free_mb),
     )
 
 

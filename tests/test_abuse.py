@@ -7,6 +7,8 @@ import errno
 import json
 import os
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractContextManager, asynccontextmanager, suppress
@@ -16,6 +18,7 @@ from typing import Any, TypeVar
 
 import anyio
 import httpx
+import pymupdf
 import pytest
 from pydantic import SecretStr
 
@@ -23,7 +26,9 @@ from ragsvc.app import create_app
 from ragsvc.config import Settings
 from ragsvc.disk_store import DiskStore
 from ragsvc.embeddings import Vectors
+from ragsvc.index import SessionIndex
 from ragsvc.pdf_workers import PdfWorkers, WorkerLimits
+from ragsvc.schemas import Chunk
 from ragsvc.store import SessionMeta, SessionState
 from ragsvc.tokens import hash_token
 
@@ -588,3 +593,151 @@ async def test_case1_a_document_past_its_text_or_chunk_budget_is_refused(
         pages = [f"Page {i} of the harbour log. " * 30 for i in range(12)]
         reply = await upload(http, pdf_of_pages(pages))
     assert reply.status_code == 413 and reason in reply.json()["detail"]
+
+
+# case 6: memory stays bounded -------------------------------------------------------------
+
+
+def padded_pdf(text: str, megabytes: int) -> bytes:
+    """A one-page PDF carrying `megabytes` of incompressible attachment."""
+    doc = pymupdf.open(stream=pdf_of_pages([text]), filetype="pdf")
+    doc.embfile_add("padding.bin", os.urandom(megabytes * 2**20))
+    data = bytes(doc.tobytes())
+    doc.close()
+    return data
+
+
+def rss_mb() -> float:
+    status = Path("/proc/self/status").read_text()
+    return int(status.split("VmRSS:")[1].split()[0]) / 1024
+
+
+@pytest.mark.slow
+async def test_case6_queued_background_uploads_wait_on_disk_not_in_memory(settings: Settings):
+    settings.parse_workers = 1  # one ingest at a time: the others queue
+    async with app_client(settings) as http:
+        app_of(http).state.ragsvc.ingestion.embedder = gated = GatedEmbedder()
+        who = await new_session(http)
+        files = [padded_pdf(f"Harbour log {i}.", 6) for i in range(6)]
+        before = rss_mb()
+        for i, data in enumerate(files):
+            reply = await http.post(
+                "/upload",
+                params={"wait": "false"},
+                files={"files": (f"{i}.pdf", data)},
+                headers=who,
+            )
+            assert reply.status_code == 202
+        del files, data
+        grown = rss_mb() - before
+        session = app_of(http).state.ragsvc.backends.store.root.iterdir().__next__()
+        spooled = list((session / "uploads").iterdir())
+        assert len(spooled) == 6 and grown < 24, f"{grown:.0f} MB held for 36 MB queued"
+        gated.gate.set()
+        with anyio.fail_after(30):
+            while any(p.exists() for p in spooled):
+                await anyio.sleep(0.05)
+        listed = (await http.get("/documents", headers=who)).json()["documents"]
+    assert sorted(d["status"] for d in listed) == ["ready"] * 6
+
+
+async def test_case6_a_json_body_past_its_limit_is_refused_unread(
+    client: httpx.AsyncClient, session: dict[str, str]
+):
+    big = json.dumps({"question": "q" * 300_000}).encode()
+    declared = await client.post("/ask", content=big, headers=session)
+
+    async def chunked() -> AsyncIterator[bytes]:
+        for start in range(0, len(big), 65536):
+            yield big[start : start + 65536]
+
+    streamed = await client.post("/ask", content=chunked(), headers=session)
+    for reply in (declared, streamed):
+        assert reply.status_code == 413, reply.text
+        assert reply.json()["type"] == "urn:ragsvc:problem:too-large"
+
+
+async def test_case6_a_v1_conversation_past_its_limit_is_refused(settings: Settings, pdf: Callable):
+    settings.max_history_chars = 10_000
+    async with app_client(settings) as http:
+        who = await new_session(http)
+        files = {"files": ("h.pdf", pdf(["The harbour master rings the bell at noon."]))}
+        assert (await http.post("/upload", files=files, headers=who)).status_code == 201
+        messages = [
+            {"role": "user", "content": "bell? " * 2_000},
+            {"role": "assistant", "content": "At noon."},
+            {"role": "user", "content": "And the lamp?"},
+        ]
+        body = {"model": "ragsvc", "messages": messages}
+        reply = await http.post("/v1/chat/completions", json=body, headers=who)
+    assert reply.status_code == 422 and "conversation" in reply.json()["detail"]
+
+
+async def test_case6_a_question_names_a_bounded_number_of_documents(
+    client: httpx.AsyncClient, session: dict[str, str]
+):
+    body = {"question": "bell?", "document_ids": [f"{i:032x}" for i in range(101)]}
+    assert (await client.post("/ask", json=body, headers=session)).status_code == 422
+
+
+async def test_case6_loaded_sessions_are_bounded_by_bytes(settings: Settings):
+    store = DiskStore(settings.data_dir, cache_mb=0.5)
+    sessions = [f"{i:064x}" for i in range(3)]
+    for token_hash in sessions:
+        await store.create_session(token_hash, timedelta(hours=1))
+        await store.update(token_hash, lambda state: setattr(state, "index", big_index()))
+        await store.load_state(token_hash)
+    assert store.cache.bytes <= 0.5 * 2**20 + big_index().nbytes  # the newest may exceed
+    assert store.cache.get(sessions[0], "gen-000001") is None  # the oldest was dropped
+    assert store.cache.get(sessions[-1], "gen-000001") is not None
+
+
+def big_index() -> SessionIndex:
+    """An index of about 0.3 MB."""
+    index = SessionIndex("hash:128", 128)
+    chunks = [Chunk(id=i, document_id="d", page=1, text=f"tide {i} " * 20) for i in range(300)]
+    index.reserve_ids(len(chunks))
+    index.add(chunks, HashEmbedder().embed_sync([c.text for c in chunks]))
+    return index
+
+
+@pytest.mark.slow
+def test_case6_memory_is_given_back_after_sessions_are_deleted(tmp_path: Path):
+    """In a fresh interpreter: load ten sessions of 3,000 chunks, delete them, and most of
+    the memory they took is returned to the system."""
+    script = f"""
+import anyio, numpy as np
+from datetime import timedelta
+from pathlib import Path
+from ragsvc.disk_store import DiskStore
+from ragsvc.index import SessionIndex
+from ragsvc.schemas import Chunk
+
+def rss():
+    return int(Path("/proc/self/status").read_text().split("VmRSS:")[1].split()[0])
+
+def fill(state):
+    state.index = SessionIndex("e", 128)
+    chunks = [Chunk(id=i, document_id="d", page=1, text=f"word{{i}} " * 150) for i in range(3000)]
+    state.index.reserve_ids(3000)
+    state.index.add(chunks, np.random.rand(3000, 128).astype("float32"))
+
+async def main():
+    store = DiskStore(Path({str(tmp_path)!r}))
+    start = rss()
+    hashes = [f"{{i:064x}}" for i in range(10)]
+    for token_hash in hashes:
+        await store.create_session(token_hash, timedelta(hours=1))
+        await store.update(token_hash, fill)
+    loaded = rss()
+    for token_hash in hashes:
+        await store.delete_session(token_hash)
+    print(start, loaded, rss())
+
+anyio.run(main)
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120
+    )
+    start, loaded, deleted = map(int, result.stdout.split())
+    assert deleted - start < (loaded - start) / 2, (start, loaded, deleted)

@@ -53,9 +53,11 @@ CITATION_MARKER = re.compile(r"\[(\d+)\]")  # an answer's "[n]", naming source n
 @dataclass(frozen=True)
 class AnswerOptions:
     """The settings answering reads, under their names in `Settings` (which holds the
-    defaults): RAGSVC_MAX_QUESTION_CHARS, _HISTORY_TURNS, _TOP_K, _RETRIEVAL, _MMR_LAMBDA."""
+    defaults): RAGSVC_MAX_QUESTION_CHARS, _MAX_HISTORY_CHARS, _HISTORY_TURNS, _TOP_K,
+    _RETRIEVAL, _MMR_LAMBDA."""
 
     max_question_chars: int
+    max_history_chars: int
     history_turns: int
     top_k: int
     retrieval: Mode
@@ -157,9 +159,14 @@ class Answering:
         )
 
     async def _recent_turns(self, token_hash: str, history: list[Turn] | None) -> list[Turn]:
+        """The turns an answer follows: the last ones of the session's, or of `history`, a
+        client's own conversation (422 past RAGSVC_MAX_HISTORY_CHARS)."""
+        keep = self.options.history_turns
         if history is None:
             history = await self.store.turns(token_hash)
-        keep = self.options.history_turns
+        elif sum(len(t.question) + len(t.answer) for t in history) > self.options.max_history_chars:
+            limit = self.options.max_history_chars
+            raise InvalidInput(f"the conversation has more than {limit} characters")
         return history[-keep:] if keep else []
 
     async def find(
@@ -178,7 +185,8 @@ class Answering:
             return Found(hits, frozenset(range(1, len(hits) + 1)))
         query = Query(
             question=question,
-            previous_questions=tuple(t.question for t in turns),
+            # an earlier question is context, as long as a question may be at most
+            previous_questions=tuple(t.question[: self.options.max_question_chars] for t in turns),
             top_k=top_k,
             document_ids=wanted,
             global_question=is_global_question(question),

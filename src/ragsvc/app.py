@@ -18,7 +18,7 @@ from ragsvc.backends import Backends, make_backends
 from ragsvc.config import Settings
 from ragsvc.cookies import RenewSessionCookie
 from ragsvc.http_errors import install_handlers, problem_responses
-from ragsvc.middleware import SecurityHeaders
+from ragsvc.middleware import BodyLimit, SecurityHeaders
 from ragsvc.orphans import SUPERVISOR_PID, exit_with
 from ragsvc.routes import ask, documents, health, openai_compat, sessions, web
 from ragsvc.schemas import Problem
@@ -44,6 +44,8 @@ def create_app(settings: Settings | None = None, backends: Backends | None = Non
     install_handlers(app)
     app.add_middleware(RenewSessionCookie, settings=settings)
     app.add_middleware(SecurityHeaders)
+    streamed = {"/upload": settings.max_upload_bytes}
+    app.add_middleware(BodyLimit, default=settings.max_json_kb * 1024, streamed=streamed)
     for module in (sessions, documents, ask, openai_compat, health, web):
         app.include_router(module.router)
     web.mount_static(app)

@@ -57,7 +57,7 @@ def make_backends(settings: Settings) -> Backends:
     generator = _generator(settings, client, embedder)
     limits = WorkerLimits(settings.parse_timeout_s, settings.parse_memory_mb)
     workers = PdfWorkers(settings.parse_workers, limits) if settings.parse_workers else None
-    store = DiskStore(settings.data_dir, min_free_mb=settings.min_free_mb)
+    store = DiskStore(settings.data_dir, settings.cache_mb, settings.min_free_mb)
     return Backends(embedder, generator, store, client, workers)
 
 

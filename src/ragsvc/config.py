@@ -23,6 +23,8 @@ class Settings(BaseSettings):
     data_dir: Path = Path("./data")
     session_ttl: int = Field(24 * 3600, gt=0, description="seconds; sliding")
     max_upload_mb: float = Field(50, gt=0)
+    cache_mb: float = Field(512, ge=0, description="memory for loaded session indexes")
+    max_json_kb: int = Field(256, gt=0, description="largest request body other than uploads")
     min_free_mb: float = Field(64, ge=0, description="below it, /readyz answers 503")
     max_pages: int = Field(2000, gt=0)
     max_files: int = Field(20, gt=0, description="files per upload request")
@@ -67,6 +69,9 @@ class Settings(BaseSettings):
     document_cards: bool = True
     mmr_lambda: float = Field(0.7, ge=0, le=1, description="1 disables diversification")
     max_question_chars: int = Field(2000, gt=0)
+    max_history_chars: int = Field(
+        50_000, gt=0, description="conversation a /v1 client may send along"
+    )
     history_turns: int = Field(6, ge=0, le=50, description="turns kept per session")
 
     max_connections: int = Field(1000, ge=1, description="open connections; 503 past it")

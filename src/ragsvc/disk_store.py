@@ -6,6 +6,7 @@
     gen-<n>/     documents.json + the SessionIndex files, written once, never modified
     lock         flock(2) target serialising writers across threads and processes
     leases/      flock(2) leases of documents being ingested
+    uploads/     files waiting for their background ingest
 
 Writers build a new generation folder, then atomically replace CURRENT: a crash leaves
 either the old or the new state, never a mix, and readers keep using the generation they
@@ -19,10 +20,9 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import threading
 import uuid
-from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
@@ -42,7 +42,9 @@ from ragsvc.clock import now
 from ragsvc.errors import SessionGone
 from ragsvc.index import SessionIndex
 from ragsvc.leases import FileLease, Lease, is_leased
+from ragsvc.memory import release_freed_memory
 from ragsvc.schemas import Document, Turn
+from ragsvc.session_cache import SessionCache
 from ragsvc.store import SessionMeta, SessionState
 
 T = TypeVar("T")
@@ -54,12 +56,10 @@ _READ_ATTEMPTS = 5  # a generation can vanish under a reader when a writer repla
 
 
 class DiskStore:
-    def __init__(self, data_dir: Path, cache_size: int = 256, min_free_mb: float = 0) -> None:
+    def __init__(self, data_dir: Path, cache_mb: float = 512, min_free_mb: float = 0) -> None:
         self.root = data_dir / "sessions"
         self.root.mkdir(parents=True, exist_ok=True)
-        self._cache: OrderedDict[str, tuple[str, SessionState]] = OrderedDict()
-        self._cache_size = cache_size
-        self._cache_lock = threading.Lock()
+        self.cache = SessionCache(int(cache_mb * 2**20))
         self._min_free = int(min_free_mb * 2**20)
 
     def _dir(self, token_hash: str) -> Path:
@@ -104,11 +104,11 @@ class DiskStore:
 
     async def delete_session(self, token_hash: str) -> None:
         await anyio.to_thread.run_sync(self._delete, token_hash)
+        await anyio.to_thread.run_sync(release_freed_memory)
 
     def _delete(self, token_hash: str) -> None:
         folder = self._dir(token_hash)
-        with self._cache_lock:
-            self._cache.pop(token_hash, None)
+        self.cache.drop(token_hash)
         # Rename first so a concurrent reader sees the session gone at once, not half-deleted.
         trash = self.root / f".trash-{uuid.uuid4().hex}"
         try:
@@ -118,7 +118,10 @@ class DiskStore:
         shutil.rmtree(trash, ignore_errors=True)
 
     async def purge_expired(self) -> int:
-        return await anyio.to_thread.run_sync(self._purge_expired)
+        purged = await anyio.to_thread.run_sync(self._purge_expired)
+        if purged:
+            await anyio.to_thread.run_sync(release_freed_memory)
+        return purged
 
     def _purge_expired(self) -> int:
         """Delete expired sessions and sweep what interrupted writes and deletes left;
@@ -147,6 +150,7 @@ class DiskStore:
                 stale_generation = path.name.startswith("gen-") and path.name != current
                 if stale_generation or is_leftover(path):
                     remove(path)
+            _sweep_spooled(folder)
 
     def health(self) -> str | None:
         """Why the store cannot take writes now, or None when it can."""
@@ -175,10 +179,10 @@ class DiskStore:
         current = _read_current(folder)
         if current is None:
             return SessionState()
-        if (cached := self._cached(token_hash, current)) is not None:
+        if (cached := self.cache.get(token_hash, current)) is not None:
             return cached
         state = self._read_generation(folder / current)
-        self._remember(token_hash, current, state)
+        self.cache.put(token_hash, current, state)
         return state
 
     def _read_generation(self, folder: Path) -> SessionState:
@@ -197,7 +201,7 @@ class DiskStore:
             state = self._read_generation(folder / current) if current else SessionState()
             result = mutate(state)
             name = _publish(folder, state)
-            self._remember(token_hash, name, state)
+            self.cache.put(token_hash, name, state)
             for old in folder.glob("gen-*"):
                 if old.name != name:
                     shutil.rmtree(old, ignore_errors=True)
@@ -208,21 +212,6 @@ class DiskStore:
         if not folder.is_dir():
             raise SessionGone("the session was deleted or has expired")
         return folder
-
-    def _cached(self, token_hash: str, generation: str) -> SessionState | None:
-        with self._cache_lock:
-            cached = self._cache.get(token_hash)
-            if cached is None or cached[0] != generation:
-                return None
-            self._cache.move_to_end(token_hash)
-            return cached[1]
-
-    def _remember(self, token_hash: str, generation: str, state: SessionState) -> None:
-        with self._cache_lock:
-            self._cache[token_hash] = (generation, state)
-            self._cache.move_to_end(token_hash)
-            while len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
 
     # leases: "a live process is working on this" ----------------------------
 
@@ -235,6 +224,17 @@ class DiskStore:
     async def leased(self, token_hash: str, key: str) -> bool:
         """Whether any process (this one included) holds the lease on `key` now."""
         return await anyio.to_thread.run_sync(is_leased, self._dir(token_hash) / "leases" / key)
+
+    # uploads waiting for their background ingest ---------------------------------
+
+    def spool(self, token_hash: str, key: str, data: bytes) -> SpooledFile:
+        """Blocking: write the upload to `uploads/<key>` (removed with the session, or by
+        the purge once no live process holds the lease of `key`)."""
+        folder = self._dir(token_hash) / "uploads"
+        folder.mkdir(exist_ok=True)
+        path = folder / key
+        atomic_write(path, data)
+        return SpooledFile(path)
 
     # turns ------------------------------------------------------------------
 
@@ -259,6 +259,17 @@ class DiskStore:
                 atomic_write(path, _TURNS.dump_json(turns))
 
         await anyio.to_thread.run_sync(append)
+
+
+@dataclass(frozen=True)
+class SpooledFile:
+    path: Path
+
+    def read(self) -> bytes:
+        return self.path.read_bytes()
+
+    def remove(self) -> None:
+        self.path.unlink(missing_ok=True)
 
 
 def _touched(path: Path, meta: SessionMeta, at: datetime, ttl: timedelta) -> SessionMeta:
@@ -294,6 +305,13 @@ def _publish(folder: Path, state: SessionState) -> str:
             shutil.rmtree(folder / name, ignore_errors=True)
         raise
     return name
+
+
+def _sweep_spooled(folder: Path) -> None:
+    """Remove uploads whose ingest a crash interrupted: no live process holds their lease."""
+    for spooled in (folder / "uploads").glob("*"):
+        if not is_leased(folder / "leases" / spooled.name):
+            spooled.unlink(missing_ok=True)
 
 
 def _expired(meta_path: Path) -> bool:

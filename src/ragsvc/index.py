@@ -50,6 +50,13 @@ class SessionIndex:
     def __len__(self) -> int:
         return len(self.chunks)
 
+    @property
+    def nbytes(self) -> int:
+        """About how much memory the index holds: the vectors, and the texts thrice (the
+        chunks, Python's own overhead, the BM25 postings)."""
+        text = sum(len(c.text) + len(c.section or "") for c in self.chunks.values())
+        return len(self.chunks) * self.dim * 4 + 3 * text
+
     def add(self, chunks: list[Chunk], vectors: Vectors) -> None:
         """Add chunks whose ids were taken from `reserve_ids`, with their vectors in order."""
         if len(chunks) != len(vectors):

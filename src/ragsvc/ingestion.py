@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import anyio
 
@@ -32,7 +32,7 @@ from ragsvc.preparation import (
     prepare,
 )
 from ragsvc.schemas import Document
-from ragsvc.store import SessionState, Store
+from ragsvc.store import SessionState, Spooled, Store
 
 INTERRUPTED_DETAIL = (
     "Ingestion was interrupted (the server stopped, or could not store the document); "
@@ -43,10 +43,12 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Registered:
-    """A new document recorded as `processing`, its file, and the lease that marks it live."""
+    """A new document recorded as `processing`, its file (spooled to disk, so a queue of
+    uploads costs no memory), and the lease that marks it live."""
 
     document: Document
-    upload: UploadedFile
+    filename: str
+    spooled: Spooled
     lease: Lease
 
 
@@ -58,6 +60,8 @@ class Ingestion:
     embedder: Embedder
     pdf_workers: PageExtractor | None  # None: pages are extracted in the calling thread
     options: IngestOptions
+    # Background ingests running at once; the others wait, their files on disk.
+    running: anyio.CapacityLimiter = field(default_factory=lambda: anyio.CapacityLimiter(2))
 
     async def ingest_files(self, token_hash: str, uploads: list[UploadedFile]) -> list[Document]:
         """Validate, parse, embed and index every file; all of them land, or none (first error)."""
@@ -94,7 +98,8 @@ class Ingestion:
                     document = by_sha[upload.sha256] = new_document(upload)
                     state.documents[document.id] = document
                     lease = self.store.take_lease(token_hash, document.id)
-                    todo.append(Registered(document, upload, lease))
+                    spooled = self.store.spool(token_hash, document.id, upload.data)
+                    todo.append(Registered(document, upload.filename, spooled, lease))
             return in_upload_order(by_sha, uploads), todo
 
         return await self.store.update(token_hash, add)
@@ -105,10 +110,13 @@ class Ingestion:
 
         async def work(events: EventLog[IngestEvent]) -> None:
             try:
-                item = await self._prepared_or_failed(job, events)
+                async with self.running:
+                    item = await self._prepared_or_failed(job, events)
                 item = await self._stored_or_failed(token_hash, item)
             finally:
                 job.lease.release()  # after the final commit: never `processing` without a lease
+                with anyio.CancelScope(shield=True):  # also when shutdown cancels a waiting one
+                    await anyio.to_thread.run_sync(job.spooled.remove)
             events.append(DocumentSettled(item.document))
 
         return work
@@ -124,8 +132,9 @@ class Ingestion:
             events.append(ChunksEmbedded(embedded, total))
 
         try:
+            upload = UploadedFile(job.filename, await anyio.to_thread.run_sync(job.spooled.read))
             item = await anyio.to_thread.run_sync(
-                prepare, job.upload, job.document, self.options, page_parsed, self.pdf_workers
+                prepare, upload, job.document, self.options, page_parsed, self.pdf_workers
             )
             await embed(self.embedder, item, report)
         except Exception as exc:

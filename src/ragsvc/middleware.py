@@ -1,10 +1,13 @@
-"""Headers every response carries, whatever route made it: no content sniffing, no framing
-by other sites, no referrer leaking a URL."""
+"""What every request gets, whatever route serves it: a bounded body, and headers that
+forbid content sniffing, framing by other sites and referrers leaking a URL."""
 
 from __future__ import annotations
 
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ragsvc.errors import TooLarge
+from ragsvc.http_errors import error_response
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -32,3 +35,71 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, with_headers)
+
+
+class BodyLimit:
+    """The most bytes a request body may have. A body that declares more is refused at once
+    (413). Uploads (`streamed`, by path) are counted as they stream to the route, which
+    gets 413 as soon as more arrives than allowed; any other body (small: JSON) is read here
+    first, up to `default` bytes, so the refusal never depends on how a route reads it."""
+
+    def __init__(self, app: ASGIApp, default: int, streamed: dict[str, int]) -> None:
+        self.app, self.default, self.streamed = app, default, streamed
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        limit = self.streamed.get(scope["path"], self.default)
+        declared = dict(scope["headers"]).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > limit:
+            return await error_response(too_large(limit))(scope, receive, send)
+        if scope["path"] in self.streamed:
+            return await self.app(scope, capped(receive, limit), send)
+        try:
+            replay = await buffered(receive, limit)
+        except TooLarge as exc:
+            return await error_response(exc)(scope, receive, send)
+        await self.app(scope, replay, send)
+
+
+def too_large(limit: int) -> TooLarge:
+    return TooLarge(f"the request body is larger than the limit of {limit / 2**20:.3g} MB")
+
+
+def capped(receive: Receive, limit: int) -> Receive:
+    """Count body bytes as they arrive; raise 413 past `limit`."""
+    seen = 0
+
+    async def receive_capped() -> Message:
+        nonlocal seen
+        message = await receive()
+        if message["type"] == "http.request":
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                raise too_large(limit)
+        return message
+
+    return receive_capped
+
+
+async def buffered(receive: Receive, limit: int) -> Receive:
+    """Read the whole body (413 past `limit`); then give it to the app in one message."""
+    chunks, size, message = [], 0, await receive()
+    while message["type"] == "http.request":
+        chunks.append(message.get("body", b""))
+        size += len(chunks[-1])
+        if size > limit:
+            raise too_large(limit)
+        if not message.get("more_body", False):
+            break
+        message = await receive()
+    pending: list[Message] = [
+        {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+        if message["type"] == "http.request"
+        else message
+    ]
+
+    async def replay() -> Message:
+        return pending.pop() if pending else await receive()
+
+    return replay

@@ -147,8 +147,7 @@ class PdfWorkers:
     ) -> Futures:
         extract = self._extract_range
         return {
-            executor.submit(extract, data, start, stop, max_chars): start
-            for start, stop in ranges
+            executor.submit(extract, data, start, stop, max_chars): start for start, stop in ranges
         }
 
     def _restart(self, broken: ProcessPoolExecutor, kill: bool = False) -> ProcessPoolExecutor:

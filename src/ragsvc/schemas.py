@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
@@ -65,10 +65,17 @@ class DocumentList(BaseModel):
     documents: list[Document]
 
 
+# At most this many documents to restrict a question to, each id of at most 64 characters.
+MAX_DOCUMENT_IDS = 100
+DocumentIds = Annotated[
+    list[Annotated[str, Field(min_length=1, max_length=64)]], Field(max_length=MAX_DOCUMENT_IDS)
+]
+
+
 class AskRequest(BaseModel):
     question: str = Field(min_length=1)
     top_k: int | None = Field(None, ge=1, le=50)
-    document_ids: list[str] | None = None
+    document_ids: DocumentIds | None = None
 
 
 class Source(BaseModel):

@@ -7,6 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import TypeVar
 
+from anyio import CapacityLimiter
+
 from ragsvc.answering import Answering, AnswerOptions
 from ragsvc.backends import Backends
 from ragsvc.config import Settings
@@ -35,10 +37,13 @@ class AppState:
     def build(cls, settings: Settings, backends: Backends) -> AppState:
         store, embedder = backends.store, backends.embedder
         ingest, answer = options(settings, IngestOptions), options(settings, AnswerOptions)
+        ingests_at_once = max(1, settings.parse_workers)  # the rest wait, spooled to disk
         return cls(
             settings=settings,
             backends=backends,
-            ingestion=Ingestion(store, embedder, backends.pdf_workers, ingest),
+            ingestion=Ingestion(
+                store, embedder, backends.pdf_workers, ingest, CapacityLimiter(ingests_at_once)
+            ),
             answering=Answering(store, embedder, backends.generator, answer),
             limiter=RateLimiter(),
             answers=LogHub(

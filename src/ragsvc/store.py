@@ -17,6 +17,18 @@ from ragsvc.schemas import Document, Turn
 T = TypeVar("T")
 
 
+class Spooled(Protocol):
+    """An upload's bytes put aside (on disk, not in memory) until its ingest runs."""
+
+    def read(self) -> bytes:
+        """Blocking: the bytes."""
+        ...
+
+    def remove(self) -> None:
+        """Blocking: forget them."""
+        ...
+
+
 class SessionMeta(BaseModel):
     token_hash: str
     created_at: datetime
@@ -30,6 +42,11 @@ class SessionState:
 
     documents: dict[str, Document] = field(default_factory=dict)
     index: SessionIndex | None = None
+
+    @property
+    def nbytes(self) -> int:
+        """About how much memory the state holds."""
+        return 1024 * len(self.documents) + (self.index.nbytes if self.index else 0)
 
 
 class Store(Protocol):
@@ -46,4 +63,8 @@ class Store(Protocol):
         ...
 
     def take_lease(self, token_hash: str, key: str) -> Lease: ...
+    def spool(self, token_hash: str, key: str, data: bytes) -> Spooled:
+        """Blocking: put an upload aside until its background ingest runs."""
+        ...
+
     async def leased(self, token_hash: str, key: str) -> bool: ...

@@ -17,7 +17,7 @@ from ragsvc.answering import AnswerPlan, answer_work, final_answer
 from ragsvc.deps import CurrentSession, SessionDep, StateDep
 from ragsvc.events import DoneEvent
 from ragsvc.http_errors import problem_responses
-from ragsvc.schemas import Answer, AskRequest
+from ragsvc.schemas import Answer, AskRequest, DocumentIds
 from ragsvc.sse import ANSWER_ID_HEADER, Batch, event_stream, parse_event_id
 from ragsvc.state import AppState
 
@@ -100,7 +100,7 @@ class AskParams(BaseModel):
 
     q: str = Field(min_length=1, description="the question")
     top_k: int | None = Field(None, ge=1, le=50)
-    document_ids: list[str] | None = Field(None, description="repeat to restrict")
+    document_ids: DocumentIds | None = Field(None, description="repeat to restrict")
 
 
 @router.post("/ask", responses=ASK_RESPONSES, summary="Ask; the answer streams as SSE")

@@ -8,10 +8,9 @@ import anyio
 from fastapi import APIRouter, Query, Request, Response
 from sse_starlette import EventSourceResponse
 from starlette.datastructures import FormData, UploadFile
-from starlette.types import Message, Receive
 
 from ragsvc.deps import CurrentSession, OptionalSessionDep, SessionDep, StateDep, require_api_key
-from ragsvc.errors import BadRequest, DocumentNotFound, RagError, TooLarge
+from ragsvc.errors import BadRequest, DocumentNotFound, RagError
 from ragsvc.eventlog import EventLog
 from ragsvc.events import DocumentSettled, IngestEvent
 from ragsvc.http_errors import problem_responses
@@ -46,34 +45,12 @@ UPLOAD_BODY: dict[str, Any] = {
 }
 
 
-def too_large(limit: int) -> TooLarge:
-    return TooLarge(f"the upload is larger than the limit of {limit / 2**20:.3g} MB")
-
-
-def capped(receive: Receive, limit: int) -> Receive:
-    """Count body bytes as they arrive and stop at `limit`: nothing larger is ever read."""
-    seen = 0
-
-    async def receive_capped() -> Message:
-        nonlocal seen
-        message = await receive()
-        if message["type"] == "http.request":
-            seen += len(message.get("body", b""))
-            if seen > limit:
-                raise too_large(limit)
-        return message
-
-    return receive_capped
-
-
-async def read_uploads(request: Request, limit: int, max_files: int) -> list[UploadedFile]:
-    """The files of the multipart field `files`, read whole; nothing over `limit` is read."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise too_large(limit)
+async def read_uploads(request: Request, max_files: int) -> list[UploadedFile]:
+    """The files of the multipart field `files`, read whole (middleware.BodyLimit bounds
+    the body)."""
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
         raise BadRequest("send the PDFs as multipart/form-data in the field 'files'")
-    form = await _form(request, limit, max_files)
+    form = await _form(request, max_files)
     try:
         parts = [f for f in form.getlist("files") if isinstance(f, UploadFile)]
         if not parts:
@@ -83,10 +60,9 @@ async def read_uploads(request: Request, limit: int, max_files: int) -> list[Upl
         await form.close()
 
 
-async def _form(request: Request, limit: int, max_files: int) -> FormData:
-    body = Request(request.scope, capped(request.receive, limit))
+async def _form(request: Request, max_files: int) -> FormData:
     try:
-        return await body.form(max_files=max_files, max_fields=10)
+        return await request.form(max_files=max_files, max_fields=10)
     except RagError:
         raise
     except Exception as exc:  # python-multipart / starlette parse errors
@@ -140,7 +116,7 @@ async def _allowed_uploads(
     if session is None:
         await require_api_key(request, state)
     settings = state.settings
-    uploads = await read_uploads(request, settings.max_upload_bytes, settings.max_files)
+    uploads = await read_uploads(request, settings.max_files)
     if screened:
         screen(uploads)
     return uploads

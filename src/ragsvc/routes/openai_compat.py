@@ -24,7 +24,7 @@ from ragsvc.deps import SessionDep, StateDep
 from ragsvc.errors import InvalidInput
 from ragsvc.events import AnswerEvent, DoneEvent, FailedEvent, TokenEvent
 from ragsvc.http_errors import problem_responses
-from ragsvc.schemas import AskRequest, Turn
+from ragsvc.schemas import AskRequest, DocumentIds, Turn
 from ragsvc.sse import ANSWER_ID_HEADER, AnswerBatch, sse_response
 
 router = APIRouter(prefix="/v1", tags=["openai-compatible"])
@@ -51,7 +51,7 @@ class ChatRequest(BaseModel):
     messages: list[ChatMessage] = Field(min_length=1)
     stream: bool = False
     top_k: int | None = Field(None, ge=1, le=50, description="ragsvc extra")
-    document_ids: list[str] | None = Field(None, description="ragsvc extra")
+    document_ids: DocumentIds | None = Field(None, description="ragsvc extra")
 
 
 def split_conversation(messages: list[ChatMessage]) -> tuple[str, list[Turn]]:
