@@ -519,8 +519,11 @@ async def parsing_app(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
         await anyio.to_thread.run_sync(backends.pdf_workers.close)
 
 
-async def upload(http: httpx.AsyncClient, data: bytes, **params: str) -> httpx.Response:
-    return await http.post("/upload", files={"files": ("bomb.pdf", data)}, params=params)
+async def upload(
+    http: httpx.AsyncClient, data: bytes, who: dict[str, str] | None = None, **params: str
+) -> httpx.Response:
+    files = {"files": ("bomb.pdf", data)}
+    return await http.post("/upload", files=files, params=params, headers=who or {})
 
 
 async def max_lag_while(http: httpx.AsyncClient, work: Awaitable[T]) -> tuple[T, float]:
@@ -741,3 +744,41 @@ anyio.run(main)
     )
     start, loaded, deleted = map(int, result.stdout.split())
     assert deleted - start < (loaded - start) / 2, (start, loaded, deleted)
+
+
+# case 9: per-session quotas ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("quota", "what"),
+    [
+        ({"max_session_documents": 2}, "documents"),
+        ({"max_session_chunks": 4}, "chunks"),
+        ({"max_session_mb": 0.5}, "MB of PDFs"),
+    ],
+)
+async def test_case9_a_session_past_its_quota_is_refused_and_stays_within_it(
+    settings: Settings, quota: dict[str, float], what: str
+):
+    for name, value in quota.items():
+        setattr(settings, name, value)
+    async with app_client(settings) as http:
+        who = await new_session(http)
+        first = pdf_of_pages(["Gulls nest on the cliffs."])
+        assert (await upload(http, first, who=who)).status_code == 201
+        more = [padded_pdf(f"Page {i} of the harbour log. " * 20, 0) for i in range(3)]
+        more[-1] = padded_pdf("The last one is large. " * 20, 1)
+        for params in ({}, {"wait": "false"}):
+            files = [("files", (f"{i}.pdf", data)) for i, data in enumerate(more)]
+            reply = await http.post("/upload", files=files, params=params, headers=who)
+            if reply.status_code == 202:  # chunks are known only once ingested
+                final = (await settled(http, reply.json()["documents"][-1], who))[-1]
+                assert final["event"] == "failed" and what in final["detail"]
+                continue
+            assert reply.status_code == 413 and what in reply.json()["detail"]
+            assert reply.json()["type"] == "urn:ragsvc:problem:quota-exceeded"
+        listed = (await http.get("/documents", headers=who)).json()["documents"]
+    ready = [d for d in listed if d["status"] == "ready"]
+    assert len(ready) <= settings.max_session_documents
+    assert sum(d["chunks"] for d in ready) <= settings.max_session_chunks
+    assert sum(d["size"] for d in listed) <= settings.max_session_mb * 2**20

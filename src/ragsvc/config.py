@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     max_page_chars: int = Field(100_000, gt=0, description="characters of text per page")
     max_document_chars: int = Field(10_000_000, gt=0, description="characters per document")
     max_chunks: int = Field(20_000, gt=0, description="chunks per document")
+    max_session_documents: int = Field(200, gt=0, description="documents per session")
+    max_session_chunks: int = Field(200_000, gt=0, description="chunks per session")
+    max_session_mb: float = Field(2048, gt=0, description="MB of uploaded PDFs per session")
     api_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
     cookie_secure: bool = Field(False, description="also Secure on plain HTTP")
     trusted_proxies: Annotated[list[str], NoDecode] = Field(

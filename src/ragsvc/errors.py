@@ -66,6 +66,10 @@ class TooLarge(RagError):
     status, slug, title = 413, "too-large", "Upload too large"
 
 
+class QuotaExceeded(RagError):
+    status, slug, title = 413, "quota-exceeded", "Session quota exceeded"
+
+
 class NotAPdf(RagError):
     status, slug, title = 415, "not-a-pdf", "Not a PDF"
 

@@ -30,6 +30,7 @@ from ragsvc.preparation import (
     in_upload_order,
     new_document,
     prepare,
+    within_quota,
 )
 from ragsvc.schemas import Document
 from ragsvc.store import SessionState, Spooled, Store
@@ -78,7 +79,8 @@ class Ingestion:
         if fresh:
             name = self.embedder.name
             by_sha = await self.store.update(
-                token_hash, lambda s: commit(s, list(fresh.values()), name, replace=False)
+                token_hash,
+                lambda s: commit(s, list(fresh.values()), name, self.options, replace=False),
             )
         else:  # every file is already in the session: nothing to write
             by_sha = {d.sha256: d for d in state.documents.values()}
@@ -92,17 +94,34 @@ class Ingestion:
 
         def add(state: SessionState) -> tuple[list[Document], list[Registered]]:
             by_sha = {d.sha256: d for d in state.documents.values()}
-            todo = []
+            new = []
             for upload in uploads:
                 if upload.sha256 not in by_sha:
                     document = by_sha[upload.sha256] = new_document(upload)
                     state.documents[document.id] = document
-                    lease = self.store.take_lease(token_hash, document.id)
-                    spooled = self.store.spool(token_hash, document.id, upload.data)
-                    todo.append(Registered(document, upload.filename, spooled, lease))
-            return in_upload_order(by_sha, uploads), todo
+                    new.append((document, upload))
+            within_quota(state, self.options)  # before any lease is taken or file spooled
+            return in_upload_order(by_sha, uploads), self._registered(token_hash, new)
 
         return await self.store.update(token_hash, add)
+
+    def _registered(
+        self, token_hash: str, new: list[tuple[Document, UploadedFile]]
+    ) -> list[Registered]:
+        """Blocking, under the session lock: a lease and a spooled file for each new document
+        (on failure, the leases taken so far are released)."""
+        leases: list[Lease] = []
+        jobs: list[Registered] = []
+        try:
+            for document, upload in new:
+                leases.append(self.store.take_lease(token_hash, document.id))
+                spooled = self.store.spool(token_hash, document.id, upload.data)
+                jobs.append(Registered(document, upload.filename, spooled, leases[-1]))
+        except BaseException:
+            for lease in leases:
+                lease.release()
+            raise
+        return jobs
 
     def in_background(self, token_hash: str, job: Registered) -> Work[IngestEvent]:
         """Background work for one registered document, reporting progress to its log. It
@@ -147,12 +166,16 @@ class Ingestion:
         name = self.embedder.name
         try:
             with anyio.CancelScope(shield=True):  # finish the write even during shutdown
-                await self.store.update(token_hash, lambda s: commit(s, [item], name, replace=True))
+                await self.store.update(
+                    token_hash, lambda s: commit(s, [item], name, self.options, replace=True)
+                )
             return item
         except Exception as exc:
             failed = Prepared(_failed(item.document, failure_detail(exc, "storing")))
         with suppress(Exception), anyio.CancelScope(shield=True):
-            await self.store.update(token_hash, lambda s: commit(s, [failed], name, replace=True))
+            await self.store.update(
+                token_hash, lambda s: commit(s, [failed], name, self.options, replace=True)
+            )
         return failed
 
     async def documents(self, token_hash: str) -> dict[str, Document]:

@@ -15,7 +15,7 @@ import numpy as np
 from ragsvc.chunking import abstract, document_card, passages
 from ragsvc.clock import now
 from ragsvc.embeddings import Embedder, Vectors
-from ragsvc.errors import RagError, TooLarge
+from ragsvc.errors import QuotaExceeded, RagError, TooLarge
 from ragsvc.index import SessionIndex
 from ragsvc.parsed import ParsedDocument
 from ragsvc.pdf import PageExtractor, ParseLimits, check_pdf_magic, parse_pdf
@@ -39,6 +39,9 @@ class IngestOptions:
     max_page_chars: int
     max_document_chars: int
     max_chunks: int
+    max_session_documents: int
+    max_session_chunks: int
+    max_session_mb: float
     chunk_size: int
     chunk_overlap: int
     document_cards: bool
@@ -83,6 +86,7 @@ def new_document(upload: UploadedFile) -> Document:
         id=uuid.uuid4().hex,
         filename=upload.filename,
         sha256=upload.sha256,
+        size=len(upload.data),
         pages=0,
         chunks=0,
         status="processing",
@@ -149,9 +153,15 @@ async def embed(
 
 
 def commit(
-    state: SessionState, items: list[Prepared], embedder_name: str, *, replace: bool
+    state: SessionState,
+    items: list[Prepared],
+    embedder_name: str,
+    options: IngestOptions,
+    *,
+    replace: bool,
 ) -> dict[str, Document]:
-    """Put prepared documents into a state; returns every document of the state by sha256.
+    """Put prepared documents into a state, within the session's quotas; returns every
+    document of the state by sha256.
 
     With `replace`, each item takes the place of its `processing` entry and is dropped if
     that entry was deleted meanwhile; without it, an item whose content is already in the
@@ -167,7 +177,22 @@ def commit(
             _index(state, item.drafts, item.vectors, embedder_name)
         state.documents[doc.id] = doc
         by_sha[doc.sha256] = doc
+    within_quota(state, options)
     return by_sha
+
+
+def within_quota(state: SessionState, options: IngestOptions) -> None:
+    """Refuse (413) a state holding more documents, chunks or bytes than a session may."""
+    documents = state.documents.values()
+    size_mb = sum(d.size for d in documents) / 2**20
+    chunks = len(state.index) if state.index is not None else 0
+    for count, limit, what in (
+        (len(documents), options.max_session_documents, "documents"),
+        (chunks, options.max_session_chunks, "chunks"),
+        (size_mb, options.max_session_mb, "MB of PDFs"),
+    ):
+        if count > limit:
+            raise QuotaExceeded(f"a session may hold at most {limit:g} {what}")
 
 
 def _index(state: SessionState, drafts: list[Chunk], vectors: Vectors, embedder_name: str) -> None:

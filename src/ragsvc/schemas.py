@@ -14,6 +14,7 @@ class Document(BaseModel):
     id: str
     filename: str
     sha256: str
+    size: int = Field(0, description="bytes of the uploaded file")
     pages: int
     chunks: int
     status: DocumentStatus
