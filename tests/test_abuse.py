@@ -296,11 +296,11 @@ class RacingStore(DiskStore):
         super().__init__(data_dir)
         self.writer, self.token_hash, self.races = writer, token_hash, 3
 
-    def _read_generation(self, folder: Path) -> SessionState:
+    def _read_generation(self, folder: Path, name: str) -> SessionState:
         if self.races:
             self.races -= 1
             self.writer._update(self.token_hash, lambda state: None)
-        return super()._read_generation(folder)
+        return super()._read_generation(folder, name)
 
 
 async def test_case5_a_read_overtaken_by_another_processs_write_still_succeeds(
@@ -782,3 +782,31 @@ async def test_case9_a_session_past_its_quota_is_refused_and_stays_within_it(
     assert len(ready) <= settings.max_session_documents
     assert sum(d["chunks"] for d in ready) <= settings.max_session_chunks
     assert sum(d["size"] for d in listed) <= settings.max_session_mb * 2**20
+
+
+def written_since(folder: Path, since: float) -> int:
+    """Bytes of the files under `folder` written since `since` (a time.time())."""
+    return sum(
+        path.stat().st_size
+        for path in folder.rglob("*")
+        if path.is_file() and path.stat().st_mtime >= since
+    )
+
+
+async def test_case9_an_upload_writes_what_it_adds_not_the_whole_session_again(
+    settings: Settings,
+):
+    async with app_client(settings) as http:
+        who = await new_session(http)
+        for n in range(8):
+            pages = [f"Log {n}, page {i}: the tide turned at noon. " * 25 for i in range(10)]
+            files = {"files": (f"{n}.pdf", pdf_of_pages(pages))}
+            assert (await http.post("/upload", files=files, headers=who)).status_code == 201
+        folder = next(app_of(http).state.ragsvc.backends.store.root.iterdir())
+        stored = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+        time.sleep(0.01)  # mtimes of what follows are later than anything stored so far
+        since = time.time()
+        small = {"files": ("small.pdf", pdf_of_pages(["Gulls nest on the cliffs."]))}
+        assert (await http.post("/upload", files=small, headers=who)).status_code == 201
+        written = written_since(folder, since)
+    assert written < stored / 5, f"{written} bytes written for a small upload, {stored} stored"

@@ -2,15 +2,14 @@
 
     meta.json    created_at, expires_at (sliding)
     turns.json   the last turns, for follow-up questions
-    CURRENT      name of the live generation folder
-    gen-<n>/     documents.json + the SessionIndex files, written once, never modified
+    CURRENT, gen-<n>/, docs/   documents and index, in generations (generations.py)
     lock         flock(2) target serialising writers across threads and processes
     leases/      flock(2) leases of documents being ingested
     uploads/     files waiting for their background ingest
 
-Writers build a new generation folder, then atomically replace CURRENT: a crash leaves
-either the old or the new state, never a mix, and readers keep using the generation they
-loaded (copy-on-write), so a search never runs against an index being modified. A write
+Writers publish a new generation, then atomically replace CURRENT: a crash leaves either
+the old or the new state, never a mix, and readers keep using the generation they loaded
+(copy-on-write), so a search never runs against an index being modified. A write
 that fails (a full disk) leaves nothing behind; what a crash left is swept by the periodic
 purge. A read never fails because of a concurrent writer, nor because of a write of its own.
 """
@@ -32,7 +31,6 @@ from pydantic import TypeAdapter
 
 from ragsvc.atomic_files import (
     atomic_write,
-    fsync_tree,
     is_leftover,
     locked,
     older_than_any_write,
@@ -40,16 +38,15 @@ from ragsvc.atomic_files import (
 )
 from ragsvc.clock import now
 from ragsvc.errors import SessionGone
-from ragsvc.index import SessionIndex
+from ragsvc.generations import publish, read_generation, remove_unused
 from ragsvc.leases import FileLease, Lease, is_leased
 from ragsvc.memory import release_freed_memory
-from ragsvc.schemas import Document, Turn
+from ragsvc.schemas import Turn
 from ragsvc.session_cache import SessionCache
 from ragsvc.store import SessionMeta, SessionState
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
-_DOCUMENTS = TypeAdapter(list[Document])
 _TURNS = TypeAdapter(list[Turn])
 _TOUCH_EVERY = timedelta(seconds=60)
 _READ_ATTEMPTS = 5  # a generation can vanish under a reader when a writer replaces it
@@ -145,11 +142,10 @@ class DiskStore:
                 shutil.rmtree(folder, ignore_errors=True)
             return
         with locked(folder / "lock"):
-            current = _current_or_none(folder)
-            for path in folder.iterdir():
-                stale_generation = path.name.startswith("gen-") and path.name != current
-                if stale_generation or is_leftover(path):
+            for path in [*folder.iterdir(), *(folder / "docs").glob(".*")]:
+                if is_leftover(path):
                     remove(path)
+            remove_unused(folder)
             _sweep_spooled(folder)
 
     def health(self) -> str | None:
@@ -181,14 +177,12 @@ class DiskStore:
             return SessionState()
         if (cached := self.cache.get(token_hash, current)) is not None:
             return cached
-        state = self._read_generation(folder / current)
+        state = self._read_generation(folder, current)
         self.cache.put(token_hash, current, state)
         return state
 
-    def _read_generation(self, folder: Path) -> SessionState:
-        documents = _DOCUMENTS.validate_json((folder / "documents.json").read_bytes())
-        index = SessionIndex.load(folder / "index") if (folder / "index").exists() else None
-        return SessionState(documents={d.id: d for d in documents}, index=index)
+    def _read_generation(self, folder: Path, name: str) -> SessionState:
+        return read_generation(folder, name)
 
     async def update(self, token_hash: str, mutate: Callable[[SessionState], T]) -> T:
         """Run `mutate` on a private copy of the latest state, then publish it atomically."""
@@ -197,15 +191,23 @@ class DiskStore:
     def _update(self, token_hash: str, mutate: Callable[[SessionState], T]) -> T:
         folder = self._session_folder(token_hash)
         with locked(folder / "lock"):
-            current = _read_current(folder)
-            state = self._read_generation(folder / current) if current else SessionState()
+            state = self._private_copy(token_hash, folder)
             result = mutate(state)
-            name = _publish(folder, state)
+            name = publish(folder, state)
             self.cache.put(token_hash, name, state)
-            for old in folder.glob("gen-*"):
-                if old.name != name:
-                    shutil.rmtree(old, ignore_errors=True)
+            remove_unused(folder)
         return result
+
+    def _private_copy(self, token_hash: str, folder: Path) -> SessionState:
+        """The latest state, to change: a copy of the cached one when it is current (no
+        read from disk), else read afresh."""
+        current = _read_current(folder)
+        if current is None:
+            return SessionState()
+        if (cached := self.cache.get(token_hash, current)) is not None:
+            index = cached.index.copy() if cached.index is not None else None
+            return SessionState(dict(cached.documents), index)
+        return self._read_generation(folder, current)
 
     def _session_folder(self, token_hash: str) -> Path:
         folder = self._dir(token_hash)
@@ -284,29 +286,6 @@ def _touched(path: Path, meta: SessionMeta, at: datetime, ttl: timedelta) -> Ses
     return touched
 
 
-def _publish(folder: Path, state: SessionState) -> str:
-    """Write `state` as the next generation and make it current; on any failure nothing
-    of it is left and CURRENT still names the previous one."""
-    name = _next_generation(folder)
-    staging = folder / f".{name}.{uuid.uuid4().hex}"
-    try:
-        staging.mkdir()
-        (staging / "documents.json").write_bytes(
-            _DOCUMENTS.dump_json(list(state.documents.values()))
-        )
-        if state.index is not None:
-            state.index.save(staging / "index")
-        fsync_tree(staging)
-        staging.rename(folder / name)
-        atomic_write(folder / "CURRENT", name.encode())
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        if _current_or_none(folder) != name:
-            shutil.rmtree(folder / name, ignore_errors=True)
-        raise
-    return name
-
-
 def _sweep_spooled(folder: Path) -> None:
     """Remove uploads whose ingest a crash interrupted: no live process holds their lease."""
     for spooled in (folder / "uploads").glob("*"):
@@ -329,15 +308,3 @@ def _read_current(folder: Path) -> str | None:
         if not (folder / "meta.json").exists():
             raise SessionGone("the session was deleted or has expired") from None
         return None
-
-
-def _current_or_none(folder: Path) -> str | None:
-    try:
-        return (folder / "CURRENT").read_text().strip() or None
-    except FileNotFoundError:
-        return None
-
-
-def _next_generation(folder: Path) -> str:
-    numbers = [int(p.name[4:]) for p in folder.glob("gen-*") if p.name[4:].isdigit()]
-    return f"gen-{max(numbers, default=0) + 1:06d}"

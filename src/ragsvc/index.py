@@ -1,8 +1,10 @@
 """One session's search index: FAISS (dense) + BM25 (lexical) over its chunks.
 
 The only module that imports faiss and bm25s. Vectors live in a flat inner-product index
-wrapped in an id map, so a deleted document's chunks leave by id. BM25 is rebuilt from the
-chunk texts whenever they change: it takes milliseconds and keeps the two views in step.
+wrapped in an id map, so a deleted document's chunks leave by id. Each chunk's BM25 tokens
+are kept, so a change tokenizes only what it adds; the BM25 scores themselves are built
+when a search first needs them. An index is stored as one part per document (its chunks,
+vectors and tokens), written once, so adding a document writes only that document.
 All methods are blocking; the use cases call them from worker threads.
 """
 
@@ -10,6 +12,9 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 import bm25s
@@ -23,9 +28,19 @@ from ragsvc.errors import IndexMismatch
 from ragsvc.schemas import Chunk
 
 Hit = tuple[int, float]  # (chunk id, score)
+Tokens = list[str]  # a text's stemmed BM25 terms
 
 # bm25s logs every build at DEBUG and draws progress bars unless told not to.
 logging.getLogger("bm25s").setLevel(logging.WARNING)
+
+
+@dataclass(frozen=True)
+class DocumentPart:
+    """One document's share of an index: its chunks (by id), their vectors and tokens."""
+
+    chunks: list[Chunk]
+    vectors: Vectors
+    tokens: list[Tokens]
 
 
 class SessionIndex:
@@ -35,9 +50,9 @@ class SessionIndex:
         self.chunks: dict[int, Chunk] = {}
         self.next_id = 0
         self._dense: faiss.Index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
-        self._lexical: bm25s.BM25 | None = None
-        self._tokenizer = _tokenizer()
-        self._lexical_ids: list[int] = []
+        self._tokens: dict[int, Tokens] = {}
+        self._lexical: tuple[bm25s.BM25, list[int]] | None = None  # built when first needed
+        self._lexical_lock = threading.Lock()
 
     def check_embedder(self, embedder_name: str) -> None:
         """Refuse to mix vector spaces: queries must be embedded as the chunks were."""
@@ -53,19 +68,33 @@ class SessionIndex:
     @property
     def nbytes(self) -> int:
         """About how much memory the index holds: the vectors, and the texts thrice (the
-        chunks, Python's own overhead, the BM25 postings)."""
+        chunks, their tokens, the BM25 postings)."""
         text = sum(len(c.text) + len(c.section or "") for c in self.chunks.values())
         return len(self.chunks) * self.dim * 4 + 3 * text
 
-    def add(self, chunks: list[Chunk], vectors: Vectors) -> None:
-        """Add chunks whose ids were taken from `reserve_ids`, with their vectors in order."""
+    def copy(self) -> SessionIndex:
+        """An independent copy to change (published indexes are never changed in place)."""
+        twin = SessionIndex(self.embedder_name, self.dim)
+        twin.chunks, twin.next_id = dict(self.chunks), self.next_id
+        twin._dense = faiss.clone_index(self._dense)
+        twin._tokens, twin._lexical = dict(self._tokens), self._lexical
+        return twin
+
+    def add(
+        self, chunks: list[Chunk], vectors: Vectors, tokens: list[Tokens] | None = None
+    ) -> None:
+        """Add chunks whose ids were taken from `reserve_ids`, with their vectors (and, when
+        known already, their tokens) in order."""
         if len(chunks) != len(vectors):
             raise ValueError("one vector per chunk")
-        if chunks:
-            ids = np.array([c.id for c in chunks], dtype=np.int64)
-            self._dense.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids)
-            self.chunks.update((c.id, c) for c in chunks)
-        self._rebuild_lexical()
+        if not chunks:
+            return
+        ids = np.array([c.id for c in chunks], dtype=np.int64)
+        self._dense.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids)
+        self.chunks.update((c.id, c) for c in chunks)
+        tokens = tokens if tokens is not None else tokenize([c.search_text for c in chunks])
+        self._tokens.update(zip(ids.tolist(), tokens, strict=True))
+        self._lexical = None
 
     def reserve_ids(self, count: int) -> range:
         ids = range(self.next_id, self.next_id + count)
@@ -77,9 +106,29 @@ class SessionIndex:
         if doomed:
             self._dense.remove_ids(faiss.IDSelectorBatch(np.array(doomed, dtype=np.int64)))
             for cid in doomed:
-                del self.chunks[cid]
-            self._rebuild_lexical()
+                del self.chunks[cid], self._tokens[cid]
+            self._lexical = None
         return len(doomed)
+
+    def document_ids(self) -> list[str]:
+        """The documents with chunks in the index, in the order they were added."""
+        return list(dict.fromkeys(self.chunks[cid].document_id for cid in sorted(self.chunks)))
+
+    def part(self, document_id: str) -> DocumentPart:
+        """A document's chunks, vectors and tokens, to store."""
+        ids = sorted(cid for cid, c in self.chunks.items() if c.document_id == document_id)
+        tokens = [self._tokens[cid] for cid in ids]
+        return DocumentPart([self.chunks[cid] for cid in ids], self.vectors(ids), tokens)
+
+    @classmethod
+    def from_parts(
+        cls, embedder_name: str, dim: int, next_id: int, parts: Iterable[DocumentPart]
+    ) -> SessionIndex:
+        index = cls(embedder_name, dim)
+        for part in parts:
+            index.add(part.chunks, part.vectors, part.tokens)
+        index.next_id = next_id
+        return index
 
     def dense_search(self, query: Vectors, k: int) -> list[Hit]:
         if not self.chunks:
@@ -99,68 +148,63 @@ class SessionIndex:
         return np.array(rows, dtype=np.float32).reshape(len(ids), self.dim)
 
     def lexical_search(self, query: str, k: int) -> list[Hit]:
-        if self._lexical is None or not self._lexical_ids:
+        if not self.chunks:
             return []
-        tokens = self._tokenizer.tokenize(
-            [query], update_vocab=False, return_as="ids", show_progress=False
-        )
-        k = min(k, len(self._lexical_ids))
-        docs, scores = self._lexical.retrieve(tokens, k=k, show_progress=False)
-        return [
-            (self._lexical_ids[int(d)], float(s))
-            for d, s in zip(docs[0], scores[0], strict=True)
-            if s > 0
-        ]
+        bm25, ids = self._bm25()
+        docs, scores = bm25.retrieve(tokenize([query]), k=min(k, len(ids)), show_progress=False)
+        return [(ids[int(d)], float(s)) for d, s in zip(docs[0], scores[0], strict=True) if s > 0]
 
-    def _rebuild_lexical(self) -> None:
-        self._lexical_ids = sorted(self.chunks)
-        self._tokenizer = _tokenizer()
-        if not self._lexical_ids:
-            self._lexical = None
-            return
-        texts = [self.chunks[cid].search_text for cid in self._lexical_ids]
-        tokens = self._tokenizer.tokenize(
-            texts, update_vocab=True, return_as="ids", show_progress=False
-        )
-        self._lexical = bm25s.BM25()
-        self._lexical.index(tokens, show_progress=False)
-        # String keys, as a saved and reloaded index has them: bm25s writes the vocabulary
-        # with orjson when installed, which rejects the int keys the stdlib json converts.
-        self._lexical.vocab_dict = {str(k): v for k, v in self._lexical.vocab_dict.items()}
-
-    def save(self, folder: Path) -> None:
-        """Write every part into an empty folder; the store makes the folder live atomically."""
-        folder.mkdir(parents=True, exist_ok=False)
-        meta = {
-            "embedder": self.embedder_name,
-            "dim": self.dim,
-            "next_id": self.next_id,
-            "lexical_ids": self._lexical_ids,
-        }
-        (folder / "index.json").write_text(json.dumps(meta))
-        with (folder / "chunks.jsonl").open("w") as out:
-            for chunk in self.chunks.values():
-                out.write(chunk.model_dump_json() + "\n")
-        faiss.write_index(self._dense, str(folder / "dense.faiss"))
-        if self._lexical is not None:
-            self._lexical.save(str(folder / "bm25"), show_progress=False)
-            self._tokenizer.save_vocab(str(folder / "bm25"))
-
-    @classmethod
-    def load(cls, folder: Path) -> SessionIndex:
-        meta = json.loads((folder / "index.json").read_text())
-        index = cls(meta["embedder"], meta["dim"])
-        index.next_id = meta["next_id"]
-        with (folder / "chunks.jsonl").open() as lines:
-            chunks = (Chunk.model_validate_json(line) for line in lines if line.strip())
-            index.chunks = {c.id: c for c in chunks}
-        index._dense = faiss.read_index(str(folder / "dense.faiss"))
-        index._lexical_ids = meta["lexical_ids"]
-        if index._lexical_ids:
-            index._lexical = bm25s.BM25.load(str(folder / "bm25"), show_progress=False)
-            index._tokenizer.load_vocab(str(folder / "bm25"))
-        return index
+    def _bm25(self) -> tuple[bm25s.BM25, list[int]]:
+        """The BM25 scores of the chunks, built from their kept tokens when first needed."""
+        with self._lexical_lock:
+            if self._lexical is None:
+                ids = sorted(self.chunks)
+                bm25 = bm25s.BM25()
+                bm25.index([self._tokens[cid] for cid in ids], show_progress=False)
+                self._lexical = (bm25, ids)
+            return self._lexical
 
 
-def _tokenizer() -> Tokenizer:
-    return Tokenizer(stemmer=Stemmer.Stemmer("english"), stopwords="en")
+def tokenize(texts: list[str]) -> list[Tokens]:
+    """BM25 terms: lower-cased words, English stop words left out, stemmed."""
+    tokenizer = Tokenizer(stemmer=_STEMMER, stopwords="en")
+    tokens = tokenizer.tokenize(texts, update_vocab=True, return_as="string", show_progress=False)
+    return [list(t) for t in tokens]
+
+
+_STEMMER = Stemmer.Stemmer("english")
+
+
+# storage: one folder per document part -------------------------------------------------
+
+
+def write_part(folder: Path, part: DocumentPart) -> None:
+    """Write a document's part into an empty folder."""
+    folder.mkdir(parents=True, exist_ok=False)
+    with (folder / "chunks.jsonl").open("w") as out:
+        for chunk in part.chunks:
+            out.write(chunk.model_dump_json() + "\n")
+    np.save(folder / "vectors.npy", part.vectors, allow_pickle=False)
+    (folder / "tokens.json").write_text(json.dumps(part.tokens))
+
+
+def read_part(folder: Path) -> DocumentPart:
+    with (folder / "chunks.jsonl").open() as lines:
+        chunks = [Chunk.model_validate_json(line) for line in lines if line.strip()]
+    vectors = np.load(folder / "vectors.npy", allow_pickle=False)
+    tokens = json.loads((folder / "tokens.json").read_text())
+    return DocumentPart(chunks, vectors, tokens)
+
+
+def load_whole(folder: Path) -> SessionIndex:
+    """An index stored whole, as before parts (read so old data stays usable; rewritten as
+    parts at the session's next change)."""
+    meta = json.loads((folder / "index.json").read_text())
+    index = SessionIndex(meta["embedder"], meta["dim"])
+    with (folder / "chunks.jsonl").open() as lines:
+        chunks = [Chunk.model_validate_json(line) for line in lines if line.strip()]
+    dense = faiss.read_index(str(folder / "dense.faiss"))
+    vectors = np.array([dense.reconstruct(c.id) for c in chunks], dtype=np.float32)
+    index.add(chunks, vectors.reshape(len(chunks), index.dim))
+    index.next_id = meta["next_id"]
+    return index
