@@ -23,7 +23,7 @@ from pathlib import Path
 from pydantic import TypeAdapter
 
 from ragsvc.atomic_files import atomic_write, fsync_dir, fsync_tree
-from ragsvc.index import SessionIndex, load_whole, read_part, write_part
+from ragsvc.index import DocumentPart, SessionIndex, load_whole, read_part, write_part
 from ragsvc.schemas import Document
 from ragsvc.store import SessionState
 
@@ -51,7 +51,7 @@ def publish(session: Path, state: SessionState) -> str:
     staging = session / f".{name}.{uuid.uuid4().hex}"
     added: list[Path] = []
     try:
-        added = _write_new_parts(session, state)
+        _write_new_parts(session, state, added)
         staging.mkdir()
         _write_generation(staging, state)
         staging.rename(session / name)
@@ -88,23 +88,29 @@ def current_name(session: Path) -> str | None:
         return None
 
 
-def _write_new_parts(session: Path, state: SessionState) -> list[Path]:
-    """Write the parts of documents no earlier generation stored; returns them."""
+def _write_new_parts(session: Path, state: SessionState, added: list[Path]) -> None:
+    """Write the parts of documents no earlier generation stored, listing each in `added`
+    once it is complete."""
     if state.index is None:
-        return []
-    added = []
+        return
     for doc_id in state.index.document_ids():
         final = session / "docs" / doc_id
-        if final.exists():
-            continue
-        staging = final.with_name(f".{doc_id}.{uuid.uuid4().hex}")
-        write_part(staging, state.index.part(doc_id))
-        fsync_tree(staging)
-        staging.rename(final)
-        added.append(final)
+        if not final.exists():
+            _write_part(final, state.index.part(doc_id))
+            added.append(final)
     if added:
         fsync_dir(session / "docs")
-    return added
+
+
+def _write_part(final: Path, part: DocumentPart) -> None:
+    staging = final.with_name(f".{final.name}.{uuid.uuid4().hex}")
+    try:
+        write_part(staging, part)
+        fsync_tree(staging)
+        staging.rename(final)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
 
 
 def _write_generation(folder: Path, state: SessionState) -> None:
