@@ -18,9 +18,10 @@ from ragsvc.backends import Backends, make_backends
 from ragsvc.config import Settings
 from ragsvc.cookies import RenewSessionCookie
 from ragsvc.http_errors import install_handlers, problem_responses
-from ragsvc.middleware import BodyLimit, SecurityHeaders
+from ragsvc.logs import configure_logging
+from ragsvc.middleware import BodyLimit, Observed, SecurityHeaders
 from ragsvc.orphans import SUPERVISOR_PID, exit_with
-from ragsvc.routes import ask, documents, health, openai_compat, sessions, web
+from ragsvc.routes import ask, documents, health, metrics, openai_compat, sessions, web
 from ragsvc.schemas import Problem
 from ragsvc.serving import SERVER_LIMITS, ServerLimits
 from ragsvc.state import AppState
@@ -46,8 +47,11 @@ def create_app(settings: Settings | None = None, backends: Backends | None = Non
     app.add_middleware(SecurityHeaders)
     streamed = {"/upload": settings.max_upload_bytes}
     app.add_middleware(BodyLimit, default=settings.max_json_kb * 1024, streamed=streamed)
+    app.add_middleware(Observed)  # outermost: it sees every request, refused ones too
     for module in (sessions, documents, ask, openai_compat, health, web):
         app.include_router(module.router)
+    if settings.metrics:
+        app.include_router(metrics.router)
     web.mount_static(app)
     _register_problem_schema(app)
     return app
@@ -117,7 +121,8 @@ async def _purge_expired_sessions(backends: Backends) -> None:
 
 def app_from_env() -> FastAPI:
     """Factory for `uvicorn --factory`: settings from the environment."""
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    settings = Settings()
+    configure_logging(settings)
     if supervisor := os.environ.get(SUPERVISOR_PID):
         exit_with(int(supervisor))  # uvicorn's workers would outlive a killed supervisor
-    return create_app(Settings())
+    return create_app(settings)

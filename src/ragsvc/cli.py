@@ -12,6 +12,7 @@ import typer
 import uvicorn
 
 from ragsvc.config import Settings
+from ragsvc.logs import configure_logging
 from ragsvc.orphans import SUPERVISOR_PID
 from ragsvc.serving import raise_open_files_limit, uvicorn_options
 
@@ -29,6 +30,7 @@ def serve(
 ) -> None:
     """Serve the API on HOST:PORT with the settings from the environment (RAGSVC_*)."""
     settings = Settings()
+    configure_logging(settings)
     if workers > 1:  # each worker process exits with this supervisor, even a killed one
         os.environ[SUPERVISOR_PID] = str(os.getpid())
     raise_open_files_limit()

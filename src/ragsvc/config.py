@@ -86,6 +86,10 @@ class Settings(BaseSettings):
     max_answers_per_session: int = Field(8, ge=1, description="429 past it")
     max_ingests: int = Field(64, ge=1, description="background ingests at once; 503 past it")
     max_ingests_per_session: int = Field(20, ge=1, description="429 past it")
+    metrics: bool = Field(True, description="serve GET /metrics")
+    log_format: Literal["json", "text"] = "json"
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_questions: bool = Field(False, description="log question text (it may be private)")
     ask_rate_per_minute: int = Field(60, ge=0, description="0 disables")
     session_rate_per_minute: int = Field(30, ge=0, description="per client IP; 0 disables")
     failed_auth_per_minute: int = Field(

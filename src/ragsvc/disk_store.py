@@ -148,6 +148,10 @@ class DiskStore:
             remove_unused(folder)
             _sweep_spooled(folder)
 
+    @property
+    def cache_bytes(self) -> int:
+        return self.cache.bytes
+
     def health(self) -> str | None:
         """Why the store cannot take writes now, or None when it can."""
         if not os.access(self.root, os.W_OK):

@@ -40,6 +40,7 @@ E = TypeVar("E")
 class EventLog(Generic[E]):
     key: str
     owner: str  # token hash of the session the work belongs to
+    observe: Callable[[E], None] | None = None  # told of every event (metrics)
     events: list[E] = field(default_factory=list)
     finished_at: float | None = None
     followers: int = 0
@@ -53,6 +54,8 @@ class EventLog(Generic[E]):
     def append(self, event: E) -> None:
         self.events.append(event)
         self._wake()
+        if self.observe is not None:
+            self.observe(event)
 
     def finish(self) -> None:
         self.finished_at = time.monotonic()
@@ -82,14 +85,26 @@ class Limits:
 
 
 class LogHub(Generic[E]):
-    def __init__(self, window_s: float, grace_s: float | None, limits: Limits) -> None:
+    def __init__(
+        self,
+        window_s: float,
+        grace_s: float | None,
+        limits: Limits,
+        observe: Callable[[E], None] | None = None,
+    ) -> None:
         self._window = window_s
         self._grace = grace_s
         self._limits = limits
+        self._observe = observe
         self._logs: OrderedDict[str, EventLog[E]] = OrderedDict()
         self._running: Counter[str] = Counter()  # per owner
         self._reserved: Counter[str] = Counter()  # per owner
         self._tasks: TaskGroup | None = None
+
+    @property
+    def running(self) -> int:
+        """Pieces of work running now (in all sessions)."""
+        return self._running.total()
 
     async def run(self, tasks: TaskGroup) -> None:
         """Own the background tasks of this app's lifetime and drop expired logs."""
@@ -122,7 +137,7 @@ class LogHub(Generic[E]):
         reserve room first (`reserve`); room is made by dropping finished logs only."""
         if self._tasks is None:
             raise RuntimeError("the hub is not running (no app lifespan?)")
-        entry: EventLog[E] = EventLog(key, owner)
+        entry: EventLog[E] = EventLog(key, owner, self._observe)
         self._logs[key] = entry
         self._logs.move_to_end(key)
         self._running[owner] += 1

@@ -49,42 +49,52 @@ def error_response(exc: RagError) -> JSONResponse:
     return problem_response(exc.problem(), exc.headers)
 
 
-async def _on_rag_error(_: Request, exc: Exception) -> JSONResponse:
+def _counted(request: Request, body: Problem) -> Problem:
+    """Count the problem in the app's metrics (once it has them)."""
+    if (state := getattr(request.app.state, "ragsvc", None)) is not None:
+        state.metrics.problem(body.type)
+    return body
+
+
+async def _on_rag_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RagError)
-    return error_response(exc)
+    return problem_response(_counted(request, exc.problem()), exc.headers)
 
 
-async def _on_session_gone(_: Request, exc: Exception) -> JSONResponse:
-    return problem_response(problem_of(exc), Unauthorized.challenge)
+async def _on_session_gone(request: Request, exc: Exception) -> JSONResponse:
+    return problem_response(_counted(request, problem_of(exc)), Unauthorized.challenge)
 
 
-async def _on_http_error(_: Request, exc: Exception) -> JSONResponse:
+async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
-    return problem_response(problem(exc.status_code, detail), dict(exc.headers or {}))
+    body = _counted(request, problem(exc.status_code, detail))
+    return problem_response(body, dict(exc.headers or {}))
 
 
-async def _on_validation_error(_: Request, exc: Exception) -> JSONResponse:
+async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     parts = [
         f"{'.'.join(str(p) for p in err.get('loc', ()))}: {err.get('msg', '')}"
         for err in exc.errors()
     ]
     body = problem(422, "; ".join(parts), slug="invalid-input", title="Invalid input")
-    return problem_response(body)
+    return problem_response(_counted(request, body))
 
 
-async def _on_os_error(_: Request, exc: Exception) -> JSONResponse:
+async def _on_os_error(request: Request, exc: Exception) -> JSONResponse:
     """A full disk is a condition to report (507), not a bug; other OS errors are bugs."""
     if not disk_full(exc):
         raise exc
     log.warning("a request failed, the disk is full: %s", exc)
-    return error_response(StorageFull())
+    full = StorageFull()
+    return problem_response(_counted(request, full.problem()), full.headers)
 
 
-async def _on_unexpected(_: Request, exc: Exception) -> JSONResponse:
+async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error", exc_info=exc)
-    return problem_response(problem(500, "unexpected server error; see the server log"))
+    body = problem(500, "unexpected server error; see the server log")
+    return problem_response(_counted(request, body))
 
 
 def install_handlers(app: FastAPI) -> None:

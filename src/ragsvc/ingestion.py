@@ -10,6 +10,7 @@ work (PyMuPDF, chunking, FAISS, BM25, disk) crosses into worker threads.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
 
@@ -63,6 +64,7 @@ class Ingestion:
     options: IngestOptions
     # Background ingests running at once; the others wait, their files on disk.
     running: anyio.CapacityLimiter = field(default_factory=lambda: anyio.CapacityLimiter(2))
+    observe: Callable[[Document], None] = lambda document: None  # told of each new document
 
     async def ingest_files(self, token_hash: str, uploads: list[UploadedFile]) -> list[Document]:
         """Validate, parse, embed and index every file; all of them land, or none (first error)."""
@@ -82,6 +84,8 @@ class Ingestion:
                 token_hash,
                 lambda s: commit(s, list(fresh.values()), name, self.options, replace=False),
             )
+            for item in fresh.values():
+                self.observe(item.document)
         else:  # every file is already in the session: nothing to write
             by_sha = {d.sha256: d for d in state.documents.values()}
         return in_upload_order(by_sha, uploads)
@@ -136,6 +140,7 @@ class Ingestion:
                 job.lease.release()  # after the final commit: never `processing` without a lease
                 with anyio.CancelScope(shield=True):  # also when shutdown cancels a waiting one
                     await anyio.to_thread.run_sync(job.spooled.remove)
+            self.observe(item.document)
             events.append(DocumentSettled(item.document))
 
         return work

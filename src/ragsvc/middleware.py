@@ -1,13 +1,24 @@
-"""What every request gets, whatever route serves it: a bounded body, and headers that
-forbid content sniffing, framing by other sites and referrers leaking a URL."""
+"""What every request gets, whatever route serves it: an id, an access-log line and its
+share of the metrics; a bounded body; and headers that forbid content sniffing, framing by
+other sites and referrers leaking a URL."""
 
 from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
 
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ragsvc.errors import TooLarge
 from ragsvc.http_errors import error_response
+from ragsvc.logs import REQUEST_ID
+from ragsvc.metrics import Metrics
+
+log = logging.getLogger("ragsvc.access")
+_CLIENT_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -103,3 +114,75 @@ async def buffered(receive: Receive, limit: int) -> Receive:
         return pending.pop() if pending else await receive()
 
     return replay
+
+
+class Observed:
+    """Every request gets an id (the client's X-Request-Id when it is a plain token, else a
+    new one; sent back, and stamped on every log line), one access-log line when it ends
+    (the route, never the query string), and its share of the metrics."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        request_id = _request_id(scope)
+        reset = REQUEST_ID.set(request_id)
+        seen = _Seen(time.perf_counter())
+
+        async def observed(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message).append("x-request-id", request_id)
+                seen.started(scope, message)
+            await send(message)
+
+        try:
+            await self.app(scope, receive, observed)
+        finally:
+            seen.ended(scope)
+            REQUEST_ID.reset(reset)
+
+
+class _Seen:
+    """One request as the metrics and the access log see it."""
+
+    def __init__(self, since: float) -> None:
+        self.since, self.status, self.stream = since, 500, False
+
+    def started(self, scope: Scope, message: Message) -> None:
+        self.status = message["status"]
+        headers = dict(message.get("headers", []))
+        self.stream = headers.get(b"content-type", b"").startswith(b"text/event-stream")
+        if (metrics := _metrics(scope)) is not None:
+            elapsed = time.perf_counter() - self.since
+            metrics.response_start.labels(scope["method"], _route(scope)).observe(elapsed)
+            if self.stream:
+                metrics.streams.inc()
+
+    def ended(self, scope: Scope) -> None:
+        route, method = _route(scope), scope["method"]
+        if (metrics := _metrics(scope)) is not None:
+            metrics.requests.labels(method, route, str(self.status)).inc()
+            if self.stream:
+                metrics.streams.dec()
+        duration_ms = round((time.perf_counter() - self.since) * 1000, 1)
+        client = scope["client"][0] if scope.get("client") else "-"
+        extra = {"method": method, "route": route, "status": self.status, "client": client}
+        log.info("request", extra={**extra, "duration_ms": duration_ms})
+
+
+def _request_id(scope: Scope) -> str:
+    given = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
+    return given if _CLIENT_REQUEST_ID.fullmatch(given) else uuid.uuid4().hex[:16]
+
+
+def _route(scope: Scope) -> str:
+    """The route's template ("/documents/{document_id}"): a bounded set of metric labels."""
+    route = scope.get("route")
+    return str(getattr(route, "path", None) or "unmatched")
+
+
+def _metrics(scope: Scope) -> Metrics | None:
+    state = getattr(getattr(scope.get("app"), "state", None), "ragsvc", None)
+    return None if state is None else state.metrics

@@ -42,9 +42,14 @@ class ServerLimits:
 
 
 def uvicorn_options(settings: Settings) -> dict[str, Any]:
-    """Forwarded headers believed only from the configured proxies; the guarded protocol."""
+    """Forwarded headers believed only from the configured proxies; the guarded protocol;
+    ragsvc's own logging."""
     return {
         "http": f"{__name__}:GuardedHttpProtocol",
+        # ragsvc logs each request itself, by route: uvicorn's line has the query string,
+        # where GET /ask carries the question; and the logging is configured already.
+        "access_log": False,
+        "log_config": None,
         "proxy_headers": bool(settings.trusted_proxies),
         "forwarded_allow_ips": ",".join(settings.trusted_proxies) or None,
     }

@@ -15,6 +15,7 @@ from ragsvc.config import Settings
 from ragsvc.eventlog import Limits, LogHub
 from ragsvc.events import AnswerEvent, IngestEvent
 from ragsvc.ingestion import Ingestion
+from ragsvc.metrics import Metrics
 from ragsvc.preparation import IngestOptions
 from ragsvc.ratelimit import RateLimiter
 
@@ -32,17 +33,23 @@ class AppState:
     limiter: RateLimiter
     answers: LogHub[AnswerEvent]  # answers being streamed, resumable with Last-Event-ID
     ingests: LogHub[IngestEvent]  # documents being ingested in the background
+    metrics: Metrics
 
     @classmethod
     def build(cls, settings: Settings, backends: Backends) -> AppState:
-        store, embedder = backends.store, backends.embedder
+        store, embedder, metrics = backends.store, backends.embedder, Metrics()
         ingest, answer = options(settings, IngestOptions), options(settings, AnswerOptions)
         ingests_at_once = max(1, settings.parse_workers)  # the rest wait, spooled to disk
-        return cls(
+        state = cls(
             settings=settings,
             backends=backends,
             ingestion=Ingestion(
-                store, embedder, backends.pdf_workers, ingest, CapacityLimiter(ingests_at_once)
+                store,
+                embedder,
+                backends.pdf_workers,
+                ingest,
+                CapacityLimiter(ingests_at_once),
+                metrics.observe_document,
             ),
             answering=Answering(store, embedder, backends.generator, answer),
             limiter=RateLimiter(),
@@ -50,6 +57,7 @@ class AppState:
                 settings.resume_window_s,
                 settings.resume_grace_s,
                 Limits(settings.max_answers, settings.max_answers_per_session),
+                metrics.observe_answer,
             ),
             # An ingest runs to its end even when nobody watches: grace None, never cancelled.
             ingests=LogHub(
@@ -57,6 +65,30 @@ class AppState:
                 None,
                 Limits(settings.max_ingests, settings.max_ingests_per_session),
             ),
+            metrics=metrics,
+        )
+        state._gauges()
+        return state
+
+    def _gauges(self) -> None:
+        metrics, waiting = self.metrics, self.ingestion.running
+        metrics.gauge(
+            "ragsvc_answers_in_progress", "Answers being generated", lambda: self.answers.running
+        )
+        metrics.gauge(
+            "ragsvc_ingests_in_progress",
+            "Background ingests, queued or running",
+            lambda: self.ingests.running,
+        )
+        metrics.gauge(
+            "ragsvc_ingests_waiting",
+            "Background ingests queued for a worker",
+            lambda: waiting.statistics().tasks_waiting,
+        )
+        metrics.gauge(
+            "ragsvc_session_cache_bytes",
+            "Memory held by loaded sessions",
+            lambda: self.backends.store.cache_bytes,
         )
 
 

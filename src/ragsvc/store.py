@@ -62,6 +62,11 @@ class Store(Protocol):
         """Why the store cannot take writes now (for /readyz), or None when it can."""
         ...
 
+    @property
+    def cache_bytes(self) -> int:
+        """Memory held by the sessions it keeps loaded."""
+        ...
+
     def take_lease(self, token_hash: str, key: str) -> Lease: ...
     def spool(self, token_hash: str, key: str, data: bytes) -> Spooled:
         """Blocking: put an upload aside until its background ingest runs."""

@@ -6,6 +6,7 @@ asking again, as long as the answer is kept (RAGSVC_RESUME_WINDOW_S).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
@@ -21,6 +22,7 @@ from ragsvc.schemas import Answer, AskRequest, DocumentIds
 from ragsvc.sse import ANSWER_ID_HEADER, Batch, event_stream, parse_event_id
 from ragsvc.state import AppState
 
+log = logging.getLogger(__name__)
 router = APIRouter(tags=["ask"])
 
 EVENT_STREAM_DOC = (
@@ -50,11 +52,14 @@ async def respond(
     if resumed is not None:
         return resumed
     await state.limiter.check("asking", session.token_hash, state.settings.ask_rate_per_minute)
+    log_question(state, body.question)
     with state.answers.reserve(session.token_hash) as room:
         plan = await state.answering.plan(session.token_hash, body)
         events = state.answering.events(plan)
         if wants_json(request):
-            return json_answer(plan, await final_answer(events))
+            done = await final_answer(events)
+            state.metrics.observe_answer(done)
+            return json_answer(plan, done)
         entry = room.start(plan.answer_id, answer_work(events))
     return answer_stream(plan.answer_id, state.answers.follow(entry, -1), state)
 
@@ -76,6 +81,12 @@ def resume(request: Request, session: CurrentSession, state: AppState) -> Respon
 
 def answer_stream(answer_id: str, batches: AsyncIterator[Batch], state: AppState) -> Response:
     return event_stream(answer_id, batches, state.settings, ANSWER_ID_HEADER)
+
+
+def log_question(state: AppState, question: str) -> None:
+    """Question text is private: logged only where RAGSVC_LOG_QUESTIONS says so."""
+    if state.settings.log_questions:
+        log.info("question", extra={"question": question})
 
 
 def wants_json(request: Request) -> bool:

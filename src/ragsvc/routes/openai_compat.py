@@ -24,6 +24,7 @@ from ragsvc.deps import SessionDep, StateDep
 from ragsvc.errors import InvalidInput
 from ragsvc.events import AnswerEvent, DoneEvent, FailedEvent, TokenEvent
 from ragsvc.http_errors import problem_responses
+from ragsvc.routes.ask import log_question
 from ragsvc.schemas import AskRequest, DocumentIds, Turn
 from ragsvc.sse import ANSWER_ID_HEADER, AnswerBatch, sse_response
 
@@ -93,12 +94,15 @@ async def models(_: SessionDep) -> dict[str, Any]:
 async def chat_completions(body: ChatRequest, session: SessionDep, state: StateDep) -> Response:
     await state.limiter.check("asking", session.token_hash, state.settings.ask_rate_per_minute)
     question, turns = split_conversation(body.messages)
+    log_question(state, question)
     request = AskRequest(question=question, top_k=body.top_k, document_ids=body.document_ids)
     with state.answers.reserve(session.token_hash) as room:
         plan = await state.answering.plan(session.token_hash, request, history=turns)
         events = state.answering.events(plan)
         if not body.stream:
-            return JSONResponse(completion(plan, await final_answer(events), body.model))
+            done = await final_answer(events)
+            state.metrics.observe_answer(done)
+            return JSONResponse(completion(plan, done, body.model))
         # Generated in the background like every answer, so it counts against the limits.
         entry = room.start(plan.answer_id, answer_work(events))
     batches = state.answers.follow(entry, -1)
