@@ -22,7 +22,7 @@ from ragsvc.logs import configure_logging
 from ragsvc.middleware import BodyLimit, Observed, SecurityHeaders
 from ragsvc.orphans import SUPERVISOR_PID, exit_with
 from ragsvc.routes import ask, documents, health, metrics, openai_compat, sessions, web
-from ragsvc.schemas import Problem
+from ragsvc.schemas import Answer, Problem
 from ragsvc.serving import SERVER_LIMITS, ServerLimits
 from ragsvc.state import AppState
 
@@ -39,8 +39,9 @@ def create_app(settings: Settings | None = None, backends: Backends | None = Non
         version=__version__,
         summary="Chat with your PDFs: cited answers streamed over Server-Sent Events.",
         lifespan=_lifespan(settings, backends),
-        # Any route may answer these; each route adds its own.
-        responses=problem_responses(401, 429),
+        # Any route may answer these (a malformed or too large body, a missing token, a rate
+        # limit); each route adds its own.
+        responses=problem_responses(400, 401, 413, 429),
     )
     install_handlers(app)
     app.add_middleware(RenewSessionCookie, settings=settings)
@@ -53,7 +54,7 @@ def create_app(settings: Settings | None = None, backends: Backends | None = Non
     if settings.metrics:
         app.include_router(metrics.router)
     web.mount_static(app)
-    _register_problem_schema(app)
+    _register_response_schemas(app)
     return app
 
 
@@ -87,16 +88,19 @@ def _lifespan(settings: Settings, backends: Backends | None) -> Lifespan:
     return lifespan
 
 
-def _register_problem_schema(app: FastAPI) -> None:
-    """Error responses refer to #/components/schemas/Problem; no route returns it as a model."""
+def _register_response_schemas(app: FastAPI) -> None:
+    """Responses refer to #/components/schemas/Problem and Answer (ask's JSON answer); no
+    route returns them as its model, so FastAPI would not list them: add them, and the
+    models they use."""
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            schema = generate()
-            schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = (
-                Problem.model_json_schema()
-            )
+            schemas = generate().setdefault("components", {}).setdefault("schemas", {})
+            for model in (Problem, Answer):
+                found = model.model_json_schema(ref_template="#/components/schemas/{model}")
+                schemas.update(found.pop("$defs", {}))
+                schemas[model.__name__] = found
         return app.openapi_schema or {}
 
     app.openapi = openapi  # type: ignore[method-assign]

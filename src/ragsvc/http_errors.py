@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from ragsvc.errors import (
     RagError,
@@ -68,8 +69,21 @@ async def _on_session_gone(request: Request, exc: Exception) -> JSONResponse:
 async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:  # Starlette lists the methods of the first route it tried
+        headers["Allow"] = ", ".join(_methods_at(request))
     body = _counted(request, problem(exc.status_code, detail))
-    return problem_response(body, dict(exc.headers or {}))
+    return problem_response(body, headers)
+
+
+def _methods_at(request: Request) -> list[str]:
+    """Every method some route serves at the request's path."""
+    scope = {**request.scope, "method": ""}
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if route.matches(scope)[0] != Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    return sorted(methods)
 
 
 async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse:
