@@ -62,3 +62,9 @@ def test_vectors_come_back_by_chunk_id():
     index = build([("alpha beta", "text"), ("gamma delta", "text")])
     got = index.vectors([1, 0])
     assert np.allclose(got, EMBEDDER.embed_sync(["gamma delta", "alpha beta"]))
+
+
+def test_a_query_whose_words_no_chunk_holds_matches_nothing_lexically():
+    index = build([("Gulls nest on the cliffs in spring.", "text")])
+    for query in ["0", "the of and", "zyxwvut", ""]:
+        assert index.lexical_search(query, 5) == []

@@ -151,7 +151,10 @@ class SessionIndex:
         if not self.chunks:
             return []
         bm25, ids = self._bm25()
-        docs, scores = bm25.retrieve(tokenize([query]), k=min(k, len(ids)), show_progress=False)
+        terms = bm25.get_tokens_ids(tokenize([query])[0])  # those the chunks use
+        if not terms:  # a query of stop words, or of words no chunk holds, matches nothing
+            return []
+        docs, scores = bm25.retrieve([terms], k=min(k, len(ids)), show_progress=False)
         return [(ids[int(d)], float(s)) for d, s in zip(docs[0], scores[0], strict=True) if s > 0]
 
     def _bm25(self) -> tuple[bm25s.BM25, list[int]]:
@@ -169,7 +172,7 @@ def tokenize(texts: list[str]) -> list[Tokens]:
     """BM25 terms: lower-cased words, English stop words left out, stemmed."""
     tokenizer = Tokenizer(stemmer=_STEMMER, stopwords="en")
     tokens = tokenizer.tokenize(texts, update_vocab=True, return_as="string", show_progress=False)
-    return [list(t) for t in tokens]
+    return [[term for term in terms if term] for terms in tokens]  # no "" for a wordless text
 
 
 _STEMMER = Stemmer.Stemmer("english")

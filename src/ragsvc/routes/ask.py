@@ -35,7 +35,7 @@ ASK_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
         "description": EVENT_STREAM_DOC + " With `Accept: application/json`, one Answer.",
         "content": {
-            "text/event-stream": {"schema": {"type": "string"}},
+            "text/event-stream": {},  # events: see the description
             "application/json": {"schema": {"$ref": "#/components/schemas/Answer"}},
         },
     },

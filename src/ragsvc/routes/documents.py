@@ -34,6 +34,7 @@ UPLOAD_BODY: dict[str, Any] = {
                     "properties": {
                         "files": {
                             "type": "array",
+                            "minItems": 1,
                             "items": {"type": "string", "format": "binary"},
                             "description": "one or more PDFs (repeat the field)",
                         }
@@ -182,7 +183,7 @@ async def remove_document(document_id: str, session: SessionDep, state: StateDep
             "`<document_id>:<seq>`, and the `X-Document-Id` header names the document; "
             "`Last-Event-ID` resumes. A document no longer being "
             "ingested here gets its final event at once.",
-            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+            "content": {"text/event-stream": {}},  # events: see the description
         },
         **problem_responses(404),
     },

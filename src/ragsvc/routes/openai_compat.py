@@ -86,7 +86,7 @@ async def models(_: SessionDep) -> dict[str, Any]:
         200: {
             "description": "chat.completion, or with stream=true `chat.completion.chunk` "
             "events ending in `data: [DONE]`; extra field `sources`",
-            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+            "content": {"text/event-stream": {}},  # events: see the description
         },
         **problem_responses(404, 409, 422, 503, 507),
     },
