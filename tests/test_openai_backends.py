@@ -80,6 +80,7 @@ def openai_settings(tmp_path: Path, base_url: str, **overrides: Any) -> Settings
         "llm_max_tokens": 321,
         "backend_retries": 0,
         "backend_timeout_s": 5,
+        "parse_workers": 0,  # pages in-process: these tests are about the backends
         "chunk_size": 200,
         "chunk_overlap": 40,
         **overrides,

@@ -32,14 +32,24 @@ class BreakingGenerator:
         raise BackendUnavailable("LLM backend failed mid-answer: connection reset")
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[tuple[str, dict]]:
-    settings = Settings(data_dir=tmp_path / "data")
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict]]:
+    """One server for the module (starting one per test costs 0.25 s each)."""
+    settings = Settings(data_dir=tmp_path_factory.mktemp("compat") / "data")
     app = create_app(settings, fake_backends(settings))
     with serving_in_thread(app) as base:
         files = [("files", (name, make_pdf(pages), "application/pdf")) for name, pages in DOCS]
         token = httpx.post(f"{base}/upload", files=files).json()["token"]
         yield base, {"token": token, "answering": app.state.ragsvc.answering}
+
+
+@pytest.fixture
+def server(served: tuple[str, dict]) -> Iterator[tuple[str, dict]]:
+    """The module's server, its generator restored after each test."""
+    answering = served[1]["answering"]
+    generator = answering.generator
+    yield served
+    answering.generator = generator
 
 
 def client(base: str, token: str) -> openai.OpenAI:
