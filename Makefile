@@ -9,7 +9,7 @@ PORT    ?= 8000
 RAGSVC_DATA_DIR ?= ./data
 export RAGSVC_DATA_DIR
 
-.PHONY: install install-extras run test test-slow test-e2e browser lint typecheck openapi eval bench clean
+.PHONY: install install-extras run test test-slow test-e2e browser lint typecheck openapi eval bench load clean
 
 install: $(STAMP)
 
@@ -81,3 +81,8 @@ $(BENCH_STAMP): $(EXTRAS_STAMP)
 # (plus installing the extras the first time: MiniLM needs CPU torch).
 bench: $(BENCH_STAMP)
 	$(BIN)/python bench/bench.py
+
+# 200 concurrent SSE streams against a real server for 30 s: answers/s, first token p50/p99,
+# errors, peak RSS and open files, server CPU per answer (docs/load.md); about a minute.
+load: $(STAMP)
+	$(BIN)/python bench/load.py 200 30
