@@ -16,19 +16,23 @@ from pathlib import Path
 LEFTOVER_AGE_S = 600  # a temp file or folder this old belongs to no write still running
 
 
-def atomic_write(path: Path, data: bytes) -> None:
-    """Readers see the old content or the new, never half; on failure nothing is left."""
+def atomic_write(path: Path, data: bytes, *, durable: bool = True) -> None:
+    """Readers see the old content or the new, never half; on failure nothing is left.
+    `durable`: on disk before returning (fsync), so a power loss keeps it too; without, a
+    crash of the process still keeps it (the rename is atomic), a power loss may not."""
     tmp = temp_name(path)
     try:
         with tmp.open("wb") as out:
             out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
+            if durable:
+                out.flush()
+                os.fsync(out.fileno())
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    fsync_dir(path.parent)
+    if durable:
+        fsync_dir(path.parent)
 
 
 def temp_name(path: Path) -> Path:

@@ -144,8 +144,10 @@ class SessionIndex:
 
     def vectors(self, ids: list[int]) -> Vectors:
         """The stored vectors of these chunks, in order."""
-        rows = [self._dense.reconstruct(int(i)) for i in ids]
-        return np.array(rows, dtype=np.float32).reshape(len(ids), self.dim)
+        if not ids:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        rows = self._dense.reconstruct_batch(np.asarray(ids, dtype=np.int64))
+        return np.asarray(rows, dtype=np.float32).reshape(len(ids), self.dim)
 
     def lexical_search(self, query: str, k: int) -> list[Hit]:
         if not self.chunks:
@@ -154,8 +156,13 @@ class SessionIndex:
         terms = bm25.get_tokens_ids(tokenize([query])[0])  # those the chunks use
         if not terms:  # a query of stop words, or of words no chunk holds, matches nothing
             return []
-        docs, scores = bm25.retrieve([terms], k=min(k, len(ids)), show_progress=False)
-        return [(ids[int(d)], float(s)) for d, s in zip(docs[0], scores[0], strict=True) if s > 0]
+        # Scores of every chunk, the top k taken here: bm25s's retrieve() costs more in its
+        # progress-bar and batching plumbing than the scoring itself for one query.
+        scores = bm25.get_scores_from_ids(terms)
+        k = min(k, len(ids))
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[np.argsort(-scores[top], kind="stable")]
+        return [(ids[int(d)], float(scores[d])) for d in top if scores[d] > 0]
 
     def _bm25(self) -> tuple[bm25s.BM25, list[int]]:
         """The BM25 scores of the chunks, built from their kept tokens when first needed."""
