@@ -134,7 +134,7 @@ async def test_the_use_case_answers_from_the_right_page_and_remembers_the_turn(s
     cited = [plan.sources[n - 1] for n in done.citations]
     assert cited and all(source.page == 2 for source in cited)
     assert "three hundred km" in done.answer
-    [turn] = await answering.store.turns(TOKEN_HASH)
+    [turn] = await answering.store.turns(TOKEN_HASH, keep=6)
     assert turn.answer == done.answer
 
 

@@ -6,6 +6,8 @@ import re
 
 import pytest
 
+from ragsvc import extractive
+from ragsvc.embeddings import Vectors
 from ragsvc.extractive import ExtractiveGenerator
 from ragsvc.prompts import NOT_FOUND, Prompt
 from ragsvc.schemas import Source
@@ -58,3 +60,39 @@ async def test_nothing_relevant_says_so_and_shows_the_closest_passage():
         "What is the boiling point of mercury?", source(1, 1, "Herons wade in rivers at dawn.")
     )
     assert result.startswith(NOT_FOUND) and result.endswith("[1]")
+
+
+class CountingEmbedder(HashEmbedder):
+    def __init__(self) -> None:
+        super().__init__()
+        self.embedded: list[str] = []
+
+    async def embed(self, texts: list[str]) -> Vectors:
+        self.embedded += texts
+        return await super().embed(texts)
+
+
+async def test_sentences_are_embedded_once_and_answers_stay_the_same():
+    embedder = CountingEmbedder()
+    generator = ExtractiveGenerator(embedder)
+    text = "We used the Adam optimizer with a warmup schedule. The encoder has six layers."
+    prompt = Prompt("Which optimizer was used?", [source(1, 7, text)])
+    first = await generator.compose(prompt)
+    embedded = len(embedder.embedded)
+    assert await generator.compose(prompt) == first
+    assert embedder.embedded[embedded:] == ["Which optimizer was used?"]  # only the question
+    fresh = await ExtractiveGenerator(HashEmbedder()).compose(prompt)
+    assert fresh == first
+
+
+async def test_the_memo_of_sentence_vectors_is_bounded(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(extractive, "MEMO_SENTENCES", 2)
+    embedder = CountingEmbedder()
+    generator = ExtractiveGenerator(embedder)
+    for n in range(5):
+        text = f"Sentence number {n} talks about optimizers and warmup schedules."
+        await generator.compose(Prompt("Which optimizer?", [source(1, n, text)]))
+    first = "Sentence number 0 talks about optimizers and warmup schedules."
+    embedder.embedded.clear()
+    await generator.compose(Prompt("Which optimizer?", [source(1, 0, first)]))
+    assert first in embedder.embedded  # dropped from the memo, so embedded again

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
+from sse_starlette import ServerSentEvent
 
 from ragsvc.errors import AnswerAbandoned
 from ragsvc.events import (
@@ -21,7 +22,14 @@ from ragsvc.events import (
     TokenEvent,
 )
 from ragsvc.schemas import Document, Source, Timings
-from ragsvc.sse import WRITE_BYTES, Batch, event_name_and_data, frames, parse_event_id
+from ragsvc.sse import (
+    WRITE_BYTES,
+    Batch,
+    encode_frame,
+    event_name_and_data,
+    frames,
+    parse_event_id,
+)
 
 from .conftest import parse_sse
 
@@ -101,3 +109,11 @@ def test_event_ids_parse_back_to_stream_and_sequence():
     assert parse_event_id("a1") is None
     assert parse_event_id(":3") is None
     assert parse_event_id("a1:x") is None
+
+
+@pytest.mark.parametrize("text", ["plain ", "line\nbreak\r\nand\rreturn ", "unicode \u2028 ✓ ", ""])
+@pytest.mark.parametrize("retry", [None, 1500])
+def test_frames_are_written_as_sse_starlette_writes_them(text: str, retry: int | None):
+    data = json.dumps({"text": text}, ensure_ascii=False)
+    expected = ServerSentEvent(data=data, event="token", id="a1:7", retry=retry).encode()
+    assert encode_frame("token", data, "a1", 7, retry) == expected

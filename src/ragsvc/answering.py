@@ -163,7 +163,7 @@ class Answering:
         client's own conversation (422 past RAGSVC_MAX_HISTORY_CHARS)."""
         keep = self.options.history_turns
         if history is None:
-            history = await self.store.turns(token_hash)
+            history = await self.store.turns(token_hash, keep)
         elif sum(len(t.question) + len(t.answer) for t in history) > self.options.max_history_chars:
             limit = self.options.max_history_chars
             raise InvalidInput(f"the conversation has more than {limit} characters")

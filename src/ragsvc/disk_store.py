@@ -1,7 +1,7 @@
 """The embedded Store: sessions in folders under `<data_dir>/sessions/<sha256 of token>/`:
 
     meta.json    created_at, expires_at (sliding)
-    turns.json   the last turns, for follow-up questions
+    turns.jsonl  the last turns, for follow-up questions (turn_log.py)
     CURRENT, gen-<n>/, docs/   documents and index, in generations (generations.py)
     lock         flock(2) target serialising writers across threads and processes
     leases/      flock(2) leases of documents being ingested
@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import TypeVar
 
 import anyio
-from pydantic import TypeAdapter
 
 from ragsvc.atomic_files import (
     atomic_write,
@@ -44,10 +43,10 @@ from ragsvc.memory import release_freed_memory
 from ragsvc.schemas import Turn
 from ragsvc.session_cache import SessionCache
 from ragsvc.store import SessionMeta, SessionState
+from ragsvc.turn_log import append_turn, read_turns
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
-_TURNS = TypeAdapter(list[Turn])
 _TOUCH_EVERY = timedelta(seconds=60)
 _READ_ATTEMPTS = 5  # a generation can vanish under a reader when a writer replaces it
 
@@ -244,14 +243,8 @@ class DiskStore:
 
     # turns ------------------------------------------------------------------
 
-    async def turns(self, token_hash: str) -> list[Turn]:
-        def read() -> list[Turn]:
-            try:
-                return _TURNS.validate_json((self._dir(token_hash) / "turns.json").read_bytes())
-            except FileNotFoundError:
-                return []
-
-        return await anyio.to_thread.run_sync(read)
+    async def turns(self, token_hash: str, keep: int) -> list[Turn]:
+        return await anyio.to_thread.run_sync(read_turns, self._dir(token_hash), keep)
 
     async def add_turn(self, token_hash: str, turn: Turn, keep: int) -> None:
         def append() -> None:
@@ -259,12 +252,7 @@ class DiskStore:
             if not folder.is_dir():
                 return  # the session was deleted while the answer streamed: nothing to keep
             with locked(self._session_folder(token_hash) / "lock"):
-                path = folder / "turns.json"
-                turns = _TURNS.validate_json(path.read_bytes()) if path.exists() else []
-                turns = [*turns, turn][-keep:] if keep else []
-                # Not fsynced: two fsyncs per answer were a fifth of its CPU under load
-                # (measured); a killed process still keeps the turn, a power loss may not.
-                atomic_write(path, _TURNS.dump_json(turns), durable=False)
+                append_turn(folder, turn, keep)
 
         await anyio.to_thread.run_sync(append)
 

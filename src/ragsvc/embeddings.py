@@ -29,6 +29,11 @@ class Embedder(Protocol):
     async def embed(self, texts: list[str]) -> Vectors: ...
 
 
+# A question (about 0.5 µs a character) is embedded on the event loop: under this many
+# characters that takes less than handing it to a thread and back (~0.2 ms, measured).
+INLINE_CHARS = 300
+
+
 def normalise(vectors: NDArray[Any]) -> Vectors:
     rows = np.asarray(vectors, dtype=np.float32)
     norms = np.linalg.norm(rows, axis=1, keepdims=True)
@@ -73,6 +78,8 @@ class WordLlamaEmbedder:
         return normalise(sums)
 
     async def embed(self, texts: list[str]) -> Vectors:
+        if sum(len(text) for text in texts) <= INLINE_CHARS:
+            return self.embed_sync(texts)
         return await anyio.to_thread.run_sync(self.embed_sync, texts)
 
 

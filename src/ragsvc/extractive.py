@@ -4,8 +4,10 @@ each cited as [n]; it never writes a word of its own, so it needs no model and n
 from __future__ import annotations
 
 import re
+from collections import OrderedDict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import Stemmer
@@ -13,7 +15,7 @@ from bm25s.stopwords import STOPWORDS_EN
 from numpy.typing import NDArray
 
 from ragsvc.chunking import split_sentences
-from ragsvc.embeddings import Embedder
+from ragsvc.embeddings import Embedder, Vectors
 from ragsvc.prompts import NOT_FOUND, Prompt
 
 _WORD = re.compile(r"[A-Za-z0-9]+")
@@ -21,6 +23,11 @@ _TOKEN = re.compile(r"\S+\s*")
 # The document's own bibliography markers ("... as shown in [3]."): quoted as they are, they
 # would read as this answer's [n] citations, pointing at the wrong sources.
 _PAPER_REFERENCE = re.compile(r"\s*\[\d+(?:\s*[,;–-]\s*\d+)*\]")
+# Answers to one session's questions keep quoting the same chunks: their sentences, vectors
+# and stems are remembered rather than computed again for every answer (most of an
+# extractive answer's CPU otherwise). About 1.3 KB a sentence, so ~20 MB at most.
+MEMO_SENTENCES = 16_384
+MEMO_CHUNKS = 4_096
 
 
 async def words(text: str) -> AsyncIterator[str]:
@@ -28,6 +35,36 @@ async def words(text: str) -> AsyncIterator[str]:
     they reach the client in one write, each still its own `token` event."""
     for match in _TOKEN.finditer(text):
         yield match.group()
+
+
+@lru_cache(maxsize=MEMO_CHUNKS)
+def _quotable(text: str) -> tuple[str, ...]:
+    """The sentences of a passage worth quoting, without the paper's own reference marks."""
+    sentences = (_PAPER_REFERENCE.sub("", s) for s in split_sentences(text))
+    return tuple(s for s in sentences if len(s) >= 20)
+
+
+class _VectorMemo:
+    """The vectors of the sentences embedded last, least recently used dropped first."""
+
+    def __init__(self, embedder: Embedder, size: int) -> None:
+        self._embedder = embedder
+        self._size = size
+        self._rows: OrderedDict[str, Vectors] = OrderedDict()
+
+    async def embed(self, question: str, sentences: list[str]) -> Vectors:
+        """Rows for the question, then each sentence; only new sentences are embedded."""
+        unique = list(dict.fromkeys(sentences))
+        known = {s: self._rows[s] for s in unique if s in self._rows}  # before any await
+        new = [s for s in unique if s not in known]
+        fresh = await self._embedder.embed([question, *new])
+        found = {**known, **dict(zip(new, fresh[1:], strict=True))}
+        for sentence in unique:
+            self._rows[sentence] = found[sentence]
+            self._rows.move_to_end(sentence)
+        while len(self._rows) > self._size:
+            self._rows.popitem(last=False)
+        return np.stack([fresh[0], *(found[s] for s in sentences)])
 
 
 @dataclass(frozen=True)
@@ -56,11 +93,12 @@ class ExtractiveGenerator:
         global_sentences: int = 4,
         max_chars: int = 700,
     ) -> None:
-        self._embedder = embedder
+        self._vectors = _VectorMemo(embedder, MEMO_SENTENCES)
         self._max = max_sentences
         self._max_chars = max_chars
         self._global = global_sentences
         self._stem = Stemmer.Stemmer("english")
+        self._terms = lru_cache(maxsize=MEMO_SENTENCES)(self._terms_of)
 
     async def stream(self, prompt: Prompt) -> AsyncIterator[str]:
         text = await self.compose(prompt)
@@ -85,7 +123,7 @@ class ExtractiveGenerator:
         self, question: str, candidates: list[_Candidate]
     ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """Each candidate's score, and the share of the question's content words it holds."""
-        vectors = await self._embedder.embed([question] + [c.text for c in candidates])
+        vectors = await self._vectors.embed(question, [c.text for c in candidates])
         cosine = vectors[1:] @ vectors[0]
         terms = self._terms(question)
         overlap = np.array([self._overlap(terms, c.text) for c in candidates])
@@ -114,9 +152,8 @@ class ExtractiveGenerator:
         seen: set[str] = set()
         candidates = []
         for source in prompt.sources:
-            for position, sentence in enumerate(split_sentences(source.text)):
-                sentence = _PAPER_REFERENCE.sub("", sentence)
-                if len(sentence) >= 20 and sentence not in seen:
+            for position, sentence in enumerate(_quotable(source.text)):
+                if sentence not in seen:
                     seen.add(sentence)
                     order = (source.document_id, source.page, position)
                     candidates.append(_Candidate(source.n, order, sentence))
@@ -134,11 +171,11 @@ class ExtractiveGenerator:
             parts.append(" ".join(sentences) + f" [{source.n}]")
         return "\n\n".join(parts) if parts else NOT_FOUND
 
-    def _terms(self, text: str) -> set[str]:
+    def _terms_of(self, text: str) -> frozenset[str]:
         words_ = [w.lower() for w in _WORD.findall(text)]
-        return set(self._stem.stemWords([w for w in words_ if w not in STOPWORDS_EN]))
+        return frozenset(self._stem.stemWords([w for w in words_ if w not in STOPWORDS_EN]))
 
-    def _overlap(self, terms: set[str], sentence: str) -> float:
+    def _overlap(self, terms: frozenset[str], sentence: str) -> float:
         if not terms:
             return 0.0
         return len(terms & self._terms(sentence)) / len(terms)

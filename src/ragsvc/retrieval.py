@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 import anyio
+import numpy as np
 
 from ragsvc.embeddings import Embedder, Vectors
 from ragsvc.index import Hit, SessionIndex
@@ -168,17 +169,17 @@ def diversify(index: SessionIndex, hits: list[Hit], k: int, weight: float) -> li
     if len(hits) <= 1:
         return hits
     vectors = index.vectors([cid for cid, _ in hits])
-    similarity = vectors @ vectors.T
+    similarity = (vectors @ vectors.T).astype(np.float64)
     best = hits[0][1] or 1.0
-    relevance = [score / best for _, score in hits]
+    relevance = np.array([score / best for _, score in hits])
     chosen = [0]
+    redundancy = similarity[:, 0].copy()  # each hit's highest similarity to a chosen one
     while len(chosen) < min(k, len(hits)):
-
-        def value(i: int) -> float:
-            redundancy = max(float(similarity[i, j]) for j in chosen)
-            return weight * relevance[i] - (1 - weight) * redundancy
-
-        chosen.append(max((i for i in range(len(hits)) if i not in chosen), key=value))
+        value = weight * relevance - (1 - weight) * redundancy
+        value[chosen] = -np.inf
+        pick = int(np.argmax(value))  # the first of equals, as before
+        chosen.append(pick)
+        redundancy = np.maximum(redundancy, similarity[:, pick])
     return [hits[i] for i in chosen]
 
 

@@ -76,12 +76,7 @@ async def frames(
         size = 0
         for seq, event in batch:
             name, data = event_name_and_data(event)
-            frame = ServerSentEvent(
-                data=json.dumps(data, ensure_ascii=False),
-                event=name,
-                id=f"{stream_id}:{seq}",
-                retry=retry,
-            ).encode()
+            frame = encode_frame(name, json.dumps(data, ensure_ascii=False), stream_id, seq, retry)
             retry = None
             pending.append(frame)
             size += len(frame)
@@ -90,6 +85,13 @@ async def frames(
                 pending, size = [], 0
         if pending:
             yield b"".join(pending)
+
+
+def encode_frame(name: str, data: str, stream_id: str, seq: int, retry: int | None) -> bytes:
+    """One frame, as sse-starlette's ServerSentEvent writes it, at a fraction of its cost
+    (one per token): `data` is one line of JSON, json.dumps escapes line breaks."""
+    hint = f"retry: {retry}\r\n" if retry is not None else ""
+    return f"id: {stream_id}:{seq}\r\nevent: {name}\r\ndata: {data}\r\n{hint}\r\n".encode()
 
 
 class QuietSendTimeout(EventSourceResponse):

@@ -43,7 +43,7 @@ async def create_session(request: Request, response: Response, state: StateDep) 
 @router.get("/sessions/current", summary="The calling session: expiry, documents, turns")
 async def get_session(session: SessionDep, state: StateDep) -> SessionInfo:
     documents = await state.ingestion.documents(session.token_hash)
-    turns = await state.backends.store.turns(session.token_hash)
+    turns = await state.backends.store.turns(session.token_hash, state.settings.history_turns)
     return SessionInfo(
         created_at=session.created_at,
         expires_at=session.expires_at,

@@ -1,0 +1,72 @@
+"""A session's conversation on disk: `turns.jsonl`, one turn per line, appended.
+
+An answer adds its turn with one small append, not a rewrite: replacing a file costs about
+a millisecond on ext4 (a rename over a file flushes it), an append some microseconds. The
+file is compacted to the last turns kept once it holds twice as many. Appends are not
+fsynced: a killed process keeps them, a power loss may tear the last line, which reading
+skips. Callers hold the session's lock around `append_turn`.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from pydantic import TypeAdapter, ValidationError
+
+from ragsvc.atomic_files import atomic_write
+from ragsvc.schemas import Turn
+
+log = logging.getLogger(__name__)
+TURNS_FILE = "turns.jsonl"
+_LEGACY_FILE = "turns.json"  # before 0.10: one JSON array, rewritten on every answer
+_LEGACY = TypeAdapter(list[Turn])
+
+
+def read_turns(folder: Path, keep: int) -> list[Turn]:
+    """The last `keep` turns of the session in `folder`, oldest first."""
+    if keep <= 0:
+        return []
+    try:
+        lines = (folder / TURNS_FILE).read_bytes().splitlines()
+    except FileNotFoundError:
+        return _read_legacy(folder)[-keep:]
+    return [turn for line in lines[-keep:] if (turn := _parsed(line)) is not None]
+
+
+def append_turn(folder: Path, turn: Turn, keep: int) -> None:
+    """Add `turn`; keep no more than about 2 × `keep` turns (none when `keep` is 0)."""
+    path = folder / TURNS_FILE
+    if keep <= 0:
+        path.unlink(missing_ok=True)
+        return
+    _upgrade_legacy(folder)
+    with path.open("ab") as out:
+        out.write(turn.model_dump_json().encode() + b"\n")
+    lines = path.read_bytes().splitlines()
+    if len(lines) > 2 * keep:
+        atomic_write(path, b"".join(line + b"\n" for line in lines[-keep:]), durable=False)
+
+
+def _parsed(line: bytes) -> Turn | None:
+    try:
+        return Turn.model_validate_json(line)
+    except ValidationError:  # torn by a power loss mid-append
+        log.warning("skipped an unreadable turn")
+        return None
+
+
+def _read_legacy(folder: Path) -> list[Turn]:
+    try:
+        return _LEGACY.validate_json((folder / _LEGACY_FILE).read_bytes())
+    except FileNotFoundError:
+        return []
+
+
+def _upgrade_legacy(folder: Path) -> None:
+    """Move the turns of an older version's `turns.json` into `turns.jsonl`."""
+    legacy = _read_legacy(folder)
+    if legacy:
+        text = b"".join(t.model_dump_json().encode() + b"\n" for t in legacy)
+        atomic_write(folder / TURNS_FILE, text)
+    (folder / _LEGACY_FILE).unlink(missing_ok=True)

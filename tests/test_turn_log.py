@@ -1,0 +1,43 @@
+"""The conversation file: appended, bounded, tolerant of a torn line, upgrades the old format."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+from ragsvc.schemas import Turn
+from ragsvc.turn_log import TURNS_FILE, append_turn, read_turns
+
+
+def turn(n: int) -> Turn:
+    return Turn(question=f"q{n}", answer=f"a{n}", at=datetime(2026, 1, 1, tzinfo=UTC))
+
+
+def test_the_last_turns_are_kept_and_the_file_stays_bounded(tmp_path: Path):
+    for n in range(20):
+        append_turn(tmp_path, turn(n), keep=3)
+    assert [t.question for t in read_turns(tmp_path, keep=3)] == ["q17", "q18", "q19"]
+    assert len((tmp_path / TURNS_FILE).read_bytes().splitlines()) <= 6
+
+
+def test_a_torn_last_line_is_skipped(tmp_path: Path):
+    append_turn(tmp_path, turn(1), keep=6)
+    with (tmp_path / TURNS_FILE).open("ab") as out:
+        out.write(b'{"question": "q2", "ans')  # a power loss in the middle of an append
+    assert [t.question for t in read_turns(tmp_path, keep=6)] == ["q1"]
+
+
+def test_no_history_keeps_nothing(tmp_path: Path):
+    append_turn(tmp_path, turn(1), keep=6)
+    append_turn(tmp_path, turn(2), keep=0)
+    assert read_turns(tmp_path, keep=6) == []
+
+
+def test_turns_of_the_older_format_are_read_and_carried_over(tmp_path: Path):
+    legacy = [turn(1).model_dump(mode="json"), turn(2).model_dump(mode="json")]
+    (tmp_path / "turns.json").write_text(json.dumps(legacy))
+    assert [t.question for t in read_turns(tmp_path, keep=6)] == ["q1", "q2"]
+    append_turn(tmp_path, turn(3), keep=6)
+    assert not (tmp_path / "turns.json").exists()
+    assert [t.question for t in read_turns(tmp_path, keep=6)] == ["q1", "q2", "q3"]
