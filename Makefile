@@ -82,7 +82,14 @@ $(BENCH_STAMP): $(EXTRAS_STAMP)
 bench: $(BENCH_STAMP)
 	$(BIN)/python bench/bench.py
 
-# 200 concurrent SSE streams against a real server for 30 s: answers/s, first token p50/p99,
-# errors, peak RSS and open files, server CPU per answer (docs/load.md); about a minute.
-load: $(STAMP)
+# 200 concurrent clients streaming answers from a real server, 30 s as users, 30 s at
+# saturation: answers/s, first token p50/p99, errors, peak RSS, open files and streams,
+# server CPU per answer (docs/load.md); about two minutes.
+LOAD_STAMP := $(VENV)/.load-installed
+
+$(LOAD_STAMP): $(STAMP)
+	$(BIN)/pip install --disable-pip-version-check -q -e '.[dev,load]'
+	touch $(LOAD_STAMP)
+
+load: $(LOAD_STAMP)
 	$(BIN)/python bench/load.py 200 30

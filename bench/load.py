@@ -1,9 +1,13 @@
-"""`make load`: many concurrent SSE streams against a real `ragsvc serve` on loopback, the
-rate limits raised, the embedded defaults (extractive answers). Reports answers/s, first
-token p50/p99 as clients see it, errors, the server's peak RSS and open files, and its CPU
-per answer; writes docs/load.md. Bounded: about a minute.
+"""`make load`: 200 concurrent clients streaming answers from a real `ragsvc serve` on
+loopback, the rate limits raised, the embedded defaults (extractive answers). Reports
+answers/s, first token p50/p99 as clients see it, errors, the server's peak RSS, open files
+and open streams, and its CPU per answer; writes docs/load.md. Bounded: about two minutes.
 
-Usage: python bench/load.py [streams] [seconds]
+Two phases on one server: users (each client asks, reads the whole stream, pauses about a
+second as a fast reader would, asks again) and saturation (no pause: the most the server
+answers, and the queueing that costs).
+
+Usage: python bench/load.py [clients] [seconds per phase]
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 import os
+import random
 import statistics
 import sys
 import tempfile
@@ -19,6 +24,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import aiohttp
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,23 +41,35 @@ QUESTIONS = [
     "How does it compare to OpenAI-o1?",
     "What is distillation used for?",
 ]
-SESSIONS = 20  # the streams share these sessions' documents
+SESSIONS = 20  # the clients share these sessions' documents
+THINK_S = (0.5, 1.5)  # a user's pause between answers in the users phase, uniform
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
 @dataclass
-class Run:
-    streams: int
+class Phase:
+    name: str
+    clients: int
+    think_s: tuple[float, float] | None
     seconds: float = 0.0
     first_token_ms: list[float] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     cpu_s: float = 0.0
+    client_cpu_s: float = 0.0
     peak_rss_mb: float = 0.0
     peak_fds: int = 0
+    open_streams: int = 0  # at most, counted by the clients
+    _open: int = 0
 
     @property
     def answers(self) -> int:
         return len(self.first_token_ms)
+
+    def record(self, first_token_s: float | None, error: str | None) -> None:
+        if error is not None:
+            self.errors.append(error)
+        elif first_token_s is not None:
+            self.first_token_ms.append(first_token_s * 1000)
 
 
 def pct(values: list[float], q: float) -> float:
@@ -64,60 +82,62 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
 
 
-def watch(pid: int, run: Run, stop: threading.Event) -> None:
+def watch(pid: int, phase: Phase, stop: threading.Event) -> None:
     """Sample the server's memory and open files while the load runs."""
     while not stop.wait(0.1):
         status = Path(f"/proc/{pid}/status").read_text()
         rss = int(status.split("VmRSS:")[1].split()[0]) / 1024
-        run.peak_rss_mb = max(run.peak_rss_mb, rss)
-        run.peak_fds = max(run.peak_fds, len(os.listdir(f"/proc/{pid}/fd")))
+        phase.peak_rss_mb = max(phase.peak_rss_mb, rss)
+        phase.peak_fds = max(phase.peak_fds, len(os.listdir(f"/proc/{pid}/fd")))
 
 
-async def stream_answers(http: httpx.AsyncClient, token: str, deadline: float, run: Run) -> None:
-    """One client: ask, read the stream to its end, ask again, until the deadline."""
+async def client(http: aiohttp.ClientSession, token: str, deadline: float, phase: Phase) -> None:
+    """One user: ask, read the stream to its end, pause, ask again, until the deadline."""
     headers = {"Authorization": f"Bearer {token}"}
-    n = 0
+    n = random.randrange(len(QUESTIONS))
     while time.monotonic() < deadline:
         question = {"question": QUESTIONS[n % len(QUESTIONS)]}
         n += 1
         try:
-            first, error = await one_answer(http, headers, question)
-        except httpx.HTTPError as exc:
-            first, error = None, type(exc).__name__
-        if error is not None:
-            run.errors.append(error)
-        elif first is not None:
-            run.first_token_ms.append(first * 1000)
+            phase.record(*await one_answer(http, headers, question, phase))
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            phase.record(None, type(exc).__name__)
+        if phase.think_s is not None:
+            await asyncio.sleep(random.uniform(*phase.think_s))
 
 
 async def one_answer(
-    http: httpx.AsyncClient, headers: dict[str, str], question: dict[str, str]
+    http: aiohttp.ClientSession, headers: dict[str, str], question: dict[str, str], phase: Phase
 ) -> tuple[float | None, str | None]:
     """Seconds to the first token, and what went wrong if the answer did not end done."""
     started, first, last = time.perf_counter(), None, None
-    async with http.stream("POST", "/ask", json=question, headers=headers) as reply:
-        if reply.status_code != 200:
-            return None, str(reply.status_code)
-        async for line in reply.aiter_lines():
-            if first is None and line == "event: token":
-                first = time.perf_counter() - started
-            elif line.startswith("event: "):
-                last = line.removeprefix("event: ")
+    async with http.post("/ask", json=question, headers=headers) as reply:
+        if reply.status != 200:
+            return None, str(reply.status)
+        phase._open += 1
+        phase.open_streams = max(phase.open_streams, phase._open)
+        try:
+            async for raw in reply.content:
+                line = raw.rstrip(b"\r\n")
+                if first is None and line == b"event: token":
+                    first = time.perf_counter() - started
+                elif line.startswith(b"event: "):
+                    last = line.removeprefix(b"event: ").decode()
+        finally:
+            phase._open -= 1
     return first, None if last == "done" and first is not None else f"ended with {last}"
 
 
-async def load(base: str, tokens: list[str], run: Run, seconds: float) -> None:
-    limits = httpx.Limits(max_connections=run.streams, max_keepalive_connections=run.streams)
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=60) as http:
+async def load(base: str, tokens: list[str], phase: Phase, seconds: float) -> None:
+    connector = aiohttp.TCPConnector(limit=phase.clients)
+    timeout = aiohttp.ClientTimeout(total=60)
+    async with aiohttp.ClientSession(base, connector=connector, timeout=timeout) as http:
         deadline = time.monotonic() + seconds
         started = time.perf_counter()
         await asyncio.gather(
-            *(
-                stream_answers(http, tokens[i % len(tokens)], deadline, run)
-                for i in range(run.streams)
-            )
+            *(client(http, tokens[i % len(tokens)], deadline, phase) for i in range(phase.clients))
         )
-        run.seconds = time.perf_counter() - started
+        phase.seconds = time.perf_counter() - started
 
 
 def sessions(base: str) -> list[str]:
@@ -130,60 +150,83 @@ def sessions(base: str) -> list[str]:
     return tokens
 
 
-def measure(streams: int, seconds: float) -> Run:
+def run_phase(base: str, pid: int, tokens: list[str], phase: Phase, seconds: float) -> None:
+    stop = threading.Event()
+    watcher = threading.Thread(target=watch, args=(pid, phase, stop))
+    watcher.start()
+    cpu, own = cpu_seconds(pid), time.process_time()
+    asyncio.run(load(base, tokens, phase, seconds))
+    phase.cpu_s, phase.client_cpu_s = cpu_seconds(pid) - cpu, time.process_time() - own
+    stop.set()
+    watcher.join()
+
+
+def measure(clients: int, seconds: float) -> list[Phase]:
     raised = {
         "RAGSVC_ASK_RATE_PER_MINUTE": "0",
         "RAGSVC_SESSION_RATE_PER_MINUTE": "0",
-        "RAGSVC_MAX_ANSWERS": str(max(256, streams)),
-        "RAGSVC_MAX_ANSWERS_PER_SESSION": str(streams),
+        "RAGSVC_MAX_ANSWERS": str(max(256, clients)),
+        "RAGSVC_MAX_ANSWERS_PER_SESSION": str(clients),
         "RAGSVC_LOG_LEVEL": "warning",
     }
+    phases = [Phase("users", clients, THINK_S), Phase("saturation", clients, None)]
     with tempfile.TemporaryDirectory() as scratch:
         with server_process(Path(scratch) / "data", **raised) as (base, server):
             tokens = sessions(base)
-            run, stop = Run(streams), threading.Event()
-            watcher = threading.Thread(target=watch, args=(server.pid, run, stop))
-            watcher.start()
-            cpu = cpu_seconds(server.pid)
-            asyncio.run(load(base, tokens, run, seconds))
-            run.cpu_s = cpu_seconds(server.pid) - cpu
-            stop.set()
-            watcher.join()
-    return run
+            for phase in phases:
+                run_phase(base, server.pid, tokens, phase, seconds)
+    return phases
 
 
-def report(run: Run) -> str:
+def row(phase: Phase) -> str:
+    per_s = phase.answers / phase.seconds
+    cpu_ms = 1000 * phase.cpu_s / max(phase.answers, 1)
+    client_ms = 1000 * phase.client_cpu_s / max(phase.answers, 1)
+    p50 = statistics.median(phase.first_token_ms or [0])
+    return (
+        f"| {phase.name} | {phase.answers} ({per_s:.0f}/s) | {len(phase.errors)} | "
+        f"{p50:.0f} / {pct(phase.first_token_ms, 0.99):.0f} ms | {cpu_ms:.2f} ms | "
+        f"{client_ms:.2f} ms | {phase.open_streams} | {phase.peak_rss_mb:.0f} MB | "
+        f"{phase.peak_fds} |"
+    )
+
+
+def report(phases: list[Phase]) -> str:
     today = datetime.date.today().isoformat()
-    cpu_ms = 1000 * run.cpu_s / max(run.answers, 1)
+    users = phases[0]
     rows = [
-        f"# Load: {run.streams} concurrent SSE streams",
+        f"# Load: {users.clients} concurrent clients streaming answers",
         "",
         f"Measured by `make load` on {today}: a real `ragsvc serve` on loopback with the",
         "embedded defaults (extractive answers), the rate limits raised, and the load",
-        f"generator (one Python process, httpx) on the same 2 cores. {run.streams} clients",
-        f"each ask, read the whole stream, and ask again, for {run.seconds:.0f} s, across",
-        f"{SESSIONS} sessions holding the DeepSeek-R1 paper.",
+        "generator (one Python process, aiohttp) on the same 2 cores. Each client asks,",
+        "reads the whole SSE stream, and asks again, across",
+        f"{SESSIONS} sessions holding the DeepSeek-R1 paper, for {users.seconds:.0f} s a phase:",
         "",
-        "| measure | value | target |",
-        "|---|---|---|",
-        f"| answers | {run.answers} ({run.answers / run.seconds:.0f}/s) | |",
-        f"| errors | {len(run.errors)} | 0 |",
-        f"| first token p50 / p99 (client) | {statistics.median(run.first_token_ms or [0]):.0f} / "
-        f"{pct(run.first_token_ms, 0.99):.0f} ms | p99 < 1000 ms |",
-        f"| server CPU per answer | {cpu_ms:.2f} ms | ≤ 3 ms |",
-        f"| server peak RSS | {run.peak_rss_mb:.0f} MB | |",
-        f"| server peak open files | {run.peak_fds} | |",
+        f"- **users**: a pause of {THINK_S[0]}–{THINK_S[1]} s between a client's answers",
+        "  (a fast reader);",
+        "- **saturation**: no pause, every client asks again at once: the most the server",
+        "  answers, and the queueing that costs.",
+        "",
+        "Targets (users phase): 0 errors, first token p99 < 1000 ms, server CPU per answer",
+        "≤ 3 ms.",
+        "",
+        "| phase | answers | errors | first token p50 / p99 (client) | server CPU / answer "
+        "| client CPU / answer | open streams (max) | server peak RSS | server peak fds |",
+        "|---|---|---|---|---|---|---|---|---|",
+        *(row(phase) for phase in phases),
     ]
-    if run.errors:
-        kinds = {kind: run.errors.count(kind) for kind in set(run.errors)}
-        rows += ["", f"Errors by kind: {kinds}"]
+    for phase in phases:
+        if phase.errors:
+            kinds = {kind: phase.errors.count(kind) for kind in set(phase.errors)}
+            rows += ["", f"Errors in the {phase.name} phase, by kind: {kinds}"]
     return "\n".join(rows) + "\n"
 
 
 def main() -> None:
-    streams = int(sys.argv[1]) if len(sys.argv) > 1 else 200
+    clients = int(sys.argv[1]) if len(sys.argv) > 1 else 200
     seconds = float(sys.argv[2]) if len(sys.argv) > 2 else 30
-    text = report(measure(streams, seconds))
+    text = report(measure(clients, seconds))
     (ROOT / "docs" / "load.md").write_text(text)
     print(text)
 

@@ -103,10 +103,12 @@ class Answering:
         `history` replaces the session's stored turns (a client that sends its conversation)."""
         started = time.perf_counter()
         question = checked_question(request.question, self.options.max_question_chars)
-        state = await self.store.load_state(token_hash)
+        keep = self.options.history_turns if history is None else 0  # else: not read
+        conversation = await self.store.load_conversation(token_hash, keep)
+        state = conversation.state
         wanted = wanted_documents(state, request.document_ids)
         index = answerable_index(state, wanted, self.embedder.name)
-        turns = await self._recent_turns(token_hash, history)
+        turns = conversation.turns if history is None else self._client_turns(history)
         top_k = request.top_k or self.options.top_k
         found = await self.find(index, question, turns, top_k, wanted)
         sources = numbered_sources(found.hits, state.documents)
@@ -158,14 +160,11 @@ class Answering:
             ),
         )
 
-    async def _recent_turns(self, token_hash: str, history: list[Turn] | None) -> list[Turn]:
-        """The turns an answer follows: the last ones of the session's, or of `history`, a
-        client's own conversation (422 past RAGSVC_MAX_HISTORY_CHARS)."""
-        keep = self.options.history_turns
-        if history is None:
-            history = await self.store.turns(token_hash, keep)
-        elif sum(len(t.question) + len(t.answer) for t in history) > self.options.max_history_chars:
-            limit = self.options.max_history_chars
+    def _client_turns(self, history: list[Turn]) -> list[Turn]:
+        """The last turns of a conversation the client sent; 422 past
+        RAGSVC_MAX_HISTORY_CHARS."""
+        limit, keep = self.options.max_history_chars, self.options.history_turns
+        if sum(len(t.question) + len(t.answer) for t in history) > limit:
             raise InvalidInput(f"the conversation has more than {limit} characters")
         return history[-keep:] if keep else []
 

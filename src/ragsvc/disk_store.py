@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 import uuid
 from collections.abc import Callable
@@ -42,12 +43,13 @@ from ragsvc.leases import FileLease, Lease, is_leased
 from ragsvc.memory import release_freed_memory
 from ragsvc.schemas import Turn
 from ragsvc.session_cache import SessionCache
-from ragsvc.store import SessionMeta, SessionState
+from ragsvc.store import Conversation, SessionMeta, SessionState
 from ragsvc.turn_log import append_turn, read_turns
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 _TOUCH_EVERY = timedelta(seconds=60)
+_TOKEN_HASH = re.compile(r"[0-9a-f]{64}")
 _READ_ATTEMPTS = 5  # a generation can vanish under a reader when a writer replaces it
 
 
@@ -59,7 +61,7 @@ class DiskStore:
         self._min_free = int(min_free_mb * 2**20)
 
     def _dir(self, token_hash: str) -> Path:
-        if len(token_hash) != 64 or not all(c in "0123456789abcdef" for c in token_hash):
+        if not _TOKEN_HASH.fullmatch(token_hash):
             raise ValueError("not a token hash")  # never let a caller steer the path
         return self.root / token_hash
 
@@ -245,6 +247,13 @@ class DiskStore:
 
     async def turns(self, token_hash: str, keep: int) -> list[Turn]:
         return await anyio.to_thread.run_sync(read_turns, self._dir(token_hash), keep)
+
+    async def load_conversation(self, token_hash: str, keep: int) -> Conversation:
+        def load() -> Conversation:
+            state = self._load_state(token_hash)
+            return Conversation(state, read_turns(self._dir(token_hash), keep))
+
+        return await anyio.to_thread.run_sync(load)  # one thread hop, not two: ~0.2 ms each
 
     async def add_turn(self, token_hash: str, turn: Turn, keep: int) -> None:
         def append() -> None:
