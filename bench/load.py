@@ -42,7 +42,7 @@ QUESTIONS = [
     "What is distillation used for?",
 ]
 SESSIONS = 20  # the clients share these sessions' documents
-THINK_S = (0.5, 1.5)  # a user's pause between answers in the users phase, uniform
+THINK_S = (2.0, 4.0)  # a user's pause between answers in the users phase, uniform
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -95,6 +95,8 @@ async def client(http: aiohttp.ClientSession, token: str, deadline: float, phase
     """One user: ask, read the stream to its end, pause, ask again, until the deadline."""
     headers = {"Authorization": f"Bearer {token}"}
     n = random.randrange(len(QUESTIONS))
+    if phase.think_s is not None:  # users arrive over a pause, not all in the same instant
+        await asyncio.sleep(random.uniform(0, phase.think_s[1]))
     while time.monotonic() < deadline:
         question = {"question": QUESTIONS[n % len(QUESTIONS)]}
         n += 1

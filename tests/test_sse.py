@@ -117,3 +117,10 @@ def test_frames_are_written_as_sse_starlette_writes_them(text: str, retry: int |
     data = json.dumps({"text": text}, ensure_ascii=False)
     expected = ServerSentEvent(data=data, event="token", id="a1:7", retry=retry).encode()
     assert encode_frame("token", data, "a1", 7, retry) == expected
+
+
+async def test_token_frames_carry_the_same_json_as_every_other_event():
+    text = 'a "quoted"\nline ✓ \\ '
+    [write] = await writes([(0, TokenEvent(text))])
+    [frame] = parse_sse(write.decode())
+    assert frame["event"] == "token" and json.loads(frame["data"]) == {"text": text}

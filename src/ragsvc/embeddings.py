@@ -32,6 +32,7 @@ class Embedder(Protocol):
 # A question (about 0.5 µs a character) is embedded on the event loop: under this many
 # characters that takes less than handing it to a thread and back (~0.2 ms, measured).
 INLINE_CHARS = 300
+SMALL_BATCH = 8
 
 
 def normalise(vectors: NDArray[Any]) -> Vectors:
@@ -69,7 +70,11 @@ class WordLlamaEmbedder:
         """Mean of each text's token vectors, L2-normalised (the mean's scale drops out)."""
         if not texts:
             return np.zeros((0, 0), dtype=np.float32)
-        encodings = self._tokenizer.encode_batch(texts, add_special_tokens=False)
+        encodings = (
+            [self._tokenizer.encode(text, add_special_tokens=False) for text in texts]
+            if len(texts) <= SMALL_BATCH  # a parallel batch's thread pool costs more here
+            else self._tokenizer.encode_batch(texts, add_special_tokens=False)
+        )
         dim = self._table.shape[1]
         sums = np.zeros((len(texts), dim), dtype=np.float32)
         for row, encoding in enumerate(encodings):

@@ -70,7 +70,8 @@ class EventLog(Generic[E]):
         return self._changed
 
     def _wake(self) -> None:
-        self._changed.set()
+        if not self._changed.is_set():  # a burst of appends wakes the followers once
+            self._changed.set()
 
 
 Work = Callable[[EventLog[E]], Awaitable[None]]

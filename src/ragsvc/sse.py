@@ -75,8 +75,7 @@ async def frames(
         pending: list[bytes] = []
         size = 0
         for seq, event in batch:
-            name, data = event_name_and_data(event)
-            frame = encode_frame(name, json.dumps(data, ensure_ascii=False), stream_id, seq, retry)
+            frame = encode_frame(*_name_and_json(event), stream_id, seq, retry)
             retry = None
             pending.append(frame)
             size += len(frame)
@@ -85,6 +84,13 @@ async def frames(
                 pending, size = [], 0
         if pending:
             yield b"".join(pending)
+
+
+def _name_and_json(event: AnswerEvent | IngestEvent) -> tuple[str, str]:
+    if isinstance(event, TokenEvent):  # most events by far: its JSON without a dict
+        return "token", '{"text": ' + json.dumps(event.text, ensure_ascii=False) + "}"
+    name, data = event_name_and_data(event)
+    return name, json.dumps(data, ensure_ascii=False)
 
 
 def encode_frame(name: str, data: str, stream_id: str, seq: int, retry: int | None) -> bytes:
