@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+import Stemmer
+from bm25s.tokenization import Tokenizer
 
-from ragsvc.index import SessionIndex
+from ragsvc.index import SessionIndex, tokenize
 from ragsvc.retrieval import Query, fuse, rank
 from ragsvc.schemas import Chunk
 
@@ -68,3 +70,17 @@ def test_a_query_whose_words_no_chunk_holds_matches_nothing_lexically():
     index = build([("Gulls nest on the cliffs in spring.", "text")])
     for query in ["0", "the of and", "zyxwvut", ""]:
         assert index.lexical_search(query, 5) == []
+
+
+def test_bm25_terms_are_the_ones_bm25s_makes():
+    texts = [
+        "The DeepSeek-R1-Zero model reaches pass@1 of 71.0% on AIME 2024.",
+        "",
+        "the of and",  # stop words only
+        "Ünïcode façade naïve résumé ÉCOLE İstanbul ß ﬁne",
+        "GRPO grpo Grpo, running runs ran; généralisation",
+        "x y z 7",  # words of one character are not terms
+    ]
+    reference = Tokenizer(stemmer=Stemmer.Stemmer("english"), stopwords="en")
+    expected = reference.tokenize(texts, update_vocab=True, return_as="string", show_progress=False)
+    assert tokenize(texts) == [[term for term in terms if term] for terms in expected]
