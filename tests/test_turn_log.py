@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
+from ragsvc import turn_log
 from ragsvc.schemas import Turn
 from ragsvc.turn_log import TURNS_FILE, append_turn, read_turns
 
@@ -41,3 +46,25 @@ def test_turns_of_the_older_format_are_read_and_carried_over(tmp_path: Path):
     append_turn(tmp_path, turn(3), keep=6)
     assert not (tmp_path / "turns.json").exists()
     assert [t.question for t in read_turns(tmp_path, keep=6)] == ["q1", "q2", "q3"]
+
+
+@pytest.mark.parametrize("earlier", [0, 1])
+def test_a_turn_the_disk_cannot_take_leaves_the_file_as_it_was(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, earlier: int
+):
+    for n in range(earlier):
+        append_turn(tmp_path, turn(n), keep=6)
+    path = tmp_path / TURNS_FILE
+    before = path.read_bytes() if path.exists() else None
+    real_write, writes = os.write, []
+
+    def part_then_full(fd: int, data: memoryview) -> int:
+        writes.append(fd)
+        if len(writes) == 1:
+            return real_write(fd, bytes(data[:5]))  # a short write, then the disk is full
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(turn_log.os, "write", part_then_full)
+    with pytest.raises(OSError):
+        append_turn(tmp_path, turn(9), keep=6)
+    assert (path.read_bytes() if path.exists() else None) == before

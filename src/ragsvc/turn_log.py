@@ -10,6 +10,7 @@ skips. Callers hold the session's lock around `append_turn`.
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 from pydantic import TypeAdapter, ValidationError
@@ -41,11 +42,29 @@ def append_turn(folder: Path, turn: Turn, keep: int) -> None:
         path.unlink(missing_ok=True)
         return
     _upgrade_legacy(folder)
-    with path.open("ab") as out:
-        out.write(turn.model_dump_json().encode() + b"\n")
+    _append(path, turn.model_dump_json().encode() + b"\n")
     lines = path.read_bytes().splitlines()
     if len(lines) > 2 * keep:
         atomic_write(path, b"".join(line + b"\n" for line in lines[-keep:]), durable=False)
+
+
+def _append(path: Path, data: bytes) -> None:
+    """All of `data` at the end of `path`, or nothing: a full disk leaves the file as it
+    was (and no empty file behind)."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        size = os.fstat(fd).st_size
+        try:
+            rest = memoryview(data)
+            while rest:
+                rest = rest[os.write(fd, rest) :]
+        except BaseException:
+            os.ftruncate(fd, size)
+            if size == 0:
+                path.unlink(missing_ok=True)
+            raise
+    finally:
+        os.close(fd)
 
 
 def _parsed(line: bytes) -> Turn | None:
