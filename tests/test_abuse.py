@@ -27,6 +27,7 @@ from ragsvc.config import Settings
 from ragsvc.disk_store import DiskStore
 from ragsvc.embeddings import Vectors
 from ragsvc.index import SessionIndex
+from ragsvc.memory import release_freed_memory
 from ragsvc.pdf_workers import PdfWorkers, WorkerLimits
 from ragsvc.schemas import Chunk
 from ragsvc.store import SessionMeta, SessionState
@@ -611,6 +612,9 @@ def padded_pdf(text: str, megabytes: int) -> bytes:
 
 
 def rss_mb() -> float:
+    """Memory held: freed heap memory is handed back first, so what a test counts is live
+    data, not what the allocator keeps of earlier tests."""
+    release_freed_memory()
     status = Path("/proc/self/status").read_text()
     return int(status.split("VmRSS:")[1].split()[0]) / 1024
 
@@ -714,6 +718,7 @@ from datetime import timedelta
 from pathlib import Path
 from ragsvc.disk_store import DiskStore
 from ragsvc.index import SessionIndex
+from ragsvc.memory import release_freed_memory
 from ragsvc.schemas import Chunk
 
 def rss():
