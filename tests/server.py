@@ -121,9 +121,13 @@ def serving_in_thread(app: ASGIApp) -> Iterator[str]:
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
+    # The lifespan loads the backends first: torch and MiniLM take over 10 s on a busy VM.
+    deadline = time.monotonic() + 60
+    while not server.started and time.monotonic() < deadline and thread.is_alive():
         time.sleep(0.02)
+    if not server.started:
+        server.should_exit = True
+        raise TimeoutError("the app did not start serving within 60 s")
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
