@@ -41,8 +41,9 @@ def append_turn(folder: Path, turn: Turn, keep: int) -> None:
     if keep <= 0:
         path.unlink(missing_ok=True)
         return
-    _upgrade_legacy(folder)
-    _append(path, turn.model_dump_json().encode() + b"\n")
+    if not path.exists():  # only a session of an older version can have turns.json
+        _upgrade_legacy(folder)
+    _append(path, _line(turn))
     lines = path.read_bytes().splitlines()
     if len(lines) > 2 * keep:
         atomic_write(path, b"".join(line + b"\n" for line in lines[-keep:]), durable=False)
@@ -67,6 +68,10 @@ def _append(path: Path, data: bytes) -> None:
         os.close(fd)
 
 
+def _line(turn: Turn) -> bytes:
+    return turn.model_dump_json().encode() + b"\n"
+
+
 def _parsed(line: bytes) -> Turn | None:
     try:
         return Turn.model_validate_json(line)
@@ -86,6 +91,5 @@ def _upgrade_legacy(folder: Path) -> None:
     """Move the turns of an older version's `turns.json` into `turns.jsonl`."""
     legacy = _read_legacy(folder)
     if legacy:
-        text = b"".join(t.model_dump_json().encode() + b"\n" for t in legacy)
-        atomic_write(folder / TURNS_FILE, text)
+        atomic_write(folder / TURNS_FILE, b"".join(_line(t) for t in legacy))
     (folder / _LEGACY_FILE).unlink(missing_ok=True)
