@@ -6,6 +6,7 @@ import json
 import re
 from collections.abc import Callable
 
+import anyio.to_thread
 import httpx
 import pytest
 
@@ -212,3 +213,19 @@ async def test_unknown_route_is_problem(client):
     reply = await client.get("/nope")
     assert reply.status_code == 404
     assert reply.headers["content-type"] == "application/problem+json"
+
+
+async def test_an_answer_does_not_wait_for_busy_worker_threads(client, session, loaded):
+    """Long jobs (ingestion's) hold anyio's default worker threads; a question's short
+    steps have threads of their own, so it is answered while every default one is busy."""
+    default = anyio.to_thread.current_default_thread_limiter()
+    holders = [object() for _ in range(int(default.total_tokens))]
+    for holder in holders:
+        await default.acquire_on_behalf_of(holder)
+    try:
+        with anyio.fail_after(10):
+            reply, frames = await ask_sse(client, session, question="Where do herons hunt?")
+    finally:
+        for holder in holders:
+            default.release_on_behalf_of(holder)
+    assert reply.status_code == 200 and frames[-1]["event"] == "done"

@@ -14,11 +14,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-import anyio
 import numpy as np
 
 from ragsvc.embeddings import Embedder, Vectors
 from ragsvc.index import Hit, SessionIndex
+from ragsvc.quick_threads import run_quick
 from ragsvc.schemas import Chunk
 
 _SECTION_NUMBER = re.compile(r"\bsection\s+(\d+(?:\.\d+)*|[A-Z])\b", re.IGNORECASE)
@@ -120,7 +120,7 @@ class Query:
 async def retrieve(index: SessionIndex, embedder: Embedder, query: Query) -> list[Retrieved]:
     """Top `query.top_k` chunks for the question, restricted to its documents when given."""
     vectors = await embedder.embed(query.texts)
-    return await anyio.to_thread.run_sync(rank, index, query, vectors)
+    return await run_quick(rank, index, query, vectors)
 
 
 def rank(index: SessionIndex, query: Query, vectors: Vectors) -> list[Retrieved]:
