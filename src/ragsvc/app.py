@@ -39,6 +39,9 @@ def create_app(settings: Settings | None = None, backends: Backends | None = Non
         version=__version__,
         summary="Chat with your PDFs: cited answers streamed over Server-Sent Events.",
         lifespan=_lifespan(settings, backends),
+        # ragsvc has its own metrics and logs; FastAPI's OpenTelemetry looked up the global
+        # providers on every request (about 2% of an answer's CPU, profiled).
+        telemetry={"tracing": False, "metrics": False, "logs": False},
         # Any route may answer these (a malformed or too large body, a missing token, a rate
         # limit); each route adds its own.
         responses=problem_responses(400, 401, 413, 429),
