@@ -11,6 +11,7 @@ import pytest
 from sse_starlette import ServerSentEvent
 
 from ragsvc.errors import AnswerAbandoned
+from ragsvc.event_codec import decode_event, encode_event, event_name_and_data
 from ragsvc.events import (
     AnswerEvent,
     ChunksEmbedded,
@@ -26,7 +27,6 @@ from ragsvc.sse import (
     WRITE_BYTES,
     Batch,
     encode_frame,
-    event_name_and_data,
     frames,
     parse_event_id,
 )
@@ -74,6 +74,23 @@ def test_every_event_has_its_name_and_data():
         "ready",
         DOCUMENT.model_dump(mode="json"),
     )
+
+
+def test_every_event_decodes_to_itself():
+    """What a shared event log keeps (name and JSON) gives back the same event on another
+    replica."""
+    timings = Timings(retrieval_ms=1.0, first_token_ms=2.0, total_ms=3.0)
+    events = [
+        SourcesEvent([SOURCE]),
+        TokenEvent('Owls "hunt"\nat night '),
+        DoneEvent("Owls hunt. [1]", [1], timings),
+        FailedEvent(AnswerAbandoned().problem()),
+        PageParsed(1, 2),
+        ChunksEmbedded(4, 4),
+        DocumentSettled(DOCUMENT),
+        DocumentSettled(DOCUMENT.model_copy(update={"status": "failed", "detail": "broken"})),
+    ]
+    assert [decode_event(*encode_event(e)) for e in events] == events
 
 
 async def test_ids_number_the_events_and_only_the_first_frame_hints_the_retry():

@@ -7,27 +7,16 @@ timeout and anti-buffering headers.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import AsyncIterator
-from typing import Any
 
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from sse_starlette.sse import SendTimeoutError
 from starlette.types import Receive, Scope, Send
 
 from ragsvc.config import Settings
-from ragsvc.events import (
-    AnswerEvent,
-    ChunksEmbedded,
-    DocumentSettled,
-    DoneEvent,
-    FailedEvent,
-    IngestEvent,
-    PageParsed,
-    SourcesEvent,
-    TokenEvent,
-)
+from ragsvc.event_codec import encode_event
+from ragsvc.events import AnswerEvent, IngestEvent
 
 log = logging.getLogger(__name__)
 WRITE_BYTES = 64 * 1024  # most a batch of frames puts into one write
@@ -37,31 +26,6 @@ MAX_SEQ_DIGITS = 18  # a sequence number in an event id fits in 64 bits
 
 AnswerBatch = list[tuple[int, AnswerEvent]]  # numbered events, as a follower gets them
 Batch = AnswerBatch | list[tuple[int, IngestEvent]]
-
-
-def event_name_and_data(event: AnswerEvent | IngestEvent) -> tuple[str, dict[str, Any]]:
-    """The `event:` name and the `data:` object of an event."""
-    match event:
-        case SourcesEvent(sources):
-            return "sources", {"sources": [s.model_dump() for s in sources]}
-        case TokenEvent(text):
-            return "token", {"text": text}
-        case DoneEvent(answer, cited, timings):
-            return "done", {"answer": answer, "citations": cited, "timings": timings.model_dump()}
-        case FailedEvent(problem):
-            return "error", problem.model_dump()
-    return _ingest_name_and_data(event)
-
-
-def _ingest_name_and_data(event: IngestEvent) -> tuple[str, dict[str, Any]]:
-    match event:
-        case PageParsed(page, pages):
-            return "page", {"page": page, "pages": pages}
-        case ChunksEmbedded(embedded, chunks):
-            return "chunks", {"embedded": embedded, "chunks": chunks}
-        case DocumentSettled(document):
-            return document.status, document.model_dump(mode="json")
-    raise TypeError(f"not an answer or ingest event: {event!r}")  # pragma: no cover
 
 
 async def frames(
@@ -75,7 +39,7 @@ async def frames(
         pending: list[bytes] = []
         size = 0
         for seq, event in batch:
-            frame = encode_frame(*_name_and_json(event), stream_id, seq, retry)
+            frame = encode_frame(*encode_event(event), stream_id, seq, retry)
             retry = None
             pending.append(frame)
             size += len(frame)
@@ -84,13 +48,6 @@ async def frames(
                 pending, size = [], 0
         if pending:
             yield b"".join(pending)
-
-
-def _name_and_json(event: AnswerEvent | IngestEvent) -> tuple[str, str]:
-    if isinstance(event, TokenEvent):  # most events by far: its JSON without a dict
-        return "token", '{"text": ' + json.dumps(event.text, ensure_ascii=False) + "}"
-    name, data = event_name_and_data(event)
-    return name, json.dumps(data, ensure_ascii=False)
 
 
 def encode_frame(name: str, data: str, stream_id: str, seq: int, retry: int | None) -> bytes:
