@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import NoReturn
@@ -36,6 +36,28 @@ def unavailable(reason: str, hint: str = "") -> NoReturn:
     if os.environ.get("CI"):
         pytest.fail(f"{reason}: CI must run this test")
     pytest.skip(f"{reason}{f' ({hint})' if hint else ''}")
+
+
+TEST_REDIS = os.environ.get("RAGSVC_TEST_REDIS_URL", "redis://127.0.0.1:6379/9")
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    """A Redis database of the tests' own (emptied after the test); unavailable if no Redis
+    answers."""
+    import redis
+
+    client = redis.Redis.from_url(TEST_REDIS, socket_connect_timeout=1)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        client.close()
+        unavailable(f"no Redis at {TEST_REDIS}: {exc}", "set RAGSVC_TEST_REDIS_URL")
+    try:
+        yield TEST_REDIS
+    finally:
+        client.flushdb()
+        client.close()
 
 
 @pytest.fixture

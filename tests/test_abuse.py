@@ -176,12 +176,14 @@ async def test_case7_a_failed_write_after_the_last_token_ends_the_stream_with_an
 
 @pytest.mark.slow
 @pytest.mark.parametrize("args", [(), ("--workers", "2")], ids=["one process", "two workers"])
-def test_case8_no_helper_process_outlives_a_killed_server(tmp_path: Path, args: tuple[str, ...]):
+def test_case8_no_helper_process_outlives_a_killed_server(
+    tmp_path: Path, args: tuple[str, ...], redis_url: str
+):
     import os
     import signal
     import time
 
-    with server_process(tmp_path / "data", *args) as (_, server):
+    with server_process(tmp_path / "data", *args, RAGSVC_REDIS_URL=redis_url) as (_, server):
         # page workers (two per server process) start in the background: wait for them
         expected = 3 if not args else 8  # fork server + 2 workers, per uvicorn worker
         deadline = time.monotonic() + 30

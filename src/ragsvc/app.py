@@ -85,6 +85,7 @@ def _lifespan(settings: Settings, backends: Backends | None) -> Lifespan:
                 yield {SERVER_LIMITS: ServerLimits.of(settings)}  # for GuardedHttpProtocol
                 tasks.cancel_scope.cancel()
         finally:
+            await state.aclose()
             if owned:
                 await built.aclose()
 

@@ -31,6 +31,12 @@ def serve(
     """Serve the API on HOST:PORT with the settings from the environment (RAGSVC_*)."""
     settings = Settings()
     configure_logging(settings)
+    if workers > 1 and not settings.redis_url:
+        # Each process keeps its answers and rate limits: a resume that reaches another
+        # worker would start the answer again.
+        raise typer.BadParameter(
+            "several workers need shared state: set RAGSVC_REDIS_URL", param_hint="--workers"
+        )
     if workers > 1:  # each worker process exits with this supervisor, even a killed one
         os.environ[SUPERVISOR_PID] = str(os.getpid())
     raise_open_files_limit()

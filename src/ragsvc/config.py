@@ -95,6 +95,11 @@ class Settings(BaseSettings):
     failed_auth_per_minute: int = Field(
         20, ge=0, description="unknown tokens per client IP before 429; 0 disables"
     )
+    redis_url: str | None = Field(
+        None,
+        description="redis:// URL shared by replicas: answers and ingest progress resume on "
+        "any of them, rate limits count across them; needed by `serve --workers N`",
+    )
     heartbeat_s: float = Field(15, gt=0)
     resume_window_s: float = Field(120, gt=0, description="answers kept for Last-Event-ID")
     resume_grace_s: float = Field(5, ge=0, description="wait for a reconnect before cancelling")

@@ -107,6 +107,15 @@ class Overloaded(RagError):
         super().__init__(detail, headers={"Retry-After": "2"})
 
 
+class GenerationLost(RagError):
+    status, slug, title = 503, "generation-lost", "The work was lost"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "the replica doing this work stopped; ask again (or upload again) to start it anew"
+        )
+
+
 class StorageFull(RagError):
     status, slug, title = 507, "storage-full", "Insufficient storage"
 

@@ -8,8 +8,8 @@ work being done twice, and a slow reader never holds the work back.
 With a grace period set, work that every follower has left is cancelled unless one comes
 back in time (an answer nobody reads should not keep an LLM busy); without one, it runs to
 its end (an ingest finishes even if nobody watches). Logs are kept for a window after they
-end, then dropped. They live in this process: behind a load balancer, resuming needs
-sticky sessions.
+end, then dropped. They live in this process; with copies in Redis (`shared_logs.py`), a
+client resumes on any replica.
 
 Work is admitted by reservation: each session may have a few pieces of work running, and
 the process a bounded number in all; past either bound a reservation is refused (429 for
@@ -22,11 +22,11 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter, OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import islice
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 import anyio
 from anyio.abc import TaskGroup
@@ -78,6 +78,27 @@ Work = Callable[[EventLog[E]], Awaitable[None]]
 
 
 @dataclass(frozen=True)
+class Located(Generic[E]):
+    """A kept log: this process's own (`local`), or one whose copy another replica wrote."""
+
+    key: str
+    owner: str
+    finished: bool
+    last_seq: int  # -1 while it has no event
+    local: EventLog[E] | None = None
+
+
+class LogCopies(Protocol[E]):
+    """Where a hub copies its logs for other replicas (shared_logs.SharedLogs)."""
+
+    async def publish(self, entry: EventLog[E]) -> None: ...
+    async def keep_alive(self, running: Callable[[], Iterable[EventLog[E]]]) -> None: ...
+    async def located(self, owner: str, key: str) -> tuple[bool, int] | None: ...
+    async def followed_elsewhere(self, owner: str, key: str) -> bool: ...
+    def follow(self, owner: str, key: str, after: int) -> AsyncIterator[list[tuple[int, E]]]: ...
+
+
+@dataclass(frozen=True)
 class Limits:
     """How much work a hub runs at once: in all, and per session (owner)."""
 
@@ -93,7 +114,9 @@ class LogHub(Generic[E]):
         grace_s: float | None,
         limits: Limits,
         observe: Callable[[E], None] | None = None,
+        copies: LogCopies[E] | None = None,
     ) -> None:
+        self._copies = copies
         self._window = window_s
         self._grace = grace_s
         self._limits = limits
@@ -111,6 +134,8 @@ class LogHub(Generic[E]):
     async def run(self, tasks: TaskGroup) -> None:
         """Own the background tasks of this app's lifetime and drop expired logs."""
         self._tasks = tasks
+        if self._copies is not None:
+            tasks.start_soon(self._copies.keep_alive, self._logs.values)
         while True:
             await anyio.sleep(min(self._window, 5.0))
             self._drop_expired()
@@ -145,12 +170,35 @@ class LogHub(Generic[E]):
         self._running[owner] += 1
         self._drop_finished_beyond(max(self._limits.kept, self._limits.running))
         self._tasks.start_soon(self._run_work, entry, work)
+        if self._copies is not None:
+            self._tasks.start_soon(self._copy, self._copies, entry)
         return entry
+
+    async def _copy(self, copies: LogCopies[E], entry: EventLog[E]) -> None:
+        try:
+            await copies.publish(entry)
+        except Exception:  # the work and this replica's clients go on without the copy
+            log.warning("could not copy the event log %s to Redis", entry.key, exc_info=True)
 
     def find(self, key: str, owner: str) -> EventLog[E] | None:
         """The log, if it is still kept and belongs to this session."""
         entry = self._logs.get(key)
         return entry if entry is not None and entry.owner == owner else None
+
+    async def locate(self, key: str, owner: str) -> Located[E] | None:
+        """The log of `key` if this session has it kept here, or copied by another replica."""
+        entry = self.find(key, owner)
+        if entry is not None:
+            return Located(key, owner, entry.finished, len(entry.events) - 1, entry)
+        copied = await self._copies.located(owner, key) if self._copies is not None else None
+        return None if copied is None else Located(key, owner, *copied)
+
+    def follow_located(self, found: Located[E], after: int) -> AsyncIterator[list[tuple[int, E]]]:
+        """`follow` for a located log, wherever it is kept."""
+        if found.local is not None:
+            return self.follow(found.local, after)
+        assert self._copies is not None  # a log found elsewhere was found through them
+        return self._copies.follow(found.owner, found.key, after)
 
     async def follow(self, entry: EventLog[E], after: int) -> AsyncIterator[list[tuple[int, E]]]:
         """The events after sequence number `after`, then the live ones until the end, in
@@ -186,9 +234,19 @@ class LogHub(Generic[E]):
 
     async def _cancel_if_abandoned(self, entry: EventLog[E], grace: float) -> None:
         await anyio.sleep(grace)
+        while entry.followers == 0 and not entry.finished and await self._read_elsewhere(entry):
+            await anyio.sleep(grace)
         if entry.followers == 0 and not entry.finished:
             log.info("%s abandoned by its clients; cancelling", entry.key)
             entry.scope.cancel()
+
+    async def _read_elsewhere(self, entry: EventLog[E]) -> bool:
+        if self._copies is None:
+            return False
+        try:
+            return await self._copies.followed_elsewhere(entry.owner, entry.key)
+        except Exception:  # Redis away: nobody can be reading the copy either
+            return False
 
     def _drop_expired(self) -> None:
         now = time.monotonic()

@@ -1,20 +1,27 @@
-"""Request budgets per session (asking) and per client address (creating sessions)."""
+"""Request budgets per session (asking) and per client address (creating sessions): in this
+process, or in Redis (RAGSVC_REDIS_URL), where every replica spends from the same budgets."""
 
 from __future__ import annotations
 
 import math
 import time
+from typing import Any
 
 from limits import RateLimitItemPerMinute
-from limits.aio.storage import MemoryStorage
+from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
+from redis.asyncio import Redis
 
 from ragsvc.errors import RateLimited
 
 
 class RateLimiter:
-    def __init__(self) -> None:
-        self._limiter = MovingWindowRateLimiter(MemoryStorage())
+    def __init__(self, redis: Redis | None = None) -> None:
+        storage: Storage = MemoryStorage()
+        if redis is not None:  # its connections, closed with it
+            pool: Any = {"connection_pool": redis.connection_pool}  # typed as str by limits
+            storage = RedisStorage("async+redis://", implementation="redispy", **pool)
+        self._limiter = MovingWindowRateLimiter(storage)
 
     async def check(self, scope: str, key: str, per_minute: int) -> None:
         """Spend one request of `key`'s budget, or raise 429 with Retry-After."""

@@ -8,6 +8,7 @@ from dataclasses import dataclass, fields
 from typing import TypeVar
 
 from anyio import CapacityLimiter
+from redis.asyncio import Redis
 
 from ragsvc.answering import Answering, AnswerOptions
 from ragsvc.backends import Backends
@@ -18,6 +19,7 @@ from ragsvc.ingestion import Ingestion
 from ragsvc.metrics import Metrics
 from ragsvc.preparation import IngestOptions
 from ragsvc.ratelimit import RateLimiter
+from ragsvc.shared_logs import SharedLogs
 
 Options = TypeVar("Options", IngestOptions, AnswerOptions)
 
@@ -34,10 +36,17 @@ class AppState:
     answers: LogHub[AnswerEvent]  # answers being streamed, resumable with Last-Event-ID
     ingests: LogHub[IngestEvent]  # documents being ingested in the background
     metrics: Metrics
+    redis: Redis | None = None  # shared by replicas (RAGSVC_REDIS_URL); owned here
+
+    async def aclose(self) -> None:
+        if self.redis is not None:
+            await self.redis.aclose()
 
     @classmethod
     def build(cls, settings: Settings, backends: Backends) -> AppState:
         store, embedder, metrics = backends.store, backends.embedder, Metrics()
+        redis_url = settings.redis_url
+        redis = Redis.from_url(redis_url) if redis_url else None  # connects on first use
         ingest, answer = options(settings, IngestOptions), options(settings, AnswerOptions)
         ingests_at_once = max(1, settings.parse_workers)  # the rest wait, spooled to disk
         state = cls(
@@ -52,20 +61,23 @@ class AppState:
                 metrics.observe_document,
             ),
             answering=Answering(store, embedder, backends.generator, answer),
-            limiter=RateLimiter(),
+            limiter=RateLimiter(redis),
             answers=LogHub(
                 settings.resume_window_s,
                 settings.resume_grace_s,
                 Limits(settings.max_answers, settings.max_answers_per_session),
                 metrics.observe_answer,
+                SharedLogs(redis, "answer", settings.resume_window_s) if redis else None,
             ),
             # An ingest runs to its end even when nobody watches: grace None, never cancelled.
             ingests=LogHub(
                 settings.resume_window_s,
                 None,
                 Limits(settings.max_ingests, settings.max_ingests_per_session),
+                copies=SharedLogs(redis, "ingest", settings.resume_window_s) if redis else None,
             ),
             metrics=metrics,
+            redis=redis,
         )
         state._gauges()
         return state

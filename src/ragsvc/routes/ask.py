@@ -48,7 +48,7 @@ async def respond(
     request: Request, session: CurrentSession, state: AppState, body: AskRequest
 ) -> Response:
     """Resume the answer named by Last-Event-ID, or answer afresh: as a stream, or whole."""
-    resumed = resume(request, session, state)
+    resumed = await resume(request, session, state)
     if resumed is not None:
         return resumed
     await state.limiter.check("asking", session.token_hash, state.settings.ask_rate_per_minute)
@@ -64,19 +64,20 @@ async def respond(
     return answer_stream(plan.answer_id, state.answers.follow(entry, -1), state)
 
 
-def resume(request: Request, session: CurrentSession, state: AppState) -> Response | None:
-    """The rest of a kept answer named by Last-Event-ID; None to answer afresh."""
+async def resume(request: Request, session: CurrentSession, state: AppState) -> Response | None:
+    """The rest of a kept answer named by Last-Event-ID (kept here, or copied to Redis by
+    another replica); None to answer afresh."""
     header = request.headers.get("last-event-id")
     parsed = parse_event_id(header) if header else None
     if parsed is None or wants_json(request):
         return None
     answer_id, seq = parsed
-    entry = state.answers.find(answer_id, session.token_hash)
-    if entry is None:
+    found = await state.answers.locate(answer_id, session.token_hash)
+    if found is None:
         return None
-    if entry.finished and seq >= len(entry.events) - 1:
+    if found.finished and seq >= found.last_seq:
         return Response(status_code=204)  # EventSource stops reconnecting on 204
-    return answer_stream(answer_id, state.answers.follow(entry, seq), state)
+    return answer_stream(answer_id, state.answers.follow_located(found, seq), state)
 
 
 def answer_stream(answer_id: str, batches: AsyncIterator[Batch], state: AppState) -> Response:

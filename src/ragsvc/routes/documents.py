@@ -11,7 +11,7 @@ from starlette.datastructures import FormData, UploadFile
 
 from ragsvc.deps import CurrentSession, OptionalSessionDep, SessionDep, StateDep, require_api_key
 from ragsvc.errors import BadRequest, DocumentNotFound, RagError
-from ragsvc.eventlog import EventLog
+from ragsvc.eventlog import EventLog, Located
 from ragsvc.events import DocumentSettled, IngestEvent
 from ragsvc.http_errors import problem_responses
 from ragsvc.preparation import UploadedFile, screen
@@ -192,12 +192,13 @@ async def remove_document(document_id: str, session: SessionDep, state: StateDep
 async def document_events(
     document_id: str, request: Request, session: SessionDep, state: StateDep
 ) -> EventSourceResponse:
-    entry = state.ingests.find(document_id, session.token_hash)
-    if entry is None:  # not being ingested here: its stored state is the last word
+    found = await state.ingests.locate(document_id, session.token_hash)
+    if found is None:  # not being ingested by any replica: its stored state is the last word
         entry = await _settled_log(state, session.token_hash, document_id)
+        found = Located(document_id, session.token_hash, True, 0, entry)
     parsed = parse_event_id(request.headers.get("last-event-id", ""))
     after = parsed[1] if parsed and parsed[0] == document_id else -1
-    batches = state.ingests.follow(entry, after)
+    batches = state.ingests.follow_located(found, after)
     return event_stream(document_id, batches, state.settings, DOCUMENT_ID_HEADER)
 
 

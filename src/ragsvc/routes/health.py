@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import anyio
 from fastapi import APIRouter, Request
+from redis.asyncio import Redis
 
 from ragsvc.errors import BackendUnavailable
 from ragsvc.http_errors import problem_responses
@@ -27,4 +29,15 @@ async def readyz(request: Request) -> dict[str, str]:
         raise BackendUnavailable("still loading models")
     if problem := state.backends.store.health():
         raise BackendUnavailable(problem)
+    if state.redis is not None:
+        await _ping(state.redis)
     return {"status": "ready", "embedder": state.backends.embedder.name}
+
+
+async def _ping(redis: Redis) -> None:
+    """503 naming Redis when it does not answer within a second."""
+    try:
+        with anyio.fail_after(1):
+            await redis.ping()
+    except Exception as exc:
+        raise BackendUnavailable(f"Redis (RAGSVC_REDIS_URL) does not answer: {exc!r}") from exc
