@@ -24,7 +24,7 @@ from ragsvc.shared_logs import ALIVE_FOR_S, SharedLogs
 from ragsvc.tokens import hash_token
 
 from .conftest import app_client, app_of, make_pdf, parse_sse
-from .server import server_process
+from .server import free_port, server_process
 
 pytestmark = pytest.mark.anyio
 PAGES = ["Herons hunt fish in shallow water at dawn.", "Kingfishers dive from perches."]
@@ -117,6 +117,19 @@ async def test_rate_limits_count_across_replicas(tmp_path: Path, redis_url: str)
         refused = await b.post("/ask", json={"question": "herons?"}, headers=who)
         assert refused.status_code == 429 and refused.headers["retry-after"]
         assert (await a.post("/ask", json={"question": "herons?"}, headers=who)).status_code == 429
+
+
+async def test_redis_down_is_a_503_naming_it(tmp_path: Path):
+    """Nothing listens at that port: requests that need Redis get 503 problem+json, and
+    /readyz says why, where an unhandled Redis error was a 500."""
+    settings = Settings(data_dir=tmp_path / "data", redis_url=f"redis://127.0.0.1:{free_port()}")
+    async with app_client(settings) as http:
+        created = await http.post("/sessions")
+        ready = await http.get("/readyz")
+    for reply in (created, ready):
+        assert reply.status_code == 503, reply.text
+        assert reply.headers["content-type"] == "application/problem+json"
+        assert "RAGSVC_REDIS_URL" in reply.json()["detail"]
 
 
 def test_several_workers_without_redis_are_refused_at_start(monkeypatch: pytest.MonkeyPatch):

@@ -7,7 +7,11 @@ No web framework here: `http_errors.py` writes these problems as HTTP responses,
 from __future__ import annotations
 
 import errno
+from collections.abc import Iterator
+from contextlib import contextmanager
 from http import HTTPStatus
+
+from redis.exceptions import RedisError
 
 from ragsvc.schemas import Problem
 
@@ -98,6 +102,22 @@ class TooMuchInProgress(RagError):
 
 class BackendUnavailable(RagError):
     status, slug, title = 503, "backend-unavailable", "A backend is unavailable"
+
+
+class SharedStateUnavailable(BackendUnavailable):
+    """Redis (RAGSVC_REDIS_URL) did not answer: rate limits and resumes elsewhere need it."""
+
+    def __init__(self, exc: Exception) -> None:
+        super().__init__(f"Redis (RAGSVC_REDIS_URL) is unavailable: {exc}")
+
+
+@contextmanager
+def redis_errors_as_503() -> Iterator[None]:
+    """Redis failing is a 503 condition for the client, not a bug."""
+    try:
+        yield
+    except RedisError as exc:
+        raise SharedStateUnavailable(exc) from exc
 
 
 class Overloaded(RagError):

@@ -12,7 +12,7 @@ from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 from redis.asyncio import Redis
 
-from ragsvc.errors import RateLimited
+from ragsvc.errors import RateLimited, redis_errors_as_503
 
 
 class RateLimiter:
@@ -28,14 +28,16 @@ class RateLimiter:
         if per_minute <= 0:
             return
         item = RateLimitItemPerMinute(per_minute)
-        if not await self._limiter.hit(item, scope, key):
-            await self._refuse(item, scope, key)
+        with redis_errors_as_503():
+            if not await self._limiter.hit(item, scope, key):
+                await self._refuse(item, scope, key)
 
     async def ensure_left(self, scope: str, key: str, per_minute: int) -> None:
         """Raise 429 if `key`'s budget is spent, without spending any of it."""
         item = RateLimitItemPerMinute(per_minute)
-        if per_minute > 0 and not await self._limiter.test(item, scope, key):
-            await self._refuse(item, scope, key)
+        with redis_errors_as_503():
+            if per_minute > 0 and not await self._limiter.test(item, scope, key):
+                await self._refuse(item, scope, key)
 
     async def _refuse(self, item: RateLimitItemPerMinute, scope: str, key: str) -> None:
         stats = await self._limiter.get_window_stats(item, scope, key)

@@ -21,8 +21,9 @@ from typing import Any, Generic, TypeVar, cast
 
 import anyio
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
-from ragsvc.errors import GenerationLost
+from ragsvc.errors import GenerationLost, SharedStateUnavailable, redis_errors_as_503
 from ragsvc.event_codec import Event, decode_event, encode_event
 from ragsvc.eventlog import EventLog
 from ragsvc.events import FailedEvent
@@ -89,7 +90,8 @@ class SharedLogs(Generic[E]):
 
     async def located(self, owner: str, key: str) -> tuple[bool, int] | None:
         """(ended, last sequence number) of the log of `key`, if `owner`'s session has it."""
-        last: Any = await self._redis.xrevrange(self._key(owner, key), count=1)
+        with redis_errors_as_503():
+            last: Any = await self._redis.xrevrange(self._key(owner, key), count=1)
         if not last:
             return None
         entry_id, fields = last[0]
@@ -102,7 +104,19 @@ class SharedLogs(Generic[E]):
 
     async def follow(self, owner: str, key: str, after: int) -> AsyncIterator[list[tuple[int, E]]]:
         """The events after sequence number `after` until the end; a `generation-lost`
-        error event if the replica doing the work stops saying it is alive."""
+        error event if the replica doing the work stops saying it is alive, a 503 one if
+        Redis fails."""
+        last = after
+        try:
+            async for batch in self._read(owner, key, after):
+                last = batch[-1][0]
+                yield batch
+        except (RedisError, SharedStateUnavailable) as exc:
+            failure = exc if isinstance(exc, SharedStateUnavailable) else None
+            problem = (failure or SharedStateUnavailable(exc)).problem()
+            yield [(last + 1, cast(E, FailedEvent(problem)))]
+
+    async def _read(self, owner: str, key: str, after: int) -> AsyncIterator[list[tuple[int, E]]]:
         stream, last = self._key(owner, key), after
         while True:
             await self._redis.set(f"{stream}:followed", b"1", ex=ALIVE_FOR_S)

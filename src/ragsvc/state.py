@@ -8,7 +8,7 @@ from dataclasses import dataclass, fields
 from typing import TypeVar
 
 from anyio import CapacityLimiter
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 
 from ragsvc.answering import Answering, AnswerOptions
 from ragsvc.backends import Backends
@@ -22,6 +22,8 @@ from ragsvc.ratelimit import RateLimiter
 from ragsvc.shared_logs import SharedLogs
 
 Options = TypeVar("Options", IngestOptions, AnswerOptions)
+REDIS_CONNECTIONS = 64  # per process; a replica's readers of other replicas' logs hold one each
+REDIS_WAIT_S = 5.0
 
 
 @dataclass
@@ -46,7 +48,7 @@ class AppState:
     def build(cls, settings: Settings, backends: Backends) -> AppState:
         store, embedder, metrics = backends.store, backends.embedder, Metrics()
         redis_url = settings.redis_url
-        redis = Redis.from_url(redis_url) if redis_url else None  # connects on first use
+        redis = shared_redis(redis_url) if redis_url else None
         ingest, answer = options(settings, IngestOptions), options(settings, AnswerOptions)
         ingests_at_once = max(1, settings.parse_workers)  # the rest wait, spooled to disk
         state = cls(
@@ -102,6 +104,15 @@ class AppState:
             "Memory held by loaded sessions",
             lambda: self.backends.store.cache_bytes,
         )
+
+
+def shared_redis(url: str) -> Redis:
+    """A client on RAGSVC_REDIS_URL whose requests wait for one of its connections (up to
+    REDIS_WAIT_S) rather than fail: under 200 streams, the default pool's 100 ran out."""
+    pool = BlockingConnectionPool.from_url(
+        url, max_connections=REDIS_CONNECTIONS, timeout=REDIS_WAIT_S
+    )
+    return Redis.from_pool(pool)  # owns the pool: closing the client closes it
 
 
 def options(settings: Settings, kind: type[Options]) -> Options:
