@@ -12,6 +12,7 @@ import typer
 import uvicorn
 
 from ragsvc.config import Settings
+from ragsvc.disk_store import DataDirUnusable, DiskStore
 from ragsvc.logs import configure_logging
 from ragsvc.orphans import SUPERVISOR_PID
 from ragsvc.serving import raise_open_files_limit, uvicorn_options
@@ -40,6 +41,11 @@ def serve(
     if workers > 1:  # each worker process exits with this supervisor, even a killed one
         os.environ[SUPERVISOR_PID] = str(os.getpid())
     raise_open_files_limit()
+    try:
+        DiskStore(settings.data_dir)  # fails now, in one line, rather than in the lifespan
+    except DataDirUnusable as exc:
+        typer.echo(f"ragsvc: {exc}", err=True)
+        raise typer.Exit(1) from exc
     uvicorn.run(
         "ragsvc.app:app_from_env",
         factory=True,

@@ -16,10 +16,12 @@ purge. A read never fails because of a concurrent writer, nor because of a write
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import re
 import shutil
+import tempfile
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -54,10 +56,26 @@ _TOKEN_HASH = re.compile(r"[0-9a-f]{64}")
 _READ_ATTEMPTS = 5  # a generation can vanish under a reader when a writer replaces it
 
 
+class DataDirUnusable(Exception):
+    """RAGSVC_DATA_DIR cannot be created or written: a start-up error that says what to fix."""
+
+    def __init__(self, data_dir: Path, exc: OSError) -> None:
+        super().__init__(
+            f"cannot use the data directory {data_dir} ({exc.strerror or exc}): give this "
+            f"process (uid {os.getuid()}) a writable RAGSVC_DATA_DIR, for example a volume "
+            "owned by that uid"
+        )
+
+
 class DiskStore:
     def __init__(self, data_dir: Path, cache_mb: float = 512, min_free_mb: float = 0) -> None:
         self.root = data_dir / "sessions"
-        self.root.mkdir(parents=True, exist_ok=True)
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            if not os.access(self.root, os.W_OK):  # made by another user (a root-owned mount)
+                raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(self.root))
+        except OSError as exc:
+            raise DataDirUnusable(data_dir, exc) from exc
         self.cache = SessionCache(int(cache_mb * 2**20))
         self._min_free = int(min_free_mb * 2**20)
 
@@ -157,7 +175,9 @@ class DiskStore:
     def health(self) -> str | None:
         """Why the store cannot take writes now, or None when it can."""
         if not os.access(self.root, os.W_OK):
-            return "the data directory is not writable"
+            return f"the data directory {self.root.parent} is not writable"
+        if not os.access(tempfile.gettempdir(), os.W_OK):  # where uploads are spooled
+            return f"the temporary directory {tempfile.gettempdir()} is not writable (TMPDIR)"
         free = shutil.disk_usage(self.root).free
         if free < self._min_free:
             return f"the data directory's disk is full ({free / 2**20:.0f} MB free)"

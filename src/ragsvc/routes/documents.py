@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from typing import Annotated, Any
 
 import anyio
@@ -10,7 +11,7 @@ from sse_starlette import EventSourceResponse
 from starlette.datastructures import FormData, UploadFile
 
 from ragsvc.deps import CurrentSession, OptionalSessionDep, SessionDep, StateDep, require_api_key
-from ragsvc.errors import BadRequest, DocumentNotFound, RagError
+from ragsvc.errors import BackendUnavailable, BadRequest, DocumentNotFound, RagError, disk_full
 from ragsvc.eventlog import EventLog, Located
 from ragsvc.events import DocumentSettled, IngestEvent
 from ragsvc.http_errors import problem_responses
@@ -66,6 +67,11 @@ async def _form(request: Request, max_files: int) -> FormData:
         return await request.form(max_files=max_files, max_fields=10)
     except RagError:
         raise
+    except OSError as exc:  # spooling the body to the temp dir failed: not the client's fault
+        if disk_full(exc):
+            raise  # 507
+        temp = tempfile.gettempdir()
+        raise BackendUnavailable(f"the temporary directory {temp} is not writable") from exc
     except Exception as exc:  # python-multipart / starlette parse errors
         raise BadRequest(f"malformed multipart body: {exc}") from exc
 
