@@ -9,7 +9,7 @@ PORT    ?= 8000
 RAGSVC_DATA_DIR ?= ./data
 export RAGSVC_DATA_DIR
 
-.PHONY: install install-extras run test test-slow test-e2e browser lint typecheck openapi eval bench load clean
+.PHONY: install install-extras run test test-slow test-e2e browser proxy lint typecheck openapi eval bench load clean
 
 install: $(STAMP)
 
@@ -57,6 +57,11 @@ $(E2E_STAMP): $(STAMP)
 
 browser:
 	command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
+
+# The replica suite runs nginx (Debian's package) as a process of its own; installing it
+# needs root, as in CI. Without it those tests skip, saying so (and fail in CI).
+proxy:
+	command -v nginx >/dev/null || test -x /usr/sbin/nginx || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx)
 
 test-e2e: $(E2E_STAMP) browser
 	$(BIN)/pytest -m e2e

@@ -1,0 +1,170 @@
+"""Three `ragsvc serve` replicas on one data directory and one Redis, behind nginx (Debian's
+package, run with `docker/nginx.conf`, its upstreams pointed at loopback ports). Through the
+proxy: what one replica writes the others serve; an answer whose replica is SIGKILLed
+mid-stream resumes on a survivor and ends with `generation-lost`; rate limits hold across
+replicas. Slow: three servers and a proxy start."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+from .conftest import make_pdf, parse_sse, unavailable
+from .fake_openai import FakeOpenAI
+from .server import free_port, server_process
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parents[1]
+PAGES = ["Herons hunt fish in shallow water at dawn.", "Kingfishers dive from perches."]
+REPLICAS = 3
+
+
+def nginx_config(proxy_port: int, upstreams: list[str], scratch: Path) -> Path:
+    """docker/nginx.conf with loopback upstreams and port, inside a main config of its own."""
+    site = (ROOT / "docker" / "nginx.conf").read_text()
+    servers = "".join(f"    server {address};\n" for address in upstreams)
+    site = re.sub(r"(?m)^    server api\d:8000;\n", "", site)
+    site = site.replace("upstream ragsvc {\n", "upstream ragsvc {\n" + servers)
+    site = site.replace("listen 8080;", f"listen 127.0.0.1:{proxy_port};")
+    config = scratch / "nginx.conf"
+    config.write_text(
+        f"pid {scratch}/nginx.pid;\nerror_log {scratch}/nginx-error.log;\n"
+        "events { worker_connections 512; }\n"
+        f"http {{\n access_log off;\n client_body_temp_path {scratch}/body;\n"
+        f" proxy_temp_path {scratch}/proxy;\n{site}\n}}\n"
+    )
+    return config
+
+
+@contextmanager
+def nginx(config: Path, port: int) -> Iterator[str]:
+    binary = shutil.which("nginx") or "/usr/sbin/nginx"
+    if not os.path.exists(binary):
+        unavailable("nginx is not installed", "apt-get install nginx")
+    process = subprocess.Popen(
+        [binary, "-c", str(config), "-p", str(config.parent), "-g", "daemon off;"],
+        stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                httpx.get(f"{base}/healthz", timeout=1)
+                break
+            except httpx.TransportError:
+                assert process.poll() is None, process.stderr.read() if process.stderr else ""
+                assert time.monotonic() < deadline, "nginx did not start"
+                time.sleep(0.05)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@contextmanager
+def behind_proxy(tmp_path: Path, redis_url: str, **env: str) -> Iterator[tuple[str, list]]:
+    """The proxy's base URL and the replicas, as (base, process) pairs."""
+    with ExitStack() as stack:
+        replicas = [
+            stack.enter_context(
+                server_process(
+                    tmp_path / "data",
+                    RAGSVC_REDIS_URL=redis_url,
+                    RAGSVC_PARSE_WORKERS="1",
+                    **env,
+                )
+            )
+            for _ in range(REPLICAS)
+        ]
+        port = free_port()
+        upstreams = [base.removeprefix("http://") for base, _ in replicas]
+        scratch = tmp_path / "nginx"
+        scratch.mkdir()
+        base = stack.enter_context(nginx(nginx_config(port, upstreams, scratch), port))
+        yield base, replicas
+
+
+def upload(base: str) -> dict[str, str]:
+    reply = httpx.post(f"{base}/upload", files={"files": ("b.pdf", make_pdf(PAGES))}, timeout=60)
+    assert reply.status_code == 201, reply.text
+    return {"Authorization": f"Bearer {reply.json()['token']}"}
+
+
+def test_what_one_replica_writes_every_replica_serves(tmp_path: Path, redis_url: str):
+    with behind_proxy(tmp_path, redis_url) as (base, replicas):
+        who = upload(base)  # through the proxy: on one of the replicas
+        for replica, _ in replicas:
+            listed = httpx.get(f"{replica}/documents", headers=who, timeout=10)
+            assert [d["filename"] for d in listed.json()["documents"]] == ["b.pdf"]
+        for _ in range(REPLICAS):  # round robin: each replica answers one
+            reply = httpx.post(f"{base}/ask", json={"question": "herons?"}, headers=who)
+            assert reply.status_code == 200 and parse_sse(reply.text)[-1]["event"] == "done"
+        [document] = httpx.get(f"{base}/documents", headers=who).json()["documents"]
+        assert httpx.delete(f"{base}/documents/{document['id']}", headers=who).status_code == 204
+        for replica, _ in replicas:
+            listed = httpx.get(f"{replica}/documents", headers=who, timeout=10)
+            assert listed.json()["documents"] == []
+
+
+def test_an_answer_whose_replica_is_killed_resumes_through_the_proxy(
+    tmp_path: Path, redis_url: str
+):
+    with FakeOpenAI(chunk_delay=0.05, repeat=40).running() as llm:  # about 10 s of answer
+        llm_env = {
+            "RAGSVC_GENERATOR": "openai",
+            "RAGSVC_OPENAI_BASE_URL": llm.base_url,
+            "RAGSVC_OPENAI_API_KEY": "test",
+            "RAGSVC_LLM_MODEL": "fake-chat",
+        }
+        with behind_proxy(tmp_path, redis_url, **llm_env) as (base, replicas):
+            who = upload(base)
+            (victim, process), seen = replicas[0], []
+            with httpx.stream(
+                "POST", f"{victim}/ask", json={"question": "herons?"}, headers=who, timeout=30
+            ) as stream:
+                answer_id = stream.headers["x-answer-id"]
+                for line in stream.iter_lines():
+                    if line.startswith("id: "):
+                        seen.append(line.removeprefix("id: "))
+                    if len(seen) == 5:
+                        break
+            time.sleep(0.3)  # the copy in Redis follows the stream within milliseconds
+            os.kill(process.pid, signal.SIGKILL)
+            process.wait()
+            started = time.monotonic()
+            resumed = httpx.post(
+                f"{base}/ask",
+                json={"question": "herons?"},
+                headers={**who, "Last-Event-ID": seen[-1]},
+                timeout=30,
+            )
+            waited = time.monotonic() - started
+    assert resumed.status_code == 200 and resumed.headers["x-answer-id"] == answer_id
+    frames = parse_sse(resumed.text)
+    assert frames[0]["id"] == f"{answer_id}:5"  # continues right after the last event seen
+    assert [f["event"] for f in frames[:-1]] == ["token"] * (len(frames) - 1)
+    problem = json.loads(frames[-1]["data"])
+    assert frames[-1]["event"] == "error" and problem["type"].endswith("generation-lost")
+    assert waited < 10, f"the lost answer took {waited:.1f} s to end"
+
+
+def test_rate_limits_hold_across_replicas_behind_the_proxy(tmp_path: Path, redis_url: str):
+    with behind_proxy(tmp_path, redis_url, RAGSVC_ASK_RATE_PER_MINUTE="4") as (base, _):
+        who = upload(base)
+        statuses = [
+            httpx.post(f"{base}/ask", json={"question": "herons?"}, headers=who).status_code
+            for _ in range(REPLICAS * 2)
+        ]
+    assert statuses == [200] * 4 + [429] * (REPLICAS * 2 - 4)
