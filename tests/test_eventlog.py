@@ -120,11 +120,12 @@ async def test_a_session_past_its_share_is_refused_and_no_one_else_is_touched():
     async with running(hub_of(running=10, per_owner=2)) as hub:
         works = [Work(), Work(), Work()]
         for i, work in enumerate(works[:2]):
-            with hub.reserve("mallory") as room:
+            async with hub.reserve("mallory") as room:
                 room.start(f"m{i}", work)
-        with pytest.raises(TooMuchInProgress), hub.reserve("mallory"):
-            pass
-        with hub.reserve("alice") as room:
+        with pytest.raises(TooMuchInProgress):
+            async with hub.reserve("mallory"):
+                pass
+        async with hub.reserve("alice") as room:
             room.start("a0", works[2])
         await anyio.wait_all_tasks_blocked()
         assert not any(work.ended.is_set() for work in works)
@@ -136,25 +137,27 @@ async def test_a_full_process_refuses_new_work_and_cancels_none():
     async with running(hub_of(running=2, per_owner=2)) as hub:
         works = [Work(), Work()]
         for owner, work in zip(["alice", "bob"], works, strict=True):
-            with hub.reserve(owner) as room:
+            async with hub.reserve(owner) as room:
                 room.start(owner, work)
-        with pytest.raises(Overloaded), hub.reserve("mallory"):
-            pass
+        with pytest.raises(Overloaded):
+            async with hub.reserve("mallory"):
+                pass
         await anyio.wait_all_tasks_blocked()
         assert not any(work.ended.is_set() for work in works)
         works[0].release.set()
         with anyio.fail_after(5):
             await works[0].ended.wait()
-        with hub.reserve("mallory"):  # finished work makes room again
+        async with hub.reserve("mallory"):  # finished work makes room again
             pass
         works[1].release.set()
 
 
 async def test_a_reservation_not_used_is_given_back():
     async with running(hub_of(running=1, per_owner=1)) as hub:
-        with pytest.raises(RuntimeError), hub.reserve("alice"):
-            raise RuntimeError("planning the answer failed")
-        with hub.reserve("alice"):
+        with pytest.raises(RuntimeError):
+            async with hub.reserve("alice"):
+                raise RuntimeError("planning the answer failed")
+        async with hub.reserve("alice"):
             pass
 
 

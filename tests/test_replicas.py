@@ -8,6 +8,7 @@ import json
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
+from functools import partial
 from pathlib import Path
 
 import anyio
@@ -117,6 +118,46 @@ async def test_rate_limits_count_across_replicas(tmp_path: Path, redis_url: str)
         refused = await b.post("/ask", json={"question": "herons?"}, headers=who)
         assert refused.status_code == 429 and refused.headers["retry-after"]
         assert (await a.post("/ask", json={"question": "herons?"}, headers=who)).status_code == 429
+
+
+class HeldGenerator:
+    """Says one word, then waits for `release`: an answer that stays in progress."""
+
+    def __init__(self) -> None:
+        self.release = anyio.Event()
+
+    async def stream(self, prompt: object) -> AsyncIterator[str]:
+        yield "Herons "
+        await self.release.wait()
+        yield "hunt at dawn."
+
+
+async def test_a_sessions_answers_in_progress_count_on_every_replica(
+    tmp_path: Path, redis_url: str
+):
+    settings = Settings(data_dir=tmp_path / "data", redis_url=redis_url, max_answers_per_session=1)
+    async with replicas(settings, 2) as (a, b):
+        who = await upload(a)
+        owner = hash_token(who["Authorization"][7:])
+        held = HeldGenerator()
+        app_of(a).state.ragsvc.answering.generator = held
+        redis = Redis.from_url(redis_url)
+        shared = SharedLogs(redis, "answer", 60)
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(partial(a.post, "/ask", json={"question": "herons?"}, headers=who))
+            with anyio.fail_after(5):  # A's answer runs, and Redis knows it
+                while await shared.running(owner) < 1:
+                    await anyio.sleep(0.02)
+            refused = await b.post("/ask", json={"question": "herons?"}, headers=who)
+            held.release.set()
+        with anyio.fail_after(5):  # ended: counted no more
+            while await shared.running(owner) > 0:
+                await anyio.sleep(0.02)
+        await redis.aclose()
+        assert refused.status_code == 429, refused.text
+        assert refused.json()["type"].endswith("too-much-in-progress")
+        again = await b.post("/ask", json={"question": "herons?"}, headers=who)
+        assert again.status_code == 200
 
 
 async def test_redis_down_is_a_503_naming_it(tmp_path: Path):

@@ -11,10 +11,11 @@ its end (an ingest finishes even if nobody watches). Logs are kept for a window 
 end, then dropped. They live in this process; with copies in Redis (`shared_logs.py`), a
 client resumes on any replica.
 
-Work is admitted by reservation: each session may have a few pieces of work running, and
-the process a bounded number in all; past either bound a reservation is refused (429 for
-the session, 503 for the process). Making room only ever drops logs that have finished:
-one session's work can never evict or cancel another's.
+Work is admitted by reservation: each session may have a few pieces of work running (on
+every replica together, with copies in Redis), and the process a bounded number in all;
+past either bound a reservation is refused (429 for the session, 503 for the process).
+Making room only ever drops logs that have finished: one session's work can never evict or
+cancel another's.
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter, OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import Generic, Protocol, TypeVar
@@ -95,6 +96,7 @@ class LogCopies(Protocol[E]):
     async def keep_alive(self, running: Callable[[], Iterable[EventLog[E]]]) -> None: ...
     async def located(self, owner: str, key: str) -> tuple[bool, int] | None: ...
     async def followed_elsewhere(self, owner: str, key: str) -> bool: ...
+    async def running(self, owner: str) -> int: ...
     def follow(self, owner: str, key: str, after: int) -> AsyncIterator[list[tuple[int, E]]]: ...
 
 
@@ -140,12 +142,16 @@ class LogHub(Generic[E]):
             await anyio.sleep(min(self._window, 5.0))
             self._drop_expired()
 
-    @contextmanager
-    def reserve(self, owner: str, count: int = 1) -> Iterator[Reservation[E]]:
+    @asynccontextmanager
+    async def reserve(self, owner: str, count: int = 1) -> AsyncIterator[Reservation[E]]:
         """Room for `count` more pieces of `owner`'s work, held until the block ends (work
-        started meanwhile counts as running); 429 or 503 problems when there is none."""
+        started meanwhile counts as running); 429 or 503 problems when there is none. With
+        copies in Redis, the session's work running on other replicas counts too."""
         limits = self._limits
-        if self._running[owner] + self._reserved[owner] + count > limits.running_per_owner:
+        running = self._running[owner]
+        if self._copies is not None:  # every replica's, this one's included once copied
+            running = max(running, await self._copies.running(owner))
+        if running + self._reserved[owner] + count > limits.running_per_owner:
             raise TooMuchInProgress(
                 f"this session already has {limits.running_per_owner} pieces of work in "
                 "progress; wait for one to finish"

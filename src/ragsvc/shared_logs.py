@@ -16,6 +16,7 @@ a session's keys in one Redis Cluster slot, and a session can only find its own 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any, Generic, TypeVar, cast
 
@@ -47,20 +48,31 @@ class SharedLogs(Generic[E]):
     def _key(self, owner: str, key: str) -> str:
         return f"ragsvc:{{{owner}}}:{self._kind}:{key}"
 
+    def _running_key(self, owner: str) -> str:
+        """A sorted set: the session's logs still running, scored by when their replica
+        last said so, plus ALIVE_FOR_S (a dead replica's logs age out)."""
+        return f"ragsvc:{{{owner}}}:{self._kind}s-running"
+
+    async def running(self, owner: str) -> int:
+        """How many of the session's logs run now, on any replica."""
+        with redis_errors_as_503():
+            return int(await self._redis.zcount(self._running_key(owner), time.time(), "+inf"))
+
     async def publish(self, entry: EventLog[E]) -> None:
         """Copy the log's events to its stream as they come, then its end."""
-        stream, sent = self._key(entry.owner, entry.key), 0
+        sent = 0
         while True:
             changed = entry.changed()  # taken before reading, so no append is missed
             events, finished = entry.events[sent:], entry.finished
             if events or finished:
-                await self._append(stream, sent, events, finished)
+                await self._append(entry.owner, entry.key, sent, events, finished)
                 sent += len(events)
             if finished:
                 return
             await changed.wait()
 
-    async def _append(self, stream: str, first: int, events: list[E], end: bool) -> None:
+    async def _append(self, owner: str, key: str, first: int, events: list[E], end: bool) -> None:
+        stream = self._key(owner, key)
         pipe = self._redis.pipeline(transaction=False)
         for seq, event in enumerate(events, start=first):
             name, data = encode_event(event)
@@ -68,6 +80,9 @@ class SharedLogs(Generic[E]):
         if end:
             pipe.xadd(stream, {END: b"1"}, id=f"0-{first + len(events) + 1}")
             pipe.delete(f"{stream}:alive")
+            pipe.zrem(self._running_key(owner), key)
+        elif first == 0:  # counted as running from its first copy on
+            pipe.zadd(self._running_key(owner), {key: time.time() + ALIVE_FOR_S})
         # While it runs, a log lives as long as its work; once ended, for the resume window.
         pipe.expire(stream, self._window)
         await pipe.execute()
@@ -82,6 +97,9 @@ class SharedLogs(Generic[E]):
                     stream = self._key(entry.owner, entry.key)
                     pipe.set(f"{stream}:alive", b"1", ex=ALIVE_FOR_S)
                     pipe.expire(stream, self._window)
+                    in_progress = self._running_key(entry.owner)
+                    pipe.zadd(in_progress, {entry.key: time.time() + ALIVE_FOR_S})
+                    pipe.expire(in_progress, self._window)
                 try:
                     await pipe.execute()
                 except Exception:  # Redis away for a moment: readers may call the work lost

@@ -53,7 +53,7 @@ async def respond(
         return resumed
     await state.limiter.check("asking", session.token_hash, state.settings.ask_rate_per_minute)
     log_question(state, body.question)
-    with state.answers.reserve(session.token_hash) as room:
+    async with state.answers.reserve(session.token_hash) as room:
         plan = await state.answering.plan(session.token_hash, body)
         events = state.answering.events(plan)
         if wants_json(request):

@@ -144,7 +144,7 @@ async def _ingest_in_background(
 ) -> list[Document]:
     """Record the uploads as `processing` and ingest each new one in a background task
     (room for all of them is reserved first: a refusal comes before anything is recorded)."""
-    with state.ingests.reserve(token_hash, len(uploads)) as room:
+    async with state.ingests.reserve(token_hash, len(uploads)) as room:
         documents, jobs = await state.ingestion.register_uploads(token_hash, uploads)
         for job in jobs:
             room.start(job.document.id, state.ingestion.in_background(token_hash, job))

@@ -96,7 +96,7 @@ async def chat_completions(body: ChatRequest, session: SessionDep, state: StateD
     question, turns = split_conversation(body.messages)
     log_question(state, question)
     request = AskRequest(question=question, top_k=body.top_k, document_ids=body.document_ids)
-    with state.answers.reserve(session.token_hash) as room:
+    async with state.answers.reserve(session.token_hash) as room:
         plan = await state.answering.plan(session.token_hash, request, history=turns)
         events = state.answering.events(plan)
         if not body.stream:
