@@ -52,10 +52,12 @@ def nginx(config: Path, port: int) -> Iterator[str]:
     binary = shutil.which("nginx") or "/usr/sbin/nginx"
     if not os.path.exists(binary):
         unavailable("nginx is not installed", "apt-get install nginx")
-    process = subprocess.Popen(
-        [binary, "-c", str(config), "-p", str(config.parent), "-g", "daemon off;"],
-        stderr=subprocess.PIPE,
-    )
+    log = config.parent / "nginx-stderr.log"
+    with log.open("wb") as stderr:
+        process = subprocess.Popen(
+            [binary, "-c", str(config), "-p", str(config.parent), "-g", "daemon off;"],
+            stderr=stderr,
+        )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 10
@@ -64,7 +66,7 @@ def nginx(config: Path, port: int) -> Iterator[str]:
                 httpx.get(f"{base}/healthz", timeout=1)
                 break
             except httpx.TransportError:
-                assert process.poll() is None, process.stderr.read() if process.stderr else ""
+                assert process.poll() is None, log.read_text()
                 assert time.monotonic() < deadline, "nginx did not start"
                 time.sleep(0.05)
         yield base
