@@ -9,7 +9,7 @@ PORT    ?= 8000
 RAGSVC_DATA_DIR ?= ./data
 export RAGSVC_DATA_DIR
 
-.PHONY: install install-extras run test test-slow test-e2e browser proxy lint typecheck openapi eval bench load clean
+.PHONY: install install-extras run test test-slow test-e2e browser proxy docker image image-base lock lint typecheck openapi eval bench load clean
 
 install: $(STAMP)
 
@@ -62,6 +62,44 @@ browser:
 # needs root, as in CI. Without it those tests skip, saying so (and fail in CI).
 proxy:
 	command -v nginx >/dev/null || test -x /usr/sbin/nginx || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx)
+
+# The container (docs/deploy.md). `make image` builds it with no network inside the build:
+# the wheels of requirements.lock (checked against its hashes) and ragsvc's own are made
+# here first. BASE: any image with Python 3.11; `make image-base` makes a local Debian one
+# with debootstrap, for machines that reach Debian's packages but no image registry.
+BASE ?= python:3.11-slim
+IMAGE ?= ragsvc
+
+WHEELHOUSE := build/wheelhouse/.complete
+
+$(WHEELHOUSE): requirements.lock $(STAMP)
+	rm -rf build/wheelhouse
+	$(BIN)/pip wheel -q --no-deps --require-hashes -r requirements.lock -w build/wheelhouse
+	touch $@
+
+image: $(WHEELHOUSE)
+	rm -rf build/dist
+	$(BIN)/pip wheel -q --no-deps . -w build/dist
+	docker build -q --build-arg BASE=$(BASE) -f docker/Dockerfile -t $(IMAGE) .
+
+image-base:
+	docker image inspect ragsvc-base:bookworm >/dev/null 2>&1 || ( \
+	  rm -rf build/rootfs && \
+	  debootstrap --variant=minbase --include=python3,python3-venv,ca-certificates \
+	    bookworm build/rootfs http://deb.debian.org/debian && \
+	  rm -rf build/rootfs/usr/share/doc build/rootfs/usr/share/man build/rootfs/var/cache/apt/* && \
+	  tar -C build/rootfs -c . | docker import - ragsvc-base:bookworm && rm -rf build/rootfs )
+
+# Docker's daemon for the container suite (root, as in CI): Debian's docker.io and debootstrap.
+docker:
+	command -v dockerd >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io debootstrap)
+	docker info >/dev/null 2>&1 || (dockerd >/tmp/dockerd.log 2>&1 & for i in $$(seq 30); do docker info >/dev/null 2>&1 && break; sleep 1; done)
+
+# requirements.lock: every runtime dependency pinned with its hashes, used by the image.
+lock:
+	$(BIN)/pip install -q pip-tools
+	$(BIN)/pip-compile -q --generate-hashes --strip-extras --no-emit-index-url \
+	  --no-emit-find-links -o requirements.lock pyproject.toml docker/extra-requirements.in
 
 test-e2e: $(E2E_STAMP) browser
 	$(BIN)/pytest -m e2e
