@@ -13,8 +13,11 @@ export RAGSVC_DATA_DIR
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+# The runtime dependencies come from requirements.lock (checked against its hashes), as in
+# the image; the dev tools from pyproject.toml's ranges.
+$(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install --disable-pip-version-check -q --require-hashes -r requirements.lock
 	$(BIN)/pip install --disable-pip-version-check -q -e '.[dev]'
 	touch $(STAMP)
 
