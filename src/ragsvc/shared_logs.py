@@ -22,7 +22,6 @@ from typing import Any, Generic, TypeVar, cast
 
 import anyio
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 from ragsvc.errors import GenerationLost, SharedStateUnavailable, redis_errors_as_503
 from ragsvc.event_codec import Event, decode_event, encode_event
@@ -81,7 +80,8 @@ class SharedLogs(Generic[E]):
             pipe.xadd(stream, {END: b"1"}, id=f"0-{first + len(events) + 1}")
             pipe.delete(f"{stream}:alive")
             pipe.zrem(self._running_key(owner), key)
-        elif first == 0:  # counted as running from its first copy on
+        elif first == 0:  # alive and counted as running from its first copy on
+            pipe.set(f"{stream}:alive", b"1", ex=ALIVE_FOR_S)
             pipe.zadd(self._running_key(owner), {key: time.time() + ALIVE_FOR_S})
         # While it runs, a log lives as long as its work; once ended, for the resume window.
         pipe.expire(stream, self._window)
@@ -126,13 +126,12 @@ class SharedLogs(Generic[E]):
         Redis fails."""
         last = after
         try:
-            async for batch in self._read(owner, key, after):
-                last = batch[-1][0]
-                yield batch
-        except (RedisError, SharedStateUnavailable) as exc:
-            failure = exc if isinstance(exc, SharedStateUnavailable) else None
-            problem = (failure or SharedStateUnavailable(exc)).problem()
-            yield [(last + 1, cast(E, FailedEvent(problem)))]
+            with redis_errors_as_503():
+                async for batch in self._read(owner, key, after):
+                    last = batch[-1][0]
+                    yield batch
+        except SharedStateUnavailable as exc:
+            yield [(last + 1, cast(E, FailedEvent(exc.problem())))]
 
     async def _read(self, owner: str, key: str, after: int) -> AsyncIterator[list[tuple[int, E]]]:
         stream, last = self._key(owner, key), after
