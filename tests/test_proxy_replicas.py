@@ -12,6 +12,7 @@ import re
 import shutil
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -160,6 +161,34 @@ def test_an_answer_whose_replica_is_killed_resumes_through_the_proxy(
     problem = json.loads(frames[-1]["data"])
     assert frames[-1]["event"] == "error" and problem["type"].endswith("generation-lost")
     assert waited < 10, f"the lost answer took {waited:.1f} s to end"
+
+
+def test_a_replica_killed_mid_upload_loses_no_acknowledged_document(tmp_path: Path, redis_url: str):
+    text = "Page {} of the harbour almanac lists the tides and the ships at anchor. "
+    big = make_pdf([text.format(i) * 25 for i in range(1500)])  # seconds of ingesting
+    with behind_proxy(tmp_path, redis_url) as (base, replicas):
+        who = upload(base)  # acknowledged: 201
+        (victim, process) = replicas[1]
+        failed: list[BaseException] = []
+
+        def send() -> None:
+            try:
+                files = {"files": ("big.pdf", big)}
+                httpx.post(f"{victim}/upload", files=files, headers=who, timeout=60)
+            except httpx.HTTPError as exc:
+                failed.append(exc)
+
+        sender = threading.Thread(target=send)
+        sender.start()
+        time.sleep(0.5)  # mid-upload: the body, or the parse that follows it
+        os.kill(process.pid, signal.SIGKILL)
+        sender.join(timeout=30)
+        process.wait()
+        assert failed, "the upload was acknowledged before the kill: nothing was tested"
+        listed = httpx.get(f"{base}/documents", headers=who, timeout=10).json()["documents"]
+        asked = httpx.post(f"{base}/ask", json={"question": "herons?"}, headers=who, timeout=30)
+    assert [(d["filename"], d["status"]) for d in listed] == [("b.pdf", "ready")]
+    assert parse_sse(asked.text)[-1]["event"] == "done"
 
 
 def test_rate_limits_hold_across_replicas_behind_the_proxy(tmp_path: Path, redis_url: str):
