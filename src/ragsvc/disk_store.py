@@ -176,8 +176,9 @@ class DiskStore:
         """Why the store cannot take writes now, or None when it can."""
         if not os.access(self.root, os.W_OK):
             return f"the data directory {self.root.parent} is not writable"
-        if not os.access(tempfile.gettempdir(), os.W_OK):  # where uploads are spooled
-            return f"the temporary directory {tempfile.gettempdir()} is not writable (TMPDIR)"
+        temp = tempfile.gettempdir()  # where upload bodies over 1 MB are spooled
+        if not os.access(temp, os.W_OK):
+            return f"the temporary directory {temp} is not writable (TMPDIR)"
         free = shutil.disk_usage(self.root).free
         if free < self._min_free:
             return f"the data directory's disk is full ({free / 2**20:.0f} MB free)"

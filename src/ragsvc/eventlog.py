@@ -88,6 +88,11 @@ class Located(Generic[E]):
     last_seq: int  # -1 while it has no event
     local: EventLog[E] | None = None
 
+    @classmethod
+    def here(cls, entry: EventLog[E]) -> Located[E]:
+        """A log this process keeps."""
+        return cls(entry.key, entry.owner, entry.finished, len(entry.events) - 1, entry)
+
 
 class LogCopies(Protocol[E]):
     """Where a hub copies its logs for other replicas (shared_logs.SharedLogs)."""
@@ -195,7 +200,7 @@ class LogHub(Generic[E]):
         """The log of `key` if this session has it kept here, or copied by another replica."""
         entry = self.find(key, owner)
         if entry is not None:
-            return Located(key, owner, entry.finished, len(entry.events) - 1, entry)
+            return Located.here(entry)
         copied = await self._copies.located(owner, key) if self._copies is not None else None
         return None if copied is None else Located(key, owner, *copied)
 

@@ -200,8 +200,7 @@ async def document_events(
 ) -> EventSourceResponse:
     found = await state.ingests.locate(document_id, session.token_hash)
     if found is None:  # not being ingested by any replica: its stored state is the last word
-        entry = await _settled_log(state, session.token_hash, document_id)
-        found = Located(document_id, session.token_hash, True, 0, entry)
+        found = Located.here(await _settled_log(state, session.token_hash, document_id))
     parsed = parse_event_id(request.headers.get("last-event-id", ""))
     after = parsed[1] if parsed and parsed[0] == document_id else -1
     batches = state.ingests.follow_located(found, after)
