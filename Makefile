@@ -9,7 +9,7 @@ PORT    ?= 8000
 RAGSVC_DATA_DIR ?= ./data
 export RAGSVC_DATA_DIR
 
-.PHONY: install install-extras run test test-slow test-e2e browser proxy docker image image-base lock lint typecheck openapi eval bench load clean
+.PHONY: install install-extras run test test-postgres test-slow test-e2e browser proxy docker image image-base lock lint typecheck openapi eval bench load clean
 
 install: $(STAMP)
 
@@ -49,6 +49,11 @@ $(EXTRAS_STAMP): $(STAMP)
 # models); CI runs these too.
 test-slow: $(EXTRAS_STAMP)
 	$(BIN)/pytest -m slow
+
+# The fast suite again with every app on the PostgreSQL store (the machine's server, a schema
+# per test), but for the tests of the disk store's own files.
+test-postgres: $(STAMP)
+	RAGSVC_TEST_STORE=postgres $(BIN)/pytest -m "not slow and not e2e and not disk"
 
 # The browser tests need Playwright's Python package and Debian's chromium (Playwright's own
 # browser download does not work here); installing chromium needs root, as in CI.

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -19,9 +20,8 @@ import pytest
 from fastapi import FastAPI
 
 from ragsvc.app import create_app
-from ragsvc.backends import Backends
+from ragsvc.backends import Backends, make_store
 from ragsvc.config import Settings
-from ragsvc.disk_store import DiskStore
 from ragsvc.embeddings import Vectors, normalise
 from ragsvc.extractive import ExtractiveGenerator
 from ragsvc.pdf import ParseLimits
@@ -58,6 +58,29 @@ def redis_url() -> Iterator[str]:
     finally:
         client.flushdb()
         client.close()
+
+
+TEST_POSTGRES = os.environ.get("RAGSVC_TEST_DATABASE_URL", "postgresql://127.0.0.1:5432/test")
+
+
+@pytest.fixture
+def database_url() -> Iterator[str]:
+    """A schema of the test's own in the test database (dropped after the test), as a URL
+    whose search_path points at it; unavailable if no PostgreSQL answers."""
+    import psycopg
+
+    schema = f"ragsvc_test_{uuid.uuid4().hex[:12]}"
+    try:
+        admin = psycopg.connect(TEST_POSTGRES, autocommit=True, connect_timeout=2)
+    except psycopg.Error as exc:
+        unavailable(f"no PostgreSQL at {TEST_POSTGRES}: {exc}", "set RAGSVC_TEST_DATABASE_URL")
+    with admin:
+        admin.execute(f"CREATE SCHEMA {schema}")
+        try:
+            joiner = "&" if "?" in TEST_POSTGRES else "?"
+            yield f"{TEST_POSTGRES}{joiner}options=-csearch_path%3D{schema}"
+        finally:
+            admin.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
 @pytest.fixture
@@ -118,7 +141,11 @@ def pdf() -> Callable[..., bytes]:
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
+def settings(tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
+    """The tests' settings; with RAGSVC_TEST_STORE=postgres, on a schema of their own."""
+    if os.environ.get("RAGSVC_TEST_STORE") == "postgres":
+        url = request.getfixturevalue("database_url")
+        return Settings(data_dir=tmp_path / "data", store="postgres", database_url=url)
     return Settings(data_dir=tmp_path / "data")
 
 
@@ -127,18 +154,22 @@ def fake_backends(settings: Settings) -> Backends:
     return Backends(
         embedder=embedder,
         generator=ExtractiveGenerator(embedder),
-        store=DiskStore(settings.data_dir, settings.cache_mb, settings.min_free_mb),
+        store=make_store(settings),
     )
 
 
 @asynccontextmanager
 async def app_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client on the app (fake backends, lifespan running) built from `settings`."""
-    app = create_app(settings, fake_backends(settings))
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
-            yield http
+    backends = fake_backends(settings)
+    app = create_app(settings, backends)
+    try:
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+                yield http
+    finally:
+        await backends.store.aclose()  # backends passed in are the caller's to close
 
 
 def app_of(http: httpx.AsyncClient) -> FastAPI:

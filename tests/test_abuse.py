@@ -142,6 +142,7 @@ async def test_case7_an_unexpected_error_in_background_ingestion_fails_the_docum
         assert stored["status"] == "failed" and stored["detail"] == final["detail"]
 
 
+@pytest.mark.disk
 async def test_case7_a_failed_write_at_the_end_of_an_ingest_fails_the_document(
     settings: Settings, pdf: Callable
 ):
@@ -157,6 +158,7 @@ async def test_case7_a_failed_write_at_the_end_of_an_ingest_fails_the_document(
         assert stored["status"] == "failed" and stored["detail"] == final["detail"]
 
 
+@pytest.mark.disk
 async def test_case7_a_failed_write_after_the_last_token_ends_the_stream_with_an_error(
     settings: Settings, pdf: Callable
 ):
@@ -203,6 +205,7 @@ def test_case8_no_helper_process_outlives_a_killed_server(
 # case 4: a full disk is reported, leaves nothing behind, and is swept ----------------------
 
 
+@pytest.mark.disk
 async def test_case4_a_write_on_a_full_disk_is_507_and_a_stream_ends_with_its_error(
     settings: Settings, pdf: Callable
 ):
@@ -802,6 +805,7 @@ def written_since(folder: Path, since: float) -> int:
     )
 
 
+@pytest.mark.disk
 async def test_case9_an_upload_writes_what_it_adds_not_the_whole_session_again(
     settings: Settings,
 ):

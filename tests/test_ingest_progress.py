@@ -115,6 +115,7 @@ async def test_deleting_a_document_while_it_is_ingested(settings: Settings, pdf:
         assert listed.json()["documents"] == []  # the finished ingest did not bring it back
 
 
+@pytest.mark.disk
 async def test_a_document_whose_ingest_died_becomes_failed(settings: Settings, tmp_path):
     """A `processing` record whose lease no live process holds was interrupted by a crash."""
     import subprocess

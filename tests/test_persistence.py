@@ -58,6 +58,7 @@ async def test_everything_survives_a_restart(settings: Settings, pdf: Callable):
     assert info["turns"] == 2
 
 
+@pytest.mark.disk
 async def test_failed_write_leaves_previous_state(settings: Settings, pdf: Callable):
     async def work(http: httpx.AsyncClient):
         up = await http.post("/upload", files={"files": ("sea.pdf", pdf(TEXT))})
@@ -78,6 +79,7 @@ async def test_failed_write_leaves_previous_state(settings: Settings, pdf: Calla
     assert len(list(folder.glob("gen-*"))) == 1
 
 
+@pytest.mark.disk
 async def test_leftovers_of_a_crash_are_ignored(settings: Settings, pdf: Callable):
     async def upload(http: httpx.AsyncClient):
         up = await http.post("/upload", files={"files": ("sea.pdf", pdf(TEXT))})
@@ -170,6 +172,7 @@ def store_as_before_parts(session: Path) -> None:
     shutil.rmtree(session / "docs")
 
 
+@pytest.mark.disk
 async def test_a_session_stored_before_document_parts_is_read_and_upgraded(
     settings: Settings, pdf: Callable
 ):

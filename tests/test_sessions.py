@@ -28,6 +28,7 @@ async def test_create_session_returns_long_random_token_and_cookie(client: httpx
     assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/" in cookie
 
 
+@pytest.mark.disk
 async def test_only_the_token_hash_is_stored(client: httpx.AsyncClient, settings: Settings):
     token = (await client.post("/sessions")).json()["token"]
     stored = list((settings.data_dir / "sessions").iterdir())
@@ -65,6 +66,7 @@ async def test_missing_or_unknown_token_is_401_problem(client: httpx.AsyncClient
     assert reply.headers["www-authenticate"].startswith("Bearer")
 
 
+@pytest.mark.disk
 async def test_expired_session_is_401_and_purged(settings: Settings):
     short = settings.model_copy(update={"session_ttl": 1})
     async with app_client(short) as http:
@@ -80,6 +82,7 @@ async def test_expired_session_is_401_and_purged(settings: Settings):
         assert not path.parent.exists()
 
 
+@pytest.mark.disk
 async def test_delete_session_removes_everything(
     client: httpx.AsyncClient, session: dict[str, str], settings: Settings, pdf: Callable
 ):

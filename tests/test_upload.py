@@ -61,6 +61,7 @@ async def test_upload_with_token_adds_to_session_without_new_token(
     assert len(info["documents"]) == 2
 
 
+@pytest.mark.disk
 async def test_same_content_twice_is_the_same_document(
     client: httpx.AsyncClient, session: dict, pdf: Callable, settings: Settings
 ):
@@ -137,6 +138,7 @@ async def test_one_bad_file_rejects_the_whole_upload(
     assert (await client.get("/documents", headers=session)).json()["documents"] == []
 
 
+@pytest.mark.disk
 async def test_rejected_tokenless_upload_leaves_no_session(
     client: httpx.AsyncClient, settings: Settings
 ):

@@ -19,6 +19,7 @@ from ragsvc.embeddings import (
 from ragsvc.extractive import ExtractiveGenerator
 from ragsvc.generation import Generator, LlamaGenerator, OpenAIGenerator, Sampling
 from ragsvc.pdf_workers import PdfWorkers, WorkerLimits
+from ragsvc.pg_store import PostgresStore
 from ragsvc.store import Store
 
 
@@ -36,6 +37,7 @@ class Backends:
             await self.client.close()
         if self.pdf_workers is not None:
             await anyio.to_thread.run_sync(self.pdf_workers.close)
+        await self.store.aclose()
 
 
 def openai_client(settings: Settings) -> openai.AsyncOpenAI:
@@ -57,8 +59,15 @@ def make_backends(settings: Settings) -> Backends:
     generator = _generator(settings, client, embedder)
     limits = WorkerLimits(settings.parse_timeout_s, settings.parse_memory_mb)
     workers = PdfWorkers(settings.parse_workers, limits) if settings.parse_workers else None
-    store = DiskStore(settings.data_dir, settings.cache_mb, settings.min_free_mb)
-    return Backends(embedder, generator, store, client, workers)
+    return Backends(embedder, generator, make_store(settings), client, workers)
+
+
+def make_store(settings: Settings) -> Store:
+    """The store the settings name: blocking (a database store migrates its schema)."""
+    if settings.store == "postgres":
+        assert settings.database_url is not None  # Settings checks it
+        return PostgresStore(settings.database_url.get_secret_value(), settings.cache_mb)
+    return DiskStore(settings.data_dir, settings.cache_mb, settings.min_free_mb)
 
 
 def _embedder(settings: Settings, client: openai.AsyncOpenAI | None) -> Embedder:

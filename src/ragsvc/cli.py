@@ -1,5 +1,5 @@
-"""Command line: `ragsvc serve` (what `make run` does) and `ragsvc eval` (answer quality on a
-QA set, what `make eval` runs)."""
+"""Command line: `ragsvc serve` (what `make run` does), `ragsvc migrate` (the PostgreSQL
+schema) and `ragsvc eval` (answer quality on a QA set, what `make eval` runs)."""
 
 from __future__ import annotations
 
@@ -41,11 +41,7 @@ def serve(
     if workers > 1:  # each worker process exits with this supervisor, even a killed one
         os.environ[SUPERVISOR_PID] = str(os.getpid())
     raise_open_files_limit()
-    try:
-        DiskStore(settings.data_dir)  # fails now, in one line, rather than in the lifespan
-    except DataDirUnusable as exc:
-        typer.echo(f"ragsvc: {exc}", err=True)
-        raise typer.Exit(1) from exc
+    _check_storage(settings)
     uvicorn.run(
         "ragsvc.app:app_from_env",
         factory=True,
@@ -54,6 +50,40 @@ def serve(
         workers=workers,
         **uvicorn_options(settings),
     )
+
+
+def _check_storage(settings: Settings) -> None:
+    """Fail now, in one line, rather than in each worker's lifespan: an unusable data
+    directory, or a database that does not answer (its schema is migrated here)."""
+    try:
+        if settings.store == "postgres":
+            _migrate(settings)
+        else:
+            DiskStore(settings.data_dir)
+    except DataDirUnusable as exc:
+        typer.echo(f"ragsvc: {exc}", err=True)
+        raise typer.Exit(1) from exc
+
+
+def _migrate(settings: Settings) -> list[str]:
+    import psycopg
+
+    from ragsvc.migrate import migrate
+
+    if settings.database_url is None:
+        raise typer.BadParameter("set RAGSVC_DATABASE_URL", param_hint="RAGSVC_DATABASE_URL")
+    try:
+        return migrate(settings.database_url.get_secret_value())
+    except psycopg.Error as exc:
+        typer.echo(f"ragsvc: PostgreSQL (RAGSVC_DATABASE_URL) failed: {exc}".strip(), err=True)
+        raise typer.Exit(1) from exc
+
+
+@app.command("migrate")
+def migrate_command() -> None:
+    """Create or upgrade the PostgreSQL schema at RAGSVC_DATABASE_URL, then exit."""
+    applied = _migrate(Settings())
+    typer.echo("applied: " + ", ".join(applied) if applied else "the schema is up to date")
 
 
 @app.command("eval")

@@ -21,6 +21,12 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", validation_alias=AliasChoices("RAGSVC_HOST", "HOST"))
     port: int = Field(8000, ge=1, le=65535, validation_alias=AliasChoices("RAGSVC_PORT", "PORT"))
     data_dir: Path = Path("./data")
+    store: Literal["disk", "postgres"] = Field(
+        "disk", description="disk: under RAGSVC_DATA_DIR; postgres: RAGSVC_DATABASE_URL"
+    )
+    database_url: SecretStr | None = Field(
+        None, description="postgresql:// URL (libpq form) for RAGSVC_STORE=postgres"
+    )
     session_ttl: int = Field(24 * 3600, gt=0, description="seconds; sliding")
     max_upload_mb: float = Field(50, gt=0)
     cache_mb: float = Field(512, ge=0, description="memory for loaded session indexes")
@@ -117,6 +123,8 @@ class Settings(BaseSettings):
     def _coherent(self) -> Settings:
         if self.chunk_overlap >= self.chunk_size // 2:
             raise ValueError("RAGSVC_CHUNK_OVERLAP must be less than half of RAGSVC_CHUNK_SIZE")
+        if self.store == "postgres" and self.database_url is None:
+            raise ValueError("RAGSVC_STORE=postgres needs RAGSVC_DATABASE_URL")
         uses_openai = "openai" in (self.embedder, self.generator)
         if uses_openai and not (self.openai_base_url or self.openai_api_key):
             raise ValueError(

@@ -172,8 +172,11 @@ class DiskStore:
     def cache_bytes(self) -> int:
         return self.cache.bytes
 
-    def health(self) -> str | None:
-        """Why the store cannot take writes now, or None when it can."""
+    async def aclose(self) -> None:
+        """Nothing held open: files are opened per operation."""
+
+    async def health(self) -> str | None:
+        """Why the store cannot take writes now, or None when it can (a few syscalls)."""
         if not os.access(self.root, os.W_OK):
             return f"the data directory {self.root.parent} is not writable"
         temp = tempfile.gettempdir()  # where upload bodies over 1 MB are spooled

@@ -111,6 +111,13 @@ class SharedStateUnavailable(BackendUnavailable):
         super().__init__(f"Redis (RAGSVC_REDIS_URL) is unavailable: {exc}")
 
 
+class DatabaseUnavailable(BackendUnavailable):
+    """PostgreSQL (RAGSVC_DATABASE_URL) did not answer, or has no connection free in time."""
+
+    def __init__(self, exc: Exception) -> None:
+        super().__init__(f"PostgreSQL (RAGSVC_DATABASE_URL) is unavailable: {exc}")
+
+
 @contextmanager
 def redis_errors_as_503() -> Iterator[None]:
     """Redis failing is a 503 condition for the client, not a bug."""

@@ -117,8 +117,8 @@ class SessionIndex:
     def part(self, document_id: str) -> DocumentPart:
         """A document's chunks, vectors and tokens, to store."""
         ids = sorted(cid for cid, c in self.chunks.items() if c.document_id == document_id)
-        tokens = [self._tokens[cid] for cid in ids]
-        return DocumentPart([self.chunks[cid] for cid in ids], self.vectors(ids), tokens)
+        chunks = [self.chunks[cid] for cid in ids]
+        return DocumentPart(chunks, self.vectors(ids), self.tokens(ids))
 
     @classmethod
     def from_parts(
@@ -141,6 +141,10 @@ class SessionIndex:
         faiss.omp_set_num_threads(1)
         scores, ids = self._dense.search(np.ascontiguousarray(query.reshape(1, -1)), k)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+
+    def tokens(self, ids: list[int]) -> list[Tokens]:
+        """The kept BM25 terms of these chunks, in order."""
+        return [self._tokens[cid] for cid in ids]
 
     def vectors(self, ids: list[int]) -> Vectors:
         """The stored vectors of these chunks, in order."""

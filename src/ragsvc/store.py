@@ -70,8 +70,12 @@ class Store(Protocol):
 
     async def add_turn(self, token_hash: str, turn: Turn, keep: int) -> None: ...
     async def purge_expired(self) -> int: ...
-    def health(self) -> str | None:
+    async def health(self) -> str | None:
         """Why the store cannot take writes now (for /readyz), or None when it can."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release what the store holds open (connections, threads)."""
         ...
 
     @property

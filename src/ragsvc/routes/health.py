@@ -27,7 +27,7 @@ async def readyz(request: Request) -> dict[str, str]:
     state: AppState | None = getattr(request.app.state, "ragsvc", None)
     if state is None:
         raise BackendUnavailable("still loading models")
-    if problem := state.backends.store.health():
+    if problem := await state.backends.store.health():
         raise BackendUnavailable(problem)
     if state.redis is not None:
         await _ping(state.redis)

@@ -1,0 +1,196 @@
+"""The PostgreSQL store (RAGSVC_STORE=postgres): replicas share sessions, documents, chunks
+and turns; concurrent writers on two replicas lose nothing; a change on one replica is used
+by the next request on another; the schema comes from migrations run once. Runs against the
+machine's PostgreSQL, in a schema of the test's own."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
+
+import anyio
+import httpx
+import psycopg
+import pytest
+from typer.testing import CliRunner
+
+from ragsvc.cli import app as cli
+from ragsvc.clock import now
+from ragsvc.config import Settings
+from ragsvc.ingestion import INTERRUPTED_DETAIL
+from ragsvc.pg_store import PostgresStore
+from ragsvc.schemas import Document
+from ragsvc.tokens import hash_token
+
+from .conftest import app_client, make_pdf
+
+pytestmark = pytest.mark.anyio
+PAGES = ["Herons hunt fish in shallow water at dawn.", "Kingfishers dive from perches."]
+
+
+def pg_settings(tmp_path: Path, database_url: str) -> Settings:
+    return Settings(data_dir=tmp_path / "unused", store="postgres", database_url=database_url)
+
+
+@asynccontextmanager
+async def replicas(settings: Settings, count: int) -> AsyncIterator[list[httpx.AsyncClient]]:
+    """`count` apps, each with its own store (pool and cache) on one database."""
+    async with AsyncExitStack() as stack:
+        yield [await stack.enter_async_context(app_client(settings)) for _ in range(count)]
+
+
+async def new_session(http: httpx.AsyncClient) -> dict[str, str]:
+    token = (await http.post("/sessions")).json()["token"]
+    http.cookies.clear()
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def ask(http: httpx.AsyncClient, headers: dict[str, str], question: str) -> httpx.Response:
+    return await http.post(
+        "/ask", json={"question": question}, headers={**headers, "Accept": "application/json"}
+    )
+
+
+def test_migrations_run_once_and_ragsvc_migrate_says_so(database_url: str):
+    env = {"RAGSVC_STORE": "postgres", "RAGSVC_DATABASE_URL": database_url}
+    first = CliRunner().invoke(cli, ["migrate"], env=env)
+    assert first.exit_code == 0, first.output
+    assert "applied: 0001_initial.sql" in first.output
+    again = CliRunner().invoke(cli, ["migrate"], env=env)
+    assert again.exit_code == 0 and "up to date" in again.output
+    with psycopg.connect(database_url) as conn:
+        versions = conn.execute("SELECT version FROM schema_migrations").fetchall()
+        tables = conn.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"
+        ).fetchall()
+    assert versions == [(1,)]
+    assert {"sessions", "documents", "chunks", "turns", "uploads", "leases"} <= {
+        t for (t,) in tables
+    }
+
+
+def test_serve_with_an_unreachable_database_fails_at_start_in_one_line():
+    env = {"RAGSVC_STORE": "postgres", "RAGSVC_DATABASE_URL": "postgresql://127.0.0.1:9/none"}
+    result = CliRunner().invoke(cli, ["serve"], env=env)
+    assert result.exit_code == 1
+    assert "PostgreSQL (RAGSVC_DATABASE_URL) failed" in result.output
+    assert "Traceback" not in result.output
+
+
+async def test_an_upload_on_one_replica_is_asked_and_deleted_on_the_others(
+    tmp_path: Path, database_url: str
+):
+    async with replicas(pg_settings(tmp_path, database_url), 3) as (a, b, c):
+        headers = await new_session(a)
+        up = await a.post(
+            "/upload", files={"files": ("birds.pdf", make_pdf(PAGES))}, headers=headers
+        )
+        assert up.status_code == 201, up.text
+        doc_id = up.json()["documents"][0]["id"]
+        answer = await ask(b, headers, "Which birds dive from perches?")
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["sources"][0]["page"] == 2
+        assert "Kingfishers" in answer.json()["answer"]
+        assert (await c.delete(f"/documents/{doc_id}", headers=headers)).status_code == 204
+        # a and b loaded the session before the delete: the generation tells them it changed
+        assert (await a.get("/documents", headers=headers)).json()["documents"] == []
+        gone = await ask(b, headers, "Which birds dive from perches?")
+        assert gone.status_code == 409, gone.text
+
+
+async def test_concurrent_uploads_from_two_replicas_all_land(tmp_path: Path, database_url: str):
+    settings = pg_settings(tmp_path, database_url)
+    async with replicas(settings, 2) as pair:
+        headers = await new_session(pair[0])
+
+        async def upload(i: int) -> None:
+            data = make_pdf([f"Document {i} describes harbour number {i}."])
+            files = {"files": (f"{i}.pdf", data)}
+            reply = await pair[i % 2].post("/upload", files=files, headers=headers)
+            assert reply.status_code == 201, reply.text
+
+        async with anyio.create_task_group() as tasks:
+            for i in range(8):
+                tasks.start_soon(upload, i)
+    fresh = PostgresStore(database_url)  # nothing cached: what the database holds
+    try:
+        state = await fresh.load_state(hash_token(headers["Authorization"][7:]))
+    finally:
+        await fresh.aclose()
+    assert sorted(d.filename for d in state.documents.values()) == [f"{i}.pdf" for i in range(8)]
+    assert state.index is not None
+    assert sorted(state.index.document_ids()) == sorted(state.documents)
+
+
+async def test_everything_survives_a_restart(tmp_path: Path, database_url: str):
+    settings = pg_settings(tmp_path, database_url)
+    async with app_client(settings) as first:
+        headers = await new_session(first)
+        up = await first.post(
+            "/upload", files={"files": ("b.pdf", make_pdf(PAGES))}, headers=headers
+        )
+        answer = await ask(first, headers, "When do herons hunt?")
+    async with app_client(settings) as second:
+        listed = await second.get("/documents", headers=headers)
+        again = await ask(second, headers, "When do herons hunt?")
+        info = await second.get("/sessions/current", headers=headers)
+    assert listed.json()["documents"] == up.json()["documents"]
+    assert again.json()["answer"] == answer.json()["answer"]
+    assert info.json()["turns"] == 2  # the first answer's turn was kept for follow-ups
+
+
+async def test_background_uploads_are_ingested_and_orphans_fail(tmp_path: Path, database_url: str):
+    async with replicas(pg_settings(tmp_path, database_url), 2) as (a, b):
+        headers = await new_session(a)
+        files = {"files": ("b.pdf", make_pdf(PAGES))}
+        up = await a.post("/upload?wait=false", files=files, headers=headers)
+        assert up.status_code == 202, up.text
+        doc_id = up.json()["documents"][0]["id"]
+        with anyio.fail_after(20):
+            while (await b.get(f"/documents/{doc_id}", headers=headers)).json()[
+                "status"
+            ] != "ready":
+                await anyio.sleep(0.05)
+        store = a._transport.app.state.ragsvc.backends.store  # type: ignore[attr-defined]
+        token_hash = hash_token(headers["Authorization"][7:])
+        held = await anyio.to_thread.run_sync(store.take_lease, token_hash, "held")
+        await store.update(token_hash, lambda s: _add_processing(s, ["held", "orphan"]))
+        listed = {
+            d["id"]: d for d in (await b.get("/documents", headers=headers)).json()["documents"]
+        }
+        await anyio.to_thread.run_sync(held.release)
+    assert listed["held"]["status"] == "processing"  # a live process holds its lease
+    assert listed["orphan"]["status"] == "failed"
+    assert listed["orphan"]["detail"] == INTERRUPTED_DETAIL
+
+
+def _add_processing(state, ids: list[str]) -> None:
+    for doc_id in ids:
+        state.documents[doc_id] = Document(
+            id=doc_id,
+            filename=f"{doc_id}.pdf",
+            sha256=doc_id,
+            pages=0,
+            chunks=0,
+            status="processing",
+            created_at=now(),
+        )
+
+
+async def test_expired_sessions_are_refused_and_purged(tmp_path: Path, database_url: str):
+    async with app_client(pg_settings(tmp_path, database_url)) as http:
+        headers = await new_session(http)
+        await http.post("/upload", files={"files": ("b.pdf", make_pdf(PAGES))}, headers=headers)
+        kept = await new_session(http)
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            conn.execute(
+                "UPDATE sessions SET expires_at = now() - interval '1 second'"
+                " WHERE token_hash = %s",
+                (hash_token(headers["Authorization"][7:]),),
+            )
+            assert (await http.get("/documents", headers=headers)).status_code == 401
+            assert (await http.get("/documents", headers=kept)).status_code == 200
+            rows = conn.execute("SELECT count(*) FROM sessions").fetchone()
+            chunks = conn.execute("SELECT count(*) FROM chunks").fetchone()
+    assert rows == (1,) and chunks == (0,)  # its documents and chunks went with it
