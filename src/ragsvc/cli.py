@@ -1,5 +1,6 @@
 """Command line: `ragsvc serve` (what `make run` does), `ragsvc migrate` (the PostgreSQL
-schema) and `ragsvc eval` (answer quality on a QA set, what `make eval` runs)."""
+schema), `ragsvc worker` (queued ingests) and `ragsvc eval` (answer quality on a QA set,
+what `make eval` runs)."""
 
 from __future__ import annotations
 
@@ -77,6 +78,22 @@ def _migrate(settings: Settings) -> list[str]:
     except psycopg.Error as exc:
         typer.echo(f"ragsvc: PostgreSQL (RAGSVC_DATABASE_URL) failed: {exc}".strip(), err=True)
         raise typer.Exit(1) from exc
+
+
+@app.command()
+def worker() -> None:
+    """Ingest the uploads queued by API replicas (RAGSVC_INGEST_QUEUE=redis) until SIGTERM."""
+    from ragsvc.worker import run_worker
+
+    settings = Settings()
+    configure_logging(settings)
+    if settings.ingest_queue != "redis":
+        raise typer.BadParameter(
+            "set RAGSVC_INGEST_QUEUE=redis (with RAGSVC_REDIS_URL and RAGSVC_STORE=postgres)",
+            param_hint="RAGSVC_INGEST_QUEUE",
+        )
+    _check_storage(settings)
+    anyio.run(run_worker, settings)
 
 
 @app.command("migrate")

@@ -106,6 +106,14 @@ class Settings(BaseSettings):
         description="redis:// URL shared by replicas: answers and ingest progress resume on "
         "any of them, rate limits count across them; needed by `serve --workers N`",
     )
+    ingest_queue: Literal["local", "redis"] = Field(
+        "local",
+        description="local: ?wait=false uploads are ingested by the replica that took them; "
+        "redis: queued in Redis for `ragsvc worker` processes",
+    )
+    queue_wait_s: float = Field(
+        600, gt=0, description="how long a queued upload waits for a worker before it fails"
+    )
     heartbeat_s: float = Field(15, gt=0)
     resume_window_s: float = Field(120, gt=0, description="answers kept for Last-Event-ID")
     resume_grace_s: float = Field(5, ge=0, description="wait for a reconnect before cancelling")
@@ -123,6 +131,11 @@ class Settings(BaseSettings):
     def _coherent(self) -> Settings:
         if self.chunk_overlap >= self.chunk_size // 2:
             raise ValueError("RAGSVC_CHUNK_OVERLAP must be less than half of RAGSVC_CHUNK_SIZE")
+        if self.ingest_queue == "redis" and not (self.redis_url and self.store == "postgres"):
+            # A worker on another host reads the upload and takes over its lease there.
+            raise ValueError(
+                "RAGSVC_INGEST_QUEUE=redis needs RAGSVC_REDIS_URL and RAGSVC_STORE=postgres"
+            )
         if self.store == "postgres" and self.database_url is None:
             raise ValueError("RAGSVC_STORE=postgres needs RAGSVC_DATABASE_URL")
         uses_openai = "openai" in (self.embedder, self.generator)

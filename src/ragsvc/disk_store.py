@@ -253,6 +253,14 @@ class DiskStore:
         folder.mkdir(exist_ok=True)
         return FileLease.take(folder / key)
 
+    def take_over(self, token_hash: str, key: str) -> Lease | None:
+        """Blocking: the lease of `key` if no live process holds it (flocks are never
+        handed over: they end with their process)."""
+        try:
+            return self.take_lease(token_hash, key)
+        except BlockingIOError:
+            return None
+
     async def leased(self, token_hash: str, key: str) -> bool:
         """Whether any process (this one included) holds the lease on `key` now."""
         return await anyio.to_thread.run_sync(is_leased, self._dir(token_hash) / "leases" / key)
@@ -267,6 +275,9 @@ class DiskStore:
         path = folder / key
         atomic_write(path, data)
         return SpooledFile(path)
+
+    def spooled(self, token_hash: str, key: str) -> SpooledFile:
+        return SpooledFile(self._dir(token_hash) / "uploads" / key)
 
     # turns ------------------------------------------------------------------
 

@@ -20,6 +20,7 @@ from ragsvc.embeddings import Embedder
 from ragsvc.errors import DocumentNotFound, expected, problem_of
 from ragsvc.eventlog import EventLog, Work
 from ragsvc.events import ChunksEmbedded, DocumentSettled, IngestEvent, PageParsed
+from ragsvc.ingest_queue import IngestJob, IngestQueue
 from ragsvc.leases import Lease
 from ragsvc.pdf import PageExtractor
 from ragsvc.preparation import (
@@ -126,6 +127,33 @@ class Ingestion:
                 lease.release()
             raise
         return jobs
+
+    async def hand_to_workers(
+        self, token_hash: str, jobs: list[Registered], queue: IngestQueue, wait_s: float
+    ) -> None:
+        """Queue registered documents for `ragsvc worker`: each lease stays alive `wait_s`
+        seconds for a worker to take it over, after which the document fails."""
+        for job in jobs:
+            await anyio.to_thread.run_sync(job.lease.hand_over, wait_s)
+            await queue.put(IngestJob(token_hash, job.document.id, job.filename))
+
+    async def take_over(self, queued: IngestJob) -> Registered | None:
+        """A document queued by another process, to ingest here; None when it no longer
+        waits (its session or the document was deleted, or it waited too long)."""
+        token_hash, doc_id = queued.token_hash, queued.document_id
+        lease = await anyio.to_thread.run_sync(self.store.take_over, token_hash, doc_id)
+        if lease is None:
+            return None
+        try:
+            document = (await self.store.load_state(token_hash)).documents.get(doc_id)
+        except BaseException:
+            await anyio.to_thread.run_sync(lease.release)
+            raise
+        if document is None or document.status != "processing":
+            await anyio.to_thread.run_sync(lease.release)
+            return None
+        spooled = self.store.spooled(token_hash, doc_id)
+        return Registered(document, queued.filename, spooled, lease)
 
     def in_background(self, token_hash: str, job: Registered) -> Work[IngestEvent]:
         """Background work for one registered document, reporting progress to its log. It

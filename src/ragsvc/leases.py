@@ -18,6 +18,11 @@ class Lease(Protocol):
 
     def release(self) -> None: ...
 
+    def hand_over(self, for_s: float) -> None:
+        """Blocking: let go of the lease but keep it alive `for_s` seconds, for a process
+        elsewhere to take it over (`Store.take_over`): an ingest queued for a worker."""
+        ...
+
 
 @dataclass
 class FileLease:
@@ -34,6 +39,10 @@ class FileLease:
     def release(self) -> None:
         self.path.unlink(missing_ok=True)
         self.handle.close()
+
+    def hand_over(self, for_s: float) -> None:
+        # An flock ends with its holder: nothing outlives the process to hand over.
+        raise NotImplementedError("a queue of ingests needs RAGSVC_STORE=postgres")
 
 
 def is_leased(path: Path) -> bool:

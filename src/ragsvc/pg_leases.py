@@ -29,6 +29,9 @@ class RowLease:
     def release(self) -> None:
         self.book.release(self)
 
+    def hand_over(self, for_s: float) -> None:
+        self.book.hand_over(self, for_s)
+
 
 class LeaseBook:
     """The leases this process holds, and the thread renewing them."""

@@ -229,6 +229,10 @@ class PostgresStore:
         """Blocking: claim `key` until released; a lease also ends soon after its process."""
         return self.leases.take(token_hash, key)
 
+    def take_over(self, token_hash: str, key: str) -> Lease | None:
+        """Blocking: hold the lease another process handed over; None when it is gone."""
+        return self.leases.take_over(token_hash, key)
+
     async def leased(self, token_hash: str, key: str) -> bool:
         """Whether any process holds the lease on `key` now."""
 
@@ -253,6 +257,9 @@ class PostgresStore:
                 " ON CONFLICT (token_hash, document_id) DO UPDATE SET data = excluded.data",
                 (token_hash, key, data),
             )
+        return SpooledRow(self, token_hash, key)
+
+    def spooled(self, token_hash: str, key: str) -> SpooledRow:
         return SpooledRow(self, token_hash, key)
 
     # turns ------------------------------------------------------------------

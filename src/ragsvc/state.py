@@ -15,6 +15,7 @@ from ragsvc.backends import Backends
 from ragsvc.config import Settings
 from ragsvc.eventlog import Limits, LogHub
 from ragsvc.events import AnswerEvent, IngestEvent
+from ragsvc.ingest_queue import IngestQueue
 from ragsvc.ingestion import Ingestion
 from ragsvc.metrics import Metrics
 from ragsvc.preparation import IngestOptions
@@ -39,8 +40,11 @@ class AppState:
     ingests: LogHub[IngestEvent]  # documents being ingested in the background
     metrics: Metrics
     redis: Redis | None = None  # shared by replicas (RAGSVC_REDIS_URL); owned here
+    queue: IngestQueue | None = None  # RAGSVC_INGEST_QUEUE=redis; owned here
 
     async def aclose(self) -> None:
+        if self.queue is not None:
+            await self.queue.aclose()
         if self.redis is not None:
             await self.redis.aclose()
 
@@ -80,6 +84,7 @@ class AppState:
             ),
             metrics=metrics,
             redis=redis,
+            queue=ingest_queue(settings),
         )
         state._gauges()
         return state
@@ -104,6 +109,15 @@ class AppState:
             "Memory held by loaded sessions",
             lambda: self.backends.store.cache_bytes,
         )
+
+
+def ingest_queue(settings: Settings) -> IngestQueue | None:
+    """The queue of background ingests, when workers take them (RAGSVC_INGEST_QUEUE)."""
+    if settings.ingest_queue != "redis" or settings.redis_url is None:
+        return None
+    # A job parses (bounded by RAGSVC_PARSE_TIMEOUT_S), embeds and commits: ten times the
+    # parse budget leaves room for a slow embedding server.
+    return IngestQueue(settings.redis_url, 10 * settings.parse_timeout_s)
 
 
 def shared_redis(url: str) -> Redis:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 import anyio
@@ -23,6 +24,7 @@ from ragsvc.state import AppState
 from ragsvc.tokens import hash_token
 
 router = APIRouter(tags=["documents"])
+QUEUE_POLL_S = 0.25  # how often a stream of a queued document looks for its worker
 
 UPLOAD_BODY: dict[str, Any] = {
     "requestBody": {
@@ -146,6 +148,10 @@ async def _ingest_in_background(
     (room for all of them is reserved first: a refusal comes before anything is recorded)."""
     async with state.ingests.reserve(token_hash, len(uploads)) as room:
         documents, jobs = await state.ingestion.register_uploads(token_hash, uploads)
+        if state.queue is not None:  # `ragsvc worker` processes ingest them
+            wait_s = state.settings.queue_wait_s
+            await state.ingestion.hand_to_workers(token_hash, jobs, state.queue, wait_s)
+            return documents
         for job in jobs:
             room.start(job.document.id, state.ingestion.in_background(token_hash, job))
     return documents
@@ -198,21 +204,44 @@ async def remove_document(document_id: str, session: SessionDep, state: StateDep
 async def document_events(
     document_id: str, request: Request, session: SessionDep, state: StateDep
 ) -> EventSourceResponse:
-    found = await state.ingests.locate(document_id, session.token_hash)
-    if found is None:  # not being ingested by any replica: its stored state is the last word
-        found = Located.here(await _settled_log(state, session.token_hash, document_id))
+    found = await _log_of(state, session.token_hash, document_id)  # 404 before any byte
     parsed = parse_event_id(request.headers.get("last-event-id", ""))
     after = parsed[1] if parsed and parsed[0] == document_id else -1
-    batches = state.ingests.follow_located(found, after)
+    batches = _follow(state, session.token_hash, document_id, found, after)
     return event_stream(document_id, batches, state.settings, DOCUMENT_ID_HEADER)
 
 
-async def _settled_log(state: AppState, token_hash: str, document_id: str) -> EventLog[IngestEvent]:
-    """A finished log holding only the document's final event."""
+async def _follow(
+    state: AppState,
+    token_hash: str,
+    document_id: str,
+    found: Located[IngestEvent] | None,
+    after: int,
+) -> AsyncIterator[list[tuple[int, IngestEvent]]]:
+    """The document's events; while it waits in the queue for a worker (no log anywhere yet,
+    still `processing`), the stream stays open (heartbeats) until a worker starts it."""
+    while found is None:
+        await anyio.sleep(QUEUE_POLL_S)
+        found = await _log_of(state, token_hash, document_id)
+    async for batch in state.ingests.follow_located(found, after):
+        yield batch
+
+
+async def _log_of(
+    state: AppState, token_hash: str, document_id: str
+) -> Located[IngestEvent] | None:
+    """The log of the document's ingest on any replica or worker; else a finished log of its
+    final event; None while it is queued."""
+    found = await state.ingests.locate(document_id, token_hash)
+    if found is not None:
+        return found
     documents = await state.ingestion.documents(token_hash)
     if document_id not in documents:
         raise DocumentNotFound(f"no document {document_id!r} in this session")
+    document = documents[document_id]
+    if document.status == "processing":  # leased, so queued or starting: no log yet
+        return None
     entry: EventLog[IngestEvent] = EventLog(document_id, token_hash)
-    entry.append(DocumentSettled(documents[document_id]))
+    entry.append(DocumentSettled(document))
     entry.finish()
-    return entry
+    return Located.here(entry)

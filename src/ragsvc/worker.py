@@ -1,0 +1,79 @@
+"""`ragsvc worker`: ingests the uploads API replicas queued (RAGSVC_INGEST_QUEUE=redis).
+
+Each job takes over its document's lease, reads the upload from the store and runs the
+same background ingest as a replica would, in an `ingests` hub whose event log is copied to
+Redis: `GET /documents/{id}/events` on any replica follows it, and a worker that dies is
+seen as such (`generation-lost`, then the document `failed` once its lease expires).
+SIGTERM stops taking jobs and lets the running ones finish (saq's grace period).
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import partial
+from typing import Any
+
+import anyio
+from saq import Worker
+
+from ragsvc.backends import Backends, make_backends
+from ragsvc.config import Settings
+from ragsvc.ingest_queue import FUNCTION, IngestJob
+from ragsvc.state import AppState
+
+log = logging.getLogger(__name__)
+
+
+async def run_worker(
+    settings: Settings, given: Backends | None = None, stop: anyio.Event | None = None
+) -> None:
+    """Take ingest jobs until SIGTERM or SIGINT, or `stop` is set; tests pass their backends."""
+    if given is None:
+        backends: Backends = await anyio.to_thread.run_sync(make_backends, settings)
+    else:
+        backends = given
+    state = AppState.build(settings, backends)
+    assert state.queue is not None  # Settings checks RAGSVC_INGEST_QUEUE=redis
+    worker = Worker(
+        state.queue.saq,
+        functions=[(FUNCTION, partial(ingest, state))],
+        concurrency=max(1, settings.parse_workers),
+        shutdown_grace_period_s=int(10 * settings.parse_timeout_s),
+        # On shutdown saq waits for its own loops too; each looks at the stop flag between
+        # naps, so short naps (and dequeues) make a stop take seconds, not a minute.
+        dequeue_timeout=1,
+        timers={"schedule": 1, "worker_info": 2, "sweep": 2, "abort": 1},
+    )
+    try:
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(state.ingests.run, tasks)
+            if stop is not None:
+                tasks.start_soon(_stop_when_set, stop, worker)
+            log.info("ragsvc worker ready: embedder %s", backends.embedder.name)
+            await worker.start()  # returns once a signal stopped it and its jobs ended
+            tasks.cancel_scope.cancel()
+    finally:
+        with anyio.CancelScope(shield=True):
+            await state.aclose()
+            if given is None:
+                await backends.aclose()
+
+
+async def _stop_when_set(stop: anyio.Event, worker: Worker[Any]) -> None:
+    await stop.wait()
+    await worker.stop()
+
+
+async def ingest(state: AppState, ctx: dict[str, Any], **job: str) -> str:
+    """One queued document, ingested here; what became of it."""
+    queued = IngestJob(**job)
+    registered = await state.ingestion.take_over(queued)
+    if registered is None:
+        return "no longer waiting"
+    work = state.ingestion.in_background(queued.token_hash, registered)
+    entry = state.ingests.start(queued.document_id, queued.token_hash, work)
+    while True:
+        changed = entry.changed()
+        if entry.finished:
+            return "settled"
+        await changed.wait()

@@ -1,0 +1,119 @@
+"""Background ingests on a queue (RAGSVC_INGEST_QUEUE=redis): API replicas queue `?wait=false`
+uploads, `ragsvc worker` processes ingest them, and any replica streams their progress.
+Runs on the machine's PostgreSQL and Redis; the worker runs here, in the test's event loop
+(the replica suite runs it as a process)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import anyio
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from ragsvc.cli import app as cli
+from ragsvc.config import Settings
+from ragsvc.ingestion import INTERRUPTED_DETAIL
+from ragsvc.worker import run_worker
+
+from .conftest import app_client, fake_backends, make_pdf, parse_sse
+
+pytestmark = pytest.mark.anyio
+PAGES = ["Herons hunt fish in shallow water at dawn.", "Kingfishers dive from perches."]
+
+
+@pytest.fixture
+def queued(tmp_path: Path, database_url: str, redis_url: str) -> Settings:
+    return Settings(
+        data_dir=tmp_path / "unused",
+        store="postgres",
+        database_url=database_url,
+        redis_url=redis_url,
+        ingest_queue="redis",
+        heartbeat_s=0.2,
+    )
+
+
+@asynccontextmanager
+async def worker(settings: Settings) -> AsyncIterator[None]:
+    """A worker taking jobs until the block ends (the hash embedder, as the apps use)."""
+    backends, stop = fake_backends(settings), anyio.Event()
+    try:
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(run_worker, settings, backends, stop)
+            try:
+                yield
+            finally:
+                stop.set()
+    finally:
+        await backends.store.aclose()
+
+
+async def queue_upload(http: httpx.AsyncClient) -> tuple[dict[str, str], str]:
+    reply = await http.post("/upload?wait=false", files={"files": ("b.pdf", make_pdf(PAGES))})
+    assert reply.status_code == 202, reply.text
+    http.cookies.clear()
+    return {"Authorization": f"Bearer {reply.json()['token']}"}, reply.json()["documents"][0]["id"]
+
+
+async def test_a_queued_upload_is_ingested_by_a_worker_and_followed_on_any_replica(
+    queued: Settings,
+):
+    async with app_client(queued) as a, app_client(queued) as b:
+        headers, doc_id = await queue_upload(a)
+        seen: list[dict[str, str]] = []
+
+        async def follow() -> None:  # opened before any worker runs: it waits, heartbeating
+            async with b.stream("GET", f"/documents/{doc_id}/events", headers=headers) as reply:
+                assert reply.status_code == 200
+                seen.extend(parse_sse((await reply.aread()).decode()))
+
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(follow)
+            await anyio.sleep(0.6)  # queued: no worker yet
+            listed = await b.get(f"/documents/{doc_id}", headers=headers)
+            assert listed.json()["status"] == "processing"
+            with anyio.fail_after(20):
+                async with worker(queued):
+                    while (await a.get(f"/documents/{doc_id}", headers=headers)).json()[
+                        "status"
+                    ] == "processing":
+                        await anyio.sleep(0.05)
+        answer = await b.post(
+            "/ask",
+            json={"question": "Which birds dive from perches?"},
+            headers={**headers, "Accept": "application/json"},
+        )
+    events = [f["event"] for f in seen if "event" in f]
+    assert events[0] == "page" and events[-1] == "ready", events
+    assert {"page", "chunks"} <= set(events)
+    assert answer.status_code == 200 and answer.json()["sources"][0]["page"] == 2
+
+
+async def test_an_upload_queued_longer_than_its_wait_fails_and_is_not_ingested_late(
+    queued: Settings,
+):
+    impatient = queued.model_copy(update={"queue_wait_s": 0.5})
+    async with app_client(impatient) as http:
+        headers, doc_id = await queue_upload(http)
+        await anyio.sleep(1.0)  # no worker took it in time
+        failed = (await http.get(f"/documents/{doc_id}", headers=headers)).json()
+        async with worker(impatient):
+            await anyio.sleep(1.0)  # the worker takes the job, finds it no longer waiting
+        later = (await http.get(f"/documents/{doc_id}", headers=headers)).json()
+    assert failed["status"] == "failed" and failed["detail"] == INTERRUPTED_DETAIL
+    assert later == failed
+
+
+def test_the_worker_command_needs_the_queue_setting():
+    result = CliRunner().invoke(cli, ["worker"], env={"RAGSVC_INGEST_QUEUE": "local"})
+    assert result.exit_code == 2
+    assert "RAGSVC_INGEST_QUEUE=redis" in result.output
+
+
+def test_a_queue_needs_redis_and_postgres():
+    with pytest.raises(ValueError, match="RAGSVC_INGEST_QUEUE=redis needs"):
+        Settings(ingest_queue="redis", redis_url="redis://127.0.0.1:6379/9")
