@@ -66,6 +66,34 @@ def server_process(
         log.close()
 
 
+@contextmanager
+def worker_process(log_dir: Path, **env: str) -> Iterator[subprocess.Popen[bytes]]:
+    """`ragsvc worker` with these settings, once it takes jobs; stopped (SIGTERM) after."""
+    log_path = log_dir / f"worker-{time.monotonic_ns()}.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [str(RAGSVC), "worker"], env={**os.environ, **env}, stdout=log, stderr=log
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while "ragsvc worker ready" not in log_path.read_text():
+            if process.poll() is not None:
+                raise RuntimeError(
+                    f"worker exited with {process.returncode}: {log_path.read_text()}"
+                )
+            if time.monotonic() > deadline:
+                raise TimeoutError("worker not ready")
+            time.sleep(0.05)
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 def descendants(pid: int) -> set[int]:
     """Every live process below `pid` (zombies excluded), read from /proc."""
     parents: dict[int, int] = {}
