@@ -69,21 +69,13 @@ def server_process(
 @contextmanager
 def worker_process(log_dir: Path, **env: str) -> Iterator[subprocess.Popen[bytes]]:
     """`ragsvc worker` with these settings, once it takes jobs; stopped (SIGTERM) after."""
-    log_path = log_dir / f"worker-{time.monotonic_ns()}.log"
+    port = free_port()
+    log_path = log_dir / f"worker-{port}.log"
+    environment = {**os.environ, "HOST": "127.0.0.1", "PORT": str(port), **env}
     with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [str(RAGSVC), "worker"], env={**os.environ, **env}, stdout=log, stderr=log
-        )
+        process = subprocess.Popen([str(RAGSVC), "worker"], env=environment, stdout=log, stderr=log)
     try:
-        deadline = time.monotonic() + 30
-        while "ragsvc worker ready" not in log_path.read_text():
-            if process.poll() is not None:
-                raise RuntimeError(
-                    f"worker exited with {process.returncode}: {log_path.read_text()}"
-                )
-            if time.monotonic() > deadline:
-                raise TimeoutError("worker not ready")
-            time.sleep(0.05)
+        _wait_ready(f"http://127.0.0.1:{port}", process)  # its probes answer once it takes jobs
         yield process
     finally:
         process.terminate()

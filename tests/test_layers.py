@@ -22,6 +22,9 @@ WEB_LAYER = (
     "ragsvc.routes",
     "ragsvc.serving",
     "ragsvc.sse",
+    # The worker process: it serves the API's health routes as its probes.
+    "ragsvc.probes",
+    "ragsvc.worker",
 )
 FRAMEWORKS = ("fastapi", "starlette", "sse_starlette")
 

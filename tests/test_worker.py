@@ -5,6 +5,7 @@ Runs on the machine's PostgreSQL and Redis; the worker runs here, in the test's 
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -20,6 +21,7 @@ from ragsvc.ingestion import INTERRUPTED_DETAIL
 from ragsvc.worker import run_worker
 
 from .conftest import app_client, fake_backends, make_pdf, parse_sse
+from .server import free_port, worker_process
 
 pytestmark = pytest.mark.anyio
 PAGES = ["Herons hunt fish in shallow water at dawn.", "Kingfishers dive from perches."]
@@ -38,14 +40,16 @@ def queued(tmp_path: Path, database_url: str, redis_url: str) -> Settings:
 
 
 @asynccontextmanager
-async def worker(settings: Settings) -> AsyncIterator[None]:
-    """A worker taking jobs until the block ends (the hash embedder, as the apps use)."""
+async def worker(settings: Settings) -> AsyncIterator[str]:
+    """A worker taking jobs until the block ends (the hash embedder, as the apps use); yields
+    the base URL of its probes."""
+    settings = settings.model_copy(update={"port": free_port()})  # its probes
     backends, stop = fake_backends(settings), anyio.Event()
     try:
         async with anyio.create_task_group() as tasks:
             tasks.start_soon(run_worker, settings, backends, stop)
             try:
-                yield
+                yield f"http://127.0.0.1:{settings.port}"
             finally:
                 stop.set()
     finally:
@@ -106,6 +110,37 @@ async def test_an_upload_queued_longer_than_its_wait_fails_and_is_not_ingested_l
         later = (await http.get(f"/documents/{doc_id}", headers=headers)).json()
     assert failed["status"] == "failed" and failed["detail"] == INTERRUPTED_DETAIL
     assert later == failed
+
+
+async def test_a_worker_answers_its_probes(queued: Settings):
+    async with worker(queued) as probes, httpx.AsyncClient(base_url=probes) as http:
+        with anyio.fail_after(10):
+            while True:
+                try:
+                    ready = await http.get("/readyz")
+                    break
+                except httpx.TransportError:  # not listening yet
+                    await anyio.sleep(0.05)
+        alive = await http.get("/healthz")
+    assert ready.status_code == 200 and ready.json()["embedder"] == "hash:128"
+    assert alive.status_code == 200
+
+
+@pytest.mark.slow
+def test_a_worker_process_stops_cleanly_on_sigterm(tmp_path: Path, queued: Settings):
+    env = {
+        "RAGSVC_STORE": "postgres",
+        "RAGSVC_DATABASE_URL": str(queued.database_url.get_secret_value()),  # type: ignore[union-attr]
+        "RAGSVC_REDIS_URL": str(queued.redis_url),
+        "RAGSVC_INGEST_QUEUE": "redis",
+    }
+    with worker_process(tmp_path, **env) as process:
+        process.terminate()
+        started = time.monotonic()
+        code = process.wait(timeout=30)
+        stopped_in = time.monotonic() - started
+    assert code == 0, "".join(p.read_text() for p in tmp_path.glob("worker-*.log"))
+    assert stopped_in < 10, f"the worker took {stopped_in:.1f} s to stop"
 
 
 def test_the_worker_command_needs_the_queue_setting():

@@ -4,7 +4,8 @@ Each job takes over its document's lease, reads the upload from the store and ru
 same background ingest as a replica would, in an `ingests` hub whose event log is copied to
 Redis: `GET /documents/{id}/events` on any replica follows it, and a worker that dies is
 seen as such (`generation-lost`, then the document `failed` once its lease expires).
-SIGTERM stops taking jobs and lets the running ones finish (saq's grace period).
+SIGTERM stops taking jobs and lets the running ones finish (saq's grace period). It answers
+`/healthz` and `/readyz` on HOST:PORT for its orchestrator (probes.py).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from saq import Worker
 from ragsvc.backends import Backends, make_backends
 from ragsvc.config import Settings
 from ragsvc.ingest_queue import FUNCTION, IngestJob
+from ragsvc.probes import ProbeServer, probe_server
 from ragsvc.state import AppState
 
 log = logging.getLogger(__name__)
@@ -44,19 +46,31 @@ async def run_worker(
         dequeue_timeout=1,
         timers={"schedule": 1, "worker_info": 2, "sweep": 2, "abort": 1},
     )
+    probes = probe_server(state, settings)
     try:
         async with anyio.create_task_group() as tasks:
             tasks.start_soon(state.ingests.run, tasks)
+            probed = anyio.Event()
+            tasks.start_soon(_serve, probes, probed)
             if stop is not None:
                 tasks.start_soon(_stop_when_set, stop, worker)
             log.info("ragsvc worker ready: embedder %s", backends.embedder.name)
             await worker.start()  # returns once a signal stopped it and its jobs ended
+            probes.should_exit = True  # and let it close its socket before the rest stops
+            await probed.wait()
             tasks.cancel_scope.cancel()
     finally:
         with anyio.CancelScope(shield=True):
             await state.aclose()
             if given is None:
                 await backends.aclose()
+
+
+async def _serve(probes: ProbeServer, done: anyio.Event) -> None:
+    try:
+        await probes.serve()
+    finally:
+        done.set()
 
 
 async def _stop_when_set(stop: anyio.Event, worker: Worker[Any]) -> None:
