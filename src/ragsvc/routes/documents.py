@@ -193,8 +193,8 @@ async def remove_document(document_id: str, session: SessionDep, state: StateDep
             "{page, pages} as pages are parsed, `chunks` {embedded, chunks} as they are "
             "embedded, then one of `ready`, `no_text`, `failed` with the Document. Ids are "
             "`<document_id>:<seq>`, and the `X-Document-Id` header names the document; "
-            "`Last-Event-ID` resumes. A document no longer being "
-            "ingested here gets its final event at once.",
+            "`Last-Event-ID` resumes. A finished document gets its final event at once; "
+            "one queued for a worker gets heartbeats until the worker starts it.",
             "content": {"text/event-stream": {}},  # events: see the description
         },
         **problem_responses(404),
