@@ -43,6 +43,8 @@ from query_bench import (  # noqa: E402
     upload,
     upstream_first_tokens,
 )
+from replica_bench import postgres_redis  # noqa: E402
+from replica_bench import rows as postgres_rows  # noqa: E402
 from tests.server import running_server  # noqa: E402
 
 from ragsvc.app import create_app  # noqa: E402
@@ -287,8 +289,9 @@ def main() -> None:
         heavy = heavy_embedder()
         lats = queries()
         session = large_session(big_pdfs)
+        pg = postgres_redis(PAPER, big_pdfs[:-1])  # the same ~10,000 chunks
         chart(ingests, lats, ROOT / "docs" / "benchmarks.png")
-    text = report(starts, ingests, heavy, lats, session)
+    text = report(starts, ingests, heavy, lats, session) + "\n".join(postgres_rows(pg))
     (ROOT / "docs" / "benchmarks.md").write_text(text)
     print(text)
     print(f"(bench took {time.perf_counter() - started:.0f} s)")

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from datetime import timedelta
 from pathlib import Path
 
 import anyio
 import httpx
+import numpy as np
 import psycopg
 import pytest
 from typer.testing import CliRunner
@@ -18,9 +20,11 @@ from typer.testing import CliRunner
 from ragsvc.cli import app as cli
 from ragsvc.clock import now
 from ragsvc.config import Settings
+from ragsvc.index import SessionIndex
 from ragsvc.ingestion import INTERRUPTED_DETAIL
 from ragsvc.pg_store import PostgresStore
-from ragsvc.schemas import Document
+from ragsvc.schemas import Chunk, Document, Turn
+from ragsvc.store import SessionState
 from ragsvc.tokens import hash_token
 
 from .conftest import app_client, make_pdf
@@ -165,17 +169,22 @@ async def test_background_uploads_are_ingested_and_orphans_fail(tmp_path: Path, 
     assert listed["orphan"]["detail"] == INTERRUPTED_DETAIL
 
 
-def _add_processing(state, ids: list[str]) -> None:
+def _add_processing(state: SessionState, ids: list[str]) -> None:
     for doc_id in ids:
-        state.documents[doc_id] = Document(
-            id=doc_id,
-            filename=f"{doc_id}.pdf",
-            sha256=doc_id,
-            pages=0,
-            chunks=0,
-            status="processing",
-            created_at=now(),
-        )
+        state.documents[doc_id] = _document(doc_id)
+
+
+def _document(doc_id: str, title: str | None = None) -> Document:
+    return Document(
+        id=doc_id,
+        filename=f"{doc_id}.pdf",
+        sha256=doc_id,
+        pages=0,
+        chunks=0,
+        status="processing",
+        title=title,
+        created_at=now(),
+    )
 
 
 async def test_expired_sessions_are_refused_and_purged(tmp_path: Path, database_url: str):
@@ -194,3 +203,33 @@ async def test_expired_sessions_are_refused_and_purged(tmp_path: Path, database_
             rows = conn.execute("SELECT count(*) FROM sessions").fetchone()
             chunks = conn.execute("SELECT count(*) FROM chunks").fetchone()
     assert rows == (1,) and chunks == (0,)  # its documents and chunks went with it
+
+
+async def test_text_with_nul_characters_is_kept_whole(database_url: str):
+    """Real PDFs hold NUL characters, which PostgreSQL's text and jsonb types refuse."""
+    store = PostgresStore(database_url)
+    token_hash = hash_token("nul")
+    document = _document("d1", title="a\x00title")
+    chunk = Chunk(id=0, document_id="d1", page=1, text="before\x00after")
+    turn = Turn(question="why\x00?", answer="because", at=now())
+
+    def add(state: SessionState) -> None:
+        state.documents["d1"] = document
+        state.index = SessionIndex("hash:128", 4)
+        state.index.add([chunk], np.ones((1, 4), dtype=np.float32))
+
+    try:
+        await store.create_session(token_hash, timedelta(hours=1))
+        await store.update(token_hash, add)
+        await store.add_turn(token_hash, turn, keep=4)
+    finally:
+        await store.aclose()
+    fresh = PostgresStore(database_url)  # nothing cached: read back from the database
+    try:
+        conversation = await fresh.load_conversation(token_hash, keep=4)
+    finally:
+        await fresh.aclose()
+    assert conversation.state.documents == {"d1": document}
+    assert conversation.state.index is not None
+    assert conversation.state.index.chunks == {0: chunk}
+    assert conversation.turns == [turn]

@@ -41,7 +41,7 @@ from ragsvc.store import Conversation, SessionMeta, SessionState
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 _TOUCH_EVERY = timedelta(seconds=60)
-_TURNS = TypeAdapter(list[Turn])
+_TURN = TypeAdapter(Turn)
 POOL_SIZE = 16  # per process: the quick threads, ingests and answers share it
 POOL_WAIT_S = 5.0
 _GONE = "the session was deleted or has expired"
@@ -275,14 +275,14 @@ class PostgresStore:
         def load() -> Conversation:
             with self._conn() as conn:  # the generation and the turns in one round trip
                 row = conn.execute(
-                    "SELECT generation, (SELECT coalesce(json_agg(body ORDER BY seq), '[]')"
-                    " FROM (SELECT seq, body FROM turns WHERE token_hash = %s"
-                    " ORDER BY seq DESC LIMIT %s) t)::text FROM sessions WHERE token_hash = %s",
+                    "SELECT generation, ARRAY(SELECT body FROM turns WHERE token_hash = %s"
+                    " ORDER BY seq DESC LIMIT %s) FROM sessions WHERE token_hash = %s",
                     (token_hash, keep, token_hash),
                 ).fetchone()
             if row is None:
                 raise SessionGone(_GONE)
-            return Conversation(self._state_at(token_hash, row[0]), _TURNS.validate_json(row[1]))
+            turns = [_TURN.validate_json(body) for body in reversed(row[1])]
+            return Conversation(self._state_at(token_hash, row[0]), turns)
 
         return await run_quick(load)
 
@@ -293,7 +293,7 @@ class PostgresStore:
                 conn.execute(
                     "INSERT INTO turns (token_hash, body) SELECT token_hash, %s FROM sessions"
                     " WHERE token_hash = %s FOR KEY SHARE",
-                    (turn.model_dump_json(), token_hash),
+                    (turn.model_dump_json().encode(), token_hash),
                 )
                 conn.execute(
                     "DELETE FROM turns WHERE token_hash = %s AND seq <= (SELECT seq FROM turns"
@@ -352,7 +352,7 @@ def _write_changes(
         cur.executemany(
             "INSERT INTO documents (token_hash, id, body) VALUES (%s, %s, %s)"
             " ON CONFLICT (token_hash, id) DO UPDATE SET body = excluded.body",
-            [(token_hash, d.id, d.model_dump_json()) for d in changed],
+            [(token_hash, d.id, d.model_dump_json().encode()) for d in changed],
         )
     index = state.index
     after = set(index.chunks) if index is not None else set()
@@ -389,7 +389,7 @@ def _copy_chunks(
                     token_hash,
                     chunk_id,
                     chunk.document_id,
-                    chunk.model_dump_json(),
+                    chunk.model_dump_json().encode(),
                     vectors[row].tobytes(),
                     tokens[row],
                 )
@@ -398,7 +398,7 @@ def _copy_chunks(
 
 def _read_state(conn: psycopg.Connection[Any], token_hash: str) -> SessionState:
     rows = conn.execute(
-        "SELECT body::text FROM documents WHERE token_hash = %s ORDER BY position", (token_hash,)
+        "SELECT body FROM documents WHERE token_hash = %s ORDER BY position", (token_hash,)
     ).fetchall()
     documents = [Document.model_validate_json(body) for (body,) in rows]
     meta_row = conn.execute(
@@ -415,7 +415,7 @@ def _read_index(
 ) -> SessionIndex:
     index = SessionIndex(meta["embedder"], meta["dim"])
     rows = conn.execute(
-        "SELECT chunk::text, vector, tokens FROM chunks WHERE token_hash = %s ORDER BY id",
+        "SELECT chunk, vector, tokens FROM chunks WHERE token_hash = %s ORDER BY id",
         (token_hash,),
     ).fetchall()
     if rows:
@@ -427,9 +427,8 @@ def _read_index(
 
 
 def _last_turns(conn: psycopg.Connection[Any], token_hash: str, keep: int) -> list[Turn]:
-    row = conn.execute(
-        "SELECT coalesce(json_agg(body ORDER BY seq), '[]')::text FROM (SELECT seq, body"
-        " FROM turns WHERE token_hash = %s ORDER BY seq DESC LIMIT %s) t",
+    rows = conn.execute(
+        "SELECT body FROM turns WHERE token_hash = %s ORDER BY seq DESC LIMIT %s",
         (token_hash, keep),
-    ).fetchone()
-    return _TURNS.validate_json(row[0]) if row else []
+    ).fetchall()
+    return [_TURN.validate_json(body) for (body,) in reversed(rows)]

@@ -35,8 +35,18 @@ async def run_worker(
     else:
         backends = given
     state = AppState.build(settings, backends)
+    try:
+        await _take_jobs(state, _job_loop(state, settings), probe_server(state, settings), stop)
+    finally:
+        with anyio.CancelScope(shield=True):
+            await state.aclose()
+            if given is None:
+                await backends.aclose()
+
+
+def _job_loop(state: AppState, settings: Settings) -> Worker[Any]:
     assert state.queue is not None  # Settings checks RAGSVC_INGEST_QUEUE=redis
-    worker = Worker(
+    return Worker(
         state.queue.saq,
         functions=[(FUNCTION, partial(ingest, state))],
         concurrency=max(1, settings.parse_workers),
@@ -46,24 +56,22 @@ async def run_worker(
         dequeue_timeout=1,
         timers={"schedule": 1, "worker_info": 2, "sweep": 2, "abort": 1},
     )
-    probes = probe_server(state, settings)
-    try:
-        async with anyio.create_task_group() as tasks:
-            tasks.start_soon(state.ingests.run, tasks)
-            probed = anyio.Event()
-            tasks.start_soon(_serve, probes, probed)
-            if stop is not None:
-                tasks.start_soon(_stop_when_set, stop, worker)
-            log.info("ragsvc worker ready: embedder %s", backends.embedder.name)
-            await worker.start()  # returns once a signal stopped it and its jobs ended
-            probes.should_exit = True  # and let it close its socket before the rest stops
-            await probed.wait()
-            tasks.cancel_scope.cancel()
-    finally:
-        with anyio.CancelScope(shield=True):
-            await state.aclose()
-            if given is None:
-                await backends.aclose()
+
+
+async def _take_jobs(
+    state: AppState, worker: Worker[Any], probes: ProbeServer, stop: anyio.Event | None
+) -> None:
+    async with anyio.create_task_group() as tasks:
+        tasks.start_soon(state.ingests.run, tasks)
+        probed = anyio.Event()
+        tasks.start_soon(_serve, probes, probed)
+        if stop is not None:
+            tasks.start_soon(_stop_when_set, stop, worker)
+        log.info("ragsvc worker ready: embedder %s", state.backends.embedder.name)
+        await worker.start()  # returns once a signal stopped it and its jobs ended
+        probes.should_exit = True  # and let it close its socket before the rest stops
+        await probed.wait()
+        tasks.cancel_scope.cancel()
 
 
 async def _serve(probes: ProbeServer, done: anyio.Event) -> None:

@@ -1,4 +1,5 @@
--- Sessions and what they hold. A session's rows go with it (ON DELETE CASCADE).
+-- Sessions and what they hold. Records are JSON kept as bytes (bytea), not jsonb: text from
+-- real PDFs holds NUL characters, which PostgreSQL's text and jsonb types refuse. A session's rows go with it (ON DELETE CASCADE).
 -- `generation` grows by one with every committed change of a session's documents or
 -- index: replicas key their cache of loaded indexes by it.
 CREATE TABLE sessions (
@@ -15,7 +16,7 @@ CREATE TABLE documents (
     token_hash  text NOT NULL REFERENCES sessions ON DELETE CASCADE,
     id          text NOT NULL,
     position    bigserial,  -- upload order
-    body        jsonb NOT NULL,
+    body        bytea NOT NULL,  -- the Document, as JSON
     PRIMARY KEY (token_hash, id)
 );
 
@@ -25,7 +26,7 @@ CREATE TABLE chunks (
     token_hash   text NOT NULL REFERENCES sessions ON DELETE CASCADE,
     id           bigint NOT NULL,
     document_id  text NOT NULL,
-    chunk        jsonb NOT NULL,
+    chunk        bytea NOT NULL,  -- the Chunk, as JSON
     vector       bytea NOT NULL,
     tokens       text[] NOT NULL,
     PRIMARY KEY (token_hash, id)
@@ -35,7 +36,7 @@ CREATE INDEX chunks_document ON chunks (token_hash, document_id);
 CREATE TABLE turns (
     token_hash  text NOT NULL REFERENCES sessions ON DELETE CASCADE,
     seq         bigserial,
-    body        jsonb NOT NULL,
+    body        bytea NOT NULL,  -- the Turn, as JSON
     PRIMARY KEY (token_hash, seq)
 );
 
