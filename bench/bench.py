@@ -291,7 +291,7 @@ def main() -> None:
         session = large_session(big_pdfs)
         pg = postgres_redis(PAPER, big_pdfs[:-1])  # the same ~10,000 chunks
         chart(ingests, lats, ROOT / "docs" / "benchmarks.png")
-    text = report(starts, ingests, heavy, lats, session) + "\n".join(postgres_rows(pg))
+    text = report(starts, ingests, heavy, lats, session) + "\n" + "\n".join(postgres_rows(pg))
     (ROOT / "docs" / "benchmarks.md").write_text(text)
     print(text)
     print(f"(bench took {time.perf_counter() - started:.0f} s)")

@@ -162,14 +162,21 @@ def fake_backends(settings: Settings) -> Backends:
 async def app_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client on the app (fake backends, lifespan running) built from `settings`."""
     backends = fake_backends(settings)
-    app = create_app(settings, backends)
     try:
-        async with app.router.lifespan_context(app):
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
-                yield http
+        async with client_on(settings, backends) as http:
+            yield http
     finally:
         await backends.store.aclose()  # backends passed in are the caller's to close
+
+
+@asynccontextmanager
+async def client_on(settings: Settings, backends: Backends) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client on the app built from `settings` and `backends`, its lifespan running."""
+    app = create_app(settings, backends)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+            yield http
 
 
 def app_of(http: httpx.AsyncClient) -> FastAPI:

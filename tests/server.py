@@ -57,13 +57,18 @@ def server_process(
         _wait_ready(base, process)
         yield base, process
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process, 10)
         log.close()
+
+
+def stop(process: subprocess.Popen[bytes], grace: float) -> None:
+    """SIGTERM, then SIGKILL if the process has not exited within `grace` seconds."""
+    process.terminate()
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 @contextmanager
@@ -78,12 +83,7 @@ def worker_process(log_dir: Path, **env: str) -> Iterator[subprocess.Popen[bytes
         _wait_ready(f"http://127.0.0.1:{port}", process)  # its probes answer once it takes jobs
         yield process
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process, 20)
 
 
 def descendants(pid: int) -> set[int]:

@@ -33,7 +33,15 @@ from ragsvc.schemas import Chunk
 from ragsvc.store import SessionMeta, SessionState
 from ragsvc.tokens import hash_token
 
-from .conftest import GatedEmbedder, HashEmbedder, app_client, app_of, fake_backends, parse_sse
+from .conftest import (
+    GatedEmbedder,
+    HashEmbedder,
+    app_client,
+    app_of,
+    client_on,
+    fake_backends,
+    parse_sse,
+)
 from .conftest import make_pdf as pdf_of_pages
 from .faults import FaultyStore, fill, small_disk
 from .hostile_pdfs import text_bomb, whitespace_bomb
@@ -515,12 +523,9 @@ async def parsing_app(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     backends = fake_backends(settings)
     limits = WorkerLimits(settings.parse_timeout_s, settings.parse_memory_mb)
     backends.pdf_workers = PdfWorkers(2, limits)
-    app = create_app(settings, backends)
     try:
-        async with app.router.lifespan_context(app):
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
-                yield http
+        async with client_on(settings, backends) as http:
+            yield http
     finally:
         await anyio.to_thread.run_sync(backends.pdf_workers.close)
 

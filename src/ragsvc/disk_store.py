@@ -87,8 +87,7 @@ class DiskStore:
     # sessions ---------------------------------------------------------------
 
     async def create_session(self, token_hash: str, ttl: timedelta) -> SessionMeta:
-        at = now()
-        meta = SessionMeta(token_hash=token_hash, created_at=at, expires_at=at + ttl, touched_at=at)
+        meta = SessionMeta.new(token_hash, ttl)
         await anyio.to_thread.run_sync(self._create_session, meta)
         return meta
 

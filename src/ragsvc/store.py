@@ -10,6 +10,7 @@ from typing import Protocol, TypeVar
 
 from pydantic import BaseModel
 
+from ragsvc.clock import now
 from ragsvc.index import SessionIndex
 from ragsvc.leases import Lease
 from ragsvc.schemas import Document, Turn
@@ -34,6 +35,12 @@ class SessionMeta(BaseModel):
     created_at: datetime
     expires_at: datetime
     touched_at: datetime
+
+    @classmethod
+    def new(cls, token_hash: str, ttl: timedelta) -> SessionMeta:
+        """A session created now, expiring `ttl` from now."""
+        at = now()
+        return cls(token_hash=token_hash, created_at=at, expires_at=at + ttl, touched_at=at)
 
 
 @dataclass
