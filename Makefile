@@ -92,9 +92,9 @@ image: $(WHEELHOUSE)
 
 image-base:
 	docker image inspect ragsvc-base:bookworm >/dev/null 2>&1 || ( \
-	  rm -rf build/rootfs && \
+	  rm -rf build/rootfs && mkdir -p build && \
 	  debootstrap --variant=minbase --include=python3,python3-venv,ca-certificates \
-	    bookworm build/rootfs http://deb.debian.org/debian && \
+	    bookworm $(CURDIR)/build/rootfs http://deb.debian.org/debian && \
 	  rm -rf build/rootfs/usr/share/doc build/rootfs/usr/share/man build/rootfs/var/cache/apt/* && \
 	  tar -C build/rootfs -c . | docker import - ragsvc-base:bookworm && rm -rf build/rootfs )
 

@@ -7,13 +7,15 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+import anyio
 import pytest
 from typer.testing import CliRunner
 
 from ragsvc.cli import app as cli
 from ragsvc.config import Settings
+from ragsvc.pdf_workers import PdfWorkers, WorkerLimits
 
-from .conftest import app_client
+from .conftest import app_client, client_on, fake_backends
 
 pytestmark = pytest.mark.anyio
 
@@ -43,3 +45,22 @@ async def test_an_unusable_temp_dir_is_a_503_naming_it(
     for reply in (ready, upload):
         assert reply.status_code == 503, reply.text
         assert str(tmp_path / "gone") in reply.json()["detail"]
+
+
+async def test_readyz_waits_for_the_pdf_page_workers(settings: Settings):
+    """Ready means an upload is served now: not while the page workers are still starting."""
+    backends = fake_backends(settings)
+    backends.pdf_workers = PdfWorkers(1, WorkerLimits(settings.parse_timeout_s, 512))
+    warm = backends.pdf_workers.warm
+    try:
+        async with client_on(settings, backends) as http:
+            await anyio.to_thread.run_sync(warm.wait, 30)  # the warm-up is over: then
+            warm.clear()  # as if it were not, for the one thing this test looks at
+            starting = await http.get("/readyz")
+            warm.set()
+            ready = await http.get("/readyz")
+    finally:
+        await anyio.to_thread.run_sync(backends.pdf_workers.close)
+    assert starting.status_code == 503
+    assert starting.json()["detail"] == "still starting the PDF page workers"
+    assert ready.status_code == 200

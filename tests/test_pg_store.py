@@ -28,6 +28,7 @@ from ragsvc.store import SessionState
 from ragsvc.tokens import hash_token
 
 from .conftest import app_client, make_pdf
+from .relay import relay
 
 pytestmark = pytest.mark.anyio
 PAGES = ["Herons hunt fish in shallow water at dawn.", "Kingfishers dive from perches."]
@@ -233,3 +234,23 @@ async def test_text_with_nul_characters_is_kept_whole(database_url: str):
     assert conversation.state.index is not None
     assert conversation.state.index.chunks == {0: chunk}
     assert conversation.turns == [turn]
+
+
+async def test_a_database_outage_is_a_503_naming_it_and_service_resumes_after(
+    tmp_path: Path, database_url: str
+):
+    with relay("127.0.0.1", 5432) as cut_able:
+        url = database_url.replace("127.0.0.1:5432", f"127.0.0.1:{cut_able.port}")
+        assert url != database_url
+        async with app_client(pg_settings(tmp_path, url)) as http:
+            headers = await new_session(http)
+            cut_able.cut()
+            not_ready = await http.get("/readyz")
+            refused = await http.get("/documents", headers=headers)
+            cut_able.restore()
+            ready = await http.get("/readyz")
+            listed = await http.get("/documents", headers=headers)
+    assert not_ready.status_code == 503 and "PostgreSQL" in not_ready.json()["detail"]
+    assert refused.status_code == 503 and "PostgreSQL" in refused.json()["detail"]
+    assert ready.status_code == 200
+    assert listed.status_code == 200 and listed.json()["documents"] == []

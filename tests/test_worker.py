@@ -13,6 +13,7 @@ from pathlib import Path
 import anyio
 import httpx
 import pytest
+from saq import Queue
 from typer.testing import CliRunner
 
 from ragsvc.cli import app as cli
@@ -20,7 +21,7 @@ from ragsvc.config import Settings
 from ragsvc.ingestion import INTERRUPTED_DETAIL
 from ragsvc.worker import run_worker
 
-from .conftest import app_client, fake_backends, make_pdf, parse_sse
+from .conftest import app_client, app_of, fake_backends, make_pdf, parse_sse
 from .server import free_port, worker_process
 
 pytestmark = pytest.mark.anyio
@@ -141,6 +142,23 @@ def test_a_worker_process_stops_cleanly_on_sigterm(tmp_path: Path, queued: Setti
         stopped_in = time.monotonic() - started
     assert code == 0, "".join(p.read_text() for p in tmp_path.glob("worker-*.log"))
     assert stopped_in < 10, f"the worker took {stopped_in:.1f} s to stop"
+
+
+async def test_a_queue_that_refuses_an_upload_is_a_503_and_the_document_fails_at_once(
+    queued: Settings,
+):
+    async with app_client(queued) as http:
+        headers = {"Authorization": f"Bearer {(await http.post('/sessions')).json()['token']}"}
+        http.cookies.clear()
+        queue = app_of(http).state.ragsvc.queue
+        working, queue.saq = queue.saq, Queue.from_url("redis://127.0.0.1:9/0")  # Redis down
+        files = {"files": ("b.pdf", make_pdf(PAGES))}
+        refused = await http.post("/upload?wait=false", files=files, headers=headers)
+        listed = (await http.get("/documents", headers=headers)).json()["documents"]
+        queue.saq = working  # closed with the app; the other one never got a connection
+    assert refused.status_code == 503, refused.text
+    assert "Redis" in refused.json()["detail"]
+    assert [(d["status"], d["detail"]) for d in listed] == [("failed", INTERRUPTED_DETAIL)]
 
 
 def test_the_worker_command_needs_the_queue_setting():

@@ -9,6 +9,8 @@ from dataclasses import asdict, dataclass
 
 from saq import Queue
 
+from ragsvc.errors import redis_errors_as_503
+
 NAME = "ragsvc-ingest"
 FUNCTION = "ingest"
 
@@ -27,13 +29,14 @@ class IngestQueue:
 
     async def put(self, job: IngestJob) -> None:
         """Queue one document; one attempt (a worker that dies leaves it `failed`)."""
-        await self.saq.enqueue(
-            FUNCTION,
-            key=f"{job.token_hash}:{job.document_id}",
-            timeout=self._timeout,
-            retries=1,
-            **asdict(job),
-        )
+        with redis_errors_as_503():
+            await self.saq.enqueue(
+                FUNCTION,
+                key=f"{job.token_hash}:{job.document_id}",
+                timeout=self._timeout,
+                retries=1,
+                **asdict(job),
+            )
 
     async def aclose(self) -> None:
         await self.saq.disconnect()

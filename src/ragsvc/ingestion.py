@@ -132,10 +132,19 @@ class Ingestion:
         self, token_hash: str, jobs: list[Registered], queue: IngestQueue, wait_s: float
     ) -> None:
         """Queue registered documents for `ragsvc worker`: each lease stays alive `wait_s`
-        seconds for a worker to take it over, after which the document fails."""
-        for job in jobs:
+        seconds for a worker to take it over, after which the document fails. If the queue
+        refuses one, the leases not yet handed over are released: those documents fail
+        ("interrupted") at once instead of waiting."""
+        for done, job in enumerate(jobs):
+            try:
+                await queue.put(IngestJob(token_hash, job.document.id, job.filename))
+            except BaseException:
+                with anyio.CancelScope(shield=True):
+                    for left in jobs[done:]:
+                        await anyio.to_thread.run_sync(left.lease.release)
+                raise
+            # After the put: a worker may already hold it, and then this changes nothing.
             await anyio.to_thread.run_sync(job.lease.hand_over, wait_s)
-            await queue.put(IngestJob(token_hash, job.document.id, job.filename))
 
     async def take_over(self, queued: IngestJob) -> Registered | None:
         """A document queued by another process, to ingest here; None when it no longer

@@ -65,6 +65,7 @@ class PdfWorkers:
         self._max_range_pages = max_range_pages
         self._extract_range = extract_range
         self._lock = threading.Lock()
+        self.warm = threading.Event()  # set once the first workers have started (/readyz)
         self._executor = self._start()
 
     def _start(self) -> ProcessPoolExecutor:
@@ -78,7 +79,9 @@ class PdfWorkers:
         )
         # Start every worker now rather than during the first upload, from a thread: the
         # fork server imports PyMuPDF first (~0.7 s) and start-up need not wait for it.
-        threading.Thread(target=_warm, args=(executor, self.workers), daemon=True).start()
+        threading.Thread(
+            target=_warm, args=(executor, self.workers, self.warm), daemon=True
+        ).start()
         return executor
 
     def extract(
@@ -194,9 +197,11 @@ def _collect(
     return done
 
 
-def _warm(executor: ProcessPoolExecutor, workers: int) -> None:
+def _warm(executor: ProcessPoolExecutor, workers: int, warm: threading.Event) -> None:
     try:
         for future in [executor.submit(int) for _ in range(workers)]:
             future.result()
     except Exception:  # shut down meanwhile, or broken: the next upload reports it
         log.debug("page workers did not warm up", exc_info=True)
+    finally:
+        warm.set()

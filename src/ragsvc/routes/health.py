@@ -21,12 +21,15 @@ async def healthz() -> dict[str, str]:
 @router.get(
     "/readyz",
     responses=problem_responses(503),
-    summary="200 once models are loaded and storage takes writes, else 503",
+    summary="200 once models are loaded, PDF workers started and storage answers, else 503",
 )
 async def readyz(request: Request) -> dict[str, str]:
     state: AppState | None = getattr(request.app.state, "ragsvc", None)
     if state is None:
         raise BackendUnavailable("still loading models")
+    workers = state.backends.pdf_workers
+    if workers is not None and not workers.warm.is_set():  # an upload now would wait for them
+        raise BackendUnavailable("still starting the PDF page workers")
     if problem := await state.backends.store.health():
         raise BackendUnavailable(problem)
     if state.redis is not None:
