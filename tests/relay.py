@@ -24,7 +24,7 @@ class Relay:
         with self._lock:
             self.up = False
             for sock in self._open:
-                sock.close()
+                _drop(sock)
             self._open.clear()
 
     def restore(self) -> None:
@@ -58,7 +58,17 @@ def _pump(source: socket.socket, sink: socket.socket) -> None:
         pass
     finally:
         for sock in (source, sink):
-            sock.close()
+            _drop(sock)
+
+
+def _drop(sock: socket.socket) -> None:
+    """Close a socket another thread may be blocked on: shutdown wakes that thread and tells
+    the peer (close alone does neither while a recv is in progress)."""
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass  # not connected any more
+    sock.close()
 
 
 @contextmanager

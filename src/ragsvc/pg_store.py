@@ -45,6 +45,17 @@ _TURN = TypeAdapter(Turn)
 POOL_SIZE = 16  # per process: the quick threads, ingests and answers share it
 POOL_WAIT_S = 5.0
 _GONE = "the session was deleted or has expired"
+# A database host that vanishes without closing its connections (a network partition, a
+# crashed VM) would leave a query waiting forever: libpq gives up on an unanswered connect
+# after 5 s, and on a silent peer after about 20 s of TCP keepalives or unacknowledged data.
+_LIBPQ_TIMEOUTS = {
+    "connect_timeout": 5,
+    "keepalives": 1,
+    "keepalives_idle": 10,
+    "keepalives_interval": 5,
+    "keepalives_count": 2,
+    "tcp_user_timeout": 20_000,
+}
 
 
 class PostgresStore:
@@ -58,6 +69,7 @@ class PostgresStore:
             # A connection the server closed (a restart, a failover) is replaced before use,
             # not handed to a request that would then fail: one round trip per checkout.
             check=ConnectionPool.check_connection,
+            kwargs=_LIBPQ_TIMEOUTS,
             open=True,
         )
         self.leases = LeaseBook(self.pool)
