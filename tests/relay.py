@@ -15,24 +15,34 @@ class Relay:
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port = self._listener.getsockname()[1]
         self._open: set[socket.socket] = set()
+        self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
-        self.up = True
-        threading.Thread(target=self._accept, daemon=True).start()
+        self._up = True
+        self._start(self._accept)
 
     def cut(self) -> None:
         """Drop every connection; refuse new ones until `restore`."""
         with self._lock:
-            self.up = False
+            self._up = False
             for sock in self._open:
                 _drop(sock)
-            self._open.clear()
 
     def restore(self) -> None:
-        self.up = True
+        with self._lock:
+            self._up = True
 
     def close(self) -> None:
         self.cut()
-        self._listener.close()
+        _drop(self._listener)  # wakes the accepting thread
+        for thread in self._threads:
+            thread.join(timeout=5)
+        for sock in [*self._open, self._listener]:
+            sock.close()
+
+    def _start(self, target: object, *args: object) -> None:
+        thread = threading.Thread(target=target, args=args, daemon=True)  # type: ignore[arg-type]
+        self._threads.append(thread)
+        thread.start()
 
     def _accept(self) -> None:
         while True:
@@ -40,14 +50,19 @@ class Relay:
                 client, _ = self._listener.accept()
             except OSError:
                 return  # closed
-            if not self.up:
-                client.close()
-                continue
-            server = socket.create_connection(self.target)
             with self._lock:
-                self._open |= {client, server}
-            for source, sink in ((client, server), (server, client)):
-                threading.Thread(target=_pump, args=(source, sink), daemon=True).start()
+                if not self._up:
+                    client.close()
+                    continue
+                self._open.add(client)
+                try:
+                    server = socket.create_connection(self.target, timeout=5)
+                except OSError:
+                    continue  # closed with the others
+                server.settimeout(None)
+                self._open.add(server)
+            self._start(_pump, client, server)
+            self._start(_pump, server, client)
 
 
 def _pump(source: socket.socket, sink: socket.socket) -> None:
@@ -57,18 +72,16 @@ def _pump(source: socket.socket, sink: socket.socket) -> None:
     except OSError:
         pass
     finally:
-        for sock in (source, sink):
-            _drop(sock)
+        _drop(sink)  # the other direction's pump then ends too
 
 
 def _drop(sock: socket.socket) -> None:
-    """Close a socket another thread may be blocked on: shutdown wakes that thread and tells
-    the peer (close alone does neither while a recv is in progress)."""
+    """End a socket's traffic, waking a thread blocked on it and telling the peer (close
+    alone does neither while a recv is in progress); `Relay.close` closes it."""
     try:
         sock.shutdown(socket.SHUT_RDWR)
     except OSError:
         pass  # not connected any more
-    sock.close()
 
 
 @contextmanager

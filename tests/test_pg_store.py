@@ -236,6 +236,7 @@ async def test_text_with_nul_characters_is_kept_whole(database_url: str):
     assert conversation.turns == [turn]
 
 
+@pytest.mark.slow  # a request waits out the pool's 5 s for a connection
 async def test_a_database_outage_is_a_503_naming_it_and_service_resumes_after(
     tmp_path: Path, database_url: str
 ):
