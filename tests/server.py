@@ -117,6 +117,17 @@ def alive(pids: set[int]) -> set[int]:
     return running
 
 
+def until_ready(base: str, timeout: float = 30) -> dict[str, str]:
+    """/readyz's body once it answers 200 (the page workers start after the app does)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        reply = httpx.get(f"{base}/readyz", timeout=5)
+        if reply.status_code == 200 or time.monotonic() > deadline:
+            assert reply.status_code == 200, reply.text
+            return dict(reply.json())
+        time.sleep(0.05)
+
+
 def _wait_ready(base: str, process: subprocess.Popen[bytes], timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

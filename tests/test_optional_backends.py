@@ -20,7 +20,7 @@ from ragsvc.config import Settings
 from ragsvc.generation import bundled_smollm2
 
 from .conftest import make_pdf, parse_sse, unavailable
-from .server import free_port, serving_in_thread
+from .server import free_port, serving_in_thread, until_ready
 
 pytestmark = pytest.mark.slow
 PAGES = [
@@ -48,7 +48,7 @@ def test_minilm_embedder_retrieves_the_right_page(tmp_path: Path):
     need("sentence_transformers")
     settings = Settings(data_dir=tmp_path / "data", embedder="st")
     with serving_in_thread(create_app(settings)) as base:
-        assert httpx.get(f"{base}/readyz").json()["embedder"] == "st:all-MiniLM-L6-v2"
+        assert until_ready(base)["embedder"] == "st:all-MiniLM-L6-v2"
         frames, done = ask(base, "How many layers does the encoder stack have?")
     sources = json.loads(frames[0]["data"])["sources"]
     assert sources[0]["page"] == 2 and "six identical layers" in done["answer"]
