@@ -24,6 +24,11 @@ def test_lines_unwrap_and_paragraphs_stay():
     assert clean_page_text(text) == "first line second line\n\nnext paragraph"
 
 
+def test_blanks_and_line_breaks_become_single_spaces_other_characters_stay():
+    text = "a \t b\u00a0c  \n  d\te \n\r f\u2009g\n \t\n\nh"
+    assert clean_page_text(text) == "a b c d e \r f\u2009g\n\nh"
+
+
 def test_sentences_do_not_split_after_abbreviations():
     text = "Vaswani et al. proposed it. See Fig. 2 for details. It works! Does it? Yes."
     assert split_sentences(text) == [

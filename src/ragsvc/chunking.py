@@ -15,11 +15,13 @@ from typing import Literal
 from ragsvc.parsed import Block
 
 # "trans-\nformer" -> "transformer"; a capital after the break is a real hyphen ("GPT-\n4").
-_HYPHEN_BREAK = re.compile(r"(\w)-\s*\n\s*([a-z])")
-_LINE_BREAK = re.compile(r"[ \t]*\n[ \t]*")
-# Runs of blanks, and single tabs or no-break spaces: a lone space is left alone (it is
-# already what the run becomes), which halves the time this costs on a paper.
-_SPACES = re.compile(r"[ \t\u00a0]{2,}|[\t\u00a0]")
+# Written to start with the "-" (the letters around it are lookarounds): a pattern that
+# starts with a literal is searched for as one, several times faster on a paper.
+_HYPHEN_BREAK = re.compile(r"(?<=\w)-\s*\n\s*(?=[a-z])")
+# Line breaks, runs of blanks and single tabs or no-break spaces, each becoming one space,
+# in one pass: a lone space is left alone (it is already what the run becomes).
+_BLANKS = re.compile(r"[ \t\u00a0\n]{2,}|[\t\u00a0\n]")
+_PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]?\s+(?=[\"'(\[]?[A-Z0-9])")
 _ABBREVIATIONS = (
     "e.g.", "i.e.", "et al.", "etc.", "fig.", "figs.", "eq.", "eqs.", "sec.", "vs.", "cf.",
@@ -31,9 +33,9 @@ CARD_CHARS = 1800
 
 def clean_page_text(text: str) -> str:
     """Repair line-end hyphenation and unwrap lines, keeping blank-line paragraph breaks."""
-    text = _HYPHEN_BREAK.sub(r"\1\2", text)
-    paragraphs = re.split(r"\n\s*\n", text)
-    unwrapped = (_SPACES.sub(" ", _LINE_BREAK.sub(" ", p)).strip() for p in paragraphs)
+    text = _HYPHEN_BREAK.sub("", text)
+    paragraphs = _PARAGRAPH_BREAK.split(text)
+    unwrapped = (_BLANKS.sub(" ", p).strip() for p in paragraphs)
     return "\n\n".join(p for p in unwrapped if p)
 
 
