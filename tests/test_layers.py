@@ -18,6 +18,7 @@ WEB_LAYER = (
     "ragsvc.deps",
     "ragsvc.http_errors",
     "ragsvc.middleware",
+    "ragsvc.openapi_doc",
     "ragsvc.openapi_export",
     "ragsvc.routes",
     "ragsvc.serving",

@@ -1,10 +1,21 @@
-"""The committed OpenAPI document matches the code (run `make openapi` after API changes)."""
+"""The committed OpenAPI document matches the code (run `make openapi` after API changes),
+is valid OpenAPI 3.1, and describes what the service sends: problem+json errors, SSE frames."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import httpx
+import pytest
+from openapi_spec_validator import validate
+
+from ragsvc.errors import problem_of
+from ragsvc.http_errors import PROBLEM_JSON
 from ragsvc.openapi_export import openapi_document, render
+from ragsvc.stream_schemas import STREAMS
+
+from .conftest import parse_sse
 
 COMMITTED = Path(__file__).resolve().parents[1] / "openapi" / "openapi.json"
 
@@ -26,3 +37,46 @@ def test_every_contract_route_is_documented():
     upload = paths["/upload"]["post"]["requestBody"]["content"]["multipart/form-data"]
     assert "files" in upload["schema"]["properties"]
     assert "text/event-stream" in paths["/ask"]["post"]["responses"]["200"]["content"]
+
+
+def test_the_document_is_valid_openapi():
+    validate(openapi_document())  # openapi-spec-validator: raises on any violation
+
+
+def test_every_4xx_and_5xx_is_problem_json():
+    for path, item in openapi_document()["paths"].items():
+        for method, operation in item.items():
+            for code, response in operation["responses"].items():
+                if code[0] in "45":
+                    assert set(response["content"]) == {PROBLEM_JSON}, (method, path, code)
+
+
+def frames_of(body: str) -> list[dict[str, object]]:
+    """Frames as the schemas describe them: `retry` a number."""
+    frames = []
+    for frame in parse_sse(body):
+        parsed: dict[str, object] = dict(frame)
+        if "retry" in frame:
+            parsed["retry"] = int(frame["retry"])
+        frames.append(parsed)
+    return frames
+
+
+@pytest.mark.anyio
+async def test_streamed_frames_match_their_schemas(client: httpx.AsyncClient, session, pdf):
+    answer_frames, ingest_frames = STREAMS["AnswerStreamFrame"], STREAMS["IngestStreamFrame"]
+    files = {"files": ("a.pdf", pdf(["The harbour closes in November storms."]))}
+    queued = await client.post("/upload?wait=false", files=files, headers=session)
+    doc = queued.json()["documents"][0]
+    events = await client.get(f"/documents/{doc['id']}/events", headers=session)
+    answer = await client.post("/ask", json={"question": "When does it close?"}, headers=session)
+    steps = [ingest_frames.validate_python(f).event for f in frames_of(events.text)]
+    assert steps[0] == "page" and steps[-1] == "ready"
+    names = [answer_frames.validate_python(f).event for f in frames_of(answer.text)]
+    assert names[0] == "sources" and names[-1] == "done" and "token" in names
+
+
+def test_an_error_frame_matches_its_schema():
+    problem = problem_of(RuntimeError("boom")).model_dump()
+    frame = {"event": "error", "id": "a:3", "data": json.dumps(problem)}
+    STREAMS["AnswerStreamFrame"].validate_python(frame)

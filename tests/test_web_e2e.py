@@ -140,3 +140,38 @@ def test_an_answer_resumes_after_the_network_drops(browser, tmp_path: Path):
     assert answer.strip() == "".join(f"word{i} " for i in range(30)).strip()
     assert network.resumed, "the browser never reconnected: the network did not really drop"
     assert generator.calls == 1  # resumed, not asked again
+
+
+@pytest.mark.parametrize(
+    ("path", "rendered"),
+    [
+        ("/docs", ".opblock-summary-path[data-path='/ask']"),  # Swagger UI lists the routes
+        ("/redoc", "h2:has-text('Ask; the answer streams as SSE')"),  # ReDoc renders them
+    ],
+)
+def test_api_docs_render_offline_under_their_policy(browser, tmp_path: Path, path, rendered):
+    """Every file the page asks for comes from this server (anything else is aborted, as
+    on a machine with no internet), and the page's own policy refuses nothing it needs."""
+    settings = Settings(data_dir=tmp_path / "data")
+    with serving_in_thread(create_app(settings, fake_backends(settings))) as base:
+        page = browser.new_page()
+        elsewhere: list[str] = []
+        refused: list[str] = []
+
+        def only_here(route: object) -> None:
+            url = route.request.url  # type: ignore[attr-defined]
+            if url.startswith(base) or url.startswith(("data:", "blob:")):
+                route.continue_()  # type: ignore[attr-defined]
+            else:
+                elsewhere.append(url)
+                route.abort()  # type: ignore[attr-defined]
+
+        page.route("**/*", only_here)
+        page.on("console", lambda m: refused.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda error: refused.append(str(error)))
+        page.goto(base + path)
+        page.wait_for_selector(rendered, timeout=20_000)
+        # ReDoc's "API docs by Redocly" badge is an image on its CDN: refused by the
+        # policy, and the page does without it.
+        needed = [text for text in refused if "cdn.redoc.ly/redoc/logo-mini.svg" not in text]
+        assert elsewhere == [] and needed == []

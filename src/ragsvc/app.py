@@ -20,9 +20,18 @@ from ragsvc.cookies import RenewSessionCookie
 from ragsvc.http_errors import install_handlers, problem_responses
 from ragsvc.logs import configure_logging
 from ragsvc.middleware import BodyLimit, Observed, SecurityHeaders
+from ragsvc.openapi_doc import complete_openapi
 from ragsvc.orphans import SUPERVISOR_PID, exit_with
-from ragsvc.routes import ask, documents, health, metrics, openai_compat, sessions, web
-from ragsvc.schemas import Answer, Problem
+from ragsvc.routes import (
+    api_docs,
+    ask,
+    documents,
+    health,
+    metrics,
+    openai_compat,
+    sessions,
+    web,
+)
 from ragsvc.serving import SERVER_LIMITS, ServerLimits
 from ragsvc.state import AppState
 
@@ -42,6 +51,8 @@ def create_app(settings: Settings | None = None, backends: Backends | None = Non
         # ragsvc has its own metrics and logs; FastAPI's OpenTelemetry looked up the global
         # providers on every request (about 2% of an answer's CPU, profiled).
         telemetry={"tracing": False, "metrics": False, "logs": False},
+        docs_url=None,  # FastAPI's pages load from a CDN: routes/api_docs.py serves them
+        redoc_url=None,
         # Any route may answer these (a malformed or too large body, a missing token, a rate
         # limit); each route adds its own.
         responses=problem_responses(400, 401, 413, 429),
@@ -52,12 +63,13 @@ def create_app(settings: Settings | None = None, backends: Backends | None = Non
     streamed = {"/upload": settings.max_upload_bytes}
     app.add_middleware(BodyLimit, default=settings.max_json_kb * 1024, streamed=streamed)
     app.add_middleware(Observed)  # outermost: it sees every request, refused ones too
-    for module in (sessions, documents, ask, openai_compat, health, web):
+    for module in (sessions, documents, ask, openai_compat, health, web, api_docs):
         app.include_router(module.router)
     if settings.metrics:
         app.include_router(metrics.router)
     web.mount_static(app)
-    _register_response_schemas(app)
+    api_docs.mount_assets(app)
+    complete_openapi(app)
     return app
 
 
@@ -90,24 +102,6 @@ def _lifespan(settings: Settings, backends: Backends | None) -> Lifespan:
                 await built.aclose()
 
     return lifespan
-
-
-def _register_response_schemas(app: FastAPI) -> None:
-    """Responses refer to #/components/schemas/Problem and Answer (ask's JSON answer); no
-    route returns them as its model, so FastAPI would not list them: add them, and the
-    models they use."""
-    generate = app.openapi
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            schemas = generate().setdefault("components", {}).setdefault("schemas", {})
-            for model in (Problem, Answer):
-                found = model.model_json_schema(ref_template="#/components/schemas/{model}")
-                schemas.update(found.pop("$defs", {}))
-                schemas[model.__name__] = found
-        return app.openapi_schema or {}
-
-    app.openapi = openapi  # type: ignore[method-assign]
 
 
 async def _backends(settings: Settings, given: Backends | None) -> Backends:

@@ -21,6 +21,7 @@ from ragsvc.http_errors import problem_responses
 from ragsvc.schemas import Answer, AskRequest, DocumentIds
 from ragsvc.sse import ANSWER_ID_HEADER, Batch, event_stream, parse_event_id
 from ragsvc.state import AppState
+from ragsvc.stream_schemas import stream_content
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["ask"])
@@ -35,7 +36,7 @@ ASK_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
         "description": EVENT_STREAM_DOC + " With `Accept: application/json`, one Answer.",
         "content": {
-            "text/event-stream": {},  # events: see the description
+            **stream_content("AnswerStreamFrame"),
             "application/json": {"schema": {"$ref": "#/components/schemas/Answer"}},
         },
     },

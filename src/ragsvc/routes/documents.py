@@ -21,6 +21,7 @@ from ragsvc.routes.sessions import start_session
 from ragsvc.schemas import Document, DocumentList, SessionCreated, UploadResult
 from ragsvc.sse import DOCUMENT_ID_HEADER, event_stream, parse_event_id
 from ragsvc.state import AppState
+from ragsvc.stream_schemas import stream_content
 from ragsvc.tokens import hash_token
 
 router = APIRouter(tags=["documents"])
@@ -195,7 +196,7 @@ async def remove_document(document_id: str, session: SessionDep, state: StateDep
             "`<document_id>:<seq>`, and the `X-Document-Id` header names the document; "
             "`Last-Event-ID` resumes. A finished document gets its final event at once; "
             "one queued for a worker gets heartbeats until the worker starts it.",
-            "content": {"text/event-stream": {}},  # events: see the description
+            "content": stream_content("IngestStreamFrame"),
         },
         **problem_responses(404),
     },
