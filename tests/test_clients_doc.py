@@ -1,5 +1,6 @@
 """Every example in docs/clients.md runs against a live server: curl and Python here, the
-JavaScript ones in a real browser (marked e2e)."""
+JavaScript ones in a real browser (marked e2e), those for another origin from a page on a
+second loopback origin (another site: `localhost` against the server's `127.0.0.1`)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from starlette.applications import Starlette
+from starlette.responses import HTMLResponse
+from starlette.routing import Route
 
 from ragsvc.app import create_app
 from ragsvc.config import Settings
@@ -54,7 +58,7 @@ def run_bash(code: str, live: dict[str, str]) -> str:
 
 
 def test_the_doc_has_the_examples_this_file_runs():
-    assert len(blocks("bash")) == 2 and len(blocks("python")) == 2 and len(blocks("js")) == 3
+    assert len(blocks("bash")) == 2 and len(blocks("python")) == 2 and len(blocks("js")) == 5
 
 
 def test_curl_upload_and_ask(live):
@@ -118,3 +122,61 @@ def test_javascript(live, index: int):
         assert "passing ship" in result["text"]
         cited = result["data"]["citations"] if index == 0 else result["citations"]
         assert cited
+
+
+def front_end() -> Starlette:
+    """Another site's page, empty: the examples run in it."""
+    page = HTMLResponse("<!doctype html><title>front-end</title>")
+    return Starlette(routes=[Route("/", lambda request: page)])
+
+
+@contextlib.contextmanager
+def two_origins(tmp_path: Path, page_host: str = "localhost") -> Iterator[tuple[str, str]]:
+    """(server URL, the URL of a page on another origin, allowed by RAGSVC_CORS_ORIGINS):
+    on another site (`localhost`), or on the server's site at another port (`127.0.0.1`)."""
+    with serving_in_thread(front_end()) as page:
+        page = page.replace("127.0.0.1", page_host)
+        config = Settings(data_dir=tmp_path / "data", cors_origins=[page])
+        with serving_in_thread(create_app(config, fake_backends(config))) as base:
+            yield base, page
+
+
+def run_in_page(page_url: str, code: str, base: str) -> object:
+    from .test_web_e2e import ARGS, CHROMIUM
+
+    sync_api = pytest.importorskip("playwright.sync_api")
+    pdf = base64.b64encode(make_pdf(PAGES)).decode()
+    prelude = (
+        f"const BASE = {base!r};"
+        f"const PDF_BYTES = Uint8Array.from(atob({pdf!r}), (c) => c.charCodeAt(0));"
+    )
+    with sync_api.sync_playwright() as driver:
+        browser = driver.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        try:
+            page = browser.new_page()
+            page.goto(page_url)
+            return page.evaluate(f"async () => {{ {prelude}\n{code}\n return result; }}")
+        finally:
+            browser.close()
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize(("index", "page_host"), [(3, "localhost"), (4, "127.0.0.1")])
+def test_javascript_from_another_origin(tmp_path: Path, index: int, page_host: str):
+    """The bearer token from another site; the cookie from another origin of the same site
+    (Chromium does not send it to another site: a third-party cookie, see the doc)."""
+    with two_origins(tmp_path, page_host) as (base, page):
+        result = run_in_page(page, blocks("js")[index], base)
+    assert "passing ship" in result["text"]  # type: ignore[index]
+
+
+@pytest.mark.e2e
+def test_an_origin_not_listed_is_refused_by_the_browser(tmp_path: Path):
+    with two_origins(tmp_path) as (base, page):
+        other = page.replace("localhost", "127.0.0.1")  # same page, an origin not listed
+        code = (
+            "let result; try { await fetch(`${BASE}/sessions`, { method: 'POST' });"
+            " result = 'read'; } catch (error) { result = error.name; }"
+        )
+        assert run_in_page(other, code, base) == "TypeError"
+        assert run_in_page(page, code, base) == "read"

@@ -19,7 +19,7 @@ from ragsvc.config import Settings
 from ragsvc.cookies import RenewSessionCookie
 from ragsvc.http_errors import install_handlers, problem_responses
 from ragsvc.logs import configure_logging
-from ragsvc.middleware import BodyLimit, Observed, SecurityHeaders
+from ragsvc.middleware import BodyLimit, Observed, SecurityHeaders, allow_origins
 from ragsvc.openapi_doc import complete_openapi
 from ragsvc.orphans import SUPERVISOR_PID, exit_with
 from ragsvc.routes import (
@@ -62,6 +62,7 @@ def create_app(settings: Settings | None = None, backends: Backends | None = Non
     app.add_middleware(SecurityHeaders)
     streamed = {"/upload": settings.max_upload_bytes}
     app.add_middleware(BodyLimit, default=settings.max_json_kb * 1024, streamed=streamed)
+    allow_origins(app, settings.cors_origins)  # outside the others: their refusals get CORS too
     app.add_middleware(Observed)  # outermost: it sees every request, refused ones too
     for module in (sessions, documents, ask, openai_compat, health, web, api_docs):
         app.include_router(module.router)

@@ -47,6 +47,12 @@ class Settings(BaseSettings):
     max_session_mb: float = Field(2048, gt=0, description="MB of uploaded PDFs per session")
     api_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
     cookie_secure: bool = Field(False, description="also Secure on plain HTTP")
+    cookie_samesite: Literal["strict", "lax", "none"] = Field(
+        "strict", description="none: sent to cross-site pages (CORS); then always Secure"
+    )
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="origins whose pages may call the API (CORS)"
+    )
     trusted_proxies: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="addresses whose X-Forwarded-* headers are trusted"
     )
@@ -120,7 +126,7 @@ class Settings(BaseSettings):
     sse_retry_ms: int = Field(1000, ge=0, description="reconnect delay hinted to clients")
     send_timeout_s: float = Field(30, gt=0)
 
-    @field_validator("api_keys", "trusted_proxies", mode="before")
+    @field_validator("api_keys", "trusted_proxies", "cors_origins", mode="before")
     @classmethod
     def _split_keys(cls, value: object) -> object:
         if isinstance(value, str):

@@ -1,5 +1,6 @@
 """The session cookie, for browsers (EventSource cannot send headers): HttpOnly,
-SameSite=Strict, Secure behind TLS, and a Max-Age that follows the sliding session TTL."""
+SameSite=Strict (RAGSVC_COOKIE_SAMESITE), Secure behind TLS, and a Max-Age that follows the
+sliding session TTL."""
 
 from __future__ import annotations
 
@@ -17,21 +18,28 @@ REFRESH = "ragsvc_refresh_cookie"  # request.state key: a cookie session to rene
 def set_session_cookie(
     response: Response, token: str, settings: Settings, connection: HTTPConnection
 ) -> None:
-    """Set (or renew) the cookie; Secure when configured or when the client came by HTTPS
-    (as a trusted proxy says, see RAGSVC_TRUSTED_PROXIES)."""
+    """Set (or renew) the cookie; Secure when configured, when the client came by HTTPS (as
+    a trusted proxy says, see RAGSVC_TRUSTED_PROXIES), and always with SameSite=None (which
+    browsers refuse without Secure)."""
     response.set_cookie(
         COOKIE,
         token,
         max_age=settings.session_ttl,
         httponly=True,
-        samesite="strict",
-        secure=settings.cookie_secure or connection.url.scheme == "https",
+        samesite=settings.cookie_samesite,
+        secure=_secure(settings) or connection.url.scheme == "https",
         path="/",
     )
 
 
-def delete_session_cookie(response: Response) -> None:
-    response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict")
+def delete_session_cookie(response: Response, settings: Settings) -> None:
+    response.delete_cookie(
+        COOKIE, path="/", httponly=True, samesite=settings.cookie_samesite, secure=_secure(settings)
+    )
+
+
+def _secure(settings: Settings) -> bool:
+    return settings.cookie_secure or settings.cookie_samesite == "none"
 
 
 class RenewSessionCookie:

@@ -1,6 +1,6 @@
 """What every request gets, whatever route serves it: an id, an access-log line and its
-share of the metrics; a bounded body; and headers that forbid content sniffing, framing by
-other sites and referrers leaking a URL."""
+share of the metrics; a bounded body; headers that forbid content sniffing, framing by
+other sites and referrers leaking a URL; and CORS for the origins allowed to call the API."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ import re
 import time
 import uuid
 
+from starlette.applications import Starlette
 from starlette.datastructures import MutableHeaders
+from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ragsvc.errors import TooLarge
@@ -28,6 +30,27 @@ SECURITY_HEADERS = {
     # web page sets its own policy, which this does not replace.
     "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
 }
+
+
+# What a page on an allowed origin may send (Last-Event-ID: a fetch-based SSE client
+# resuming) and read (the ids naming an answer or a document, and when to retry).
+CORS_REQUEST_HEADERS = ["Authorization", "Content-Type", "Accept", "Last-Event-ID", "X-Request-Id"]
+CORS_RESPONSE_HEADERS = ["X-Answer-Id", "X-Document-Id", "X-Request-Id", "Retry-After"]
+
+
+def allow_origins(app: Starlette, origins: list[str]) -> None:
+    """Let pages on these origins call the API, cookie included (RAGSVC_CORS_ORIGINS; none
+    by default). Preflights are answered before any other middleware sees them."""
+    if origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=origins,
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=CORS_REQUEST_HEADERS,
+            expose_headers=CORS_RESPONSE_HEADERS,
+            allow_credentials=True,
+            max_age=600,
+        )
 
 
 class SecurityHeaders:

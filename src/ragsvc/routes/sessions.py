@@ -55,4 +55,4 @@ async def get_session(session: SessionDep, state: StateDep) -> SessionInfo:
 @router.delete("/sessions/current", status_code=204, summary="Delete the session and all its data")
 async def delete_session(session: SessionDep, state: StateDep, response: Response) -> None:
     await state.backends.store.delete_session(session.token_hash)
-    delete_session_cookie(response)
+    delete_session_cookie(response, state.settings)

@@ -8,11 +8,15 @@
 //       token), a JSON body (top_k, document_ids); the stream is read and parsed here.
 //
 // handlers: { sources(list), token(text), done(data), error(problem) }
+//
+// From a page on another origin (RAGSVC_CORS_ORIGINS), pass `base`, the server's URL, and
+// either a bearer `token` to askWithFetch, or `withCredentials: true` where the session
+// cookie is meant to cross sites (RAGSVC_COOKIE_SAMESITE=none).
 
-export function askWithEventSource(question, handlers, { topK } = {}) {
+export function askWithEventSource(question, handlers, { topK, base = "", withCredentials = false } = {}) {
   const params = new URLSearchParams({ q: question });
   if (topK) params.set("top_k", String(topK));
-  const source = new EventSource(`/ask?${params}`);
+  const source = new EventSource(`${base}/ask?${params}`, { withCredentials });
   let finished = false;
   const finish = () => { finished = true; source.close(); };
   source.addEventListener("sources", (e) => handlers.sources(JSON.parse(e.data).sources));
@@ -29,13 +33,17 @@ export function askWithEventSource(question, handlers, { topK } = {}) {
   return { close: finish };
 }
 
-export async function askWithFetch(question, handlers, { token, topK, documentIds } = {}) {
+export async function askWithFetch(
+  question, handlers, { token, topK, documentIds, base = "", withCredentials = false } = {},
+) {
   const headers = { "Content-Type": "application/json", Accept: "text/event-stream" };
   if (token) headers.Authorization = `Bearer ${token}`;
   const body = { question };
   if (topK) body.top_k = topK;
   if (documentIds) body.document_ids = documentIds;
-  const reply = await fetch("/ask", { method: "POST", headers, body: JSON.stringify(body) });
+  const credentials = withCredentials ? "include" : "same-origin";
+  const init = { method: "POST", headers, body: JSON.stringify(body), credentials };
+  const reply = await fetch(`${base}/ask`, init);
   if (!reply.ok) { handlers.error(await reply.json()); return; }  // problem+json
   for await (const { event, data } of readEvents(reply.body)) {
     const payload = JSON.parse(data);
@@ -75,8 +83,9 @@ export async function* readEvents(stream) {
 }
 
 // Follow a document's ingestion: page and chunk progress, then its final status.
-export function followIngest(documentId, { progress, settled }) {
-  const source = new EventSource(`/documents/${encodeURIComponent(documentId)}/events`);
+export function followIngest(documentId, { progress, settled }, { base = "", withCredentials = false } = {}) {
+  const url = `${base}/documents/${encodeURIComponent(documentId)}/events`;
+  const source = new EventSource(url, { withCredentials });
   source.addEventListener("page", (e) => progress("page", JSON.parse(e.data)));
   source.addEventListener("chunks", (e) => progress("chunks", JSON.parse(e.data)));
   for (const status of ["ready", "no_text", "failed"]) {
