@@ -143,12 +143,12 @@ def _wait_ready(base: str, process: subprocess.Popen[bytes], timeout: float = 30
 
 
 @contextmanager
-def serving_in_thread(app: ASGIApp) -> Iterator[str]:
-    """Serve an app object (e.g. with fake backends) with uvicorn on a loopback socket."""
+def serving_in_thread(app: ASGIApp, **options: Any) -> Iterator[str]:
+    """Serve an app object (e.g. with fake backends) with uvicorn on a loopback socket;
+    `options` for uvicorn (those of `ragsvc serve`: serving.uvicorn_options)."""
     port = free_port()
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="warning", http=GUARDED_HTTP_PROTOCOL
-    )
+    defaults = {"log_level": "warning", "http": GUARDED_HTTP_PROTOCOL}
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, **{**defaults, **options})
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -4,6 +4,7 @@ lose the network mid-answer and see the same answer resume."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from collections.abc import Iterator
@@ -14,8 +15,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ragsvc.app import create_app
 from ragsvc.config import Settings
+from ragsvc.serving import uvicorn_options
 
 from .conftest import fake_backends, make_pdf
+from .path_proxy import PathProxy
 from .server import serving_in_thread
 from .test_streaming import SlowGenerator
 
@@ -47,7 +50,10 @@ def browser() -> Iterator[object]:
         instance.close()
 
 
-def test_upload_ask_and_open_a_citation(browser, tmp_path: Path):
+@pytest.mark.parametrize("root_path", ["", "/rag"])
+def test_upload_ask_and_open_a_citation(browser, tmp_path: Path, root_path: str):
+    """At the root, and under a path behind a proxy (RAGSVC_ROOT_PATH): the page, its
+    scripts and every call it makes."""
     pdf = tmp_path / "keeper.pdf"
     pdf.write_bytes(
         make_pdf(
@@ -59,12 +65,16 @@ def test_upload_ask_and_open_a_citation(browser, tmp_path: Path):
             title="The Keeper's Year",
         )
     )
-    app = create_app(Settings(data_dir=tmp_path / "data"))  # the real default backends
-    with serving_in_thread(app) as base:
+    settings = Settings(data_dir=tmp_path / "data", root_path=root_path)
+    app = create_app(settings)  # the real default backends
+    with contextlib.ExitStack() as stack:
+        base = stack.enter_context(serving_in_thread(app, **uvicorn_options(settings)))
+        if root_path:  # the page as a browser reaches it, through a proxy
+            base = stack.enter_context(serving_in_thread(PathProxy(base, root_path)))
         page = browser.new_page()
         errors: list[str] = []
         page.on("pageerror", lambda error: errors.append(str(error)))
-        page.goto(base)
+        page.goto(f"{base}{root_path}/")
         page.wait_for_selector("#session-status:has-text('session until')")
         page.set_input_files("#file-input", str(pdf))
         page.wait_for_selector("#documents .status.ready", timeout=20_000)
@@ -147,13 +157,19 @@ def test_an_answer_resumes_after_the_network_drops(browser, tmp_path: Path):
     [
         ("/docs", ".opblock-summary-path[data-path='/ask']"),  # Swagger UI lists the routes
         ("/redoc", "h2:has-text('Ask; the answer streams as SSE')"),  # ReDoc renders them
+        ("/rag/docs", ".opblock-summary-path[data-path='/ask']"),  # behind a proxy, under /rag
     ],
 )
 def test_api_docs_render_offline_under_their_policy(browser, tmp_path: Path, path, rendered):
     """Every file the page asks for comes from this server (anything else is aborted, as
     on a machine with no internet), and the page's own policy refuses nothing it needs."""
-    settings = Settings(data_dir=tmp_path / "data")
-    with serving_in_thread(create_app(settings, fake_backends(settings))) as base:
+    root_path = "/rag" if path.startswith("/rag/") else ""
+    settings = Settings(data_dir=tmp_path / "data", root_path=root_path)
+    app = create_app(settings, fake_backends(settings))
+    with contextlib.ExitStack() as stack:
+        base = stack.enter_context(serving_in_thread(app, **uvicorn_options(settings)))
+        if root_path:
+            base = stack.enter_context(serving_in_thread(PathProxy(base, root_path)))
         page = browser.new_page()
         elsewhere: list[str] = []
         refused: list[str] = []

@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     cookie_samesite: Literal["strict", "lax", "none"] = Field(
         "strict", description="none: sent to cross-site pages (CORS); then always Secure"
     )
+    root_path: str = Field(
+        "", pattern=r"^(/[^/]+)*$", description="the path a proxy serves ragsvc under (/rag)"
+    )
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="origins whose pages may call the API (CORS)"
     )

@@ -43,8 +43,9 @@ class ServerLimits:
 
 def uvicorn_options(settings: Settings) -> dict[str, Any]:
     """Forwarded headers believed only from the configured proxies; the guarded protocol;
-    ragsvc's own logging."""
+    ragsvc's own logging; the path a proxy serves it under (RAGSVC_ROOT_PATH)."""
     return {
+        "root_path": settings.root_path,
         "http": f"{__name__}:GuardedHttpProtocol",
         # ragsvc logs each request itself, by route: uvicorn's line has the query string,
         # where GET /ask carries the question; and the logging is configured already.

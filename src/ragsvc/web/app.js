@@ -1,5 +1,9 @@
 // The ragsvc web page: upload with progress, ask with streamed, cited answers.
-import { askWithEventSource, askWithFetch, followIngest } from "/static/client.js";
+import { askWithEventSource, askWithFetch, followIngest } from "./client.js";
+
+// Where the server is mounted: "" at the root, "/rag" when a proxy serves it under /rag
+// (RAGSVC_ROOT_PATH). This module is <base>/static/app.js.
+const BASE = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 
 const $ = (id) => document.getElementById(id);
 const el = (tag, props = {}, ...children) => {
@@ -12,7 +16,7 @@ async function api(path, options = {}) {
   const headers = { ...(options.headers || {}) };
   const key = $("api-key").value.trim();
   if (key) headers["X-API-Key"] = key;
-  const reply = await fetch(path, { ...options, headers });
+  const reply = await fetch(BASE + path, { ...options, headers });
   const body = reply.status === 204 ? null : await reply.json().catch(() => null);
   if (!reply.ok) throw Object.assign(new Error(body?.detail || reply.statusText), { status: reply.status, body });
   return body;
@@ -75,7 +79,7 @@ async function upload(files) {
           bar.value = kind === "page" ? 0.5 * data.page / data.pages : 0.5 + 0.5 * data.embedded / data.chunks;
         },
         settled: renderDocument,
-      });
+      }, { base: BASE });
     }
   } catch (error) {
     $("upload-error").textContent = error.message;
@@ -129,8 +133,8 @@ function ask(question) {
       answer.dataset.done = "error";
     },
   };
-  if ($("transport").value === "fetch") askWithFetch(question, handlers).catch((e) => handlers.error({ title: "Error", detail: e.message }));
-  else askWithEventSource(question, handlers);
+  if ($("transport").value === "fetch") askWithFetch(question, handlers, { base: BASE }).catch((e) => handlers.error({ title: "Error", detail: e.message }));
+  else askWithEventSource(question, handlers, { base: BASE });
 }
 
 // wiring --------------------------------------------------------------------------

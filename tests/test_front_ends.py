@@ -1,14 +1,18 @@
-"""CORS: off by default; for the origins in RAGSVC_CORS_ORIGINS, preflights answered and the
-headers a front-end needs allowed and exposed, on answers and refusals alike. (A browser
-calling from a second origin: tests/test_clients_doc.py.)"""
+"""Serving front-ends elsewhere. CORS: off by default; for the origins in
+RAGSVC_CORS_ORIGINS, preflights answered and the headers a front-end needs allowed and
+exposed, on answers and refusals alike (a browser calling from a second origin:
+tests/test_clients_doc.py). RAGSVC_ROOT_PATH (the page behind a proxy under a path:
+tests/test_web_e2e.py)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from ragsvc.config import Settings
+from ragsvc.serving import uvicorn_options
 
 from .conftest import app_client
 
@@ -58,3 +62,12 @@ async def test_a_cross_site_cookie_is_always_secure(tmp_path: Path):
     for reply in (created, deleted):
         cookie = reply.headers["set-cookie"].lower()
         assert "samesite=none" in cookie and "secure" in cookie
+
+
+def test_the_root_path_goes_to_uvicorn_and_must_be_a_clean_path(tmp_path: Path):
+    settings = Settings(data_dir=tmp_path / "data", root_path="/rag/v1")
+    assert uvicorn_options(settings)["root_path"] == "/rag/v1"
+    assert uvicorn_options(Settings(data_dir=tmp_path / "data"))["root_path"] == ""
+    for bad in ("rag", "/rag/", "//rag", "/"):
+        with pytest.raises(ValidationError):
+            Settings(data_dir=tmp_path / "data", root_path=bad)
