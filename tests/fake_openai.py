@@ -114,8 +114,10 @@ class FakeOpenAI:
         assert body.get("stream") is True, "the fake only speaks streamed chat completions"
         text = " ".join([reply_for(body["messages"])] * self.repeat)
         pieces = re.findall(r"\S+\s*", text)
+        counted = (body.get("stream_options") or {}).get("include_usage")
+        usage = fake_usage(body["messages"], pieces) if counted else None
         return StreamingResponse(
-            self._chunks(body["model"], pieces, arrived), media_type="text/event-stream"
+            self._chunks(body["model"], pieces, arrived, usage), media_type="text/event-stream"
         )
 
     async def stats(self, request: Request) -> Response:
@@ -123,7 +125,9 @@ class FakeOpenAI:
         recorded, self.first_token_ms = self.first_token_ms, []
         return JSONResponse({"first_token_ms": recorded})
 
-    async def _chunks(self, model: str, pieces: list[str], arrived: float) -> AsyncIterator[str]:
+    async def _chunks(
+        self, model: str, pieces: list[str], arrived: float, usage: dict[str, int] | None
+    ) -> AsyncIterator[str]:
         outcome = "client closed"  # unless the loop below finishes or drops on purpose
         try:
             yield _chunk(model, {"role": "assistant", "content": ""})
@@ -138,6 +142,7 @@ class FakeOpenAI:
                 yield _chunk(model, {"content": piece})
                 await asyncio.sleep(self.chunk_delay)
             yield _chunk(model, {}, finish_reason="stop")
+            yield _usage_chunk(usage)
             yield "data: [DONE]\n\n"
             outcome = "completed"
         finally:
@@ -208,6 +213,24 @@ def _encode(vector: list[float], as_base64: bool) -> list[float] | str:
     if not as_base64:
         return vector
     return base64.b64encode(np.asarray(vector, dtype="<f4").tobytes()).decode()
+
+
+def fake_usage(messages: list[dict[str, str]], pieces: list[str]) -> dict[str, int]:
+    """The fake's own token count: words of the prompt, pieces of the reply."""
+    prompt = sum(len(str(m.get("content", "")).split()) for m in messages)
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": len(pieces),
+        "total_tokens": prompt + len(pieces),
+    }
+
+
+def _usage_chunk(usage: dict[str, int] | None) -> str:
+    """As OpenAI sends usage when asked: a last chunk without choices ("" when not asked)."""
+    if usage is None:
+        return ""
+    chunk = {"object": "chat.completion.chunk", "choices": [], "usage": usage}
+    return f"data: {json.dumps(chunk)}\n\n"
 
 
 def _chunk(model: str, delta: dict[str, str], finish_reason: str | None = None) -> str:

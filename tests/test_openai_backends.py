@@ -29,7 +29,7 @@ from ragsvc.prompts import Prompt
 from ragsvc.schemas import Source
 
 from .conftest import make_pdf, parse_sse
-from .fake_openai import FakeOpenAI
+from .fake_openai import FakeOpenAI, fake_usage
 from .server import serving_in_thread
 
 pytestmark = pytest.mark.anyio
@@ -212,6 +212,10 @@ async def test_ask_streams_the_upstream_answer(api: httpx.AsyncClient, fake: Fak
         assert f"[{source['n']}] birds.pdf, page {source['page']}:\n" in system["content"]
     assert user == {"role": "user", "content": QUESTION}
     assert await turns(api, headers) == 1
+    # Asked for the upstream's token counts, which `done` passes on as they are.
+    assert request["stream_options"] == {"include_usage": True}
+    pieces = sum(1 for name, _ in events if name == "token")
+    assert done["usage"] == fake_usage(request["messages"], ["piece"] * pieces)
 
 
 async def test_follow_up_sends_previous_turn(api: httpx.AsyncClient, fake: FakeOpenAI):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from ragsvc.app import create_app
 from ragsvc.config import Settings
 from ragsvc.errors import BackendUnavailable
 from ragsvc.prompts import Prompt
+from ragsvc.token_count import count_tokens
 
 from .conftest import fake_backends, make_pdf
 from .server import serving_in_thread
@@ -151,3 +153,65 @@ def test_backend_failure_mid_stream_raises_in_the_sdk(server):
             for chunk in stream:
                 received.append(chunk.choices[0].delta.content or "")
     assert "".join(received) == "Barn owls hunt "
+
+
+def test_usage_counts_tokens_when_asked_while_streaming(server):
+    """The extractive generator counts nothing itself: the prompt it would have been (the
+    sources and the question) and the answer are counted with the bundled tokenizer."""
+    base, ctx = server
+    question = [{"role": "user", "content": "What do barn owls hunt?"}]
+    with client(base, ctx["token"]) as sdk:
+        whole = sdk.chat.completions.create(model="ragsvc", messages=question)
+        chunks = list(
+            sdk.chat.completions.create(
+                model="ragsvc",
+                messages=question,
+                stream=True,
+                stream_options={"include_usage": True},
+            )
+        )
+        plain = list(sdk.chat.completions.create(model="ragsvc", messages=question, stream=True))
+    usage = whole.usage
+    assert usage is not None
+    answer_tokens = count_tokens([whole.choices[0].message.content or ""])
+    assert usage.completion_tokens == answer_tokens > 0
+    assert usage.prompt_tokens > count_tokens(["What do barn owls hunt?"])  # the sources too
+    assert usage.total_tokens == usage.prompt_tokens + usage.completion_tokens
+    *_, last = chunks
+    assert last.choices == [] and last.usage == usage  # OpenAI's last chunk when asked
+    assert all(chunk.usage is None for chunk in plain)
+
+
+def test_n_above_one_is_refused_with_openai_s_error_envelope(server):
+    base, ctx = server
+    with client(base, ctx["token"]) as sdk, pytest.raises(openai.BadRequestError) as refused:
+        sdk.chat.completions.create(
+            model="ragsvc", messages=[{"role": "user", "content": "owls?"}], n=2
+        )
+    assert refused.value.code == "unsupported"
+    assert isinstance(refused.value.body, dict) and "one answer" in refused.value.body["message"]
+    reply = refused.value.response
+    assert reply.headers["content-type"] == "application/problem+json"
+    assert reply.json()["detail"] == refused.value.body["message"]  # still problem+json
+
+
+def test_langchain_keeps_the_answer_usage_and_sources(server):
+    """LangChain's ChatOpenAI drops extra body fields; the sources reach it in the
+    X-Sources response header (with include_response_headers=True)."""
+    langchain_openai = pytest.importorskip("langchain_openai")
+    base, ctx = server
+    chat = langchain_openai.ChatOpenAI(
+        base_url=f"{base}/v1", api_key=ctx["token"], model="ragsvc", max_retries=0,
+        include_response_headers=True,
+    )  # fmt: skip
+    reply = chat.invoke("How fast do peregrine falcons stoop?")
+    streamed = list(chat.stream("What do barn owls hunt?", stream_usage=True))
+    assert "three hundred km per hour" in reply.content and "[1]" in reply.content
+    assert reply.usage_metadata and reply.usage_metadata["output_tokens"] > 0
+    sources = json.loads(reply.response_metadata["headers"]["x-sources"])
+    assert sources[0]["filename"] == "falcons.pdf" and sources[0]["page"] == 1
+    text = "".join(str(chunk.content) for chunk in streamed)
+    assert "voles" in text
+    assert sum(c.usage_metadata["output_tokens"] for c in streamed if c.usage_metadata) > 0
+    first_headers = streamed[0].response_metadata["headers"]
+    assert json.loads(first_headers["x-sources"])[0]["filename"] == "owls.pdf"

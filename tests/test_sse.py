@@ -22,7 +22,7 @@ from ragsvc.events import (
     SourcesEvent,
     TokenEvent,
 )
-from ragsvc.schemas import Document, Source, Timings
+from ragsvc.schemas import Document, Source, Timings, Usage
 from ragsvc.sse import (
     WRITE_BYTES,
     Batch,
@@ -84,6 +84,12 @@ def test_every_event_decodes_to_itself():
         SourcesEvent([SOURCE]),
         TokenEvent('Owls "hunt"\nat night '),
         DoneEvent("Owls hunt. [1]", [1], timings),
+        DoneEvent(
+            "Owls hunt. [1]",
+            [1],
+            timings,
+            Usage(prompt_tokens=9, completion_tokens=4, total_tokens=13),
+        ),
         FailedEvent(AnswerAbandoned().problem()),
         PageParsed(1, 2),
         ChunksEmbedded(4, 4),

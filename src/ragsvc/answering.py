@@ -43,7 +43,7 @@ from ragsvc.retrieval import (
     retrieve,
     section_hits,
 )
-from ragsvc.schemas import AskRequest, Document, Problem, Source, Timings, Turn
+from ragsvc.schemas import AskRequest, Document, Problem, Source, Timings, Turn, Usage
 from ragsvc.store import SessionState, Store
 
 log = logging.getLogger(__name__)
@@ -72,8 +72,9 @@ class AnswerPlan:
     token_hash: str
     question: str
     sources: list[Source]
-    pieces: AsyncIterator[str]
-    first: str
+    prompt: Prompt
+    pieces: AsyncIterator[str | Usage]
+    first: str | Usage
     started: float
     retrieval_ms: float
     first_token_ms: float
@@ -121,6 +122,7 @@ class Answering:
             token_hash=token_hash,
             question=question,
             sources=sources,
+            prompt=prompt,
             pieces=pieces,
             first=first,
             started=started,
@@ -131,11 +133,16 @@ class Answering:
     async def events(self, plan: AnswerPlan) -> AsyncIterator[AnswerEvent]:
         """Sources, tokens, then done (turn recorded) or failed; closes the generator either way."""
         yield SourcesEvent(plan.sources)
-        parts = [plan.first] if plan.first else []
+        first = plan.first
+        parts = [first] if isinstance(first, str) and first else []
+        usage = first if isinstance(first, Usage) else None
         try:
-            if plan.first:
-                yield TokenEvent(plan.first)
+            if parts:
+                yield TokenEvent(parts[0])
             async for piece in plan.pieces:
+                if isinstance(piece, Usage):  # a backend's count, after the last piece
+                    usage = piece
+                    continue
                 parts.append(piece)
                 yield TokenEvent(piece)
         except Exception as exc:
@@ -144,9 +151,9 @@ class Answering:
         finally:
             with anyio.CancelScope(shield=True):  # runs on client disconnect too
                 await plan.pieces.aclose()  # type: ignore[attr-defined]
-        yield await self._done(plan, "".join(parts))
+        yield await self._done(plan, "".join(parts), usage)
 
-    async def _done(self, plan: AnswerPlan, answer: str) -> DoneEvent:
+    async def _done(self, plan: AnswerPlan, answer: str, usage: Usage | None) -> DoneEvent:
         """Record the turn, then the answer's last event."""
         turn = Turn(question=plan.question, answer=answer, at=now())
         await self.store.add_turn(plan.token_hash, turn, self.options.history_turns)
@@ -158,6 +165,7 @@ class Answering:
                 first_token_ms=plan.first_token_ms,
                 total_ms=_ms(plan.started),
             ),
+            usage=usage,
         )
 
     def _client_turns(self, history: list[Turn]) -> list[Turn]:

@@ -39,6 +39,10 @@ class BadRequest(RagError):
     status, slug, title = 400, "bad-request", "Malformed request"
 
 
+class Unsupported(RagError):
+    status, slug, title = 400, "unsupported", "Not supported"
+
+
 class Unauthorized(RagError):
     status, slug, title = 401, "unauthorized", "Not authenticated"
     challenge = {"WWW-Authenticate": 'Bearer realm="ragsvc"'}

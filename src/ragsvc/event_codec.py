@@ -18,7 +18,7 @@ from ragsvc.events import (
     SourcesEvent,
     TokenEvent,
 )
-from ragsvc.schemas import Document, Problem, Source, Timings
+from ragsvc.schemas import Document, Problem, Source, Timings, Usage
 
 Event = AnswerEvent | IngestEvent
 
@@ -30,8 +30,9 @@ def event_name_and_data(event: Event) -> tuple[str, dict[str, Any]]:
             return "sources", {"sources": [s.model_dump() for s in sources]}
         case TokenEvent(text):
             return "token", {"text": text}
-        case DoneEvent(answer, cited, timings):
-            return "done", {"answer": answer, "citations": cited, "timings": timings.model_dump()}
+        case DoneEvent(answer, cited, timings, usage):
+            data = {"answer": answer, "citations": cited, "timings": timings.model_dump()}
+            return "done", {**data, "usage": usage.model_dump()} if usage else data
         case FailedEvent(problem):
             return "error", problem.model_dump()
     return _ingest_name_and_data(event)
@@ -69,7 +70,12 @@ def _settled(data: dict[str, Any]) -> Event:  # named by the document's status
 _DECODERS: dict[str, Callable[[dict[str, Any]], Event]] = {
     "sources": lambda d: SourcesEvent([Source.model_validate(s) for s in d["sources"]]),
     "token": lambda d: TokenEvent(d["text"]),
-    "done": lambda d: DoneEvent(d["answer"], d["citations"], Timings.model_validate(d["timings"])),
+    "done": lambda d: DoneEvent(
+        d["answer"],
+        d["citations"],
+        Timings.model_validate(d["timings"]),
+        Usage.model_validate(d["usage"]) if "usage" in d else None,
+    ),
     "error": lambda d: FailedEvent(Problem.model_validate(d)),
     "page": lambda d: PageParsed(d["page"], d["pages"]),
     "chunks": lambda d: ChunksEmbedded(d["embedded"], d["chunks"]),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ragsvc.schemas import Document, Problem, Source, Timings
+from ragsvc.schemas import Document, Problem, Source, Timings, Usage
 
 
 @dataclass(frozen=True)
@@ -22,6 +22,7 @@ class DoneEvent:
     answer: str
     citations: list[int]
     timings: Timings
+    usage: Usage | None = None  # as the generator's backend counted it, when it does
 
 
 @dataclass(frozen=True)

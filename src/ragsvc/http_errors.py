@@ -50,20 +50,27 @@ def error_response(exc: RagError) -> JSONResponse:
     return problem_response(exc.problem(), exc.headers)
 
 
-def _counted(request: Request, body: Problem) -> Problem:
-    """Count the problem in the app's metrics (once it has them)."""
+def _reply(request: Request, body: Problem, headers: dict[str, str] | None = None) -> JSONResponse:
+    """The problem as a response, counted in the app's metrics (once it has them). On the
+    OpenAI-compatible routes it also carries OpenAI's `error` object (an extension member),
+    where OpenAI's SDKs look for the message."""
     if (state := getattr(request.app.state, "ragsvc", None)) is not None:
         state.metrics.problem(body.type)
-    return body
+    content = body.model_dump()
+    route = request.url.path.removeprefix(request.scope.get("root_path", ""))
+    if route.startswith("/v1/"):
+        slug = body.type.rpartition(":")[2]
+        content["error"] = {"message": body.detail, "type": slug, "param": None, "code": slug}
+    return JSONResponse(content, status_code=body.status, headers=headers, media_type=PROBLEM_JSON)
 
 
 async def _on_rag_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RagError)
-    return problem_response(_counted(request, exc.problem()), exc.headers)
+    return _reply(request, exc.problem(), exc.headers)
 
 
 async def _on_session_gone(request: Request, exc: Exception) -> JSONResponse:
-    return problem_response(_counted(request, problem_of(exc)), Unauthorized.challenge)
+    return _reply(request, problem_of(exc), Unauthorized.challenge)
 
 
 async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
@@ -72,8 +79,7 @@ async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
     headers = dict(exc.headers or {})
     if exc.status_code == 405:  # Starlette lists the methods of the first route it tried
         headers["Allow"] = ", ".join(_methods_at(request))
-    body = _counted(request, problem(exc.status_code, detail))
-    return problem_response(body, headers)
+    return _reply(request, problem(exc.status_code, detail), headers)
 
 
 def _methods_at(request: Request) -> list[str]:
@@ -93,7 +99,7 @@ async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse
         for err in exc.errors()
     ]
     body = problem(422, "; ".join(parts), slug="invalid-input", title="Invalid input")
-    return problem_response(_counted(request, body))
+    return _reply(request, body)
 
 
 async def _on_os_error(request: Request, exc: Exception) -> JSONResponse:
@@ -102,13 +108,13 @@ async def _on_os_error(request: Request, exc: Exception) -> JSONResponse:
         raise exc
     log.warning("a request failed, the disk is full: %s", exc)
     full = StorageFull()
-    return problem_response(_counted(request, full.problem()), full.headers)
+    return _reply(request, full.problem(), full.headers)
 
 
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error", exc_info=exc)
     body = problem(500, "unexpected server error; see the server log")
-    return problem_response(_counted(request, body))
+    return _reply(request, body)
 
 
 def install_handlers(app: FastAPI) -> None:

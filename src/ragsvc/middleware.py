@@ -35,7 +35,7 @@ SECURITY_HEADERS = {
 # What a page on an allowed origin may send (Last-Event-ID: a fetch-based SSE client
 # resuming) and read (the ids naming an answer or a document, and when to retry).
 CORS_REQUEST_HEADERS = ["Authorization", "Content-Type", "Accept", "Last-Event-ID", "X-Request-Id"]
-CORS_RESPONSE_HEADERS = ["X-Answer-Id", "X-Document-Id", "X-Request-Id", "Retry-After"]
+CORS_RESPONSE_HEADERS = ["X-Answer-Id", "X-Document-Id", "X-Sources", "X-Request-Id", "Retry-After"]
 
 
 def allow_origins(app: Starlette, origins: list[str]) -> None:

@@ -89,6 +89,15 @@ class Source(BaseModel):
     section: str | None = Field(None, description="the heading the passage stands under")
 
 
+class Usage(BaseModel):
+    """Tokens an answer took, as the generator's backend counted them or, where it counts
+    none (the extractive generator), with the bundled Llama tokenizer."""
+
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+
+
 class Timings(BaseModel):
     retrieval_ms: float
     first_token_ms: float | None = None

@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, Json, TypeAdapter
 
-from ragsvc.schemas import Document, Problem, Source, Timings
+from ragsvc.schemas import Document, Problem, Source, Timings, Usage
 
 FRAME_ID = "`<answer_id or document_id>:<seq>`: send it back as `Last-Event-ID` to resume"
 
@@ -46,6 +46,7 @@ class DoneData(BaseModel):
     answer: str = Field(description="every token's text joined")
     citations: list[int] = Field(description="source numbers cited, in order of first use")
     timings: Timings
+    usage: Usage | None = Field(None, description="when the generator's backend counts tokens")
 
 
 class DoneFrame(_Frame):

@@ -21,14 +21,16 @@ from sse_starlette import ServerSentEvent
 from ragsvc.answering import AnswerPlan, answer_work, final_answer
 from ragsvc.clock import now
 from ragsvc.deps import SessionDep, StateDep
-from ragsvc.errors import InvalidInput
+from ragsvc.errors import InvalidInput, Unsupported
 from ragsvc.events import AnswerEvent, DoneEvent, FailedEvent, TokenEvent
 from ragsvc.http_errors import problem_responses
 from ragsvc.routes.ask import log_question
 from ragsvc.schemas import AskRequest, DocumentIds, Turn
 from ragsvc.sse import ANSWER_ID_HEADER, AnswerBatch, sse_response
+from ragsvc.token_count import counted_usage
 
 router = APIRouter(prefix="/v1", tags=["openai-compatible"])
+SOURCES_HEADER = "X-Sources"  # the sources in brief, for clients that drop extra fields
 MODEL = "ragsvc"
 
 
@@ -44,6 +46,11 @@ class ChatMessage(BaseModel):
         return self.content or ""
 
 
+class StreamOptions(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    include_usage: bool = False
+
+
 class ChatRequest(BaseModel):
     """OpenAI's chat request; sampling parameters are accepted and ignored."""
 
@@ -51,6 +58,8 @@ class ChatRequest(BaseModel):
     model: str = MODEL
     messages: list[ChatMessage] = Field(min_length=1)
     stream: bool = False
+    stream_options: StreamOptions | None = None
+    n: int = Field(1, ge=1, description="1: ragsvc gives one answer per question")
     top_k: int | None = Field(None, ge=1, le=50, description="ragsvc extra")
     document_ids: DocumentIds | None = Field(None, description="ragsvc extra")
 
@@ -92,6 +101,8 @@ async def models(_: SessionDep) -> dict[str, Any]:
     },
 )
 async def chat_completions(body: ChatRequest, session: SessionDep, state: StateDep) -> Response:
+    if body.n != 1:
+        raise Unsupported(f"n={body.n}: ragsvc gives one answer per question (n=1)")
     await state.limiter.check("asking", session.token_hash, state.settings.ask_rate_per_minute)
     question, turns = split_conversation(body.messages)
     log_question(state, question)
@@ -99,15 +110,34 @@ async def chat_completions(body: ChatRequest, session: SessionDep, state: StateD
     async with state.answers.reserve(session.token_hash) as room:
         plan = await state.answering.plan(session.token_hash, request, history=turns)
         events = state.answering.events(plan)
+        headers = {ANSWER_ID_HEADER: plan.answer_id, SOURCES_HEADER: sources_header(plan)}
         if not body.stream:
             done = await final_answer(events)
             state.metrics.observe_answer(done)
-            return JSONResponse(completion(plan, done, body.model))
+            return JSONResponse(completion(plan, done, body.model), headers=headers)
         # Generated in the background like every answer, so it counts against the limits.
         entry = room.start(plan.answer_id, answer_work(events))
     batches = state.answers.follow(entry, -1)
-    headers = {ANSWER_ID_HEADER: plan.answer_id}
-    return sse_response(chunks(plan, batches, body.model), state.settings, headers)
+    counted = body.stream_options is not None and body.stream_options.include_usage
+    return sse_response(chunks(plan, batches, body.model, counted), state.settings, headers)
+
+
+def sources_header(plan: AnswerPlan) -> str:
+    """The sources in brief, as JSON in plain ASCII: clients that keep response headers but
+    no extra body fields (LangChain with `include_response_headers=True`) still get them."""
+    brief = [
+        {"n": s.n, "document_id": s.document_id, "filename": s.filename, "page": s.page}
+        for s in plan.sources
+    ]
+    return json.dumps(brief, separators=(",", ":"))
+
+
+def usage_of(plan: AnswerPlan, done: DoneEvent) -> dict[str, int]:
+    """The backend's token counts, else counted here (the extractive generator)."""
+    if done.usage is not None:
+        return done.usage.model_dump()
+    texts = [message["content"] for message in plan.prompt.messages]
+    return counted_usage(texts, done.answer).model_dump()
 
 
 def _envelope(plan: AnswerPlan, model: str, kind: str) -> dict[str, Any]:
@@ -124,39 +154,46 @@ def completion(plan: AnswerPlan, done: DoneEvent, model: str) -> dict[str, Any]:
     return {
         **_envelope(plan, model, "chat.completion"),
         "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
-        "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
+        "usage": usage_of(plan, done),
         "sources": [s.model_dump() for s in plan.sources],
         "citations": done.citations,
     }
 
 
 async def chunks(
-    plan: AnswerPlan, batches: AsyncIterator[AnswerBatch], model: str
+    plan: AnswerPlan, batches: AsyncIterator[AnswerBatch], model: str, counted: bool
 ) -> AsyncIterator[ServerSentEvent]:
-    """OpenAI's streaming format: `data: <chunk>` lines, then `data: [DONE]`."""
+    """OpenAI's streaming format: `data: <chunk>` lines, then `data: [DONE]`; `counted`
+    (stream_options.include_usage): a chunk with the usage and no choices before it."""
     sources = [s.model_dump() for s in plan.sources]
     yield _chunk(plan, model, {"role": "assistant", "content": ""}, sources=sources)
     async for batch in batches:
         for _, event in batch:
-            if chunk := _chunk_of(plan, model, event):
+            for chunk in _chunks_of(plan, model, event, counted):
                 yield chunk
             if isinstance(event, FailedEvent):
                 return
     yield ServerSentEvent(data="[DONE]")
 
 
-def _chunk_of(plan: AnswerPlan, model: str, event: AnswerEvent) -> ServerSentEvent | None:
-    """The chunk carrying an answer event; None for the sources (the first chunk has them)."""
+def _chunks_of(
+    plan: AnswerPlan, model: str, event: AnswerEvent, counted: bool
+) -> list[ServerSentEvent]:
+    """The chunks carrying an answer event; none for the sources (the first chunk has them)."""
     if isinstance(event, TokenEvent):
-        return _chunk(plan, model, {"content": event.text})
+        return [_chunk(plan, model, {"content": event.text})]
     if isinstance(event, DoneEvent):
-        return _chunk(plan, model, {}, "stop", citations=event.citations)
+        done = [_chunk(plan, model, {}, "stop", citations=event.citations)]
+        if not counted:
+            return done
+        usage = {**_envelope(plan, model, "chat.completion.chunk"), "choices": []}
+        return [*done, ServerSentEvent(data=json.dumps({**usage, "usage": usage_of(plan, event)}))]
     if isinstance(event, FailedEvent):
         # OpenAI's clients raise on a chunk carrying "error"; the problem goes along.
         problem = event.problem.model_dump()
         error = {"message": problem["detail"], "type": problem["type"], **problem}
-        return ServerSentEvent(data=json.dumps({"error": error}))
-    return None
+        return [ServerSentEvent(data=json.dumps({"error": error}))]
+    return []
 
 
 def _chunk(
