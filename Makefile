@@ -9,7 +9,7 @@ PORT    ?= 8000
 RAGSVC_DATA_DIR ?= ./data
 export RAGSVC_DATA_DIR
 
-.PHONY: install install-extras run test test-postgres test-slow test-e2e browser proxy docker image image-base lock lint typecheck openapi eval bench load clean
+.PHONY: install install-extras run test test-postgres test-slow test-e2e js-deps browser proxy docker image image-base lock lint typecheck openapi eval bench load clean
 
 install: $(STAMP)
 
@@ -109,7 +109,16 @@ lock:
 	$(BIN)/pip-compile -q --generate-hashes --strip-extras --no-emit-index-url \
 	  --no-emit-find-links -o requirements.lock pyproject.toml docker/extra-requirements.in
 
-test-e2e: $(E2E_STAMP) browser
+# The JavaScript clients the e2e suite runs (the Vercel AI SDK), from tests/js/package-lock.json.
+JS_STAMP := tests/js/node_modules/.installed
+
+$(JS_STAMP): tests/js/package.json tests/js/package-lock.json
+	cd tests/js && npm ci --no-audit --no-fund --silent
+	touch $(JS_STAMP)
+
+js-deps: $(JS_STAMP)
+
+test-e2e: $(E2E_STAMP) $(JS_STAMP) browser
 	$(BIN)/pytest -m e2e
 
 openapi: $(STAMP)

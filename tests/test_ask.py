@@ -174,6 +174,8 @@ async def test_asking_without_documents_is_409(client, session):
         {"question": "   "},
         {"question": "x" * 5000},
         {"question": "q", "top_k": 0},
+        {"question": "q", "top_k": True},  # not 1: a boolean is no count
+        {"question": "q", "top_k": "3"},
     ],
 )
 async def test_invalid_question_is_422(client, session, loaded, body):

@@ -28,6 +28,19 @@ async def events_of(http: httpx.AsyncClient, document_id: str, headers: dict, **
     return [(f["event"], f["id"], json.loads(f["data"])) for f in parse_sse(reply.text)]
 
 
+async def test_a_deleted_document_has_no_events_even_while_its_log_is_kept(
+    client, session, pdf: Callable
+):
+    files = {"files": ("t.pdf", pdf(PAGES))}
+    reply = await client.post("/upload", params={"wait": "false"}, files=files, headers=session)
+    [doc] = reply.json()["documents"]
+    assert (await events_of(client, doc["id"], session))[-1][0] == "ready"  # log kept now
+    assert (await client.delete(f"/documents/{doc['id']}", headers=session)).status_code == 204
+    gone = await client.get(f"/documents/{doc['id']}/events", headers=session)
+    assert gone.status_code == 404
+    assert gone.headers["content-type"] == "application/problem+json"
+
+
 async def test_upload_without_waiting_then_follow_progress(client, session, pdf: Callable):
     reply = await client.post(
         "/upload", params={"wait": "false"}, files={"files": ("t.pdf", pdf(PAGES))}, headers=session

@@ -23,6 +23,7 @@ WEB_LAYER = (
     "ragsvc.routes",
     "ragsvc.serving",
     "ragsvc.sse",
+    "ragsvc.ai_sdk_stream",
     # The worker process: it serves the API's health routes as its probes.
     "ragsvc.probes",
     "ragsvc.worker",

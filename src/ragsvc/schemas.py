@@ -75,7 +75,7 @@ DocumentIds = Annotated[
 
 class AskRequest(BaseModel):
     question: str = Field(min_length=1)
-    top_k: int | None = Field(None, ge=1, le=50)
+    top_k: int | None = Field(None, ge=1, le=50, strict=True)  # `true` is not 1
     document_ids: DocumentIds | None = None
 
 

@@ -8,7 +8,8 @@ timeout and anti-buffering headers.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from sse_starlette.sse import SendTimeoutError
@@ -26,10 +27,19 @@ MAX_SEQ_DIGITS = 18  # a sequence number in an event id fits in 64 bits
 
 AnswerBatch = list[tuple[int, AnswerEvent]]  # numbered events, as a follower gets them
 Batch = AnswerBatch | list[tuple[int, IngestEvent]]
+# How one event is written: (stream id, seq, event, retry hint or None) -> its frame(s).
+Render = Callable[[str, int, Any, int | None], bytes]
+
+
+def ragsvc_frame(
+    stream_id: str, seq: int, event: AnswerEvent | IngestEvent, retry: int | None
+) -> bytes:
+    """ragsvc's own rendering: the event's name and JSON (api.md)."""
+    return encode_frame(*encode_event(event), stream_id, seq, retry)
 
 
 async def frames(
-    stream_id: str, batches: AsyncIterator[Batch], retry_ms: int
+    stream_id: str, batches: AsyncIterator[Batch], retry_ms: int, render: Render = ragsvc_frame
 ) -> AsyncIterator[bytes]:
     """Number each event `<stream_id>:<seq>`; the first frame carries the `retry:` hint.
     A batch goes out in one write (a burst of tokens costs one send, not one per token),
@@ -39,7 +49,7 @@ async def frames(
         pending: list[bytes] = []
         size = 0
         for seq, event in batch:
-            frame = encode_frame(*encode_event(event), stream_id, seq, retry)
+            frame = render(stream_id, seq, event, retry)
             retry = None
             pending.append(frame)
             size += len(frame)
@@ -84,12 +94,16 @@ def sse_response(
 
 
 def event_stream(
-    stream_id: str, batches: AsyncIterator[Batch], settings: Settings, id_header: str
+    stream_id: str,
+    batches: AsyncIterator[Batch],
+    settings: Settings,
+    headers: dict[str, str],
+    render: Render = ragsvc_frame,
 ) -> EventSourceResponse:
-    """A stream of numbered events (an answer's, or a document's ingestion), named by the
-    `id_header` response header."""
-    frames_ = frames(stream_id, batches, settings.sse_retry_ms)
-    return sse_response(frames_, settings, {id_header: stream_id})
+    """A stream of numbered events (an answer's, or a document's ingestion), with
+    `headers` (the one naming it, X-Answer-Id or X-Document-Id, and any a rendering adds)."""
+    frames_ = frames(stream_id, batches, settings.sse_retry_ms, render)
+    return sse_response(frames_, settings, headers)
 
 
 def parse_event_id(value: str) -> tuple[str, int] | None:

@@ -94,6 +94,15 @@ class SettledFrame(_Frame):
     data: Json[Document]
 
 
+class AiSdkFrame(BaseModel):
+    """With `format=ai-sdk`: a chunk of the Vercel AI SDK's UI message stream protocol (v1)
+    as JSON, or `[DONE]` last (docs/clients.md)."""
+
+    id: str | None = Field(None, description=FRAME_ID)
+    retry: int | None = None
+    data: str
+
+
 AnswerStreamFrame = Annotated[
     SourcesFrame | TokenFrame | DoneFrame | ErrorFrame, Field(discriminator="event")
 ]
@@ -101,9 +110,11 @@ IngestStreamFrame = Annotated[PageFrame | ChunksFrame | SettledFrame, Field(disc
 STREAMS: dict[str, TypeAdapter[object]] = {
     "AnswerStreamFrame": TypeAdapter(AnswerStreamFrame),
     "IngestStreamFrame": TypeAdapter(IngestStreamFrame),
+    "AiSdkFrame": TypeAdapter(AiSdkFrame),
 }
 
 
-def stream_content(name: str) -> dict[str, object]:
-    """The `text/event-stream` content of a response whose frames are `name`'s."""
-    return {"text/event-stream": {"schema": {"$ref": f"#/components/schemas/{name}"}}}
+def stream_content(*names: str) -> dict[str, object]:
+    """The `text/event-stream` content of a response whose frames are one of `names`'s."""
+    refs = [{"$ref": f"#/components/schemas/{name}"} for name in names]
+    return {"text/event-stream": {"schema": refs[0] if len(refs) == 1 else {"anyOf": refs}}}

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
+from ragsvc.ai_sdk_stream import HEADERS, ai_sdk_frame
 from ragsvc.answering import AnswerPlan, answer_work, final_answer
 from ragsvc.deps import CurrentSession, SessionDep, StateDep
 from ragsvc.events import DoneEvent
@@ -25,6 +26,7 @@ from ragsvc.stream_schemas import stream_content
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["ask"])
+Rendering = Literal["ragsvc", "ai-sdk"]  # ragsvc's own events, or the AI SDK's chunks
 
 EVENT_STREAM_DOC = (
     "Server-Sent Events: `sources`, then `token`s, then `done` or `error` (problem+json). "
@@ -36,7 +38,7 @@ ASK_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
         "description": EVENT_STREAM_DOC + " With `Accept: application/json`, one Answer.",
         "content": {
-            **stream_content("AnswerStreamFrame"),
+            **stream_content("AnswerStreamFrame", "AiSdkFrame"),
             "application/json": {"schema": {"$ref": "#/components/schemas/Answer"}},
         },
     },
@@ -46,10 +48,15 @@ ASK_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 async def respond(
-    request: Request, session: CurrentSession, state: AppState, body: AskRequest
+    request: Request,
+    session: CurrentSession,
+    state: AppState,
+    body: AskRequest,
+    rendering: Rendering = "ragsvc",
 ) -> Response:
-    """Resume the answer named by Last-Event-ID, or answer afresh: as a stream, or whole."""
-    resumed = await resume(request, session, state)
+    """Resume the answer named by Last-Event-ID, or answer afresh: as a stream (ragsvc's
+    events, or the AI SDK's chunks), or whole."""
+    resumed = await resume(request, session, state, rendering)
     if resumed is not None:
         return resumed
     await state.limiter.check("asking", session.token_hash, state.settings.ask_rate_per_minute)
@@ -62,10 +69,12 @@ async def respond(
             state.metrics.observe_answer(done)
             return json_answer(plan, done)
         entry = room.start(plan.answer_id, answer_work(events))
-    return answer_stream(plan.answer_id, state.answers.follow(entry, -1), state)
+    return answer_stream(plan.answer_id, state.answers.follow(entry, -1), state, rendering)
 
 
-async def resume(request: Request, session: CurrentSession, state: AppState) -> Response | None:
+async def resume(
+    request: Request, session: CurrentSession, state: AppState, rendering: Rendering
+) -> Response | None:
     """The rest of a kept answer named by Last-Event-ID (kept here, or copied to Redis by
     another replica); None to answer afresh."""
     header = request.headers.get("last-event-id")
@@ -78,11 +87,18 @@ async def resume(request: Request, session: CurrentSession, state: AppState) -> 
         return None
     if found.finished and seq >= found.last_seq:
         return Response(status_code=204)  # EventSource stops reconnecting on 204
-    return answer_stream(answer_id, state.answers.follow_located(found, seq), state)
+    return answer_stream(answer_id, state.answers.follow_located(found, seq), state, rendering)
 
 
-def answer_stream(answer_id: str, batches: AsyncIterator[Batch], state: AppState) -> Response:
-    return event_stream(answer_id, batches, state.settings, ANSWER_ID_HEADER)
+def answer_stream(
+    answer_id: str, batches: AsyncIterator[Batch], state: AppState, rendering: Rendering
+) -> Response:
+    headers = {ANSWER_ID_HEADER: answer_id}
+    if rendering == "ai-sdk":
+        return event_stream(
+            answer_id, batches, state.settings, {**headers, **HEADERS}, ai_sdk_frame
+        )
+    return event_stream(answer_id, batches, state.settings, headers)
 
 
 def log_question(state: AppState, question: str) -> None:
@@ -114,11 +130,29 @@ class AskParams(BaseModel):
     q: str = Field(min_length=1, description="the question")
     top_k: int | None = Field(None, ge=1, le=50)
     document_ids: DocumentIds | None = Field(None, description="repeat to restrict")
+    format: Rendering = Field(
+        "ragsvc", description="`ai-sdk`: the Vercel AI SDK's UI message stream protocol"
+    )
+
+
+RenderingQuery = Annotated[
+    Rendering,
+    Query(
+        alias="format",
+        description="`ai-sdk`: the stream in the Vercel AI SDK's UI message stream protocol",
+    ),
+]
 
 
 @router.post("/ask", responses=ASK_RESPONSES, summary="Ask; the answer streams as SSE")
-async def ask(body: AskRequest, request: Request, session: SessionDep, state: StateDep) -> Response:
-    return await respond(request, session, state, body)
+async def ask(
+    body: AskRequest,
+    request: Request,
+    session: SessionDep,
+    state: StateDep,
+    rendering: RenderingQuery = "ragsvc",
+) -> Response:
+    return await respond(request, session, state, body, rendering)
 
 
 @router.get("/ask", responses=ASK_RESPONSES, summary="Ask for EventSource clients (cookie auth)")
@@ -126,4 +160,4 @@ async def ask_get(
     params: Annotated[AskParams, Query()], request: Request, session: SessionDep, state: StateDep
 ) -> Response:
     body = AskRequest(question=params.q, top_k=params.top_k, document_ids=params.document_ids)
-    return await respond(request, session, state, body)
+    return await respond(request, session, state, body, params.format)

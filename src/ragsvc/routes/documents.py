@@ -209,7 +209,7 @@ async def document_events(
     parsed = parse_event_id(request.headers.get("last-event-id", ""))
     after = parsed[1] if parsed and parsed[0] == document_id else -1
     batches = _follow(state, session.token_hash, document_id, found, after)
-    return event_stream(document_id, batches, state.settings, DOCUMENT_ID_HEADER)
+    return event_stream(document_id, batches, state.settings, {DOCUMENT_ID_HEADER: document_id})
 
 
 async def _follow(
@@ -232,13 +232,14 @@ async def _log_of(
     state: AppState, token_hash: str, document_id: str
 ) -> Located[IngestEvent] | None:
     """The log of the document's ingest on any replica or worker; else a finished log of its
-    final event; None while it is queued."""
-    found = await state.ingests.locate(document_id, token_hash)
-    if found is not None:
-        return found
+    final event; None while it is queued. 404 once the document is deleted, even while its
+    log is still kept."""
     documents = await state.ingestion.documents(token_hash)
     if document_id not in documents:
         raise DocumentNotFound(f"no document {document_id!r} in this session")
+    found = await state.ingests.locate(document_id, token_hash)
+    if found is not None:
+        return found
     document = documents[document_id]
     if document.status == "processing":  # leased, so queued or starting: no log yet
         return None

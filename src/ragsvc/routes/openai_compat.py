@@ -59,8 +59,8 @@ class ChatRequest(BaseModel):
     messages: list[ChatMessage] = Field(min_length=1)
     stream: bool = False
     stream_options: StreamOptions | None = None
-    n: int = Field(1, ge=1, description="1: ragsvc gives one answer per question")
-    top_k: int | None = Field(None, ge=1, le=50, description="ragsvc extra")
+    n: int = Field(1, ge=1, strict=True, description="1: ragsvc gives one answer per question")
+    top_k: int | None = Field(None, ge=1, le=50, strict=True, description="ragsvc extra")
     document_ids: DocumentIds | None = Field(None, description="ragsvc extra")
 
 

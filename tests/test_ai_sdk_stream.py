@@ -1,0 +1,95 @@
+"""`/ask?format=ai-sdk`: the answer in the Vercel AI SDK's UI message stream protocol, read by
+that SDK itself (its DefaultChatTransport and readUIMessageStream, as useChat reads a stream:
+tests/js/ai_sdk_chat.mjs, under Node), and checked frame by frame here."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from ragsvc.app import create_app
+from ragsvc.config import Settings
+
+from .conftest import app_client, fake_backends, make_pdf, parse_sse, unavailable
+from .server import serving_in_thread
+
+JS = Path(__file__).resolve().parent / "js"
+PAGES = [
+    "Barn owls hunt voles at night using their acute hearing.",
+    "Peregrine falcons stoop at over three hundred km per hour.",
+]
+QUESTION = "What do barn owls hunt?"
+
+
+@pytest.mark.anyio
+async def test_the_frames_are_the_sdk_s_chunks_for_the_same_answer(tmp_path: Path):
+    settings = Settings(data_dir=tmp_path / "data")
+    async with app_client(settings) as http:
+        files = {"files": ("birds.pdf", make_pdf(PAGES))}
+        token = (await http.post("/upload", files=files)).json()["token"]
+        auth = {"Authorization": f"Bearer {token}"}
+        reply = await http.get("/ask", params={"q": QUESTION, "format": "ai-sdk"}, headers=auth)
+        plain = await http.get("/ask", params={"q": QUESTION}, headers=auth)
+    assert reply.headers["x-vercel-ai-ui-message-stream"] == "v1"
+    frames = parse_sse(reply.text)
+    assert frames[-1] == {"data": "[DONE]"}
+    chunks = [json.loads(frame["data"]) for frame in frames[:-1]]
+    kinds = [chunk["type"] for chunk in chunks]
+    assert kinds[0] == "start" and kinds[-3:] == ["text-end", "data-done", "finish"]
+    assert kinds.index("source-document") < kinds.index("text-start") < kinds.index("text-delta")
+    text = "".join(c["delta"] for c in chunks if c["type"] == "text-delta")
+    done = json.loads(parse_sse(plain.text)[-1]["data"])
+    assert text == done["answer"] and "voles" in text  # the same answer, another rendering
+    assert chunks[-2]["data"]["citations"] == done["citations"]
+    assert all(frame["id"].startswith(reply.headers["x-answer-id"]) for frame in frames[:-1])
+
+
+@pytest.fixture(scope="module")
+def node() -> str:
+    found = shutil.which("node")
+    if found is None or not (JS / "node_modules" / "ai").is_dir():
+        unavailable("Node.js and the AI SDK (tests/js) are not installed", "make js-deps")
+    return str(found)
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    settings = Settings(data_dir=tmp_path_factory.mktemp("ai-sdk") / "data")
+    with serving_in_thread(create_app(settings, fake_backends(settings))) as base:
+        yield base
+
+
+def chat(node: str, base: str, token: str, question: str) -> subprocess.CompletedProcess[str]:
+    script = str(JS / "ai_sdk_chat.mjs")
+    return subprocess.run(
+        [node, script, base, token, question], capture_output=True, text=True, timeout=60
+    )
+
+
+@pytest.mark.e2e
+def test_the_ai_sdk_reads_the_answer_as_useChat_would(node: str, served: str):
+    files = {"files": ("birds.pdf", make_pdf(PAGES))}
+    token = httpx.post(f"{served}/upload", files=files).json()["token"]
+    done = chat(node, served, token, QUESTION)
+    assert done.returncode == 0, done.stderr
+    message = json.loads(done.stdout)
+    parts = {part["type"]: part for part in message["parts"]}
+    assert message["role"] == "assistant"
+    assert "voles" in parts["text"]["text"] and parts["text"]["state"] == "done"
+    assert parts["source-document"]["filename"] == "birds.pdf"
+    assert parts["data-sources"]["data"][0]["page"] == 1
+    assert parts["data-done"]["data"]["citations"] == [1]
+
+
+@pytest.mark.e2e
+def test_a_refusal_reaches_the_sdk_with_its_message(node: str, served: str):
+    token = httpx.post(f"{served}/sessions").json()["token"]  # no document: 409
+    refused = chat(node, served, token, QUESTION)
+    assert refused.returncode != 0
+    assert "upload a PDF" in refused.stderr
