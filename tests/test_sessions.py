@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -11,7 +12,7 @@ import pytest
 from ragsvc.config import Settings
 from ragsvc.tokens import hash_token
 
-from .conftest import app_client, app_of, make_pdf
+from .conftest import app_client, app_of, make_pdf, parse_sse
 
 pytestmark = pytest.mark.anyio
 
@@ -131,3 +132,24 @@ async def test_session_creation_is_rate_limited(settings: Settings):
         reply = await http.post("/sessions")
         assert int(reply.headers["retry-after"]) >= 1
         assert reply.headers["content-type"] == "application/problem+json"
+
+
+async def test_turns_list_the_session_s_own_conversation_oldest_first(
+    client: httpx.AsyncClient, pdf: Callable, settings: Settings
+):
+    alice = {"Authorization": f"Bearer {(await client.post('/sessions')).json()['token']}"}
+    bob = {"Authorization": f"Bearer {(await client.post('/sessions')).json()['token']}"}
+    client.cookies.clear()
+    files = {"files": ("herons.pdf", pdf(["Grey herons nest in tall trees by the river."]))}
+    await client.post("/upload", files=files, headers=alice)
+    questions = [f"Where do herons nest, question {n}?" for n in range(settings.history_turns + 2)]
+    answers = []
+    for question in questions:
+        reply = await client.post("/ask", json={"question": question}, headers=alice)
+        answers.append(parse_sse(reply.text)[-1]["data"])
+    turns = (await client.get("/sessions/current/turns", headers=alice)).json()["turns"]
+    kept = questions[-settings.history_turns :]
+    assert [t["question"] for t in turns] == kept  # the ones follow-ups are answered with
+    assert [t["answer"] for t in turns] == [json.loads(a)["answer"] for a in answers[-len(kept) :]]
+    assert (await client.get("/sessions/current/turns", headers=bob)).json() == {"turns": []}
+    assert (await client.get("/sessions/current/turns")).status_code == 401

@@ -92,6 +92,10 @@ def test_upload_ask_and_open_a_citation(browser, tmp_path: Path, root_path: str)
         shot = tmp_path / "answer.png"
         page.screenshot(path=str(shot), full_page=True)
         assert shot.stat().st_size > 10_000 and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        page.reload()  # the conversation is the server's: it is there again
+        page.wait_for_selector(".answer[data-done='true']", timeout=20_000)
+        assert "logbook" in page.inner_text(".question") and "passing ship" in answer
+        assert page.inner_text(".answer") == answer
         page.close()
     assert errors == []
 

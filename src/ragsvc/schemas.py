@@ -45,6 +45,12 @@ class Turn(BaseModel):
     at: datetime
 
 
+class TurnList(BaseModel):
+    """The session's kept conversation, oldest first (RAGSVC_HISTORY_TURNS of them)."""
+
+    turns: list[Turn]
+
+
 class SessionCreated(BaseModel):
     token: str
     expires_at: datetime

@@ -1,4 +1,4 @@
-"""Session lifecycle: create, inspect, delete."""
+"""Session lifecycle: create, inspect (its conversation too), delete."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from ragsvc.cookies import delete_session_cookie, set_session_cookie
 from ragsvc.deps import SessionDep, StateDep, client_address, require_api_key
 from ragsvc.http_errors import problem_responses
-from ragsvc.schemas import SessionCreated, SessionInfo
+from ragsvc.schemas import SessionCreated, SessionInfo, TurnList
 from ragsvc.state import AppState
 from ragsvc.tokens import hash_token, new_token
 
@@ -50,6 +50,13 @@ async def get_session(session: SessionDep, state: StateDep) -> SessionInfo:
         documents=list(documents.values()),
         turns=len(turns),
     )
+
+
+@router.get("/sessions/current/turns", summary="The session's conversation, oldest first")
+async def get_turns(session: SessionDep, state: StateDep) -> TurnList:
+    """The questions and answers the session keeps (and answers follow-ups with)."""
+    turns = await state.backends.store.turns(session.token_hash, state.settings.history_turns)
+    return TurnList(turns=turns)
 
 
 @router.delete("/sessions/current", status_code=204, summary="Delete the session and all its data")

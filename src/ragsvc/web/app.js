@@ -115,10 +115,28 @@ function renderAnswer(container, text, sources) {
   container.replaceChildren(...parts);
 }
 
-function ask(question) {
+// A turn of the conversation: the question, its answer (filled in as it streams), its sources.
+function addTurn(question) {
   const answer = el("div", { className: "answer" });
   const meta = el("div", { className: "sources" });
   $("turns").append(el("li", {}, el("div", { className: "question", textContent: question }), answer, meta));
+  return { answer, meta };
+}
+
+// The conversation the server keeps (after a reload, say): answers as text, their
+// sources not kept with them.
+async function showConversation() {
+  const { turns } = await api("/sessions/current/turns");
+  $("turns").replaceChildren();
+  for (const turn of turns) {
+    const { answer } = addTurn(turn.question);
+    renderAnswer(answer, turn.answer, []);
+    answer.dataset.done = "true";
+  }
+}
+
+function ask(question) {
+  const { answer, meta } = addTurn(question);
   let sources = [];
   let text = "";
   const handlers = {
@@ -144,6 +162,7 @@ async function start() {
     const session = await ensureSession();
     $("session-status").textContent = `session until ${new Date(session.expires_at).toLocaleString()}`;
     for (const doc of session.documents) renderDocument(doc);
+    await showConversation();
   } catch (error) {
     $("session-status").textContent = `no session: ${error.message}`;
   }
