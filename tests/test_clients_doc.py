@@ -23,7 +23,7 @@ from ragsvc.app import create_app
 from ragsvc.config import Settings
 
 from .conftest import fake_backends, make_pdf
-from .server import serving_in_thread
+from .server import RAGSVC, serving_in_thread
 
 DOC = (Path(__file__).resolve().parents[1] / "docs" / "clients.md").read_text()
 PAGES = [
@@ -49,6 +49,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
 
 def run_bash(code: str, live: dict[str, str]) -> str:
     env = {**os.environ, "BASE": live["BASE"], "TOKEN": live["TOKEN"]}
+    env["PATH"] = f"{RAGSVC.parent}{os.pathsep}{env.get('PATH', '')}"  # the `ragsvc` command
     done = subprocess.run(
         ["bash", "-euo", "pipefail", "-c", code],
         cwd=live["DIR"], env=env, capture_output=True, text=True, timeout=60,
@@ -58,12 +59,18 @@ def run_bash(code: str, live: dict[str, str]) -> str:
 
 
 def test_the_doc_has_the_examples_this_file_runs():
-    assert len(blocks("bash")) == 2 and len(blocks("python")) == 2 and len(blocks("js")) == 5
+    assert len(blocks("bash")) == 3 and len(blocks("python")) == 3 and len(blocks("js")) == 5
 
 
 def test_curl_upload_and_ask(live):
     out = run_bash(blocks("bash")[0], live)
     assert "event: sources" in out and "event: done" in out and "passing ship" in out
+
+
+def test_the_terminal_client(live):
+    out = run_bash(blocks("bash")[2], live)
+    assert "paper.pdf: ready" in out and "export RAGSVC_TOKEN=" in out
+    assert "passing ship" in out and "paper.pdf, page 2" in out
 
 
 def test_curl_resume(live):
@@ -81,13 +88,18 @@ def run_python(code: str, live: dict[str, str]) -> tuple[dict, str]:
     return scope, printed.getvalue()
 
 
-def test_python_streaming(live):
+def test_python_client(live):
     scope, out = run_python(blocks("python")[0], live)
     assert "passing ship" in out and scope["result"]["citations"]
 
 
-def test_python_json(live):
+def test_python_streaming(live):
     scope, out = run_python(blocks("python")[1], live)
+    assert "passing ship" in out and scope["result"]["citations"]
+
+
+def test_python_json(live):
+    scope, out = run_python(blocks("python")[2], live)
     assert scope["answer"]["citations"] and "paper.pdf, page" in out
 
 

@@ -1,6 +1,7 @@
 """Command line: `ragsvc serve` (what `make run` does), `ragsvc migrate` (the PostgreSQL
-schema), `ragsvc worker` (queued ingests) and `ragsvc eval` (answer quality on a QA set,
-what `make eval` runs)."""
+schema), `ragsvc worker` (queued ingests), `ragsvc eval` (answer quality on a QA set, what
+`make eval` runs), and the client of a running server, `ragsvc upload` and `ragsvc ask`
+(client_commands.py)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import anyio
 import typer
 import uvicorn
 
+from ragsvc import client_commands
 from ragsvc.config import Settings
 from ragsvc.disk_store import DataDirUnusable, DiskStore
 from ragsvc.logs import configure_logging
@@ -19,6 +21,8 @@ from ragsvc.orphans import SUPERVISOR_PID
 from ragsvc.serving import raise_open_files_limit, uvicorn_options
 
 app = typer.Typer(help="ragsvc: chat with your PDFs.", no_args_is_help=True)
+app.command("upload")(client_commands.upload)
+app.command("ask")(client_commands.ask)
 
 
 @app.callback()
