@@ -40,10 +40,16 @@ def problem_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     }
 
 
-def problem_response(body: Problem, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse(
-        body.model_dump(), status_code=body.status, headers=headers, media_type=PROBLEM_JSON
-    )
+def problem_response(
+    body: Problem, headers: dict[str, str] | None = None, *, openai: bool = False
+) -> JSONResponse:
+    """The problem as problem+json; `openai`: with OpenAI's `error` object too (an extension
+    member), where OpenAI's SDKs look for the message."""
+    content = body.model_dump()
+    if openai:
+        slug = body.type.rpartition(":")[2]
+        content["error"] = {"message": body.detail, "type": slug, "param": None, "code": slug}
+    return JSONResponse(content, status_code=body.status, headers=headers, media_type=PROBLEM_JSON)
 
 
 def error_response(exc: RagError) -> JSONResponse:
@@ -51,17 +57,12 @@ def error_response(exc: RagError) -> JSONResponse:
 
 
 def _reply(request: Request, body: Problem, headers: dict[str, str] | None = None) -> JSONResponse:
-    """The problem as a response, counted in the app's metrics (once it has them). On the
-    OpenAI-compatible routes it also carries OpenAI's `error` object (an extension member),
-    where OpenAI's SDKs look for the message."""
+    """The problem as a response, counted in the app's metrics (once it has them); on the
+    OpenAI-compatible routes in OpenAI's envelope too."""
     if (state := getattr(request.app.state, "ragsvc", None)) is not None:
         state.metrics.problem(body.type)
-    content = body.model_dump()
     route = request.url.path.removeprefix(request.scope.get("root_path", ""))
-    if route.startswith("/v1/"):
-        slug = body.type.rpartition(":")[2]
-        content["error"] = {"message": body.detail, "type": slug, "param": None, "code": slug}
-    return JSONResponse(content, status_code=body.status, headers=headers, media_type=PROBLEM_JSON)
+    return problem_response(body, headers, openai=route.startswith("/v1/"))
 
 
 async def _on_rag_error(request: Request, exc: Exception) -> JSONResponse:
