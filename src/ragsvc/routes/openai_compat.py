@@ -24,6 +24,7 @@ from ragsvc.deps import SessionDep, StateDep
 from ragsvc.errors import InvalidInput, Unsupported
 from ragsvc.events import AnswerEvent, DoneEvent, FailedEvent, TokenEvent
 from ragsvc.http_errors import problem_responses
+from ragsvc.quick_threads import run_quick
 from ragsvc.routes.ask import log_question
 from ragsvc.schemas import AskRequest, DocumentIds, Turn
 from ragsvc.sse import ANSWER_ID_HEADER, AnswerBatch, sse_response
@@ -114,7 +115,8 @@ async def chat_completions(body: ChatRequest, session: SessionDep, state: StateD
         if not body.stream:
             done = await final_answer(events)
             state.metrics.observe_answer(done)
-            return JSONResponse(completion(plan, done, body.model), headers=headers)
+            usage = await usage_of(plan, done)
+            return JSONResponse(completion(plan, done, body.model, usage), headers=headers)
         # Generated in the background like every answer, so it counts against the limits.
         entry = room.start(plan.answer_id, answer_work(events))
     batches = state.answers.follow(entry, -1)
@@ -132,12 +134,13 @@ def sources_header(plan: AnswerPlan) -> str:
     return json.dumps(brief, separators=(",", ":"))
 
 
-def usage_of(plan: AnswerPlan, done: DoneEvent) -> dict[str, int]:
-    """The backend's token counts, else counted here (the extractive generator)."""
+async def usage_of(plan: AnswerPlan, done: DoneEvent) -> dict[str, int]:
+    """The backend's token counts, else counted here (the extractive generator), in a
+    worker thread: a prompt of five sources takes milliseconds to tokenize."""
     if done.usage is not None:
         return done.usage.model_dump()
     texts = [message["content"] for message in plan.prompt.messages]
-    return counted_usage(texts, done.answer).model_dump()
+    return (await run_quick(counted_usage, texts, done.answer)).model_dump()
 
 
 def _envelope(plan: AnswerPlan, model: str, kind: str) -> dict[str, Any]:
@@ -149,12 +152,14 @@ def _envelope(plan: AnswerPlan, model: str, kind: str) -> dict[str, Any]:
     }
 
 
-def completion(plan: AnswerPlan, done: DoneEvent, model: str) -> dict[str, Any]:
+def completion(
+    plan: AnswerPlan, done: DoneEvent, model: str, usage: dict[str, int]
+) -> dict[str, Any]:
     message = {"role": "assistant", "content": done.answer}
     return {
         **_envelope(plan, model, "chat.completion"),
         "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
-        "usage": usage_of(plan, done),
+        "usage": usage,
         "sources": [s.model_dump() for s in plan.sources],
         "citations": done.citations,
     }
@@ -169,7 +174,10 @@ async def chunks(
     yield _chunk(plan, model, {"role": "assistant", "content": ""}, sources=sources)
     async for batch in batches:
         for _, event in batch:
-            for chunk in _chunks_of(plan, model, event, counted):
+            counts = (
+                await usage_of(plan, event) if counted and isinstance(event, DoneEvent) else None
+            )
+            for chunk in _chunks_of(plan, model, event, counts):
                 yield chunk
             if isinstance(event, FailedEvent):
                 return
@@ -177,17 +185,18 @@ async def chunks(
 
 
 def _chunks_of(
-    plan: AnswerPlan, model: str, event: AnswerEvent, counted: bool
+    plan: AnswerPlan, model: str, event: AnswerEvent, usage: dict[str, int] | None
 ) -> list[ServerSentEvent]:
-    """The chunks carrying an answer event; none for the sources (the first chunk has them)."""
+    """The chunks carrying an answer event; none for the sources (the first chunk has them).
+    With `usage` (asked for), the answer's last chunk is one holding it and no choices."""
     if isinstance(event, TokenEvent):
         return [_chunk(plan, model, {"content": event.text})]
     if isinstance(event, DoneEvent):
         done = [_chunk(plan, model, {}, "stop", citations=event.citations)]
-        if not counted:
+        if usage is None:
             return done
-        usage = {**_envelope(plan, model, "chat.completion.chunk"), "choices": []}
-        return [*done, ServerSentEvent(data=json.dumps({**usage, "usage": usage_of(plan, event)}))]
+        counts = {**_envelope(plan, model, "chat.completion.chunk"), "choices": [], "usage": usage}
+        return [*done, ServerSentEvent(data=json.dumps(counts))]
     if isinstance(event, FailedEvent):
         # OpenAI's clients raise on a chunk carrying "error"; the problem goes along.
         problem = event.problem.model_dump()
