@@ -109,7 +109,7 @@ lock:
 	$(BIN)/pip-compile -q --generate-hashes --strip-extras --no-emit-index-url \
 	  --no-emit-find-links -o requirements.lock pyproject.toml docker/extra-requirements.in
 
-# The JavaScript clients the e2e suite runs (the Vercel AI SDK), from tests/js/package-lock.json.
+# The JavaScript packages the e2e suite runs (the Vercel AI SDK, axe-core), from tests/js/package-lock.json.
 JS_STAMP := tests/js/node_modules/.installed
 
 $(JS_STAMP): tests/js/package.json tests/js/package-lock.json

@@ -38,6 +38,15 @@ def unavailable(reason: str, hint: str = "") -> NoReturn:
     pytest.skip(f"{reason}{f' ({hint})' if hint else ''}")
 
 
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    """A headless chromium (tests/browser.py) shared by a module's tests."""
+    from .browser import chromium
+
+    with chromium() as instance:
+        yield instance
+
+
 TEST_REDIS = os.environ.get("RAGSVC_TEST_REDIS_URL", "redis://127.0.0.1:6379/9")
 
 

@@ -22,6 +22,7 @@ from starlette.routing import Route
 from ragsvc.app import create_app
 from ragsvc.config import Settings
 
+from .browser import chromium
 from .conftest import fake_backends, make_pdf
 from .server import RAGSVC, serving_in_thread
 
@@ -106,20 +107,16 @@ def test_python_json(live):
 @pytest.mark.e2e
 @pytest.mark.parametrize("index", [0, 1, 2])
 def test_javascript(live, index: int):
-    from .test_web_e2e import ARGS, CHROMIUM
-
-    sync_api = pytest.importorskip("playwright.sync_api")
     code = blocks("js")[index]
     code = re.sub(
-        r'import \{ (\w+) \} from "([^"]+)";', r'const { \1 } = await import("\2");', code
+        r'import \{ ([\w, ]+) \} from "([^"]+)";', r'const { \1 } = await import("\2");', code
     )
     pdf = base64.b64encode(make_pdf(["Notes on tides.", "More notes."])).decode()
     prelude = (
         f"const TOKEN = {live['TOKEN']!r};"
         f"const PDF_BYTES = Uint8Array.from(atob({pdf!r}), (c) => c.charCodeAt(0));"
     )
-    with sync_api.sync_playwright() as driver:
-        browser = driver.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+    with chromium() as browser:
         context = browser.new_context(bypass_csp=True)
         context.add_cookies(
             [{"name": "ragsvc_session", "value": live["TOKEN"], "url": live["BASE"]}]
@@ -127,9 +124,8 @@ def test_javascript(live, index: int):
         page = context.new_page()
         page.goto(live["BASE"])
         result = page.evaluate(f"async () => {{ {prelude}\n{code}\n return result; }}")
-        browser.close()
     if index == 2:
-        assert result == {"status": "ready", "pages": [1, 2]}
+        assert result == {"status": "ready", "pages": [1, 2], "sent": 1}  # every byte
     else:
         assert "passing ship" in result["text"]
         cited = result["data"]["citations"] if index == 0 else result["citations"]
@@ -154,22 +150,15 @@ def two_origins(tmp_path: Path, page_host: str = "localhost") -> Iterator[tuple[
 
 
 def run_in_page(page_url: str, code: str, base: str) -> object:
-    from .test_web_e2e import ARGS, CHROMIUM
-
-    sync_api = pytest.importorskip("playwright.sync_api")
     pdf = base64.b64encode(make_pdf(PAGES)).decode()
     prelude = (
         f"const BASE = {base!r};"
         f"const PDF_BYTES = Uint8Array.from(atob({pdf!r}), (c) => c.charCodeAt(0));"
     )
-    with sync_api.sync_playwright() as driver:
-        browser = driver.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        try:
-            page = browser.new_page()
-            page.goto(page_url)
-            return page.evaluate(f"async () => {{ {prelude}\n{code}\n return result; }}")
-        finally:
-            browser.close()
+    with chromium() as browser:
+        page = browser.new_page()
+        page.goto(page_url)
+        return page.evaluate(f"async () => {{ {prelude}\n{code}\n return result; }}")
 
 
 @pytest.mark.e2e

@@ -5,9 +5,6 @@ lose the network mid-answer and see the same answer resume."""
 from __future__ import annotations
 
 import contextlib
-import os
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,31 +20,6 @@ from .server import serving_in_thread
 from .test_streaming import SlowGenerator
 
 pytestmark = pytest.mark.e2e
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    sync_api = pytest.importorskip("playwright.sync_api") if not os.environ.get("CI") else None
-    if sync_api is None:  # in CI a missing browser is a failure, never a skip
-        import playwright.sync_api as sync_api
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI"):
-            pytest.fail("chromium is not installed; .ci/run installs it")
-        pytest.skip("chromium is not installed (apt-get install chromium)")
-    with sync_api.sync_playwright() as driver:
-        instance = driver.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        yield instance
-        instance.close()
 
 
 @pytest.mark.parametrize("root_path", ["", "/rag"])

@@ -1,9 +1,12 @@
 // The ragsvc web page: upload with progress, ask with streamed, cited answers.
-import { askWithEventSource, askWithFetch, followIngest } from "./client.js";
+import { askWithEventSource, askWithFetch, followIngest, problemOf, uploadFiles } from "./client.js";
 
 // Where the server is mounted: "" at the root, "/rag" when a proxy serves it under /rag
 // (RAGSVC_ROOT_PATH). This module is <base>/static/app.js.
 const BASE = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
+// A developer option, not a control: `?transport=fetch` asks with POST and fetch instead
+// of EventSource, to try the other way a client can read the stream.
+const TRANSPORT = new URLSearchParams(location.search).get("transport") === "fetch" ? "fetch" : "eventsource";
 
 const $ = (id) => document.getElementById(id);
 const el = (tag, props = {}, ...children) => {
@@ -11,15 +14,21 @@ const el = (tag, props = {}, ...children) => {
   node.append(...children);
   return node;
 };
+const say = (problem) => problem.detail || problem.title || "something went wrong";
+
+function apiKeyHeaders() {
+  const key = $("api-key").value.trim();
+  return key ? { "X-API-Key": key } : {};
+}
 
 async function api(path, options = {}) {
-  const headers = { ...(options.headers || {}) };
-  const key = $("api-key").value.trim();
-  if (key) headers["X-API-Key"] = key;
+  const headers = { ...(options.headers || {}), ...apiKeyHeaders() };
   const reply = await fetch(BASE + path, { ...options, headers });
-  const body = reply.status === 204 ? null : await reply.json().catch(() => null);
-  if (!reply.ok) throw Object.assign(new Error(body?.detail || reply.statusText), { status: reply.status, body });
-  return body;
+  if (!reply.ok) {
+    const problem = await problemOf(reply);
+    throw Object.assign(new Error(say(problem)), { status: reply.status, problem });
+  }
+  return reply.status === 204 ? null : reply.json();
 }
 
 async function ensureSession() {
@@ -37,6 +46,11 @@ async function ensureSession() {
   return api("/sessions/current");
 }
 
+function showLibraryError(message) {
+  $("upload-error").textContent = message;
+  $("upload-error").hidden = !message;
+}
+
 // documents -----------------------------------------------------------------------
 
 const rows = new Map();
@@ -44,55 +58,81 @@ const rows = new Map();
 function renderDocument(doc) {
   const row = rows.get(doc.id) || el("li", { id: `doc-${doc.id}` });
   rows.set(doc.id, row);
-  const remove = el("button", { type: "button", textContent: "Delete", title: "Delete this document" });
-  remove.addEventListener("click", async () => {
-    await api(`/documents/${doc.id}`, { method: "DELETE" });
-    row.remove();
-    rows.delete(doc.id);
-  });
+  const name = doc.title || doc.filename;
+  const remove = el("button", { type: "button", textContent: "Delete", ariaLabel: `Delete ${name}` });
+  remove.addEventListener("click", () => deleteDocument(doc.id, row));
   const label = doc.status === "ready" ? `${doc.pages} p.` : doc.status.replace("_", " ");
   row.replaceChildren(
-    el("span", { className: "name", textContent: doc.title || doc.filename, title: doc.filename }),
+    el("span", { className: "name", textContent: name, title: doc.filename }),
     el("span", { className: `status ${doc.status}`, textContent: label }),
     remove,
   );
   if (doc.detail) row.append(el("small", { className: "error", textContent: doc.detail }));
-  if (doc.status === "processing") row.append(el("progress", { max: 1, value: 0 }));
+  if (doc.status === "processing") row.append(el("progress", { max: 1, value: 0, ariaLabel: `Processing ${name}` }));
   if (!row.isConnected) $("documents").append(row);
   return row;
 }
 
-async function upload(files) {
-  $("upload-error").hidden = true;
-  const form = new FormData();
-  for (const file of files) form.append("files", file);
+async function deleteDocument(id, row) {
   try {
-    const reply = await api("/upload?wait=false", { method: "POST", body: form });
-    for (const doc of reply.documents) {
-      const row = renderDocument(doc);
-      if (doc.status !== "processing") continue;
-      followIngest(doc.id, {
-        progress(kind, data) {
-          const bar = row.querySelector("progress");
-          if (!bar) return;
-          // Parsing is the first half of the bar, embedding the second.
-          bar.value = kind === "page" ? 0.5 * data.page / data.pages : 0.5 + 0.5 * data.embedded / data.chunks;
-        },
-        settled: renderDocument,
-      }, { base: BASE });
-    }
+    await api(`/documents/${id}`, { method: "DELETE" });
+    row.remove();
+    rows.delete(id);
   } catch (error) {
-    $("upload-error").textContent = error.message;
-    $("upload-error").hidden = false;
+    showLibraryError(error.message);
   }
+}
+
+function showUploadProgress(sent, total) {
+  const megabytes = (n) => (n / 1e6).toFixed(1);
+  $("upload-progress").hidden = false;
+  $("upload-bar").value = total ? sent / total : 0;
+  $("upload-text").textContent = `Uploading ${megabytes(sent)} of ${megabytes(total)} MB`;
+}
+
+async function upload(files) {
+  showLibraryError("");
+  showUploadProgress(0, [...files].reduce((sum, file) => sum + file.size, 0));
+  try {
+    const reply = await uploadFiles(files, { base: BASE, headers: apiKeyHeaders(), onProgress: showUploadProgress });
+    for (const doc of reply.documents) followDocument(doc);
+  } catch (error) {
+    showLibraryError(error.message);
+  } finally {
+    $("upload-progress").hidden = true;
+  }
+}
+
+function followDocument(doc) {
+  const row = renderDocument(doc);
+  if (doc.status !== "processing") return;
+  followIngest(doc.id, {
+    progress(kind, data) {
+      const bar = row.querySelector("progress");
+      if (!bar) return;
+      // Parsing is the first half of the bar, embedding the second.
+      bar.value = kind === "page" ? 0.5 * data.page / data.pages : 0.5 + 0.5 * data.embedded / data.chunks;
+    },
+    settled: renderDocument,
+  }, { base: BASE });
 }
 
 // conversation --------------------------------------------------------------------
 
-function showSource(source) {
+let opener = null;  // the citation that opened the source panel: focus goes back to it
+
+function showSource(source, button) {
   $("source-title").textContent = `[${source.n}] ${source.filename}, page ${source.page}`;
   $("source-text").textContent = source.text;
   $("source").hidden = false;
+  opener = button;
+  $("source").focus();
+}
+
+function closeSource() {
+  $("source").hidden = true;
+  opener?.focus();
+  opener = null;
 }
 
 // Answer text with each [n] turned into a button that shows source n.
@@ -103,8 +143,9 @@ function renderAnswer(container, text, sources) {
     parts.push(text.slice(last, match.index));
     const source = sources[Number(match[1]) - 1];
     if (source) {
-      const button = el("button", { type: "button", className: "cite", textContent: match[0] });
-      button.addEventListener("click", () => showSource(source));
+      const label = `Source ${source.n}: ${source.filename}, page ${source.page}`;
+      const button = el("button", { type: "button", className: "cite", textContent: match[0], ariaLabel: label });
+      button.addEventListener("click", () => showSource(source, button));
       parts.push(button);
     } else {
       parts.push(match[0]);
@@ -119,7 +160,7 @@ function renderAnswer(container, text, sources) {
 function addTurn(question) {
   const answer = el("div", { className: "answer" });
   const meta = el("div", { className: "sources" });
-  $("turns").append(el("li", {}, el("div", { className: "question", textContent: question }), answer, meta));
+  $("turns").append(el("article", { className: "turn" }, el("div", { className: "question", textContent: question }), answer, meta));
   return { answer, meta };
 }
 
@@ -135,24 +176,69 @@ async function showConversation() {
   }
 }
 
+// asking --------------------------------------------------------------------------
+
+let current = null;  // the answer streaming now: { stop() }
+
+function setAsking(asking, status) {
+  $("ask").hidden = asking;
+  $("stop").hidden = !asking;
+  $("ask-status").textContent = status;
+  if (!asking && document.activeElement === document.body) $("question").focus();
+}
+
+function startAnswer(question, handlers) {
+  if (TRANSPORT === "eventsource") return askWithEventSource(question, handlers, { base: BASE });
+  const controller = new AbortController();
+  askWithFetch(question, handlers, { base: BASE, signal: controller.signal }).catch((error) => {
+    if (error.name !== "AbortError") handlers.error({ title: "Connection failed", detail: error.message });
+  });
+  return { close: () => controller.abort() };
+}
+
 function ask(question) {
   const { answer, meta } = addTurn(question);
+  answer.setAttribute("aria-busy", "true");  // read out once whole, not token by token
+  answer.replaceChildren(el("span", { className: "thinking", textContent: "Thinking" }));
+  setAsking(true, "Thinking…");
   let sources = [];
   let text = "";
+  const finish = (state, status) => {
+    if (answer.dataset.done) return false;
+    answer.dataset.done = state;
+    answer.removeAttribute("aria-busy");
+    current = null;
+    setAsking(false, status);
+    return true;
+  };
   const handlers = {
     sources(list) {
       sources = list;
       meta.textContent = "Sources: " + list.map((s) => `[${s.n}] ${s.filename} p.${s.page}`).join(" · ");
     },
-    token(piece) { text += piece; renderAnswer(answer, text, sources); answer.scrollIntoView({ block: "end" }); },
-    done(data) { renderAnswer(answer, data.answer, sources); answer.dataset.done = "true"; },
+    token(piece) {
+      if (answer.dataset.done) return;
+      if (!text) $("ask-status").textContent = "Answering…";
+      text += piece;
+      renderAnswer(answer, text, sources);
+      answer.scrollIntoView({ block: "end" });
+    },
+    done(data) { if (finish("true", "")) renderAnswer(answer, data.answer, sources); },
     error(problem) {
-      answer.append(el("p", { className: "error", textContent: `${problem.title}: ${problem.detail}` }));
-      answer.dataset.done = "error";
+      if (!finish("error", say(problem))) return;
+      if (!text) answer.replaceChildren();
+      answer.append(el("p", { className: "error", textContent: say(problem) }));
     },
   };
-  if ($("transport").value === "fetch") askWithFetch(question, handlers, { base: BASE }).catch((e) => handlers.error({ title: "Error", detail: e.message }));
-  else askWithEventSource(question, handlers, { base: BASE });
+  const connection = startAnswer(question, handlers);
+  current = {
+    stop() {
+      connection.close();
+      if (!finish("stopped", "Stopped.")) return;
+      if (!text) answer.replaceChildren();
+      answer.append(el("span", { className: "stopped", textContent: " (stopped)" }));
+    },
+  };
 }
 
 // wiring --------------------------------------------------------------------------
@@ -168,7 +254,17 @@ async function start() {
   }
 }
 
-$("file-input").addEventListener("change", (e) => upload(e.target.files));
+async function newSession() {
+  current?.stop();
+  await api("/sessions/current", { method: "DELETE" }).catch(() => null);
+  rows.clear();
+  $("documents").replaceChildren();
+  $("turns").replaceChildren();
+  showLibraryError("");
+  start();
+}
+
+$("file-input").addEventListener("change", (e) => { upload([...e.target.files]); e.target.value = ""; });
 const drop = $("drop");
 drop.addEventListener("dragover", (e) => { e.preventDefault(); drop.classList.add("over"); });
 drop.addEventListener("dragleave", () => drop.classList.remove("over"));
@@ -176,16 +272,18 @@ drop.addEventListener("drop", (e) => { e.preventDefault(); drop.classList.remove
 $("ask-form").addEventListener("submit", (e) => {
   e.preventDefault();
   const question = $("question").value.trim();
-  if (question) ask(question);
+  if (!question || current) return;  // one answer at a time: the question waits in its box
+  ask(question);
   $("question").value = "";
 });
-$("source-close").addEventListener("click", () => { $("source").hidden = true; });
-$("new-session").addEventListener("click", async () => {
-  await api("/sessions/current", { method: "DELETE" }).catch(() => null);
-  rows.clear();
-  $("documents").replaceChildren();
-  $("turns").replaceChildren();
-  start();
+$("stop").addEventListener("click", () => current?.stop());
+$("question").addEventListener("keydown", (e) => { if (e.key === "Escape") current?.stop(); });
+$("source-close").addEventListener("click", closeSource);
+$("source").addEventListener("keydown", (e) => { if (e.key === "Escape") closeSource(); });
+$("new-session").addEventListener("click", () => {
+  $("confirm-new").returnValue = "";  // Escape leaves the last choice in place
+  $("confirm-new").showModal();
 });
+$("confirm-new").addEventListener("close", () => { if ($("confirm-new").returnValue === "delete") newSession(); });
 $("api-key").addEventListener("change", start);
 start();
