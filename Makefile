@@ -127,9 +127,9 @@ openapi: $(STAMP)
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
 
-# Answer quality on the public dev set, every configuration that matters (docs/quality.md).
+# Answer quality on the public dev sets, every configuration that matters (docs/quality.md).
 eval: $(STAMP)
-	$(BIN)/ragsvc eval ../shared/eval/attention_qa.jsonl --pdf-dir ../shared/data --compare
+	$(BIN)/ragsvc eval ../shared/eval/*.jsonl --pdf-dir ../shared/data --compare
 
 BENCH_STAMP := $(VENV)/.bench-installed
 

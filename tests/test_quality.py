@@ -26,7 +26,7 @@ def need(*paths: Path) -> None:
 @pytest.mark.anyio
 async def test_dev_set_meets_the_quality_goal(tmp_path: Path):
     need(DEV_SET, SHARED_DATA / "attention_is_all_you_need.pdf")
-    report = await evaluate(DEV_SET, SHARED_DATA, Settings(data_dir=tmp_path))
+    report = await evaluate([DEV_SET], SHARED_DATA, Settings(data_dir=tmp_path))
     assert report.questions == 12
     assert report.hit_at(5) == 1.0, report.misses
     assert report.hit_at(1) >= 0.75, report.misses

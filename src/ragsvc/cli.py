@@ -109,18 +109,21 @@ def migrate_command() -> None:
 
 @app.command("eval")
 def evaluate_command(
-    qa_file: Annotated[Path, typer.Argument(exists=True, help="QA set, one JSON per line")],
+    qa_files: Annotated[
+        list[Path], typer.Argument(exists=True, help="QA sets, one JSON object per line")
+    ],
     pdf_dir: Annotated[Path, typer.Option("--pdf-dir", exists=True, file_okay=False)],
     compare: Annotated[bool, typer.Option(help="also run the other configurations")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
     show_misses: Annotated[bool, typer.Option("--misses", help="list non-first ranks")] = False,
 ) -> None:
-    """Measure answer quality (hit@k by page, MRR, citation accuracy, latency)."""
-    from ragsvc import evaluate
+    """Measure answer quality (hit@k by page, MRR, citation accuracy, answer recall,
+    latency), overall and by kind of question."""
+    from ragsvc import eval_report, evaluate
 
     settings = Settings()
     if compare:
-        reports = anyio.run(evaluate.compare, qa_file, pdf_dir, settings)
+        reports = anyio.run(evaluate.compare, qa_files, pdf_dir, settings)
     else:
-        reports = [anyio.run(evaluate.evaluate, qa_file, pdf_dir, settings)]
-    typer.echo(evaluate.render(reports, as_json=as_json, misses=show_misses))
+        reports = [anyio.run(evaluate.evaluate, qa_files, pdf_dir, settings)]
+    typer.echo(eval_report.render(reports, as_json=as_json, misses=show_misses))
