@@ -60,12 +60,16 @@ async def test_sources_carry_sections_and_a_section_is_summarised(client, sessio
         "/ask", json={"question": "How were the gauges calibrated?"}, headers=json_headers
     )
     top = reply.json()["sources"][0]
-    assert top["section"] == "2.1 Gauges" and top["page"] == 2
+    assert top["section"] == "2 Method > 2.1 Gauges" and top["page"] == 2  # the whole path
     summary = await client.post(
         "/ask", json={"question": "Summarise section 2"}, headers=json_headers
     )
     body = summary.json()
-    assert [s["section"] for s in body["sources"]] == ["2 Method", "2.1 Gauges", "2.2 Corrections"]
+    assert [s["section"] for s in body["sources"]] == [
+        "2 Method",
+        "2 Method > 2.1 Gauges",
+        "2 Method > 2.2 Corrections",
+    ]
     assert [s["page"] for s in body["sources"]] == [2, 2, 3]
     for opening in ("We measured tides", "Pressure gauges sat", "Air pressure changes"):
         assert opening in body["answer"]
@@ -87,3 +91,54 @@ def test_pymupdf_add_ons_stay_unloaded():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def make_tricky_page() -> bytes:
+    """Bold 12 pt lines of which only some are headings, between 10 pt paragraphs."""
+    bold = [
+        "1 Results",
+        "continued from the previous column",  # a sentence's continuation
+        "In this paper an attempt is made to explore the founda-",  # a broken line
+        "If P{Q}R and R then P{Q}S",  # an equation
+        "Data at https://example.org/tides",  # a reference's link in a larger font
+        "Gauge Failure",  # a run-in subheading of 1 Results
+        "References",  # back at the top level
+    ]
+    doc = pymupdf.open()
+    page = doc.new_page()
+    y = 60.0
+    for line in bold:
+        page.insert_text((72, y), line, fontsize=12, fontname="hebo")
+        body = "Gauges drift in storms. " * 6
+        page.insert_textbox(pymupdf.Rect(72, y + 8, 520, y + 60), body, fontsize=10)
+        y += 90
+    data = doc.tobytes()
+    doc.close()
+    return bytes(data)
+
+
+def test_headings_are_told_from_sentences_equations_and_links():
+    from ragsvc.chunking import passages
+
+    parsed = parse_pdf(make_tricky_page(), "tricky.pdf", LIMITS)
+    headings = [b.text for b in parsed.pages[0] if b.heading]
+    assert headings == ["1 Results", "Gauge Failure", "References"]
+    found = passages(parsed.pages, 1000, 0)
+    sections = list(dict.fromkeys((p.section, p.kind) for p in found))
+    assert sections == [
+        ("1 Results", "text"),
+        ("1 Results > Gauge Failure", "text"),
+        ("References", "references"),
+    ]
+    assert "https://example.org/tides" in " ".join(p.text for p in found)  # kept as text
+
+
+def test_ligatures_and_mathematical_letters_become_plain_text():
+    from ragsvc.normalise import normalise
+
+    assert (
+        normalise("Cluster Conﬁguration of 𝑝 and 𝐱, ﬂow")
+        == "Cluster Configuration of p and x, flow"
+    )
+    assert normalise("tide\u00adtable\u200b") == "tidetable"
+    assert normalise("plain ASCII") == "plain ASCII"

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import Stemmer
 from bm25s.tokenization import Tokenizer
 
 from ragsvc.index import SessionIndex, tokenize
-from ragsvc.retrieval import Query, fuse, rank
+from ragsvc.retrieval import Query, fuse, is_global_question, rank, requested_section
 from ragsvc.schemas import Chunk
 
 from .conftest import HashEmbedder
@@ -84,3 +85,34 @@ def test_bm25_terms_are_the_ones_bm25s_makes():
     reference = Tokenizer(stemmer=Stemmer.Stemmer("english"), stopwords="en")
     expected = reference.tokenize(texts, update_vocab=True, return_as="string", show_progress=False)
     assert tokenize(texts) == [[term for term in terms if term] for terms in expected]
+
+
+@pytest.mark.parametrize(
+    ("question", "section"),
+    [
+        ("Summarise section 3.2", "3.2"),
+        ("Summarise the performance section.", "performance"),  # a full stop is no obstacle
+        ("Can you walk me through the case study?", "case study"),
+        ("Summarise the section on formal language definition.", "formal language definition"),
+        ("What does the related work section say?", "related work"),
+        ("What does P{Q}R mean?", None),
+        ("How long did the sort take?", None),
+    ],
+)
+def test_the_section_a_question_asks_about(question: str, section: str | None):
+    assert requested_section(question) == section
+
+
+@pytest.mark.parametrize(
+    ("question", "is_global"),
+    [
+        ("What is this paper about?", True),
+        ("What is the Tidy Data paper about?", True),  # the paper named, in several words
+        ("What's Hoare's paper about?", True),
+        ("Give me an overview", True),
+        ("What is the learning rate?", False),
+        ("What did they say about dropout?", False),
+    ],
+)
+def test_global_questions(question: str, is_global: bool):
+    assert is_global_question(question) is is_global

@@ -108,20 +108,36 @@ _REFERENCES = re.compile(r"^(\d+\.?\s*)?(references|bibliography|works cited)$",
 _NUMBERED_TITLE = re.compile(r"^(\d+(\.\d+)*\.?|[A-Z]\.?)\s+[A-Za-z]")
 
 
+# One-word headings that name a section in papers and reports; other lone words in bold
+# are mostly table headers and figure labels ("Model").
+_SECTION_WORDS = frozenset(
+    "introduction background motivation preliminaries overview methods methodology method "
+    "approach experiments evaluation results discussion conclusion conclusions summary "
+    "limitations acknowledgements acknowledgments appendix references bibliography "
+    "contents abstract".split()
+)
+
+
 def section_title(heading: str) -> str | None:
-    """A heading that names a section: numbered ("3.1 Attention") or of two words or more.
-    Bold table cells and figure labels ("41.29", "Model") do not."""
+    """A heading that names a section: numbered ("3.1 Attention"), of two words or more, or
+    a usual section name ("Introduction"). Bold table cells and figure labels ("41.29",
+    "Model") do not."""
     words = [w for w in heading.split() if re.search(r"[A-Za-z]{2}", w)]
-    if _NUMBERED_TITLE.match(heading) or len(words) >= 2 or _REFERENCES.match(heading):
+    usual = heading.strip().lower() in _SECTION_WORDS
+    if _NUMBERED_TITLE.match(heading) or len(words) >= 2 or usual or _REFERENCES.match(heading):
         return heading.strip()
     return None
 
 
+SECTION_SEPARATOR = " > "
+
+
 def passages(pages: list[list[Block]], size: int, overlap: int) -> list[Passage]:
-    """Chunk every page, section by section; after a References heading, passages are
-    tagged as references until the next section."""
+    """Chunk every page, section by section; each passage carries its heading path
+    ("5 Performance > 5.1 Cluster Configuration"). After a References heading, passages
+    are tagged as references until the next section."""
     out: list[Passage] = []
-    section: str | None = None
+    path = HeadingPath()
     for number, blocks in enumerate(pages, start=1):
         paragraphs: list[str] = []
         for block in blocks:
@@ -129,21 +145,50 @@ def passages(pages: list[list[Block]], size: int, overlap: int) -> list[Passage]
             if title is None:
                 paragraphs.append(clean_page_text(block.text))
                 continue
-            out.extend(_pieces(number, paragraphs, section, size, overlap))
+            out.extend(_pieces(number, paragraphs, path, size, overlap))
             paragraphs = []
-            section = title
-        out.extend(_pieces(number, paragraphs, section, size, overlap))
+            path.enter(title)
+        out.extend(_pieces(number, paragraphs, path, size, overlap))
     return out
 
 
+class HeadingPath:
+    """The headings a passage stands under, outermost first. A numbered heading's depth is
+    its number's ("3.2" is 2); an unnumbered one sits under the last numbered heading
+    (a run-in subheading), except the usual top-level names ("References")."""
+
+    def __init__(self) -> None:
+        self.levels: list[tuple[int, str]] = []
+
+    def enter(self, title: str) -> None:
+        level = self._level(title)
+        self.levels = [(lv, t) for lv, t in self.levels if lv < level] + [(level, title)]
+
+    def _level(self, title: str) -> int:
+        if match := _NUMBERED_TITLE.match(title):
+            return match.group(1).rstrip(".").count(".") + 1
+        numbered = [lv for lv, t in self.levels if _NUMBERED_TITLE.match(t)]
+        if not numbered or title.lower() in _SECTION_WORDS or _REFERENCES.match(title):
+            return 1
+        return max(numbered) + 1
+
+    @property
+    def innermost(self) -> str | None:
+        return self.levels[-1][1] if self.levels else None
+
+    @property
+    def text(self) -> str | None:
+        return SECTION_SEPARATOR.join(t for _, t in self.levels) or None
+
+
 def _pieces(
-    page: int, paragraphs: list[str], section: str | None, size: int, overlap: int
+    page: int, paragraphs: list[str], path: HeadingPath, size: int, overlap: int
 ) -> list[Passage]:
     kind: Literal["text", "references"] = "text"
-    if section is not None and _REFERENCES.match(section):
+    if path.innermost is not None and _REFERENCES.match(path.innermost):
         kind = "references"
     text = "\n\n".join(p for p in paragraphs if p)
-    return [Passage(page, piece, section, kind) for piece in chunk_text(text, size, overlap)]
+    return [Passage(page, piece, path.text, kind) for piece in chunk_text(text, size, overlap)]
 
 
 def abstract(first_page: list[Block]) -> str:

@@ -29,6 +29,7 @@ for _addon in ("pymupdf.layout", "pymupdf4llm"):
 import pymupdf  # noqa: E402
 
 from ragsvc.errors import NotAPdf, RagError, TooLarge, UnreadablePdf  # noqa: E402
+from ragsvc.normalise import normalise  # noqa: E402
 from ragsvc.parsed import Block, ParsedDocument  # noqa: E402
 
 # Damaged files are reported to the client; MuPDF's own stderr chatter would only be noise.
@@ -168,8 +169,8 @@ def _read(doc: pymupdf.Document, source: _Source) -> tuple[list[PageLines], str,
     limit means damage."""
     try:
         extracted = _extract(doc, source)
-        meta_title = str((doc.metadata or {}).get("title") or "").strip()
-        outline = [str(entry[1]).strip() for entry in doc.get_toc(simple=True)]
+        meta_title = normalise(str((doc.metadata or {}).get("title") or "")).strip()
+        outline = [normalise(str(entry[1])).strip() for entry in doc.get_toc(simple=True)]
     except RagError:
         raise
     except Exception as exc:
@@ -234,7 +235,7 @@ def _lines(page: pymupdf.Page) -> list[Line]:
             spans = [s for s in line["spans"] if s["text"].strip()]
             if not spans or tuple(line.get("dir", (1, 0))) != (1, 0):
                 continue  # rotated text (arXiv's margin stamp) is not content
-            text = "".join(s["text"] for s in line["spans"]).strip()
+            text = normalise("".join(s["text"] for s in line["spans"])).strip()
             size = max(s["size"] for s in spans)
             bold = all(_is_bold(s) for s in spans)
             top, bottom = float(line["bbox"][1]), float(line["bbox"][3])
@@ -312,18 +313,34 @@ def _flush(blocks: list[Block], parts: list[str], *, heading: bool) -> None:
 
 
 _NUMBERED = re.compile(r"^(\d+(\.\d+)*\.?|[A-Z]\.?)(\s+\S|$)")
+_SECTION_NUMBER = re.compile(r"\d+(\.\d+)*\.?|[A-Z]\.")
+_FORMULA = re.compile(r"[{}~=<>^|\\]")
+_URL = re.compile(r"https?://|www\.|\bdoi\b|\.(?:com|org|edu|html?)\b", re.IGNORECASE)
 
 
 def _is_heading(line: Line, previous: Line | None, body: float) -> bool:
-    """Short, unpunctuated, emphasised: numbered and bold, larger than the body, or bold
-    and opening its block (which keeps bold words inside a paragraph out)."""
+    """Short, emphasised, and shaped like a title: numbered and bold, larger than the body,
+    or bold and opening its block (which keeps bold words inside a paragraph out)."""
     text = line.text.strip()
-    if not text or len(text) > _MAX_HEADING or text.endswith((".", ":", ",", ";")):
+    if not _titlelike(text):
         return False
     opens_block = previous is None or previous.block != line.block or previous.top == line.top
     if line.size >= body + 1.0:
         return True
     return line.bold and (bool(_NUMBERED.match(text)) or opens_block)
+
+
+def _titlelike(text: str) -> bool:
+    """Font alone misleads (an OCR layer's sizes, a URL set in monospace, a formula, a
+    table's numbers): a heading is also short, starts a phrase, mostly letters, no URL."""
+    if _SECTION_NUMBER.fullmatch(text):
+        return True  # "3.1", set apart from its title on the same line
+    if not text or len(text) > _MAX_HEADING or text.endswith((".", ":", ",", ";", "-")):
+        return False
+    if not text[0].isalnum() or text[0].islower() or _URL.search(text) or _FORMULA.search(text):
+        return False  # a continued sentence, a reference's link, an equation
+    visible = text.replace(" ", "")
+    return sum(c.isalpha() for c in visible) >= 0.6 * len(visible)
 
 
 def _title(meta_title: str, first_page: list[Line]) -> str | None:

@@ -16,6 +16,7 @@ from typing import Literal
 
 import numpy as np
 
+from ragsvc.chunking import SECTION_SEPARATOR
 from ragsvc.embeddings import Embedder, Vectors
 from ragsvc.index import Hit, SessionIndex
 from ragsvc.quick_threads import run_quick
@@ -23,8 +24,9 @@ from ragsvc.schemas import Chunk
 
 _SECTION_NUMBER = re.compile(r"\bsection\s+(\d+(?:\.\d+)*|[A-Z])\b", re.IGNORECASE)
 _SECTION_NAME = re.compile(
-    r"\b(?:summar(?:y of|i[sz]e)|overview of|what does)\s+(?:the\s+)?"
-    r"([a-z][\w -]{2,40}?)(?:\s+section)?(?:\s+say)?\s*\??$",
+    r"\b(?:summar(?:y of|i[sz]e)|overview of|what does|walk(?: me)? through|go through)\s+"
+    r"(?:the\s+)?(?:section\s+(?:on|about)\s+(?:the\s+)?)?"
+    r"([a-z][\w -]{2,40}?)(?:\s+section)?(?:\s+say)?\s*[?.!]*$",
     re.IGNORECASE,
 )
 _SECTION_ID = re.compile(r"\d+(\.\d+)*|[A-Z]")  # "3", "3.2.1", or an appendix letter
@@ -34,6 +36,7 @@ REFERENCES_WEIGHT = 0.5  # bibliography entries match many words yet rarely answ
 Mode = Literal["hybrid", "dense", "bm25"]
 _GLOBAL = re.compile(
     r"what(?:'s| is| are)\s+(?:this|the|these|that)\s+(?:\w+\s+)?about"
+    r"|^\s*what(?:'s|’s|\s+is|\s+are|\s+was)\s.{0,80}\babout\s*[?.!]*\s*$"
     r"|\bsummar(?:y|ise|ize|ising|izing)\b|\boverview\b|\btl;?dr\b|\bgist\b"
     r"|\bmain\s+(?:idea|contribution|point|finding|topic|goal|result)s?\b"
     r"|\bkey\s+(?:idea|contribution|point|finding|takeaway)s?\b",
@@ -70,7 +73,8 @@ def section_hits(
 
     def wanted(chunk: Chunk) -> bool:
         in_scope = document_ids is None or chunk.document_id in document_ids
-        return in_scope and chunk.kind == "text" and bool(chunk.section and matches(chunk.section))
+        titles = chunk.section.split(SECTION_SEPARATOR) if chunk.section else []
+        return in_scope and chunk.kind == "text" and any(map(matches, titles))
 
     chunks = sorted(
         filter(wanted, index.chunks.values()), key=lambda c: (c.document_id, c.page, c.id)
@@ -187,12 +191,17 @@ def _number_of_named(index: SessionIndex, name: str) -> str | None:
     """The number of the highest-level numbered section whose title holds `name` ("training"
     -> "5" for "5 Training"), so that its subsections come along."""
     named = re.compile(rf"\b{re.escape(name)}\b", re.IGNORECASE)
+    titles = {
+        title
+        for chunk in index.chunks.values()
+        if chunk.section
+        for title in chunk.section.split(SECTION_SEPARATOR)
+    }
     numbers = {
         match.group(1).rstrip(".")
-        for chunk in index.chunks.values()
-        if chunk.section and named.search(chunk.section)
-        and (match := re.match(r"^(\d+(?:\.\d+)*)\.?\s", chunk.section))
-    }  # fmt: skip
+        for title in titles
+        if named.search(title) and (match := re.match(r"^(\d+(?:\.\d+)*)\.?\s", title))
+    }
     return min(numbers, key=lambda n: (n.count("."), n), default=None)
 
 
