@@ -114,3 +114,28 @@ def test_passages_carry_sections_and_tag_references():
         (2, "2 Method Details", "text", "Method text."),
         (3, "References", "references", "[1] A. Author. A paper. 2017."),
     ]
+
+
+def test_fragments_join_a_neighbour_of_their_page_and_section():
+    long = "The gauges were read " + "every minute of the year and " * 5 + "by hand at midnight."
+    assert 183 < len(long) <= 200  # a passage of its own, with no room for another line
+    pages = [
+        [
+            Block("1 Method", heading=True),
+            Block("Figure 2: gauges."),  # a caption: joins the passage after it
+            Block(long),
+            Block("2 Results", heading=True),
+            Block(long),
+            Block("Table 1: errors."),  # the section's last piece: joins the one before
+            Block("3 Notes", heading=True),
+            Block("Short."),  # alone in its section: stays, a section of its own
+        ],
+        [Block("More of the notes on the next page.")],  # another page: not joined
+    ]
+    found = [(p.page, p.section, p.text) for p in passages(pages, 200, 0)]  # 2 do not fit
+    assert found == [
+        (1, "1 Method", f"Figure 2: gauges.\n\n{long}"),
+        (1, "2 Results", f"{long}\n\nTable 1: errors."),
+        (1, "3 Notes", "Short."),
+        (2, "3 Notes", "More of the notes on the next page."),
+    ]

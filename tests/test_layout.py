@@ -142,3 +142,18 @@ def test_ligatures_and_mathematical_letters_become_plain_text():
     )
     assert normalise("tide\u00adtable\u200b") == "tidetable"
     assert normalise("plain ASCII") == "plain ASCII"
+
+
+def test_author_mail_lines_and_plot_markers_are_not_text():
+    doc = pymupdf.open()
+    page = doc.new_page()
+    page.insert_text((72, 80), "Tides of the North Sea", fontsize=16, fontname="hebo")
+    page.insert_text((72, 110), "ann@harbour.example, bo@harbour.example Harbour Lab", fontsize=10)
+    page.insert_textbox(pymupdf.Rect(72, 130, 520, 200), "Tides rise twice a day. " * 5)
+    page.insert_text((72, 230), "G G G G G G G G G G", fontsize=6)  # a scatter plot's markers
+    page.insert_text((72, 250), "0 5 10 15 20 25 30", fontsize=6)  # its axis: numbers stay
+    parsed = parse_pdf(doc.tobytes(), "tides.pdf", LIMITS)
+    doc.close()
+    text = "\n".join(b.text for b in parsed.pages[0])
+    assert "Tides rise twice a day." in text and "0 5 10 15 20 25 30" in text
+    assert "@" not in text and "G G G" not in text

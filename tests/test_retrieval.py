@@ -84,7 +84,20 @@ def test_bm25_terms_are_the_ones_bm25s_makes():
     ]
     reference = Tokenizer(stemmer=Stemmer.Stemmer("english"), stopwords="en")
     expected = reference.tokenize(texts, update_vocab=True, return_as="string", show_progress=False)
-    assert tokenize(texts) == [[term for term in terms if term] for terms in expected]
+    compounds = [["deepseek-r1-zero", "pass@1", "71.0"], [], [], [], [], []]
+    assert tokenize(texts) == [
+        [term for term in terms if term] + extra
+        for terms, extra in zip(expected, compounds, strict=True)
+    ]
+
+
+def test_compound_names_are_found_whole():
+    assert tokenize(["What does P{Q}R mean in GPT-4o's pass@k, at 28.4 BLEU?"])[0][-4:] == [
+        "p{q}r",
+        "gpt-4o",
+        "pass@k",
+        "28.4",
+    ]
 
 
 @pytest.mark.parametrize(

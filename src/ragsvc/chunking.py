@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from ragsvc.parsed import Block
@@ -29,6 +29,7 @@ _ABBREVIATIONS = (
 )  # fmt: skip
 _ABSTRACT = re.compile(r"\babstract\b[:.\s—-]*", re.IGNORECASE)
 CARD_CHARS = 1800
+MIN_PASSAGE = 120  # characters; shorter passages are folded into a neighbour
 
 
 def clean_page_text(text: str) -> str:
@@ -149,7 +150,35 @@ def passages(pages: list[list[Block]], size: int, overlap: int) -> list[Passage]
             paragraphs = []
             path.enter(title)
         out.extend(_pieces(number, paragraphs, path, size, overlap))
+    return _fold_fragments(out)
+
+
+def _fold_fragments(found: list[Passage]) -> list[Passage]:
+    """A passage under MIN_PASSAGE characters (a caption, a chunk's leftover tail) joins the
+    next passage of its page and section, or else the one before: alone, BM25 ranks such
+    scraps high on a single shared word, and they answer little."""
+    into_next: list[Passage] = []
+    for passage in reversed(found):
+        if into_next and _foldable(passage, into_next[-1]):
+            into_next[-1] = replace(into_next[-1], text=f"{passage.text}\n\n{into_next[-1].text}")
+        else:
+            into_next.append(passage)
+    out: list[Passage] = []
+    for passage in reversed(into_next):
+        if out and _foldable(passage, out[-1]):
+            out[-1] = replace(out[-1], text=f"{out[-1].text}\n\n{passage.text}")
+        else:
+            out.append(passage)
     return out
+
+
+def _foldable(fragment: Passage, neighbour: Passage) -> bool:
+    return (
+        len(fragment.text) < MIN_PASSAGE
+        and fragment.page == neighbour.page
+        and fragment.section == neighbour.section
+        and fragment.kind == neighbour.kind
+    )
 
 
 class HeadingPath:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -184,16 +185,23 @@ _SPLITTER = Tokenizer(stopwords="en")  # bm25s's own word splitter and English s
 _STOP_WORDS = frozenset(_SPLITTER.stopwords)
 
 
+# Names that word splitting would break up or drop: "deepseek-r1-zero", "pass@1", "p{q}r",
+# "28.4". Each is also kept whole, as one more term: a rare term, so a strong match.
+_COMPOUND = re.compile(r"\w+(?:[-@+/.{}]+\w+)+")
+
+
 def tokenize(texts: list[str]) -> list[Tokens]:
-    """BM25 terms: lower-cased words, English stop words left out, stemmed. The terms
-    bm25s's Tokenizer makes (tested), five times faster: it stems word by word in Python,
-    here each distinct word is stemmed once, in one call (a paper: 17 -> 3 ms)."""
-    words = [
-        [w for w in _SPLITTER.splitter(text.lower()) if w not in _STOP_WORDS] for text in texts
-    ]
+    """BM25 terms: lower-cased words, English stop words left out, stemmed (the terms
+    bm25s's Tokenizer makes, tested), then the text's compound names whole. Five times
+    faster than bm25s's: each distinct word is stemmed once, in one call (17 -> 3 ms)."""
+    lowered = [text.lower() for text in texts]
+    words = [[w for w in _SPLITTER.splitter(text) if w not in _STOP_WORDS] for text in lowered]
     distinct = list({word for text_words in words for word in text_words})
     stems = dict(zip(distinct, _STEMMER.stemWords(distinct), strict=True))
-    return [[stems[w] for w in text_words if stems[w]] for text_words in words]
+    return [
+        [stems[w] for w in text_words if stems[w]] + _COMPOUND.findall(text)
+        for text_words, text in zip(words, lowered, strict=True)
+    ]
 
 
 # storage: one folder per document part -------------------------------------------------

@@ -271,7 +271,15 @@ def _running_furniture(pages: list[list[Line]], heights: list[float]) -> set[str
 
 
 def _furniture(line: Line, height: float, furniture: set[str]) -> bool:
-    return _in_margin(line, height) and _shape(line.text) in furniture
+    """Not content: a running header or footer, an author's e-mail line, or the markers
+    of a plot read as text ("G G G G G G")."""
+    if _in_margin(line, height) and _shape(line.text) in furniture:
+        return True
+    if _EMAIL.search(line.text) and len(line.text.split()) <= 12:
+        return True
+    words = line.text.split()
+    letters = sum(len(w) == 1 and w.isalpha() for w in words)
+    return len(words) >= 6 and letters >= 0.7 * len(words)
 
 
 def _shape(text: str) -> str:
@@ -314,6 +322,7 @@ def _flush(blocks: list[Block], parts: list[str], *, heading: bool) -> None:
 
 _NUMBERED = re.compile(r"^(\d+(\.\d+)*\.?|[A-Z]\.?)(\s+\S|$)")
 _SECTION_NUMBER = re.compile(r"\d+(\.\d+)*\.?|[A-Z]\.")
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+")
 _FORMULA = re.compile(r"[{}~=<>^|\\]")
 _URL = re.compile(r"https?://|www\.|\bdoi\b|\.(?:com|org|edu|html?)\b", re.IGNORECASE)
 
