@@ -80,6 +80,14 @@ async def test_json_answer(client, session, loaded):
     assert markers == set(body["citations"])
     page = body["sources"][body["citations"][0] - 1]["page"]
     assert page == 2
+    # every [n] rests on a passage found verbatim in source n
+    assert [q["n"] for q in body["quotes"]] == [
+        int(n) for n in re.findall(r"\[(\d+)\]", body["answer"])
+    ]
+    for quote in body["quotes"]:
+        cited = body["sources"][quote["n"] - 1]
+        assert cited["text"][quote["start"] : quote["end"]] == quote["text"] != ""
+        assert quote["verified"] and quote["page"] == cited["page"]
 
 
 async def test_get_ask_with_cookie_for_eventsource(client: httpx.AsyncClient, loaded, session):

@@ -245,6 +245,9 @@ async def test_json_answer(api: httpx.AsyncClient, fake: FakeOpenAI):
     assert body["answer"].startswith(f"You asked: {QUESTION}")
     assert f"page {body['sources'][0]['page']} [1]" in body["answer"]
     assert len(fake.chat_requests) == 1
+    [quote] = body["quotes"]  # the fake's "Source one is page N" is in no source: flagged
+    assert quote["n"] == 1 and quote["claim"] == body["answer"].removesuffix(" [1].")
+    assert quote["verified"] is False
 
 
 # failures -------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from ragsvc.events import (
     SourcesEvent,
     TokenEvent,
 )
-from ragsvc.schemas import Document, Source, Timings, Usage
+from ragsvc.schemas import Document, Quote, Source, Timings, Usage
 from ragsvc.sse import (
     WRITE_BYTES,
     Batch,
@@ -63,9 +63,15 @@ def test_every_event_has_its_name_and_data():
         {"sources": [SOURCE.model_dump()]},
     )
     assert event_name_and_data(TokenEvent("Owls ")) == ("token", {"text": "Owls "})
-    assert event_name_and_data(DoneEvent("Owls hunt. [1]", [1], timings)) == (
+    quote = Quote(n=1, claim="Owls hunt.", text="Owls hunt", start=0, end=9, page=1, verified=True)
+    assert event_name_and_data(DoneEvent("Owls hunt. [1]", [1], timings, quotes=[quote])) == (
         "done",
-        {"answer": "Owls hunt. [1]", "citations": [1], "timings": timings.model_dump()},
+        {
+            "answer": "Owls hunt. [1]",
+            "citations": [1],
+            "quotes": [quote.model_dump()],
+            "timings": timings.model_dump(),
+        },
     )
     assert event_name_and_data(FailedEvent(problem)) == ("error", problem.model_dump())
     assert event_name_and_data(PageParsed(1, 2)) == ("page", {"page": 1, "pages": 2})

@@ -61,6 +61,8 @@ def test_upload_ask_and_open_a_citation(browser, tmp_path: Path, root_path: str)
         assert page.is_visible("#source")
         assert "keeper.pdf, page 3" in page.inner_text("#source-title")
         assert "leather logbook" in page.inner_text("#source-text")
+        assert "leather logbook" in page.inner_text("#source-text mark")  # the quote, marked
+        assert page.is_hidden("#source-check")  # and it supports the sentence
         shot = tmp_path / "answer.png"
         page.screenshot(path=str(shot), full_page=True)
         assert shot.stat().st_size > 10_000 and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -302,3 +302,20 @@ def test_upload_shows_the_bytes_sent(browser, tmp_path: Path):
         page.wait_for_selector("#documents .status.ready", timeout=30_000)
         assert page.is_hidden("#upload-progress")
         page.context.close()
+
+
+class InventingGenerator:
+    """Cites source 1 for a sentence no source holds, as an LLM sometimes does."""
+
+    async def stream(self, prompt: Prompt) -> AsyncIterator[str]:
+        yield "Penguins nest on the Antarctic ice shelf [1]."
+
+
+def test_a_citation_no_passage_supports_is_flagged(browser, tmp_path: Path, pdf: Path):
+    with served(tmp_path, InventingGenerator()) as base:
+        page = open_page(browser, base)
+        upload_and_ask(page, pdf, "Where do penguins nest?")
+        assert "unverified" in page.get_attribute(".answer .cite", "class")
+        page.click(".answer .cite")
+        assert page.is_visible("#source-check") and page.locator("#source-text mark").count() == 0
+        page.context.close()

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import anyio
 
+from ragsvc.citation_check import supporting_quotes
 from ragsvc.clock import now
 from ragsvc.embeddings import Embedder
 from ragsvc.errors import (
@@ -34,6 +35,7 @@ from ragsvc.events import AnswerEvent, DoneEvent, FailedEvent, SourcesEvent, Tok
 from ragsvc.generation import Generator
 from ragsvc.index import SessionIndex
 from ragsvc.prompts import Prompt
+from ragsvc.quick_threads import run_quick
 from ragsvc.retrieval import (
     Mode,
     Query,
@@ -157,9 +159,11 @@ class Answering:
         """Record the turn, then the answer's last event."""
         turn = Turn(question=plan.question, answer=answer, at=now())
         await self.store.add_turn(plan.token_hash, turn, self.options.history_turns)
+        quotes = await run_quick(supporting_quotes, answer, plan.sources)  # stemming: CPU
         return DoneEvent(
             answer=answer,
             citations=citations(answer, len(plan.sources)),
+            quotes=quotes,
             timings=Timings(
                 retrieval_ms=plan.retrieval_ms,
                 first_token_ms=plan.first_token_ms,

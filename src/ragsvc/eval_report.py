@@ -11,27 +11,15 @@
 from __future__ import annotations
 
 import json
-import re
 import statistics
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import Stemmer
-from bm25s.stopwords import STOPWORDS_EN
+from ragsvc.terms import content_words
 
 KS = (1, 3, 5)
 NO_KIND = "(no kind)"
-_WORD = re.compile(r"\d+(?:[.,]\d+)*%?|[^\W\d_]+")
-_MARKER = re.compile(r"\[\d+\]")
-_STOP = frozenset(STOPWORDS_EN)
-_STEM = Stemmer.Stemmer("english")
-
-
-def content_words(text: str) -> set[str]:
-    """The stemmed content words and the numbers of `text`."""
-    words = (w for w in _WORD.findall(_MARKER.sub(" ", text).lower()) if w not in _STOP)
-    return {w if w[0].isdigit() else _STEM.stemWord(w) for w in words}
 
 
 def answer_recall(reference: str, answer: str) -> float:

@@ -18,7 +18,7 @@ from ragsvc.events import (
     SourcesEvent,
     TokenEvent,
 )
-from ragsvc.schemas import Document, Problem, Source, Timings, Usage
+from ragsvc.schemas import Document, Problem, Quote, Source, Timings, Usage
 
 Event = AnswerEvent | IngestEvent
 
@@ -30,8 +30,13 @@ def event_name_and_data(event: Event) -> tuple[str, dict[str, Any]]:
             return "sources", {"sources": [s.model_dump() for s in sources]}
         case TokenEvent(text):
             return "token", {"text": text}
-        case DoneEvent(answer, cited, timings, usage):
-            data = {"answer": answer, "citations": cited, "timings": timings.model_dump()}
+        case DoneEvent(answer, cited, timings, usage, quotes):
+            data = {
+                "answer": answer,
+                "citations": cited,
+                "quotes": [q.model_dump() for q in quotes],
+                "timings": timings.model_dump(),
+            }
             return "done", {**data, "usage": usage.model_dump()} if usage else data
         case FailedEvent(problem):
             return "error", problem.model_dump()
@@ -75,6 +80,7 @@ _DECODERS: dict[str, Callable[[dict[str, Any]], Event]] = {
         d["citations"],
         Timings.model_validate(d["timings"]),
         Usage.model_validate(d["usage"]) if "usage" in d else None,
+        [Quote.model_validate(q) for q in d.get("quotes", [])],
     ),
     "error": lambda d: FailedEvent(Problem.model_validate(d)),
     "page": lambda d: PageParsed(d["page"], d["pages"]),

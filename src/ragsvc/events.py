@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from ragsvc.schemas import Document, Problem, Source, Timings, Usage
+from ragsvc.schemas import Document, Problem, Quote, Source, Timings, Usage
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,7 @@ class DoneEvent:
     citations: list[int]
     timings: Timings
     usage: Usage | None = None  # as the generator's backend counted it, when it does
+    quotes: list[Quote] = field(default_factory=list)  # one per [n], in the answer's order
 
 
 @dataclass(frozen=True)

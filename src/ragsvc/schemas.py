@@ -92,7 +92,25 @@ class Source(BaseModel):
     page: int = Field(description="1-based PDF page")
     score: float
     text: str
-    section: str | None = Field(None, description="the heading the passage stands under")
+    section: str | None = Field(
+        None,
+        description="the headings the passage stands under, outermost first, joined by ' > '",
+    )
+
+
+class Quote(BaseModel):
+    """What one [n] of an answer rests on: the passage of source n that supports the words
+    before the marker, verbatim from the source's `text`."""
+
+    n: int = Field(description="the source, as in [n]")
+    claim: str = Field(description="the answer's words this [n] closes")
+    text: str = Field(description="verbatim: the source's `text[start:end]`; empty if none")
+    start: int = Field(description="offset of the quote in the source's `text`")
+    end: int
+    page: int = Field(description="the source's page")
+    verified: bool = Field(
+        description="false when no passage of the source holds most of the claim's content words"
+    )
 
 
 class Usage(BaseModel):
@@ -114,6 +132,7 @@ class Answer(BaseModel):
     answer: str
     sources: list[Source]
     citations: list[int]
+    quotes: list[Quote] = Field(description="one per [n] in the answer, in order")
     timings: Timings
 
 

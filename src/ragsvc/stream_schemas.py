@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, Json, TypeAdapter
 
-from ragsvc.schemas import Document, Problem, Source, Timings, Usage
+from ragsvc.schemas import Document, Problem, Quote, Source, Timings, Usage
 
 FRAME_ID = "`<answer_id or document_id>:<seq>`: send it back as `Last-Event-ID` to resume"
 
@@ -45,6 +45,7 @@ class TokenFrame(_Frame):
 class DoneData(BaseModel):
     answer: str = Field(description="every token's text joined")
     citations: list[int] = Field(description="source numbers cited, in order of first use")
+    quotes: list[Quote] = Field(description="what each [n] rests on, one per marker, in order")
     timings: Timings
     usage: Usage | None = Field(None, description="when the generator's backend counts tokens")
 

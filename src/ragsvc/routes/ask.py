@@ -115,7 +115,11 @@ def wants_json(request: Request) -> bool:
 def json_answer(plan: AnswerPlan, done: DoneEvent) -> Response:
     """The whole answer as one JSON object (its tokens are in `answer`)."""
     answer = Answer(
-        answer=done.answer, sources=plan.sources, citations=done.citations, timings=done.timings
+        answer=done.answer,
+        sources=plan.sources,
+        citations=done.citations,
+        quotes=done.quotes,
+        timings=done.timings,
     )
     return Response(
         answer.model_dump_json(),

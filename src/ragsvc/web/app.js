@@ -121,12 +121,19 @@ function followDocument(doc) {
 
 let opener = null;  // the citation that opened the source panel: focus goes back to it
 
-function showSource(source, button) {
+// A source, the passage its [n] rests on marked (done's quotes), with a warning when no
+// passage of it supports the sentence.
+function showSource(source, button, quote) {
   $("source-title").textContent = `[${source.n}] ${source.filename}, page ${source.page}`;
-  $("source-text").textContent = source.text;
+  const text = source.text;
+  const mark = quote?.text ? el("mark", { textContent: text.slice(quote.start, quote.end) }) : null;
+  if (mark) $("source-text").replaceChildren(text.slice(0, quote.start), mark, text.slice(quote.end));
+  else $("source-text").textContent = text;
+  $("source-check").hidden = !quote || quote.verified;
   $("source").hidden = false;
   opener = button;
   $("source").focus();
+  mark?.scrollIntoView({ block: "nearest" });
 }
 
 function closeSource() {
@@ -135,17 +142,21 @@ function closeSource() {
   opener = null;
 }
 
-// Answer text with each [n] turned into a button that shows source n.
-function renderAnswer(container, text, sources) {
+// Answer text with each [n] turned into a button that shows source n and, once the answer
+// is done, the quote that marker rests on (quotes: one per marker naming a source).
+function renderAnswer(container, text, sources, quotes = []) {
   const parts = [];
   let last = 0;
+  let cited = 0;
   for (const match of text.matchAll(/\[(\d+)\]/g)) {
     parts.push(text.slice(last, match.index));
     const source = sources[Number(match[1]) - 1];
     if (source) {
+      const quote = quotes[cited++];
       const label = `Source ${source.n}: ${source.filename}, page ${source.page}`;
       const button = el("button", { type: "button", className: "cite", textContent: match[0], ariaLabel: label });
-      button.addEventListener("click", () => showSource(source, button));
+      if (quote && !quote.verified) button.classList.add("unverified");
+      button.addEventListener("click", () => showSource(source, button, quote));
       parts.push(button);
     } else {
       parts.push(match[0]);
@@ -223,7 +234,7 @@ function ask(question) {
       renderAnswer(answer, text, sources);
       answer.scrollIntoView({ block: "end" });
     },
-    done(data) { if (finish("true", "")) renderAnswer(answer, data.answer, sources); },
+    done(data) { if (finish("true", "")) renderAnswer(answer, data.answer, sources, data.quotes); },
     error(problem) {
       if (!finish("error", say(problem))) return;
       if (!text) answer.replaceChildren();
