@@ -54,3 +54,9 @@ def test_a_claim_of_several_sentences_quotes_the_span_they_come_from():
     answer = "Spring tides follow the full and the new moon. Neap tides come in between. [1]"
     [quote] = supporting_quotes(answer, [source(1, TIDES)])
     assert quote.text == TIDES and (quote.start, quote.end) == (0, len(TIDES)) and quote.verified
+
+
+def test_a_sentence_rejoined_at_an_abbreviation_is_found_whatever_the_blanks():
+    text = "Owls nest in old barns, e.g.  in Norfolk and Suffolk. Voles hide."
+    [quote] = supporting_quotes("Owls nest in barns in Norfolk. [1]", [source(1, text)])
+    assert quote.text == "Owls nest in old barns, e.g.  in Norfolk and Suffolk." and quote.verified

@@ -14,12 +14,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 
 from ragsvc.chunking import split_sentences
 from ragsvc.schemas import Quote, Source
 from ragsvc.terms import content_words
 
 SUPPORTED = 0.5  # share of a claim sentence's content words a quote must hold
+MEMO_SOURCES = 4096  # passages whose sentences are remembered (a few KB each)
 _MARKERS = re.compile(r"\[(\d+)\]")
 
 
@@ -33,14 +35,14 @@ class _Span:
 def supporting_quotes(answer: str, sources: list[Source]) -> list[Quote]:
     """One Quote per [n] marker of `answer` naming one of `sources`, in the answer's order."""
     by_n = {source.n: source for source in sources}
-    spans: dict[int, list[_Span]] = {}
+    spans: dict[int, tuple[_Span, ...]] = {}
     quotes = []
     for n, claim in _claims(answer):
         source = by_n.get(n)
         if source is None:
             continue
         if n not in spans:
-            spans[n] = list(_sentence_spans(source.text))
+            spans[n] = _spans_of(source.text)
         quotes.append(_quote(claim, source, spans[n]))
     return quotes
 
@@ -55,20 +57,29 @@ def _claims(answer: str) -> Iterator[tuple[int, str]]:
         yield int(match.group(1)), claim
 
 
+@lru_cache(maxsize=MEMO_SOURCES)
+def _spans_of(text: str) -> tuple[_Span, ...]:
+    """Remembered: a session's answers keep citing the same passages."""
+    return tuple(_sentence_spans(text))
+
+
 def _sentence_spans(text: str) -> Iterator[_Span]:
     """The sentences of a source's text with their offsets in it."""
     position = 0
     for sentence in split_sentences(text):
-        # split_sentences rejoins a sentence broken at an abbreviation with one space
-        pattern = r"\s+".join(map(re.escape, sentence.split()))
-        found = re.compile(pattern).search(text, position)
-        if found is None:  # pragma: no cover - every sentence comes from this text
-            continue
-        position = found.end()
-        yield _Span(found.start(), found.end(), frozenset(content_words(sentence)))
+        start = text.find(sentence, position)
+        end = start + len(sentence)
+        if start < 0:  # rejoined at an abbreviation with one space: find it whatever the blanks
+            pattern = r"\s+".join(map(re.escape, sentence.split()))
+            found = re.search(pattern, text[position:])
+            if found is None:  # pragma: no cover - every sentence comes from this text
+                continue
+            start, end = position + found.start(), position + found.end()
+        position = end
+        yield _Span(start, end, frozenset(content_words(sentence)))
 
 
-def _quote(claim: str, source: Source, spans: list[_Span]) -> Quote:
+def _quote(claim: str, source: Source, spans: tuple[_Span, ...]) -> Quote:
     claimed = [s for s in split_sentences(claim) if content_words(s)]
     matched = [_best(sentence, spans) for sentence in claimed]
     found = [(span, share) for span, share in matched if span is not None]
@@ -82,7 +93,7 @@ def _quote(claim: str, source: Source, spans: list[_Span]) -> Quote:
     )
 
 
-def _best(sentence: str, spans: list[_Span]) -> tuple[_Span | None, float]:
+def _best(sentence: str, spans: tuple[_Span, ...]) -> tuple[_Span | None, float]:
     """The source sentence holding the largest share of `sentence`'s content words (the
     shorter one on a tie), and that share; None if it shares none."""
     words = content_words(sentence)

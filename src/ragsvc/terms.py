@@ -16,5 +16,6 @@ _STEM = Stemmer.Stemmer("english")
 
 def content_words(text: str) -> set[str]:
     """The stemmed content words and the numbers of `text` ([n] markers left out)."""
-    words = (w for w in _WORD.findall(_MARKER.sub(" ", text).lower()) if w not in _STOP)
-    return {w if w[0].isdigit() else _STEM.stemWord(w) for w in words}
+    words = [w for w in _WORD.findall(_MARKER.sub(" ", text).lower()) if w not in _STOP]
+    numbers = {w for w in words if w[0].isdigit()}
+    return numbers | set(_STEM.stemWords([w for w in words if not w[0].isdigit()]))
