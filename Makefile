@@ -9,7 +9,7 @@ PORT    ?= 8000
 RAGSVC_DATA_DIR ?= ./data
 export RAGSVC_DATA_DIR
 
-.PHONY: install install-extras run test test-postgres test-slow test-e2e js-deps browser proxy docker image image-base lock lint typecheck openapi eval bench load clean
+.PHONY: install install-extras run test test-postgres test-slow test-e2e js-deps browser ocr proxy docker image image-base lock lint typecheck openapi eval bench load clean
 
 install: $(STAMP)
 
@@ -65,6 +65,10 @@ $(E2E_STAMP): $(STAMP)
 
 browser:
 	command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
+
+# OCR (RAGSVC_OCR=auto) runs Debian's Tesseract; its slow tests need it (root, as in CI).
+ocr:
+	command -v tesseract >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tesseract-ocr)
 
 # The replica suite runs nginx (Debian's package) as a process of its own; installing it
 # needs root, as in CI. Without it those tests skip, saying so (and fail in CI).

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import os
 
-from ragsvc.pdf import PageLines, page_lines
+from ragsvc.pdf import PageLines, PageOptions, page_lines
 
 MARK = "CRASH-THE-WORKER"
 
 
-def crash_on_marked_files(data: bytes, start: int, stop: int, chars: int) -> list[PageLines]:
+def crash_on_marked_files(
+    data: bytes, start: int, stop: int, options: PageOptions
+) -> list[PageLines]:
     if start > 0 and MARK.encode() in data:
         os._exit(1)
-    return page_lines(data, start, stop, chars)
+    return page_lines(data, start, stop, options)

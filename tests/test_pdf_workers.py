@@ -14,7 +14,7 @@ import pymupdf
 import pytest
 
 from ragsvc.errors import UnreadablePdf
-from ragsvc.pdf import parse_pdf
+from ragsvc.pdf import PageOptions, parse_pdf
 from ragsvc.pdf_workers import PdfWorkers, WorkerLimits
 from tests.conftest import LIMITS
 from tests.crashing_worker import MARK, crash_on_marked_files
@@ -43,7 +43,9 @@ def long_pdf(pages: int, title: str | None = None) -> bytes:
 @pytest.fixture(scope="module")
 def pool() -> Iterator[PdfWorkers]:
     pool = PdfWorkers(2, WORKER_LIMITS)
-    pool.extract(long_pdf(4), "warm.pdf", (4, 10**6))  # workers up before any timing-sensitive test
+    pool.extract(
+        long_pdf(4), "warm.pdf", (4, PageOptions(10**6))
+    )  # workers up before any timing-sensitive test
     yield pool
     pool.close()
 

@@ -18,6 +18,7 @@ from ragsvc.embeddings import (
 )
 from ragsvc.extractive import ExtractiveGenerator
 from ragsvc.generation import Generator, LlamaGenerator, OpenAIGenerator, Sampling
+from ragsvc.pdf import ocr_unavailable
 from ragsvc.pdf_workers import PdfWorkers, WorkerLimits
 from ragsvc.pg_store import PostgresStore
 from ragsvc.store import Store
@@ -53,6 +54,8 @@ def openai_client(settings: Settings) -> openai.AsyncOpenAI:
 
 def make_backends(settings: Settings) -> Backends:
     """Build what the settings name; blocking (loads models), so call it off the event loop."""
+    if settings.ocr == "auto" and (problem := ocr_unavailable(settings.ocr_language)):
+        raise RuntimeError(f"RAGSVC_OCR=auto, but {problem}")
     uses_openai = "openai" in (settings.embedder, settings.generator)
     client = openai_client(settings) if uses_openai else None
     embedder = _embedder(settings, client)

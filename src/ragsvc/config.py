@@ -39,6 +39,13 @@ class Settings(BaseSettings):
     )
     parse_timeout_s: float = Field(60, gt=0, description="wall time for one PDF's text")
     parse_memory_mb: int = Field(1024, ge=256, description="address space of a page worker")
+    ocr: Literal["off", "auto"] = Field(
+        "off", description="auto: pages with no text layer are read by Tesseract"
+    )
+    ocr_language: str = Field(
+        "eng", pattern=r"^[a-z_]+(\+[a-z_]+)*$", description="Tesseract languages: eng, deu+eng"
+    )
+    ocr_dpi: int = Field(300, ge=72, le=600, description="resolution pages are OCR'd at")
     max_page_chars: int = Field(100_000, gt=0, description="characters of text per page")
     max_document_chars: int = Field(10_000_000, gt=0, description="characters per document")
     max_chunks: int = Field(20_000, gt=0, description="chunks per document")

@@ -22,6 +22,7 @@ class ParsedDocument:
     title: str | None
     outline: list[str] = field(default_factory=list)
     repaired: bool = False  # the parser had to rebuild a broken file: content may be missing
+    ocr_pages: int = 0  # pages without a text layer, read by OCR
 
     @property
     def has_text(self) -> bool:

@@ -16,6 +16,8 @@ import sys
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
 # PyMuPDF 2 imports its optional add-ons, pymupdf.layout and pymupdf4llm, when it is imported:
@@ -47,13 +49,23 @@ _TEXT_ONLY = pymupdf.TEXTFLAGS_DICT & ~pymupdf.TEXT_PRESERVE_IMAGES
 
 
 @dataclass(frozen=True)
+class Ocr:
+    """Tesseract (through PyMuPDF) for pages that have an image but no text layer."""
+
+    language: str  # Tesseract's name: "eng", "deu", "eng+fra"
+    dpi: int
+
+
+@dataclass(frozen=True)
 class ParseLimits:
     """The work one PDF may cost: pages, and characters of text per page and in all (a
-    page of a few KB can inflate to megabytes of text)."""
+    page of a few KB can inflate to megabytes of text); with `ocr`, seconds of OCR for
+    each page that has no text layer."""
 
     max_pages: int
     max_page_chars: int
     max_document_chars: int
+    ocr: Ocr | None = None
 
 
 class Line(NamedTuple):
@@ -67,7 +79,15 @@ class Line(NamedTuple):
     bottom: float
 
 
-PageLines = tuple[list[Line], float]  # a page's lines and its height
+PageLines = tuple[list[Line], float, bool]  # a page's lines, its height, read by OCR?
+
+
+@dataclass(frozen=True)
+class PageOptions:
+    """How every page is read, in whichever process: its character limit, and OCR."""
+
+    max_chars: int
+    ocr: Ocr | None = None
 
 
 class PageExtractor(Protocol):
@@ -77,10 +97,10 @@ class PageExtractor(Protocol):
         self,
         data: bytes,
         filename: str,
-        pages: tuple[int, int],
+        pages: tuple[int, PageOptions],
         on_pages: Callable[[int], None] | None = None,
     ) -> list[PageLines]:
-        """`pages`: (page count, most characters a page may hold)."""
+        """`pages`: (page count, how each page is read)."""
         ...
 
 
@@ -107,12 +127,13 @@ def parse_pdf(
     with _open_checked(source) as doc:
         extracted, meta_title, outline = _read(doc, source)
         repaired = bool(doc.is_repaired)
-    pages = [lines for lines, _ in extracted]
+    pages = [lines for lines, _, _ in extracted]
     parsed = ParsedDocument(
-        pages=_structure(pages, [height for _, height in extracted]),
+        pages=_structure(pages, [height for _, height, _ in extracted]),
         title=_title(meta_title, pages[0]),
         outline=outline,
         repaired=repaired,
+        ocr_pages=sum(ocr for _, _, ocr in extracted),
     )
     if repaired and not parsed.has_text:
         raise UnreadablePdf(
@@ -183,16 +204,18 @@ def _extract(doc: pymupdf.Document, source: _Source) -> list[PageLines]:
     """Every page's lines: in worker processes when there are any, else here; within the
     limits of characters per page and per document."""
     count, limits = doc.page_count, source.limits
+    options = PageOptions(limits.max_page_chars, limits.ocr)
     try:
         if source.extractor is not None:
-            pages = (count, limits.max_page_chars)
             progress = source.progress(count)
-            extracted = source.extractor.extract(source.data, source.filename, pages, progress)
+            extracted = source.extractor.extract(
+                source.data, source.filename, (count, options), progress
+            )
         else:
-            extracted = _extract_here(doc, limits.max_page_chars, source.progress(count))
+            extracted = _extract_here(doc, options, source.progress(count))
     except TooLarge as exc:  # a page past its limit: name the file
         raise TooLarge(f"{source.filename}: {exc.detail}") from exc
-    total = sum(len(line.text) for lines, _ in extracted for line in lines)
+    total = sum(len(line.text) for lines, _, _ in extracted for line in lines)
     if total > limits.max_document_chars:
         detail = f"more than {limits.max_document_chars:,} characters of text"
         raise TooLarge(f"{source.filename}: {detail}")
@@ -200,37 +223,72 @@ def _extract(doc: pymupdf.Document, source: _Source) -> list[PageLines]:
 
 
 def _extract_here(
-    doc: pymupdf.Document, max_page_chars: int, progress: Callable[[int], None]
+    doc: pymupdf.Document, options: PageOptions, progress: Callable[[int], None]
 ) -> list[PageLines]:
     extracted = []
     for page in doc:
-        extracted.append(_page_lines(page, max_page_chars))
+        extracted.append(_page_lines(page, options))
         progress(len(extracted))
     return extracted
 
 
-def page_lines(data: bytes, start: int, stop: int, max_chars: int) -> list[PageLines]:
+def page_lines(data: bytes, start: int, stop: int, options: PageOptions) -> list[PageLines]:
     """Pages start..stop-1 of a PDF already validated by parse_pdf (run in pool workers)."""
     with pymupdf.open(stream=data, filetype="pdf") as doc:
-        return [_page_lines(doc[number], max_chars) for number in range(start, stop)]
+        return [_page_lines(doc[number], options) for number in range(start, stop)]
 
 
-def _page_lines(page: pymupdf.Page, max_chars: int) -> PageLines:
+def _page_lines(page: pymupdf.Page, options: PageOptions) -> PageLines:
+    max_chars = options.max_chars
     try:
-        lines = _lines(page)
+        lines, ocr = _read_page(page, options.ocr)
     except Exception as exc:
         if isinstance(exc, MemoryError) or _ALLOCATION_FAILED.search(str(exc)):
             raise TooLarge(f"page {page.number + 1} needs more memory than allowed") from exc
         raise
     if sum(len(line.text) for line in lines) > max_chars:
         raise TooLarge(f"page {page.number + 1} holds more than {max_chars:,} characters of text")
-    return lines, float(page.rect.height)
+    return lines, float(page.rect.height), ocr
 
 
-def _lines(page: pymupdf.Page) -> list[Line]:
-    """Horizontal text lines of a page with their font size, weight, block and position."""
+def _read_page(page: pymupdf.Page, ocr: Ocr | None) -> tuple[list[Line], bool]:
+    """The page's lines, and whether OCR read them (a page with no text but an image)."""
+    lines = _lines(page)
+    if lines or ocr is None or not page.get_images():
+        return lines, False
+    tessdata = _tessdata()
+    textpage = page.get_textpage_ocr(
+        language=ocr.language, dpi=ocr.dpi, full=True, tessdata=tessdata
+    )
+    return _lines(page, textpage), True
+
+
+@lru_cache(maxsize=1)
+def _tessdata() -> str:
+    """Tesseract's language folder; PyMuPDF runs `tesseract` to find it: once per process."""
+    return str(pymupdf.get_tessdata())
+
+
+def ocr_unavailable(language: str) -> str | None:
+    """Why OCR in `language` cannot run here (no Tesseract, a language missing), or None."""
+    try:
+        folder = Path(_tessdata())
+    except Exception as exc:  # PyMuPDF raises RuntimeError, or whatever its probe hit
+        return f"Tesseract is not installed ({exc}); apt-get install tesseract-ocr"
+    missing = [
+        name for name in language.split("+") if not (folder / f"{name}.traineddata").exists()
+    ]
+    if missing:
+        return f"Tesseract has no data for {', '.join(missing)} in {folder} (tesseract-ocr-<lang>)"
+    return None
+
+
+def _lines(page: pymupdf.Page, textpage: pymupdf.TextPage | None = None) -> list[Line]:
+    """Horizontal text lines of a page (or of its OCR text page) with their font size,
+    weight, block and position."""
     lines = []
-    for number, block in enumerate(page.get_text("dict", flags=_TEXT_ONLY)["blocks"]):
+    found = page.get_text("dict", flags=_TEXT_ONLY, textpage=textpage)["blocks"]
+    for number, block in enumerate(found):
         for line in block.get("lines", []):
             spans = [s for s in line["spans"] if s["text"].strip()]
             if not spans or tuple(line.get("dir", (1, 0))) != (1, 0):

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 from ragsvc.errors import TooLarge, UnreadablePdf
 from ragsvc.orphans import exit_with
-from ragsvc.pdf import PageLines, page_lines
+from ragsvc.pdf import PageLines, PageOptions, page_lines
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 # is fastest (DeepSeek-R1: 30 ms against 45 ms with two each), but a long document is cut
 # into ranges of at most this many pages, so progress events keep coming.
 MAX_RANGE_PAGES = 200
-RangeExtractor = Callable[[bytes, int, int, int], list[PageLines]]  # pdf, start, stop, chars
+RangeExtractor = Callable[[bytes, int, int, PageOptions], list[PageLines]]  # pdf, start, stop
 Futures = dict[Future[list[PageLines]], int]  # each range's future -> its first page
 
 
@@ -88,11 +88,11 @@ class PdfWorkers:
         self,
         data: bytes,
         filename: str,
-        pages: tuple[int, int],
+        pages: tuple[int, PageOptions],
         on_pages: Callable[[int], None] | None = None,
     ) -> list[PageLines]:
-        """Blocking: every page's lines, in page order; `pages` is (page count, most
-        characters a page may hold); `on_pages(n)` after each range, n pages being done.
+        """Blocking: every page's lines, in page order; `pages` is (page count, how each
+        page is read); `on_pages(n)` after each range, n pages being done.
         A pool broken meanwhile (a worker died, on this file or on another) is rebuilt and
         the file tried once more."""
         try:
@@ -108,14 +108,14 @@ class PdfWorkers:
         self,
         data: bytes,
         filename: str,
-        pages: tuple[int, int],
+        pages: tuple[int, PageOptions],
         on_pages: Callable[[int], None] | None,
     ) -> list[PageLines]:
-        count, max_chars = pages
+        count, options = pages
         parts = min(count, max(self.workers, math.ceil(count / self._max_range_pages)))
         bounds = [round(i * count / parts) for i in range(parts + 1)]
         ranges = list(zip(bounds, bounds[1:], strict=False))
-        executor, futures = self._submit(data, ranges, max_chars)
+        executor, futures = self._submit(data, ranges, options)
         try:
             done = _collect(futures, on_pages, self.limits.timeout_s)
         except TimeoutError as exc:  # a worker may be stuck in MuPDF: kill them all
@@ -131,26 +131,26 @@ class PdfWorkers:
         return [page for start in sorted(done) for page in done[start]]
 
     def _submit(
-        self, data: bytes, ranges: list[tuple[int, int]], max_chars: int
+        self, data: bytes, ranges: list[tuple[int, int]], options: PageOptions
     ) -> tuple[ProcessPoolExecutor, Futures]:
         """Every range to the pool, rebuilt first if a worker died since the last file."""
         executor = self._executor
         try:
-            return executor, self._submit_to(executor, data, ranges, max_chars)
+            return executor, self._submit_to(executor, data, ranges, options)
         except BrokenProcessPool:  # broken before this file (a worker was killed): rebuild
             executor = self._restart(executor)
-            return executor, self._submit_to(executor, data, ranges, max_chars)
+            return executor, self._submit_to(executor, data, ranges, options)
 
     def _submit_to(
         self,
         executor: ProcessPoolExecutor,
         data: bytes,
         ranges: list[tuple[int, int]],
-        max_chars: int,
+        options: PageOptions,
     ) -> Futures:
         extract = self._extract_range
         return {
-            executor.submit(extract, data, start, stop, max_chars): start for start, stop in ranges
+            executor.submit(extract, data, start, stop, options): start for start, stop in ranges
         }
 
     def _restart(self, broken: ProcessPoolExecutor, kill: bool = False) -> ProcessPoolExecutor:

@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Literal
 
 import numpy as np
 
@@ -18,14 +19,15 @@ from ragsvc.embeddings import Embedder, Vectors
 from ragsvc.errors import QuotaExceeded, RagError, TooLarge
 from ragsvc.index import SessionIndex
 from ragsvc.parsed import ParsedDocument
-from ragsvc.pdf import PageExtractor, ParseLimits, check_pdf_magic, parse_pdf
+from ragsvc.pdf import Ocr, PageExtractor, ParseLimits, check_pdf_magic, parse_pdf
 from ragsvc.schemas import Chunk, Document
 from ragsvc.store import SessionState
 
 NO_TEXT_DETAIL = (
     "No extractable text: the PDF seems to be scanned images. Run it through OCR "
-    "(for example ocrmypdf) and upload the result."
+    "(for example ocrmypdf) and upload the result, or have the server do it (RAGSVC_OCR=auto)."
 )
+OCR_DETAIL = "{ocr} of {pages} pages had no text layer and were read by OCR: expect some errors."
 REPAIRED_DETAIL = "The file was damaged and has been repaired; some text may be missing."
 EMBED_BATCH = 256  # chunks per embedding call: the unit of progress events
 
@@ -45,6 +47,14 @@ class IngestOptions:
     chunk_size: int
     chunk_overlap: int
     document_cards: bool
+    ocr: Literal["off", "auto"]
+    ocr_language: str
+    ocr_dpi: int
+
+    @property
+    def parse_limits(self) -> ParseLimits:
+        ocr = Ocr(self.ocr_language, self.ocr_dpi) if self.ocr == "auto" else None
+        return ParseLimits(self.max_pages, self.max_page_chars, self.max_document_chars, ocr)
 
 
 @dataclass(frozen=True)
@@ -102,13 +112,14 @@ def prepare(
     extractor: PageExtractor | None = None,
 ) -> Prepared:
     """Blocking: parse and chunk one PDF; raises RagError for files that are not usable."""
-    limits = ParseLimits(options.max_pages, options.max_page_chars, options.max_document_chars)
-    parsed = parse_pdf(upload.data, upload.filename, limits, on_page, extractor)
+    parsed = parse_pdf(upload.data, upload.filename, options.parse_limits, on_page, extractor)
     done = document.model_copy(
         update={"pages": len(parsed.pages), "status": "ready", "title": parsed.title}
     )
     if parsed.repaired:
         done.detail = REPAIRED_DETAIL
+    elif parsed.ocr_pages:
+        done.detail = OCR_DETAIL.format(ocr=parsed.ocr_pages, pages=len(parsed.pages))
     if not parsed.has_text:
         done.status, done.detail = "no_text", NO_TEXT_DETAIL
         return Prepared(done)
