@@ -42,7 +42,7 @@ install-extras: $(EXTRAS_STAMP)
 
 $(EXTRAS_STAMP): $(STAMP)
 	$(BIN)/pip install --disable-pip-version-check -q torch==2.13.0
-	$(BIN)/pip install --disable-pip-version-check -q -e '.[dev,st,llama]'
+	$(BIN)/pip install --disable-pip-version-check -q -e '.[dev,st,llama,e5]'
 	touch $(EXTRAS_STAMP)
 
 # The slow suites (real uvicorn processes, whole papers, retrieval quality, the optional

@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ragsvc.embeddings import WordLlamaEmbedder, normalise
+from ragsvc.embeddings import Vectors, WordLlamaEmbedder, embed_queries, normalise
+
+from .conftest import HashEmbedder
 
 TEXTS = [
     "What is the reward model?",
@@ -40,3 +42,16 @@ def test_each_text_is_embedded_on_its_own(embedder: WordLlamaEmbedder):
     alone = embedder.embed_sync([TEXTS[0]])
     in_a_batch = embedder.embed_sync(TEXTS)
     np.testing.assert_allclose(alone[0], in_a_batch[0], atol=1e-6)
+
+
+@pytest.mark.anyio
+async def test_questions_go_through_embed_queries_where_an_embedder_has_it():
+    class Asymmetric(HashEmbedder):
+        async def embed_queries(self, texts: list[str]) -> Vectors:
+            return -(await self.embed(texts))  # told apart from embed()
+
+    plain, asymmetric = HashEmbedder(), Asymmetric()
+    same = await embed_queries(plain, ["how deep is the harbour?"])
+    apart = await embed_queries(asymmetric, ["how deep is the harbour?"])
+    assert np.allclose(same, await plain.embed(["how deep is the harbour?"]))
+    assert np.allclose(apart, -same)

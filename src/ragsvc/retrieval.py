@@ -17,7 +17,7 @@ from typing import Literal
 import numpy as np
 
 from ragsvc.chunking import SECTION_SEPARATOR
-from ragsvc.embeddings import Embedder, Vectors
+from ragsvc.embeddings import Embedder, Vectors, embed_queries
 from ragsvc.index import Hit, SessionIndex
 from ragsvc.quick_threads import run_quick
 from ragsvc.schemas import Chunk
@@ -123,7 +123,7 @@ class Query:
 
 async def retrieve(index: SessionIndex, embedder: Embedder, query: Query) -> list[Retrieved]:
     """Top `query.top_k` chunks for the question, restricted to its documents when given."""
-    vectors = await embedder.embed(query.texts)
+    vectors = await embed_queries(embedder, query.texts)
     return await run_quick(rank, index, query, vectors)
 
 
