@@ -21,11 +21,11 @@ from pathlib import Path
 import bm25s
 import faiss
 import numpy as np
-import Stemmer
 from bm25s.tokenization import Tokenizer
 
 from ragsvc.embeddings import Vectors
 from ragsvc.errors import IndexMismatch
+from ragsvc.languages import DEFAULT, analyzer
 from ragsvc.schemas import Chunk
 
 Hit = tuple[int, float]  # (chunk id, score)
@@ -52,7 +52,7 @@ class SessionIndex:
         self.next_id = 0
         self._dense: faiss.Index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
         self._tokens: dict[int, Tokens] = {}
-        self._lexical: tuple[bm25s.BM25, list[int]] | None = None  # built when first needed
+        self._lexical: tuple[bm25s.BM25, list[int], list[str]] | None = None  # when first needed
         self._lexical_lock = threading.Lock()
 
     def check_embedder(self, embedder_name: str) -> None:
@@ -93,7 +93,7 @@ class SessionIndex:
         ids = np.array([c.id for c in chunks], dtype=np.int64)
         self._dense.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids)
         self.chunks.update((c.id, c) for c in chunks)
-        tokens = tokens if tokens is not None else tokenize([c.search_text for c in chunks])
+        tokens = tokens if tokens is not None else _tokens_of(chunks)
         self._tokens.update(zip(ids.tolist(), tokens, strict=True))
         self._lexical = None
 
@@ -157,8 +157,8 @@ class SessionIndex:
     def lexical_search(self, query: str, k: int) -> list[Hit]:
         if not self.chunks:
             return []
-        bm25, ids = self._bm25()
-        terms = bm25.get_tokens_ids(tokenize([query])[0])  # those the chunks use
+        bm25, ids, languages = self._bm25()
+        terms = bm25.get_tokens_ids(_query_terms(query, languages))  # those the chunks use
         if not terms:  # a query of stop words, or of words no chunk holds, matches nothing
             return []
         # Scores of every chunk, the top k taken here: bm25s's retrieve() costs more in its
@@ -169,20 +169,20 @@ class SessionIndex:
         top = top[np.argsort(-scores[top], kind="stable")]
         return [(ids[int(d)], float(scores[d])) for d in top if scores[d] > 0]
 
-    def _bm25(self) -> tuple[bm25s.BM25, list[int]]:
-        """The BM25 scores of the chunks, built from their kept tokens when first needed."""
+    def _bm25(self) -> tuple[bm25s.BM25, list[int], list[str]]:
+        """The BM25 scores of the chunks, built from their kept tokens when first needed,
+        and the languages they are in."""
         with self._lexical_lock:
             if self._lexical is None:
                 ids = sorted(self.chunks)
                 bm25 = bm25s.BM25()
                 bm25.index([self._tokens[cid] for cid in ids], show_progress=False)
-                self._lexical = (bm25, ids)
+                languages = sorted({c.language for c in self.chunks.values()})
+                self._lexical = (bm25, ids, languages)
             return self._lexical
 
 
-_STEMMER = Stemmer.Stemmer("english")
-_SPLITTER = Tokenizer(stopwords="en")  # bm25s's own word splitter and English stop words
-_STOP_WORDS = frozenset(_SPLITTER.stopwords)
+_SPLITTER = Tokenizer(stopwords="en")  # bm25s's own word splitter (its stop words unused)
 
 
 # Names that word splitting would break up or drop: "deepseek-r1-zero", "pass@1", "p{q}r",
@@ -190,18 +190,38 @@ _STOP_WORDS = frozenset(_SPLITTER.stopwords)
 _COMPOUND = re.compile(r"\w+(?:[-@+/.{}]+\w+)+")
 
 
-def tokenize(texts: list[str]) -> list[Tokens]:
-    """BM25 terms: lower-cased words, English stop words left out, stemmed (the terms
-    bm25s's Tokenizer makes, tested), then the text's compound names whole. Five times
-    faster than bm25s's: each distinct word is stemmed once, in one call (17 -> 3 ms)."""
+def tokenize(texts: list[str], language: str = DEFAULT) -> list[Tokens]:
+    """BM25 terms: lower-cased words, the language's stop words left out, stemmed in it
+    (in English, the terms bm25s's Tokenizer makes, tested), then the text's compound names
+    whole. Five times faster than bm25s's: each distinct word is stemmed once, in one call
+    (17 -> 3 ms)."""
+    words_of = analyzer(language)
     lowered = [text.lower() for text in texts]
-    words = [[w for w in _SPLITTER.splitter(text) if w not in _STOP_WORDS] for text in lowered]
+    stop = words_of.stop_words
+    words = [[w for w in _SPLITTER.splitter(text) if w not in stop] for text in lowered]
     distinct = list({word for text_words in words for word in text_words})
-    stems = dict(zip(distinct, _STEMMER.stemWords(distinct), strict=True))
+    stems = dict(zip(distinct, words_of.stem(distinct), strict=True))
     return [
         [stems[w] for w in text_words if stems[w]] + _COMPOUND.findall(text)
         for text_words, text in zip(words, lowered, strict=True)
     ]
+
+
+def _tokens_of(chunks: list[Chunk]) -> list[Tokens]:
+    """Each chunk's terms, in its own language."""
+    found: dict[int, Tokens] = {}
+    for language in {c.language for c in chunks}:
+        mine = [i for i, c in enumerate(chunks) if c.language == language]
+        terms = tokenize([chunks[i].search_text for i in mine], language)
+        found.update(zip(mine, terms, strict=True))
+    return [found[i] for i in range(len(chunks))]
+
+
+def _query_terms(query: str, languages: list[str]) -> Tokens:
+    """The question's terms in each language the chunks are in, each term once."""
+    if len(languages) <= 1:
+        return tokenize([query], languages[0] if languages else DEFAULT)[0]
+    return list(dict.fromkeys(t for lang in languages for t in tokenize([query], lang)[0]))
 
 
 # storage: one folder per document part -------------------------------------------------

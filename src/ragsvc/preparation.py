@@ -18,6 +18,7 @@ from ragsvc.clock import now
 from ragsvc.embeddings import Embedder, Vectors
 from ragsvc.errors import QuotaExceeded, RagError, TooLarge
 from ragsvc.index import SessionIndex
+from ragsvc.languages import detect_language
 from ragsvc.parsed import ParsedDocument
 from ragsvc.pdf import Ocr, PageExtractor, ParseLimits, check_pdf_magic, parse_pdf
 from ragsvc.schemas import Chunk, Document
@@ -113,8 +114,14 @@ def prepare(
 ) -> Prepared:
     """Blocking: parse and chunk one PDF; raises RagError for files that are not usable."""
     parsed = parse_pdf(upload.data, upload.filename, options.parse_limits, on_page, extractor)
+    language = detect_language(block.text for page in parsed.pages for block in page)
     done = document.model_copy(
-        update={"pages": len(parsed.pages), "status": "ready", "title": parsed.title}
+        update={
+            "pages": len(parsed.pages),
+            "status": "ready",
+            "title": parsed.title,
+            "language": language,
+        }
     )
     if parsed.repaired:
         done.detail = REPAIRED_DETAIL
@@ -123,19 +130,24 @@ def prepare(
     if not parsed.has_text:
         done.status, done.detail = "no_text", NO_TEXT_DETAIL
         return Prepared(done)
-    drafts = chunk_drafts(parsed, done.id, options)
+    drafts = chunk_drafts(parsed, done.id, options, language)
     if len(drafts) > options.max_chunks:
         raise TooLarge(f"{upload.filename}: more than {options.max_chunks:,} chunks of text")
     done.chunks = len(drafts)
     return Prepared(done, drafts)
 
 
-def chunk_drafts(parsed: ParsedDocument, document_id: str, options: IngestOptions) -> list[Chunk]:
-    """The document's card (if cards are on) and its passages, ids still unassigned."""
+def chunk_drafts(
+    parsed: ParsedDocument, document_id: str, options: IngestOptions, language: str = "en"
+) -> list[Chunk]:
+    """The document's card (if cards are on) and its passages, ids still unassigned, in
+    the document's language."""
     drafts = []
     if options.document_cards:
         card = document_card(parsed.title, parsed.outline, abstract(parsed.pages[0]))
-        drafts.append(Chunk(id=-1, document_id=document_id, page=1, text=card, kind="card"))
+        drafts.append(
+            Chunk(id=-1, document_id=document_id, page=1, text=card, kind="card", language=language)
+        )
     for passage in passages(parsed.pages, options.chunk_size, options.chunk_overlap):
         drafts.append(
             Chunk(
@@ -145,6 +157,7 @@ def chunk_drafts(parsed: ParsedDocument, document_id: str, options: IngestOption
                 text=passage.text,
                 kind=passage.kind,
                 section=passage.section,
+                language=language,
             )
         )
     return drafts

@@ -20,6 +20,9 @@ class Document(BaseModel):
     status: DocumentStatus
     detail: str | None = None
     title: str | None = None
+    language: str | None = Field(
+        None, description="ISO 639-1 code of its text's language, told from its stop words"
+    )
     created_at: datetime
 
 
@@ -32,6 +35,7 @@ class Chunk(BaseModel):
     text: str
     kind: Literal["text", "card", "references"] = "text"
     section: str | None = None
+    language: str = "en"  # its document's: how BM25 stems it
 
     @property
     def search_text(self) -> str:
