@@ -75,6 +75,27 @@ async def test_upload_without_waiting_then_follow_progress(client, session, pdf:
     assert rest == events[3:]
 
 
+async def test_an_answer_says_which_documents_are_still_being_ingested(
+    client, session, pdf: Callable
+):
+    ready = await client.post("/upload", files={"files": ("a.pdf", pdf(PAGES))}, headers=session)
+    assert ready.status_code == 201
+    app_of(client).state.ragsvc.ingestion.embedder = gated = GatedEmbedder()
+    files = {"files": ("b.pdf", pdf(["Harbour pilots board ships at the outer buoy."]))}
+    held = await client.post("/upload", params={"wait": "false"}, files=files, headers=session)
+    [doc] = held.json()["documents"]
+    asking = {**session, "Accept": "application/json"}
+    answer = await client.post("/ask", json={"question": "What do keepers log?"}, headers=asking)
+    assert answer.status_code == 200 and answer.json()["pending"] == [doc["id"]]
+    only_b = {"question": "Where do pilots board?", "document_ids": [doc["id"]]}
+    refused = await client.post("/ask", json=only_b, headers=asking)
+    assert refused.status_code == 409 and "still being ingested" in refused.json()["detail"]
+    gated.gate.set()
+    await events_of(client, doc["id"], session)  # until it is ready
+    answer = await client.post("/ask", json=only_b, headers=asking)
+    assert answer.json()["pending"] == [] and "outer buoy" in answer.json()["answer"]
+
+
 async def test_not_a_pdf_is_refused_before_the_202(client, session):
     reply = await client.post(
         "/upload",

@@ -80,6 +80,7 @@ class AnswerPlan:
     started: float
     retrieval_ms: float
     first_token_ms: float
+    pending: list[str]  # documents asked about that are still being ingested: not searched
 
 
 @dataclass(frozen=True)
@@ -130,6 +131,7 @@ class Answering:
             started=started,
             retrieval_ms=retrieval_ms,
             first_token_ms=_ms(started),
+            pending=still_ingesting(state, wanted),
         )
 
     async def events(self, plan: AnswerPlan) -> AsyncIterator[AnswerEvent]:
@@ -164,6 +166,7 @@ class Answering:
             answer=answer,
             citations=citations(answer, len(plan.sources)),
             quotes=quotes,
+            pending=plan.pending,
             timings=Timings(
                 retrieval_ms=plan.retrieval_ms,
                 first_token_ms=plan.first_token_ms,
@@ -231,12 +234,26 @@ def answerable_index(
     state: SessionState, wanted: frozenset[str] | None, embedder_name: str
 ) -> SessionIndex:
     """The session's index if a wanted document is ready in it and it was built by this
-    embedder; else 409."""
+    embedder; else 409, saying whether the documents are still being ingested."""
     ready = {d.id for d in state.documents.values() if d.status == "ready"}
     if state.index is None or not (ready & wanted if wanted else ready):
+        if still_ingesting(state, wanted):
+            raise NoReadyDocuments(
+                "the documents are still being ingested: ask again once they are ready "
+                "(GET /documents/{id}/events tells when)"
+            )
         raise NoReadyDocuments("upload a PDF with a text layer before asking")
     state.index.check_embedder(embedder_name)
     return state.index
+
+
+def still_ingesting(state: SessionState, wanted: frozenset[str] | None) -> list[str]:
+    """The documents asked about (all, without a filter) that are still `processing`."""
+    return [
+        d.id
+        for d in state.documents.values()
+        if d.status == "processing" and (wanted is None or d.id in wanted)
+    ]
 
 
 def numbered_sources(hits: list[Retrieved], documents: dict[str, Document]) -> list[Source]:

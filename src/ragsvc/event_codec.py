@@ -30,11 +30,12 @@ def event_name_and_data(event: Event) -> tuple[str, dict[str, Any]]:
             return "sources", {"sources": [s.model_dump() for s in sources]}
         case TokenEvent(text):
             return "token", {"text": text}
-        case DoneEvent(answer, cited, timings, usage, quotes):
+        case DoneEvent(answer, cited, timings, usage, quotes, pending):
             data = {
                 "answer": answer,
                 "citations": cited,
                 "quotes": [q.model_dump() for q in quotes],
+                "pending": pending,
                 "timings": timings.model_dump(),
             }
             return "done", {**data, "usage": usage.model_dump()} if usage else data
@@ -81,6 +82,7 @@ _DECODERS: dict[str, Callable[[dict[str, Any]], Event]] = {
         Timings.model_validate(d["timings"]),
         Usage.model_validate(d["usage"]) if "usage" in d else None,
         [Quote.model_validate(q) for q in d.get("quotes", [])],
+        d.get("pending", []),
     ),
     "error": lambda d: FailedEvent(Problem.model_validate(d)),
     "page": lambda d: PageParsed(d["page"], d["pages"]),

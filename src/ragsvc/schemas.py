@@ -137,6 +137,9 @@ class Answer(BaseModel):
     sources: list[Source]
     citations: list[int]
     quotes: list[Quote] = Field(description="one per [n] in the answer, in order")
+    pending: list[str] = Field(
+        description="documents asked about that are still being ingested, so not searched"
+    )
     timings: Timings
 
 

@@ -46,6 +46,9 @@ class DoneData(BaseModel):
     answer: str = Field(description="every token's text joined")
     citations: list[int] = Field(description="source numbers cited, in order of first use")
     quotes: list[Quote] = Field(description="what each [n] rests on, one per marker, in order")
+    pending: list[str] = Field(
+        description="documents asked about that are still being ingested, so not searched"
+    )
     timings: Timings
     usage: Usage | None = Field(None, description="when the generator's backend counts tokens")
 

@@ -119,6 +119,7 @@ def json_answer(plan: AnswerPlan, done: DoneEvent) -> Response:
         sources=plan.sources,
         citations=done.citations,
         quotes=done.quotes,
+        pending=done.pending,
         timings=done.timings,
     )
     return Response(

@@ -187,6 +187,12 @@ async function showConversation() {
   }
 }
 
+// The documents an answer could not search: still being ingested when it was asked.
+function pendingNote(ids) {
+  const names = ids.map((id) => rows.get(id)?.querySelector(".name")?.textContent || id);
+  return el("div", { className: "pending", textContent: `Not searched, still being processed: ${names.join(", ")}` });
+}
+
 // asking --------------------------------------------------------------------------
 
 let current = null;  // the answer streaming now: { stop() }
@@ -234,7 +240,11 @@ function ask(question) {
       renderAnswer(answer, text, sources);
       answer.scrollIntoView({ block: "end" });
     },
-    done(data) { if (finish("true", "")) renderAnswer(answer, data.answer, sources, data.quotes); },
+    done(data) {
+      if (!finish("true", "")) return;
+      renderAnswer(answer, data.answer, sources, data.quotes);
+      if (data.pending?.length) meta.append(pendingNote(data.pending));
+    },
     error(problem) {
       if (!finish("error", say(problem))) return;
       if (!text) answer.replaceChildren();
