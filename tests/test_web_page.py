@@ -142,9 +142,7 @@ def test_keyboard_alone_uploads_asks_and_opens_a_citation(browser, tmp_path: Pat
             page.evaluate("getComputedStyle(document.getElementById('drop')).outlineStyle")
             == "solid"
         )
-        with page.expect_file_chooser() as chooser:
-            page.keyboard.press("Space")
-        chooser.value.set_files(str(pdf))
+        open_chooser_by_keyboard(page).set_files(str(pdf))
         page.wait_for_selector("#documents .status.ready", timeout=20_000)
         page.focus("#question")
         page.keyboard.type("What does the keeper record?")
@@ -160,6 +158,21 @@ def test_keyboard_alone_uploads_asks_and_opens_a_citation(browser, tmp_path: Pat
         assert page.is_hidden("#source")
         assert page.evaluate("document.activeElement.className") == "cite"  # focus returned
         page.context.close()
+
+
+def open_chooser_by_keyboard(page: Any) -> Any:
+    """Space on the focused file input opens the file chooser. Headless chromium 156 ignores
+    the key now and then (about 1 run in 8 here, with the focus on the input and the page
+    focused): it is pressed up to three times before the test fails."""
+    for attempt in range(3):
+        try:
+            with page.expect_file_chooser(timeout=3_000) as chooser:
+                page.keyboard.press("Space")
+            return chooser.value
+        except Exception:  # Playwright's TimeoutError
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
 
 
 def axe_violations(page: Any) -> list[tuple[str, str, list[Any]]]:
