@@ -5,6 +5,7 @@ machine's PostgreSQL, in a schema of the test's own."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import timedelta
@@ -236,6 +237,21 @@ async def test_text_with_nul_characters_is_kept_whole(database_url: str):
     assert conversation.turns == [turn]
 
 
+# The pool reconnects with a back-off (1 s, then longer): the first probe after the database
+# comes back may fall before its next attempt (CI saw a 503 there once).
+RECOVERY_S = 15.0
+
+
+async def ready_within(http: httpx.AsyncClient, seconds: float) -> httpx.Response:
+    """/readyz, asked every 0.2 s until it answers 200 or `seconds` have passed."""
+    deadline = time.monotonic() + seconds
+    while True:
+        reply = await http.get("/readyz")
+        if reply.status_code == 200 or time.monotonic() > deadline:
+            return reply
+        await anyio.sleep(0.2)
+
+
 @pytest.mark.slow  # a request waits out the pool's 5 s for a connection
 async def test_a_database_outage_is_a_503_naming_it_and_service_resumes_after(
     tmp_path: Path, database_url: str
@@ -249,7 +265,7 @@ async def test_a_database_outage_is_a_503_naming_it_and_service_resumes_after(
             not_ready = await http.get("/readyz")
             refused = await http.get("/documents", headers=headers)
             cut_able.restore()
-            ready = await http.get("/readyz")
+            ready = await ready_within(http, RECOVERY_S)
             listed = await http.get("/documents", headers=headers)
     assert not_ready.status_code == 503 and "PostgreSQL" in not_ready.json()["detail"]
     assert refused.status_code == 503 and "PostgreSQL" in refused.json()["detail"]
