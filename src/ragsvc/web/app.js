@@ -277,6 +277,7 @@ async function start() {
 
 async function newSession() {
   current?.stop();
+  $("session-status").textContent = "starting a new session…";  // the old expiry must not read as the new one
   await api("/sessions/current", { method: "DELETE" }).catch(() => null);
   rows.clear();
   $("documents").replaceChildren();
