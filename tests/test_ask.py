@@ -90,6 +90,16 @@ async def test_json_answer(client, session, loaded):
         assert quote["verified"] and quote["page"] == cited["page"]
 
 
+async def test_a_name_the_documents_never_mention_is_said_plainly(client, session, loaded):
+    ask = {**session, "Accept": "application/json"}
+    reply = await client.post("/ask", json={"question": "Where do Flamingos nest?"}, headers=ask)
+    answer = reply.json()["answer"]
+    assert answer.startswith('The uploaded documents do not mention "Flamingos".')
+    assert re.search(r"The closest passage is: .+ \[\d\]$", answer)
+    reply = await client.post("/ask", json={"question": "Where does the Rhine go?"}, headers=ask)
+    assert "Rotterdam" in reply.json()["answer"]  # a name they hold is answered as before
+
+
 async def test_get_ask_with_cookie_for_eventsource(client: httpx.AsyncClient, loaded, session):
     token = session["Authorization"].removeprefix("Bearer ")
     client.cookies.set("ragsvc_session", token)

@@ -44,15 +44,45 @@ async def test_every_sentence_is_quoted_from_a_source_and_cited():
         assert sentence.strip() in sources[int(n) - 1].text
 
 
-async def test_sentences_come_in_document_order():
-    # The same words in another order score alike, so both are kept; rank 1 is on page 9.
+async def test_a_comparison_states_both_sides_in_document_order():
+    # Both sides score alike, so both are kept; rank 1 is on page 9.
     sources = [
-        source(1, 9, "Attention layers map queries to keys in this model."),
-        source(2, 2, "In this model attention layers map queries to keys."),
+        source(1, 9, "Encoder layers map queries to keys with attention in this model."),
+        source(2, 2, "Decoder layers map queries to keys with attention in this model."),
     ]
-    result = await answer("How do attention layers map queries to keys?", *sources)
+    question = "How do encoder and decoder layers differ in mapping queries to keys?"
+    result = await answer(question, *sources)
     assert result.count("[") == 2
     assert result.index("[2]") < result.index("[1]")  # page 2 reads before page 9
+
+
+async def test_other_questions_quote_one_passage():
+    sources = [
+        source(1, 9, "Encoder layers map queries to keys. To keys, encoder layers map queries."),
+        source(2, 2, "Encoder layers map queries to keys, as decoder layers do."),
+    ]
+    result = await answer("How do encoder layers map queries to keys?", *sources)
+    assert len(set(re.findall(r"\[(\d)\]", result))) == 1  # all three sentences match alike
+    assert result.count("[") == result.count(". [")  # each its own sentence, cited
+
+
+async def test_a_sentence_announcing_a_list_brings_its_items():
+    text = (
+        "We use three kinds of regularization during training:\n\n"
+        "Dropout is applied to every sub-layer output. Label smoothing of 0.1 softens the "
+        "targets. Checkpoint averaging smooths the weights."
+    )
+    result = await answer("Which kinds of regularization are used in training?", source(1, 7, text))
+    assert "Dropout" in result and "Label smoothing" in result and "Checkpoint" in result
+
+
+async def test_a_sentence_pointing_to_a_section_is_never_the_answer():
+    text = (
+        "Section 5 reports the training time of the model. "
+        "The model trained for twelve hours on eight GPUs in total."
+    )
+    result = await answer("How long did the model take to train?", source(1, 1, text))
+    assert "Section 5" not in result and "twelve hours" in result
 
 
 async def test_nothing_relevant_says_so_and_shows_the_closest_passage():

@@ -35,6 +35,7 @@ from ragsvc.events import AnswerEvent, DoneEvent, FailedEvent, SourcesEvent, Tok
 from ragsvc.generation import Generator
 from ragsvc.index import SessionIndex
 from ragsvc.prompts import Prompt
+from ragsvc.question_shapes import names_in
 from ragsvc.quick_threads import run_quick
 from ragsvc.retrieval import (
     Mode,
@@ -85,10 +86,12 @@ class AnswerPlan:
 
 @dataclass(frozen=True)
 class Found:
-    """The passages to answer from, and which of them (1-based) to summarise."""
+    """The passages to answer from, which of them (1-based) to summarise, and the names
+    in the question that no passage of the session holds."""
 
     hits: list[Retrieved]
     summarise: frozenset[int]
+    unmentioned: tuple[str, ...] = ()
 
 
 @dataclass
@@ -117,7 +120,9 @@ class Answering:
         found = await self.find(index, question, turns, top_k, wanted)
         sources = numbered_sources(found.hits, state.documents)
         retrieval_ms = _ms(started)
-        prompt = Prompt(question, sources, turns, summarise=found.summarise)
+        prompt = Prompt(
+            question, sources, turns, summarise=found.summarise, unmentioned=found.unmentioned
+        )
         pieces = self.generator.stream(prompt)
         first = await anext(pieces, "")  # an unreachable LLM becomes a 503 before the stream opens
         return AnswerPlan(
@@ -208,8 +213,11 @@ class Answering:
             mmr_lambda=self.options.mmr_lambda,
         )
         hits = await retrieve(index, self.embedder, query)
-        cards = {n for n, hit in enumerate(hits, start=1) if hit.chunk.kind == "card"}
-        return Found(hits, frozenset(cards if query.global_question else ()))
+        if query.global_question:
+            cards = {n for n, hit in enumerate(hits, start=1) if hit.chunk.kind == "card"}
+            return Found(hits, frozenset(cards))
+        unmentioned = await run_quick(index.unknown, names_in(question))
+        return Found(hits, frozenset(), tuple(unmentioned))
 
 
 def checked_question(question: str, max_chars: int) -> str:

@@ -17,12 +17,21 @@ from numpy.typing import NDArray
 from ragsvc.chunking import split_sentences
 from ragsvc.embeddings import Embedder, Vectors
 from ragsvc.prompts import NOT_FOUND, Prompt
+from ragsvc.question_shapes import is_comparison
 
 _WORD = re.compile(r"[A-Za-z0-9]+")
 _TOKEN = re.compile(r"\S+\s*")
 # The document's own bibliography markers ("... as shown in [3]."): quoted as they are, they
 # would read as this answer's [n] citations, pointing at the wrong sources.
 _PAPER_REFERENCE = re.compile(r"\s*\[\d+(?:\s*[,;–-]\s*\d+)*\]")
+# A sentence about the paper's own layout ("Section 5 has the measurements", "The rest of
+# this paper is organised as follows") points at an answer; it never is one.
+_SIGNPOST = re.compile(
+    r"^\W*(?:(?:in|then|next|finally|and)\W+)?(?:sections?|chapters?)\s+\d"
+    r"|\b(?:rest|remainder) of (?:this|the) (?:paper|article|report)\b"
+    r"|\b(?:paper|article|report) is (?:organi[sz]ed|structured) as follows\b",
+    re.IGNORECASE,
+)
 # Answers to one session's questions keep quoting the same chunks: their sentences, vectors
 # and stems are remembered rather than computed again for every answer (most of an
 # extractive answer's CPU otherwise). About 1.3 KB a sentence, so ~20 MB at most.
@@ -41,7 +50,7 @@ async def words(text: str) -> AsyncIterator[str]:
 def _quotable(text: str) -> tuple[str, ...]:
     """The sentences of a passage worth quoting, without the paper's own reference marks."""
     sentences = (_PAPER_REFERENCE.sub("", s) for s in split_sentences(text))
-    return tuple(s for s in sentences if len(s) >= 20)
+    return tuple(s for s in sentences if len(s) >= 20 and not _SIGNPOST.search(s))
 
 
 class _VectorMemo:
@@ -113,10 +122,11 @@ class ExtractiveGenerator:
             return NOT_FOUND
         scores, overlap = await self._scores(prompt.question, candidates)
         ranked = [int(i) for i in np.argsort(-scores) if overlap[i] > 0]
-        if not ranked:
-            top = candidates[int(np.argmax(scores))]
-            return f"{NOT_FOUND} The closest passage is: {top.text} [{top.source_n}]"
-        chosen = self._select(ranked, scores, candidates)
+        if prompt.unmentioned or not ranked:
+            top = candidates[ranked[0] if ranked else int(np.argmax(scores))]
+            missing = _not_mentioned(prompt.unmentioned) if prompt.unmentioned else NOT_FOUND
+            return f"{missing} The closest passage is: {top.text} [{top.source_n}]"
+        chosen = self._select(ranked, scores, candidates, is_comparison(prompt.question))
         return " ".join(f"{c.text} [{c.source_n}]" for c in chosen)
 
     async def _scores(
@@ -131,20 +141,58 @@ class ExtractiveGenerator:
         return cosine + overlap + prior, overlap
 
     def _select(
-        self, ranked: list[int], scores: NDArray[np.float64], candidates: list[_Candidate]
+        self,
+        ranked: list[int],
+        scores: NDArray[np.float64],
+        candidates: list[_Candidate],
+        comparison: bool,
     ) -> list[_Candidate]:
         """The best sentences while they score close to the best one, up to the length cap,
-        in document order."""
+        in document order: from the best sentence's source (one coherent passage), or from
+        the two best sources for a comparison (both sides); a sentence announcing a list
+        (ending in ":") brings the sentences after it."""
+        sources = list(dict.fromkeys(candidates[i].source_n for i in ranked))
+        allowed = set(sources[: 2 if comparison else 1])
         chosen: list[_Candidate] = []
         length = 0
-        for i in ranked[: self._max]:
-            if chosen and (
-                scores[i] < self.KEEP_WITHIN * scores[ranked[0]] or length > self._max_chars
+        for i in (i for i in ranked if candidates[i].source_n in allowed):
+            if len(chosen) == self._max or (
+                chosen
+                and (scores[i] < self.KEEP_WITHIN * scores[ranked[0]] or length > self._max_chars)
             ):
                 break
             chosen.append(candidates[i])
             length += len(candidates[i].text)
-        return sorted(chosen, key=lambda c: c.order)
+        return self._with_list_items(sorted(chosen, key=lambda c: c.order), candidates)
+
+    def _with_list_items(
+        self, chosen: list[_Candidate], candidates: list[_Candidate]
+    ) -> list[_Candidate]:
+        """After each sentence ending in ":", the sentences of its passage that follow it,
+        within the length cap: the items it announces."""
+        following = {(c.source_n, c.order[2]): c for c in candidates}
+        result: list[_Candidate] = []
+        for candidate in chosen:
+            if candidate not in result:
+                result.append(candidate)
+                if candidate.text.rstrip().endswith(":"):
+                    result += self._items_after(candidate, following, result)
+        return result
+
+    def _items_after(
+        self,
+        candidate: _Candidate,
+        following: dict[tuple[int, int], _Candidate],
+        taken: list[_Candidate],
+    ) -> list[_Candidate]:
+        items: list[_Candidate] = []
+        budget, position = self._max_chars, candidate.order[2] + 1
+        while (item := following.get((candidate.source_n, position))) is not None:
+            if item in taken or len(item.text) > budget:
+                break
+            items.append(item)
+            budget, position = budget - len(item.text), position + 1
+        return items
 
     @staticmethod
     def _candidates(prompt: Prompt) -> list[_Candidate]:
@@ -179,3 +227,10 @@ class ExtractiveGenerator:
         if not terms:
             return 0.0
         return len(terms & self._terms(sentence)) / len(terms)
+
+
+def _not_mentioned(names: tuple[str, ...]) -> str:
+    """'The uploaded documents do not mention "Hadoop" or "GPT-3".'"""
+    quoted = [f'"{name}"' for name in names]
+    listed = quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} or {quoted[-1]}"
+    return f"The uploaded documents do not mention {listed}."

@@ -169,6 +169,13 @@ class SessionIndex:
         top = top[np.argsort(-scores[top], kind="stable")]
         return [(ids[int(d)], float(scores[d])) for d in top if scores[d] > 0]
 
+    def unknown(self, words: list[str]) -> list[str]:
+        """The words of which no chunk holds any term (stemmed as BM25 stems them)."""
+        if not self.chunks:
+            return list(words)
+        bm25, _, languages = self._bm25()
+        return [w for w in words if not bm25.get_tokens_ids(_query_terms(w, languages))]
+
     def _bm25(self) -> tuple[bm25s.BM25, list[int], list[str]]:
         """The BM25 scores of the chunks, built from their kept tokens when first needed,
         and the languages they are in."""

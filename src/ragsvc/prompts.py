@@ -13,7 +13,7 @@ If the sources do not contain the answer, say so plainly ("The documents do not 
 and, if useful, mention what they do cover. Do not guess or invent citations.
 Answer in the language of the question, concisely."""
 
-NOT_FOUND = "I could not find an answer to this in the uploaded documents."
+NOT_FOUND = "The uploaded documents do not say."
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,9 @@ class Prompt:
     # for a global question, the passages of a section when one is asked about. Empty: the
     # question is answered from the sentences that best match it.
     summarise: frozenset[int] = frozenset()
+    # Names in the question ("Hadoop") that no passage of the session holds: the extractive
+    # generator says plainly that the documents do not mention them.
+    unmentioned: tuple[str, ...] = ()
 
     @property
     def messages(self) -> list[dict[str, str]]:

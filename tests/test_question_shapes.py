@@ -1,0 +1,37 @@
+"""What a question's wording tells the extractive generator."""
+
+from __future__ import annotations
+
+import pytest
+
+from ragsvc.question_shapes import is_comparison, names_in
+
+
+@pytest.mark.parametrize(
+    ("question", "names"),
+    [
+        ("What programming language is Hadoop written in?", ["Hadoop"]),
+        ("How many parameters does GPT-3 have?", ["GPT-3"]),
+        ("What BLEU score on WMT 2014 English-to-German?", ["BLEU", "WMT", "English-to-German"]),
+        ("Is it tidy? How do the two differ?", []),  # "How" opens a sentence
+        ("What's a combiner and when would I use one?", []),
+        ("What does 'melting' a dataset mean?", ["melting"]),
+        ("What's Hoare's paper about?", ["Hoare"]),
+    ],
+)
+def test_names_are_capitalised_inside_a_sentence_or_quoted(question: str, names: list[str]):
+    assert names_in(question) == names
+
+
+@pytest.mark.parametrize(
+    ("question", "comparison"),
+    [
+        ("How is map work treated differently from reduce work?", True),
+        ("How does proving a program compare with testing it?", True),
+        ("Is tidy data just normalisation? How do the two differ?", True),
+        ("How does the model encode token positions?", False),
+        ("What are backup tasks for?", False),
+    ],
+)
+def test_comparisons(question: str, comparison: bool):
+    assert is_comparison(question) is comparison
