@@ -60,3 +60,12 @@ def test_a_sentence_rejoined_at_an_abbreviation_is_found_whatever_the_blanks():
     text = "Owls nest in old barns, e.g.  in Norfolk and Suffolk. Voles hide."
     [quote] = supporting_quotes("Owls nest in barns in Norfolk. [1]", [source(1, text)])
     assert quote.text == "Owls nest in old barns, e.g.  in Norfolk and Suffolk." and quote.verified
+
+
+def test_a_paraphrase_is_read_in_its_source_language():
+    text = "Die Leuchtturmwärter zündeten jeden Abend die Lampen an."
+    answer = "Der Wärter zündet jeden Abend die Lampe an [1]."
+    german = Source(n=1, document_id="d", filename="f.pdf", page=1, score=1.0, text=text)
+    assert supporting_quotes(answer, [german.model_copy(update={"language": "de"})])[0].verified
+    # read as English, "zündet"/"zündeten" and "Lampe"/"Lampen" differ, "der"/"die" count
+    assert not supporting_quotes(answer, [german])[0].verified

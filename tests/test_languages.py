@@ -79,3 +79,22 @@ async def test_uploaded_documents_carry_their_language(client, session):
     )
     top = asked.json()["sources"][0]
     assert (top["filename"], top["page"]) == ("leuchtturm.pdf", 1)
+    assert top["language"] == "de"
+
+
+@pytest.mark.anyio
+async def test_answers_and_their_quotes_read_a_document_in_its_language(client, session):
+    # In English, "zündet"/"zündeten" and "Lampe"/"Lampen" differ, and "die" counts: the
+    # logbook sentence, holding "Wärter" and "die" twice, would be the answer.
+    pdf = make_pdf([" ".join(GERMAN)])
+    files = [("files", ("leuchtturm.pdf", pdf, "application/pdf"))]
+    assert (await client.post("/upload", files=files, headers=session)).status_code == 201
+    asked = await client.post(
+        "/ask",
+        json={"question": "Wann zündet der Wärter die Lampe?"},
+        headers={**session, "Accept": "application/json"},
+    )
+    body = asked.json()
+    assert body["answer"].startswith("Die Leuchtturmwärter zündeten jeden Abend die Lampen an.")
+    assert "Logbuch" not in body["answer"]
+    assert body["quotes"] and all(quote["verified"] for quote in body["quotes"])

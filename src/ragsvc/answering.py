@@ -275,6 +275,7 @@ def numbered_sources(hits: list[Retrieved], documents: dict[str, Document]) -> l
             score=round(hit.score, 5),
             text=hit.chunk.text,
             section=hit.chunk.section,
+            language=hit.chunk.language,
         )
         for n, hit in enumerate(hits, start=1)
     ]

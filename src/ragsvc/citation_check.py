@@ -42,7 +42,7 @@ def supporting_quotes(answer: str, sources: list[Source]) -> list[Quote]:
         if source is None:
             continue
         if n not in spans:
-            spans[n] = _spans_of(source.text)
+            spans[n] = _spans_of(source.text, source.language)
         quotes.append(_quote(claim, source, spans[n]))
     return quotes
 
@@ -58,12 +58,12 @@ def _claims(answer: str) -> Iterator[tuple[int, str]]:
 
 
 @lru_cache(maxsize=MEMO_SOURCES)
-def _spans_of(text: str) -> tuple[_Span, ...]:
+def _spans_of(text: str, language: str) -> tuple[_Span, ...]:
     """Remembered: a session's answers keep citing the same passages."""
-    return tuple(_sentence_spans(text))
+    return tuple(_sentence_spans(text, language))
 
 
-def _sentence_spans(text: str) -> Iterator[_Span]:
+def _sentence_spans(text: str, language: str) -> Iterator[_Span]:
     """The sentences of a source's text with their offsets in it."""
     position = 0
     for sentence in split_sentences(text):
@@ -76,12 +76,12 @@ def _sentence_spans(text: str) -> Iterator[_Span]:
                 continue
             start, end = position + found.start(), position + found.end()
         position = end
-        yield _Span(start, end, frozenset(content_words(sentence)))
+        yield _Span(start, end, frozenset(content_words(sentence, language)))
 
 
 def _quote(claim: str, source: Source, spans: tuple[_Span, ...]) -> Quote:
-    claimed = [s for s in split_sentences(claim) if content_words(s)]
-    matched = [_best(sentence, spans) for sentence in claimed]
+    claimed = [s for s in split_sentences(claim) if content_words(s, source.language)]
+    matched = [_best(content_words(sentence, source.language), spans) for sentence in claimed]
     found = [(span, share) for span, share in matched if span is not None]
     start = min((span.start for span, _ in found), default=0)
     end = max((span.end for span, _ in found), default=0)
@@ -93,10 +93,9 @@ def _quote(claim: str, source: Source, spans: tuple[_Span, ...]) -> Quote:
     )
 
 
-def _best(sentence: str, spans: tuple[_Span, ...]) -> tuple[_Span | None, float]:
-    """The source sentence holding the largest share of `sentence`'s content words (the
-    shorter one on a tie), and that share; None if it shares none."""
-    words = content_words(sentence)
+def _best(words: set[str], spans: tuple[_Span, ...]) -> tuple[_Span | None, float]:
+    """The source sentence holding the largest share of a claim sentence's content `words`
+    (the shorter one on a tie), and that share; None if it shares none."""
     if not words or not spans:
         return None, 0.0
     span = max(spans, key=lambda s: (len(words & s.words), -(s.end - s.start)))

@@ -10,16 +10,14 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-import Stemmer
-from bm25s.stopwords import STOPWORDS_EN
 from numpy.typing import NDArray
 
 from ragsvc.chunking import split_sentences
 from ragsvc.embeddings import Embedder, Vectors
 from ragsvc.prompts import NOT_FOUND, Prompt
 from ragsvc.question_shapes import is_comparison
+from ragsvc.terms import content_words
 
-_WORD = re.compile(r"[A-Za-z0-9]+")
 _TOKEN = re.compile(r"\S+\s*")
 # The document's own bibliography markers ("... as shown in [3]."): quoted as they are, they
 # would read as this answer's [n] citations, pointing at the wrong sources.
@@ -81,6 +79,7 @@ class _Candidate:
     source_n: int
     order: tuple[str, int, int]  # (document, page, position): where it stands in the document
     text: str
+    language: str  # its source's: how its words are stemmed
 
 
 class ExtractiveGenerator:
@@ -106,8 +105,7 @@ class ExtractiveGenerator:
         self._max = max_sentences
         self._max_chars = max_chars
         self._global = global_sentences
-        self._stem = Stemmer.Stemmer("english")
-        self._terms = lru_cache(maxsize=MEMO_SENTENCES)(self._terms_of)
+        self._terms = lru_cache(maxsize=MEMO_SENTENCES)(_terms_of)
 
     async def stream(self, prompt: Prompt) -> AsyncIterator[str]:
         text = await self.compose(prompt)
@@ -135,8 +133,7 @@ class ExtractiveGenerator:
         """Each candidate's score, and the share of the question's content words it holds."""
         vectors = await self._vectors.embed(question, [c.text for c in candidates])
         cosine = vectors[1:] @ vectors[0]
-        terms = self._terms(question)
-        overlap = np.array([self._overlap(terms, c.text) for c in candidates])
+        overlap = np.array([self._overlap(question, c) for c in candidates])
         prior = np.array([self.RANK_PRIOR / c.source_n for c in candidates])
         return cosine + overlap + prior, overlap
 
@@ -204,7 +201,7 @@ class ExtractiveGenerator:
                 if sentence not in seen:
                     seen.add(sentence)
                     order = (source.document_id, source.page, position)
-                    candidates.append(_Candidate(source.n, order, sentence))
+                    candidates.append(_Candidate(source.n, order, sentence, source.language))
         return candidates
 
     def _overview(self, prompt: Prompt) -> str:
@@ -219,14 +216,17 @@ class ExtractiveGenerator:
             parts.append(" ".join(sentences) + f" [{source.n}]")
         return "\n\n".join(parts) if parts else NOT_FOUND
 
-    def _terms_of(self, text: str) -> frozenset[str]:
-        words_ = [w.lower() for w in _WORD.findall(text)]
-        return frozenset(self._stem.stemWords([w for w in words_ if w not in STOPWORDS_EN]))
-
-    def _overlap(self, terms: frozenset[str], sentence: str) -> float:
+    def _overlap(self, question: str, candidate: _Candidate) -> float:
+        """The share of the question's content words the sentence holds, both read in the
+        language of the sentence's document."""
+        terms = self._terms(question, candidate.language)
         if not terms:
             return 0.0
-        return len(terms & self._terms(sentence)) / len(terms)
+        return len(terms & self._terms(candidate.text, candidate.language)) / len(terms)
+
+
+def _terms_of(text: str, language: str) -> frozenset[str]:
+    return frozenset(content_words(text, language))
 
 
 def _not_mentioned(names: tuple[str, ...]) -> str:

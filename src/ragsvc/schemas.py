@@ -100,6 +100,9 @@ class Source(BaseModel):
         None,
         description="the headings the passage stands under, outermost first, joined by ' > '",
     )
+    language: str = Field(
+        "en", description="ISO 639-1 code of its document's language: how its words are stemmed"
+    )
 
 
 class Quote(BaseModel):
