@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from ragsvc.parsed import Block
+from ragsvc.tables import CAPTION
 
 # "trans-\nformer" -> "transformer"; a capital after the break is a real hyphen ("GPT-\n4").
 # Written to start with the "-" (the letters around it are lookarounds): a pattern that
@@ -142,6 +143,11 @@ def passages(pages: list[list[Block]], size: int, overlap: int) -> list[Passage]
     for number, blocks in enumerate(pages, start=1):
         paragraphs: list[str] = []
         for block in blocks:
+            if block.table:
+                out.extend(_pieces(number, paragraphs, path, size, overlap))
+                paragraphs = []
+                out.extend(_table_pieces(number, block.text, path, size))
+                continue
             title = section_title(block.text) if block.heading else None
             if title is None:
                 paragraphs.append(clean_page_text(block.text))
@@ -221,8 +227,30 @@ def _pieces(
     return [Passage(page, piece, path.text, kind) for piece in chunk_text(text, size, overlap)]
 
 
+def _table_pieces(page: int, text: str, path: HeadingPath, size: int) -> list[Passage]:
+    """A table's rows, a paragraph each, in passages of about twice `size` characters, each
+    opening with the table's caption: a row is read with what its table is about. Twice:
+    a table's pieces look alike, so diversification keeps one; better few and whole."""
+    size *= 2
+    lines = text.split("\n")
+    caption = lines[0] if CAPTION.match(lines[0]) else None
+    rows = lines[1:] if caption else lines
+    pieces: list[list[str]] = [[]]
+    length = len(caption or "")
+    for row in rows:
+        if pieces[-1] and length + len(row) > size:
+            pieces.append([])
+            length = len(caption or "")
+        pieces[-1].append(row)
+        length += len(row) + 2
+    texts = ["\n\n".join(([caption] if caption else []) + piece) for piece in pieces if piece]
+    return [Passage(page, t, path.text, "text") for t in (texts or [caption or ""]) if t]
+
+
 def abstract(first_page: list[Block]) -> str:
-    """The text under an "Abstract" heading, else after an inline "Abstract", else the page."""
+    """The text under an "Abstract" heading, else after an inline "Abstract", else the page;
+    tables left out (their rows are passages of their own)."""
+    first_page = [block for block in first_page if not block.table]
     for i, block in enumerate(first_page):
         if block.heading and _ABSTRACT.fullmatch(block.text.strip()):
             following = []

@@ -16,6 +16,7 @@ from ragsvc.chunking import split_sentences
 from ragsvc.embeddings import Embedder, Vectors
 from ragsvc.prompts import NOT_FOUND, Prompt
 from ragsvc.question_shapes import is_comparison
+from ragsvc.tables import CAPTION
 from ragsvc.terms import content_words
 
 _TOKEN = re.compile(r"\S+\s*")
@@ -30,6 +31,10 @@ _SIGNPOST = re.compile(
     r"|\b(?:paper|article|report) is (?:organi[sz]ed|structured) as follows\b",
     re.IGNORECASE,
 )
+# A row as tables.py writes it ("Input data read: 3,288 TB", "religion: Catholic; <$10k:
+# 418"): it is read with its table's caption, whose words it answers for.
+_TABLE_ROW = re.compile(r"^[^:;]{1,40}: [^;]+(?:; [^:;]{1,40}: [^;]+)*$")
+_COLUMN_NAME = re.compile(r"(?:^|; )[^:;]{1,40}: ")
 # Answers to one session's questions keep quoting the same chunks: their sentences, vectors
 # and stems are remembered rather than computed again for every answer (most of an
 # extractive answer's CPU otherwise). About 1.3 KB a sentence, so ~20 MB at most.
@@ -80,6 +85,19 @@ class _Candidate:
     order: tuple[str, int, int]  # (document, page, position): where it stands in the document
     text: str
     language: str  # its source's: how its words are stemmed
+    context: str = ""  # what else it is read with: a table row, its table's caption
+
+    @property
+    def own(self) -> str:
+        """Its own words: a row under a header without the column names it repeats."""
+        if self.context and "; " in self.text:
+            return _COLUMN_NAME.sub(" ", self.text)
+        return self.text
+
+    @property
+    def read(self) -> str:
+        """What it is compared with the question as: with its context, if any."""
+        return f"{self.context} {self.text}" if self.context else self.text
 
 
 class ExtractiveGenerator:
@@ -131,7 +149,7 @@ class ExtractiveGenerator:
         self, question: str, candidates: list[_Candidate]
     ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """Each candidate's score, and the share of the question's content words it holds."""
-        vectors = await self._vectors.embed(question, [c.text for c in candidates])
+        vectors = await self._vectors.embed(question, [c.read for c in candidates])
         cosine = vectors[1:] @ vectors[0]
         overlap = np.array([self._overlap(question, c) for c in candidates])
         prior = np.array([self.RANK_PRIOR / c.source_n for c in candidates])
@@ -160,6 +178,7 @@ class ExtractiveGenerator:
                 break
             chosen.append(candidates[i])
             length += len(candidates[i].text)
+        chosen = _with_captions(chosen, candidates)
         return self._with_list_items(sorted(chosen, key=lambda c: c.order), candidates)
 
     def _with_list_items(
@@ -197,11 +216,15 @@ class ExtractiveGenerator:
         seen: set[str] = set()
         candidates = []
         for source in prompt.sources:
-            for position, sentence in enumerate(_quotable(source.text)):
+            sentences = _quotable(source.text)
+            caption = sentences[0] if sentences and CAPTION.match(sentences[0]) else ""
+            for position, sentence in enumerate(sentences):
                 if sentence not in seen:
                     seen.add(sentence)
                     order = (source.document_id, source.page, position)
-                    candidates.append(_Candidate(source.n, order, sentence, source.language))
+                    context = caption if position and _TABLE_ROW.match(sentence) else ""
+                    language = source.language
+                    candidates.append(_Candidate(source.n, order, sentence, language, context))
         return candidates
 
     def _overview(self, prompt: Prompt) -> str:
@@ -222,11 +245,24 @@ class ExtractiveGenerator:
         terms = self._terms(question, candidate.language)
         if not terms:
             return 0.0
-        return len(terms & self._terms(candidate.text, candidate.language)) / len(terms)
+        held = self._terms(candidate.text, candidate.language)
+        if candidate.context:  # a row counts only if it holds a word of its own (a label)
+            if not terms & self._terms(candidate.own, candidate.language):
+                return 0.0
+            held |= self._terms(candidate.context, candidate.language)
+        return len(terms & held) / len(terms)
 
 
 def _terms_of(text: str, language: str) -> frozenset[str]:
     return frozenset(content_words(text, language))
+
+
+def _with_captions(chosen: list[_Candidate], candidates: list[_Candidate]) -> list[_Candidate]:
+    """The chosen sentences, and the caption of each table a chosen row is from: a row
+    says little without it ("Table 4: ... Pew Forum." before "religion: Catholic; ...")."""
+    captions = {(c.source_n, c.text): c for c in candidates if c.order[2] == 0}
+    wanted = [captions.get((c.source_n, c.context)) for c in chosen if c.context]
+    return list(dict.fromkeys(chosen + [c for c in wanted if c is not None]))
 
 
 def _not_mentioned(names: tuple[str, ...]) -> str:

@@ -4,6 +4,21 @@ title and outline a global question needs. Parsers produce it (`pdf.py`); chunki
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
+
+
+class Line(NamedTuple):
+    """One text line of a page. A tuple, so worker processes send pages back cheaply."""
+
+    text: str
+    size: float
+    bold: bool
+    block: int  # the lines of one block read as one paragraph
+    top: float
+    bottom: float
+    left: float = 0.0
+    right: float = 0.0
+    table: int = -1  # a table's caption and rows (tables.py) carry its number on the page
 
 
 @dataclass(frozen=True)
@@ -12,6 +27,7 @@ class Block:
 
     text: str
     heading: bool = False
+    table: bool = False  # the caption (if any), then one "column: value" line per row
 
 
 @dataclass

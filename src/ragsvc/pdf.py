@@ -17,8 +17,9 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import groupby
 from pathlib import Path
-from typing import Any, NamedTuple, Protocol
+from typing import Any, Protocol
 
 # PyMuPDF 2 imports its optional add-ons, pymupdf.layout and pymupdf4llm, when it is imported:
 # onnxruntime and an ONNX model among them, 0.25 s and 55 MB per process (measured), in the
@@ -32,7 +33,8 @@ import pymupdf  # noqa: E402
 
 from ragsvc.errors import NotAPdf, RagError, TooLarge, UnreadablePdf  # noqa: E402
 from ragsvc.normalise import normalise  # noqa: E402
-from ragsvc.parsed import Block, ParsedDocument  # noqa: E402
+from ragsvc.parsed import Block, Line, ParsedDocument  # noqa: E402
+from ragsvc.tables import tables_as_rows  # noqa: E402
 
 # Damaged files are reported to the client; MuPDF's own stderr chatter would only be noise.
 pymupdf.TOOLS.mupdf_display_errors(False)
@@ -66,17 +68,6 @@ class ParseLimits:
     max_page_chars: int
     max_document_chars: int
     ocr: Ocr | None = None
-
-
-class Line(NamedTuple):
-    """One text line of a page. A tuple, so worker processes send pages back cheaply."""
-
-    text: str
-    size: float
-    bold: bool
-    block: int
-    top: float
-    bottom: float
 
 
 PageLines = tuple[list[Line], float, bool]  # a page's lines, its height, read by OCR?
@@ -296,9 +287,9 @@ def _lines(page: pymupdf.Page, textpage: pymupdf.TextPage | None = None) -> list
             text = normalise("".join(s["text"] for s in line["spans"])).strip()
             size = max(s["size"] for s in spans)
             bold = all(_is_bold(s) for s in spans)
-            top, bottom = float(line["bbox"][1]), float(line["bbox"][3])
-            lines.append(Line(text, size, bold, number, top, bottom))
-    return lines
+            left, top, right, bottom = (float(v) for v in line["bbox"])
+            lines.append(Line(text, size, bold, number, top, bottom, left, right))
+    return tables_as_rows(lines)
 
 
 def _is_bold(span: dict[str, Any]) -> bool:
@@ -349,8 +340,20 @@ def _in_margin(line: Line, height: float) -> bool:
 
 
 def _blocks(lines: list[Line], body: float) -> list[Block]:
-    """Group a page's lines into text blocks; heading lines become blocks of their own
-    (pieces on the same baseline, such as "3.1" and "Encoder and Decoder Stacks", join)."""
+    """A page's lines as blocks: each table one block (its caption, then a line per row),
+    the rest as text and heading blocks."""
+    blocks: list[Block] = []
+    for table, group in groupby(lines, key=lambda line: line.table):
+        if table >= 0:
+            blocks.append(Block("\n".join(line.text for line in group), table=True))
+        else:
+            blocks += _text_blocks(list(group), body)
+    return blocks
+
+
+def _text_blocks(lines: list[Line], body: float) -> list[Block]:
+    """Group lines into text blocks; heading lines become blocks of their own (pieces on
+    the same baseline, such as "3.1" and "Encoder and Decoder Stacks", join)."""
     blocks: list[Block] = []
     text: list[str] = []
     heading: list[str] = []
