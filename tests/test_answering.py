@@ -88,6 +88,14 @@ def test_an_answer_needs_a_ready_document_indexed_by_this_embedder():
         answerable_index(ready, None, "another-embedder")
 
 
+def test_a_document_being_ingested_is_searched_once_it_has_chunks_indexed():
+    partly = state_with(document("d1", status="processing"))
+    assert answerable_index(partly, None, "hash:128") is partly.index
+    partly = partly.documents["d1"]
+    with pytest.raises(NoReadyDocuments, match="still being ingested"):
+        answerable_index(state_with(partly.model_copy(update={"chunks": 0})), None, "hash:128")
+
+
 def test_sources_are_numbered_from_one_with_their_document_and_page():
     chunk = Chunk(id=7, document_id="d1", page=4, text="Owls hunt.", section="2 Owls")
     [source] = numbered_sources([Retrieved(chunk, 0.1234567)], {"d1": document("d1")})

@@ -7,10 +7,17 @@ from collections.abc import Callable
 
 import anyio
 import httpx
+import numpy as np
 import pytest
 
+from ragsvc import preparation
 from ragsvc.config import Settings
+from ragsvc.embeddings import Vectors
+from ragsvc.index import SessionIndex
+from ragsvc.ingestion import _fail_interrupted
 from ragsvc.preparation import UploadedFile, new_document
+from ragsvc.schemas import Chunk
+from ragsvc.store import SessionState
 from ragsvc.tokens import hash_token
 
 from .conftest import GatedEmbedder, app_client, app_of, parse_sse
@@ -192,3 +199,110 @@ async def test_a_document_whose_ingest_died_becomes_failed(settings: Settings, t
             lease.release()
         relisted = (await http.get(f"/documents/{alive.id}", headers=headers)).json()
         assert relisted["status"] == "failed"  # its lease is gone now too
+
+
+TOPICS = [
+    "Herons wade in the shallow estuary at dawn and spear small fish.",
+    "Lighthouse keepers trim the lamp wicks every evening before dusk.",
+    "Glaciers carve deep valleys as they grind slowly down the mountains.",
+    "Bakers knead rye dough twice and let it rise overnight in baskets.",
+    "Volcanoes vent sulphur gas through fumaroles on their upper slopes.",
+]
+
+
+class SteppedEmbedder(GatedEmbedder):
+    """Embeds the first call at once and holds the others until the gate opens (or fails
+    them, with `fail`)."""
+
+    def __init__(self, *, fail: bool = False) -> None:
+        super().__init__()
+        self.calls = 0
+        self.fail = fail
+
+    async def embed(self, texts: list[str]) -> Vectors:
+        self.calls += 1
+        if self.calls > 1:
+            await self.gate.wait()
+            if self.fail:
+                raise RuntimeError("the embedding backend went away")
+        return self.embed_sync(texts)
+
+
+async def indexed_so_far(http: httpx.AsyncClient, document_id: str, headers: dict) -> dict:
+    """The document once some of its chunks are committed (it is still processing)."""
+    with anyio.fail_after(10):
+        while True:
+            doc = (await http.get(f"/documents/{document_id}", headers=headers)).json()
+            if doc["chunks"]:
+                return doc
+            await anyio.sleep(0.01)
+
+
+async def test_a_question_while_ingesting_is_answered_from_the_pages_so_far(
+    client, session, pdf: Callable, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setattr(preparation, "EMBED_BATCH", 3)  # the card and pages 1-2, then the rest
+    monkeypatch.setattr(preparation, "PART_EVERY_S", 0.0)
+    app_of(client).state.ragsvc.ingestion.embedder = stepped = SteppedEmbedder()
+    up = await client.post(
+        "/upload",
+        params={"wait": "false"},
+        files={"files": ("t.pdf", pdf(TOPICS))},
+        headers=session,
+    )
+    [doc] = up.json()["documents"]
+    so_far = await indexed_so_far(client, doc["id"], session)
+    assert so_far["status"] == "processing" and so_far["chunks"] == 3
+    asking = {**session, "Accept": "application/json"}
+    early = await client.post(
+        "/ask", json={"question": "What do lighthouse keepers trim?"}, headers=asking
+    )
+    body = early.json()
+    assert early.status_code == 200 and body["pending"] == [doc["id"]]
+    assert "lamp wicks" in body["answer"] and {s["page"] for s in body["sources"]} <= {1, 2}
+    stepped.gate.set()
+    events = await events_of(client, doc["id"], session)
+    assert events[-1][0] == "ready" and events[-1][2]["chunks"] == 6
+    late = await client.post("/ask", json={"question": "What do volcanoes vent?"}, headers=asking)
+    assert late.json()["pending"] == [] and "fumaroles" in late.json()["answer"]
+    chunk_pages = [s["page"] for s in late.json()["sources"]]
+    assert sorted(chunk_pages) == sorted(set(chunk_pages))  # no chunk indexed twice
+
+
+async def test_an_ingest_that_fails_takes_its_committed_chunks_with_it(
+    client, session, pdf: Callable, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setattr(preparation, "EMBED_BATCH", 3)
+    monkeypatch.setattr(preparation, "PART_EVERY_S", 0.0)
+    ingestion = app_of(client).state.ragsvc.ingestion
+    embedder, ingestion.embedder = ingestion.embedder, (stepped := SteppedEmbedder(fail=True))
+    up = await client.post(
+        "/upload",
+        params={"wait": "false"},
+        files={"files": ("t.pdf", pdf(TOPICS))},
+        headers=session,
+    )
+    [doc] = up.json()["documents"]
+    await indexed_so_far(client, doc["id"], session)
+    stepped.gate.set()
+    events = await events_of(client, doc["id"], session)
+    assert events[-1][0] == "failed" and events[-1][2]["chunks"] == 0
+    asking = {**session, "Accept": "application/json"}
+    refused = await client.post("/ask", json={"question": "What do herons spear?"}, headers=asking)
+    assert refused.status_code == 409 and "upload a PDF" in refused.json()["detail"]
+    ingestion.embedder = embedder
+    other = {"files": ("b.pdf", pdf(["Harbour pilots board ships at the outer buoy."]))}
+    assert (await client.post("/upload", files=other, headers=session)).status_code == 201
+    answer = await client.post("/ask", json={"question": "What do herons spear?"}, headers=asking)
+    assert doc["id"] not in {s["document_id"] for s in answer.json()["sources"]}
+
+
+def test_an_interrupted_document_leaves_the_index_with_its_committed_chunks():
+    upload = UploadedFile("t.pdf", b"%PDF-")
+    partly = new_document(upload).model_copy(update={"chunks": 2})
+    index = SessionIndex("hash", 4)
+    chunks = [Chunk(id=i, document_id=partly.id, page=1, text=f"part {i}") for i in range(2)]
+    index.add(chunks, np.eye(2, 4, dtype=np.float32))
+    state = SessionState({partly.id: partly}, index)
+    listed = _fail_interrupted(state, {partly.id})
+    assert listed[partly.id].status == "failed" and len(index) == 0

@@ -81,7 +81,7 @@ class AnswerPlan:
     started: float
     retrieval_ms: float
     first_token_ms: float
-    pending: list[str]  # documents asked about that are still being ingested: not searched
+    pending: list[str]  # documents asked about still being ingested: searched as far as indexed
 
 
 @dataclass(frozen=True)
@@ -241,10 +241,11 @@ def wanted_documents(state: SessionState, document_ids: list[str] | None) -> fro
 def answerable_index(
     state: SessionState, wanted: frozenset[str] | None, embedder_name: str
 ) -> SessionIndex:
-    """The session's index if a wanted document is ready in it and it was built by this
-    embedder; else 409, saying whether the documents are still being ingested."""
-    ready = {d.id for d in state.documents.values() if d.status == "ready"}
-    if state.index is None or not (ready & wanted if wanted else ready):
+    """The session's index if a wanted document is in it (ready, or with the chunks embedded
+    so far while it is ingested) and it was built by this embedder; else 409, saying
+    whether the documents are still being ingested."""
+    searchable = {d.id for d in state.documents.values() if _searchable(d)}
+    if state.index is None or not (searchable & wanted if wanted else searchable):
         if still_ingesting(state, wanted):
             raise NoReadyDocuments(
                 "the documents are still being ingested: ask again once they are ready "
@@ -253,6 +254,10 @@ def answerable_index(
         raise NoReadyDocuments("upload a PDF with a text layer before asking")
     state.index.check_embedder(embedder_name)
     return state.index
+
+
+def _searchable(document: Document) -> bool:
+    return document.status == "ready" or (document.status == "processing" and document.chunks > 0)
 
 
 def still_ingesting(state: SessionState, wanted: frozenset[str] | None) -> list[str]:

@@ -24,7 +24,7 @@ class DoneEvent:
     timings: Timings
     usage: Usage | None = None  # as the generator's backend counted it, when it does
     quotes: list[Quote] = field(default_factory=list)  # one per [n], in the answer's order
-    pending: list[str] = field(default_factory=list)  # documents still ingesting: not searched
+    pending: list[str] = field(default_factory=list)  # still ingesting: searched as far as indexed
 
 
 @dataclass(frozen=True)

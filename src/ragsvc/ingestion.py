@@ -171,7 +171,7 @@ class Ingestion:
         async def work(events: EventLog[IngestEvent]) -> None:
             try:
                 async with self.running:
-                    item = await self._prepared_or_failed(job, events)
+                    item = await self._prepared_or_failed(token_hash, job, events)
                 item = await self._stored_or_failed(token_hash, item)
             finally:
                 job.lease.release()  # after the final commit: never `processing` without a lease
@@ -182,9 +182,12 @@ class Ingestion:
 
         return work
 
-    async def _prepared_or_failed(self, job: Registered, events: EventLog[IngestEvent]) -> Prepared:
-        """The job's document parsed and embedded, with progress events; or, if that fails,
-        the document `failed` with the reason."""
+    async def _prepared_or_failed(
+        self, token_hash: str, job: Registered, events: EventLog[IngestEvent]
+    ) -> Prepared:
+        """The job's document parsed and embedded, with progress events, its chunks committed
+        as they are embedded (a slow embedder's first pages can be asked about); or, if that
+        fails, the document `failed` with the reason."""
 
         def page_parsed(page: int, pages: int) -> None:
             anyio.from_thread.run_sync(events.append, PageParsed(page, pages))
@@ -192,12 +195,18 @@ class Ingestion:
         def report(embedded: int, total: int) -> None:
             events.append(ChunksEmbedded(embedded, total))
 
+        async def commit_part(part: Prepared) -> None:
+            name = self.embedder.name
+            await self.store.update(
+                token_hash, lambda s: commit(s, [part], name, self.options, replace=True)
+            )
+
         try:
             upload = UploadedFile(job.filename, await anyio.to_thread.run_sync(job.spooled.read))
             item = await anyio.to_thread.run_sync(
                 prepare, upload, job.document, self.options, page_parsed, self.pdf_workers
             )
-            await embed(self.embedder, item, report)
+            await embed(self.embedder, item, report, commit_part)
         except Exception as exc:
             return Prepared(_failed(job.document, failure_detail(exc, "ingesting")))
         return item
@@ -255,6 +264,8 @@ def _fail_interrupted(state: SessionState, orphans: set[str]) -> dict[str, Docum
     """Mark as failed the orphans still `processing`: no live process is ingesting them."""
     for doc_id in orphans & state.documents.keys():
         if state.documents[doc_id].status == "processing":
+            if state.index is not None:  # the chunks committed before it was interrupted
+                state.index.remove_document(doc_id)
             state.documents[doc_id] = state.documents[doc_id].model_copy(
                 update={"status": "failed", "detail": INTERRUPTED_DETAIL}
             )

@@ -5,8 +5,9 @@ thread), embedded in batches, then committed into a session's state."""
 from __future__ import annotations
 
 import hashlib
+import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Literal
@@ -31,6 +32,10 @@ NO_TEXT_DETAIL = (
 OCR_DETAIL = "{ocr} of {pages} pages had no text layer and were read by OCR: expect some errors."
 REPAIRED_DETAIL = "The file was damaged and has been repaired; some text may be missing."
 EMBED_BATCH = 256  # chunks per embedding call: the unit of progress events
+# While a document is embedded, what is embedded so far is committed at most this often, so
+# that questions are answered from its first pages; a document embedded faster (most, with
+# the bundled embedder) is committed once, when it is done.
+PART_EVERY_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -76,6 +81,7 @@ class Prepared:
     document: Document
     drafts: list[Chunk] = field(default_factory=list)  # ids are assigned at commit
     vectors: Vectors | None = None
+    committed: int = 0  # drafts already in the index, committed while it was embedded
 
 
 def in_upload_order(by_sha: dict[str, Document], uploads: list[UploadedFile]) -> list[Document]:
@@ -164,16 +170,34 @@ def chunk_drafts(
 
 
 async def embed(
-    embedder: Embedder, prepared: Prepared, on_batch: Callable[[int, int], None] | None = None
+    embedder: Embedder,
+    prepared: Prepared,
+    on_batch: Callable[[int, int], None] | None = None,
+    on_part: Callable[[Prepared], Awaitable[None]] | None = None,
 ) -> None:
-    """Vectorise the drafts in batches, reporting (embedded, total) after each."""
+    """Vectorise the drafts in batches, reporting (embedded, total) after each. With
+    `on_part`, while batches remain, it is handed the chunks embedded so far and not yet
+    handed over, every PART_EVERY_S seconds at most, as a `processing` document."""
     texts = [chunk.search_text for chunk in prepared.drafts]
-    parts = []
+    parts: list[Vectors] = []
+    last_part = time.monotonic()
     for start in range(0, len(texts), EMBED_BATCH):
         parts.append(await embedder.embed(texts[start : start + EMBED_BATCH]))
+        done = min(start + EMBED_BATCH, len(texts))
         if on_batch is not None:
-            on_batch(min(start + EMBED_BATCH, len(texts)), len(texts))
+            on_batch(done, len(texts))
+        if on_part and done < len(texts) and time.monotonic() - last_part >= PART_EVERY_S:
+            await on_part(_part(prepared, np.concatenate(parts), done))
+            prepared.committed, last_part = done, time.monotonic()
     prepared.vectors = np.concatenate(parts) if parts else None
+
+
+def _part(prepared: Prepared, vectors: Vectors, done: int) -> Prepared:
+    """The drafts embedded since the last part (copies: the index keeps what it is given),
+    under the document still `processing`, counting the chunks indexed so far."""
+    document = prepared.document.model_copy(update={"status": "processing", "chunks": done})
+    drafts = [chunk.model_copy() for chunk in prepared.drafts[prepared.committed : done]]
+    return Prepared(document, drafts, vectors[prepared.committed : done])
 
 
 def commit(
@@ -197,8 +221,11 @@ def commit(
         current = state.documents.get(doc.id) if replace else by_sha.get(doc.sha256)
         if (current is None) if replace else (current is not None):
             continue
-        if item.drafts and item.vectors is not None:
-            _index(state, item.drafts, item.vectors, embedder_name)
+        if doc.status == "failed" and state.index is not None:
+            state.index.remove_document(doc.id)  # what was committed while it was embedded
+        if item.drafts[item.committed :] and item.vectors is not None:
+            drafts, vectors = item.drafts[item.committed :], item.vectors[item.committed :]
+            _index(state, drafts, vectors, embedder_name)
         state.documents[doc.id] = doc
         by_sha[doc.sha256] = doc
     within_quota(state, options)

@@ -141,7 +141,8 @@ class Answer(BaseModel):
     citations: list[int]
     quotes: list[Quote] = Field(description="one per [n] in the answer, in order")
     pending: list[str] = Field(
-        description="documents asked about that are still being ingested, so not searched"
+        description="documents asked about that are still being ingested: only their pages"
+        " indexed so far were searched",
     )
     timings: Timings
 

@@ -47,7 +47,8 @@ class DoneData(BaseModel):
     citations: list[int] = Field(description="source numbers cited, in order of first use")
     quotes: list[Quote] = Field(description="what each [n] rests on, one per marker, in order")
     pending: list[str] = Field(
-        description="documents asked about that are still being ingested, so not searched"
+        description="documents asked about that are still being ingested: only their pages"
+        " indexed so far were searched",
     )
     timings: Timings
     usage: Usage | None = Field(None, description="when the generator's backend counts tokens")
