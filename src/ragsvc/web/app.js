@@ -187,10 +187,10 @@ async function showConversation() {
   }
 }
 
-// The documents an answer could not search: still being ingested when it was asked.
+// The documents still being ingested when the answer was asked: searched as far as indexed.
 function pendingNote(ids) {
   const names = ids.map((id) => rows.get(id)?.querySelector(".name")?.textContent || id);
-  return el("div", { className: "pending", textContent: `Not searched, still being processed: ${names.join(", ")}` });
+  return el("div", { className: "pending", textContent: `Still being processed, searched only as far as read: ${names.join(", ")}` });
 }
 
 // asking --------------------------------------------------------------------------
