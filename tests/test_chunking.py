@@ -12,6 +12,7 @@ from ragsvc.chunking import (
     split_sentences,
 )
 from ragsvc.parsed import Block
+from ragsvc.schemas import Chunk
 
 
 def test_line_end_hyphenation_is_repaired_but_real_hyphens_stay():
@@ -139,3 +140,17 @@ def test_fragments_join_a_neighbour_of_their_page_and_section():
         (1, "3 Notes", "Short."),
         (2, "3 Notes", "More of the notes on the next page."),
     ]
+
+
+def test_sentences_about_the_papers_layout_are_not_searched():
+    text = (
+        "Section 5 has performance measurements for a variety of tasks. "
+        "The rest of this paper is organised as follows. "
+        "Workers read their input split from the local disk."
+    )
+    chunk = Chunk(id=1, document_id="d", page=1, text=text, section="1 Introduction")
+    assert chunk.search_text == (
+        "1 Introduction. Workers read their input split from the local disk."
+    )
+    alone = Chunk(id=2, document_id="d", page=1, text="Section 2 describes the model.")
+    assert alone.search_text == "Section 2 describes the model."  # nothing else to search

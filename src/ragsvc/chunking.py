@@ -28,6 +28,14 @@ _ABBREVIATIONS = (
     "e.g.", "i.e.", "et al.", "etc.", "fig.", "figs.", "eq.", "eqs.", "sec.", "vs.", "cf.",
     "no.", "dr.", "mr.", "ms.", "prof.", "approx.", "tab.", "ref.", "refs.", "resp.",
 )  # fmt: skip
+# A sentence about the paper's own layout ("Section 5 has the measurements", "The rest of
+# this paper is organised as follows") points at an answer; it never is one.
+_SIGNPOST = re.compile(
+    r"^\W*(?:(?:in|then|next|finally|and)\W+)?(?:sections?|chapters?)\s+\d"
+    r"|\b(?:rest|remainder) of (?:this|the) (?:paper|article|report)\b"
+    r"|\b(?:paper|article|report) is (?:organi[sz]ed|structured) as follows\b",
+    re.IGNORECASE,
+)
 _ABSTRACT = re.compile(r"\babstract\b[:.\s—-]*", re.IGNORECASE)
 CARD_CHARS = 1800
 MIN_PASSAGE = 120  # characters; shorter passages are folded into a neighbour
@@ -54,6 +62,20 @@ def split_sentences(text: str) -> list[str]:
         if pending:
             sentences.append(pending)
     return [s for s in sentences if s]
+
+
+def is_signpost(sentence: str) -> bool:
+    """Whether a sentence is about the paper's own layout ("Section 5 has ...")."""
+    return bool(_SIGNPOST.search(sentence))
+
+
+def without_signposts(text: str) -> str:
+    """The text without its signpost sentences (all of it if that is all it holds): they
+    hold the words of every section they announce, so they would match questions about
+    those sections."""
+    sentences = split_sentences(text)
+    kept = [s for s in sentences if not is_signpost(s)]
+    return " ".join(kept) if kept and len(kept) < len(sentences) else text
 
 
 def chunk_text(text: str, size: int, overlap: int) -> list[str]:

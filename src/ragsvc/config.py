@@ -87,8 +87,8 @@ class Settings(BaseSettings):
     backend_timeout_s: float = Field(60, gt=0)
     backend_retries: int = Field(2, ge=0)
 
-    chunk_size: int = Field(1000, ge=200)
-    chunk_overlap: int = Field(180, ge=0)
+    chunk_size: int = Field(1500, ge=200)
+    chunk_overlap: int = Field(250, ge=0)
     top_k: int = Field(5, ge=1, le=50)
     retrieval: Literal["hybrid", "dense", "bm25"] = "hybrid"
     document_cards: bool = True

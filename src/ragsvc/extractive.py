@@ -12,7 +12,7 @@ from functools import lru_cache
 import numpy as np
 from numpy.typing import NDArray
 
-from ragsvc.chunking import split_sentences
+from ragsvc.chunking import is_signpost, split_sentences
 from ragsvc.embeddings import Embedder, Vectors
 from ragsvc.prompts import NOT_FOUND, Prompt
 from ragsvc.question_shapes import is_comparison
@@ -23,14 +23,6 @@ _TOKEN = re.compile(r"\S+\s*")
 # The document's own bibliography markers ("... as shown in [3]."): quoted as they are, they
 # would read as this answer's [n] citations, pointing at the wrong sources.
 _PAPER_REFERENCE = re.compile(r"\s*\[\d+(?:\s*[,;–-]\s*\d+)*\]")
-# A sentence about the paper's own layout ("Section 5 has the measurements", "The rest of
-# this paper is organised as follows") points at an answer; it never is one.
-_SIGNPOST = re.compile(
-    r"^\W*(?:(?:in|then|next|finally|and)\W+)?(?:sections?|chapters?)\s+\d"
-    r"|\b(?:rest|remainder) of (?:this|the) (?:paper|article|report)\b"
-    r"|\b(?:paper|article|report) is (?:organi[sz]ed|structured) as follows\b",
-    re.IGNORECASE,
-)
 # A row as tables.py writes it ("Input data read: 3,288 TB", "religion: Catholic; <$10k:
 # 418"): it is read with its table's caption, whose words it answers for.
 _TABLE_ROW = re.compile(r"^[^:;]{1,40}: [^;]+(?:; [^:;]{1,40}: [^;]+)*$")
@@ -53,7 +45,7 @@ async def words(text: str) -> AsyncIterator[str]:
 def _quotable(text: str) -> tuple[str, ...]:
     """The sentences of a passage worth quoting, without the paper's own reference marks."""
     sentences = (_PAPER_REFERENCE.sub("", s) for s in split_sentences(text))
-    return tuple(s for s in sentences if len(s) >= 20 and not _SIGNPOST.search(s))
+    return tuple(s for s in sentences if len(s) >= 20 and not is_signpost(s))
 
 
 class _VectorMemo:

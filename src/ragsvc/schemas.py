@@ -7,6 +7,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
+from ragsvc.chunking import without_signposts
+
 DocumentStatus = Literal["processing", "ready", "no_text", "failed"]
 
 
@@ -39,8 +41,10 @@ class Chunk(BaseModel):
 
     @property
     def search_text(self) -> str:
-        """What is embedded and BM25-indexed: the section title gives a passage context."""
-        return f"{self.section}. {self.text}" if self.section else self.text
+        """What is embedded and BM25-indexed: the section title gives a passage context;
+        sentences about the paper's layout ("Section 5 has ...") are left out."""
+        text = without_signposts(self.text)
+        return f"{self.section}. {text}" if self.section else text
 
 
 class Turn(BaseModel):
