@@ -32,7 +32,7 @@ COMPARISONS: dict[str, dict[str, Any]] = {
     "no document card": {"document_cards": False},
     "no MMR": {"mmr_lambda": 1.0},
     "chunks 500/80": {"chunk_size": 500, "chunk_overlap": 80},
-    "chunks 1500/250": {"chunk_size": 1500, "chunk_overlap": 250},
+    "chunks 1000/180": {"chunk_size": 1000, "chunk_overlap": 180},
     "MiniLM embedder [st]": {"embedder": "st"},
     "E5 embedder [e5]": {"embedder": "e5"},
 }
