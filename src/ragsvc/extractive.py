@@ -98,7 +98,9 @@ class ExtractiveGenerator:
     A sentence scores by its cosine similarity to the question, plus the share of the
     question's content words it holds, plus a small prior for the rank of its source. Only
     sentences close to the best one are kept (a weak second sentence mostly cites a wrong
-    page), at most a few and about `max_chars`, in document order, each with its [n].
+    page), at most a few and about `max_chars`, from the best one's passage (two passages
+    for a comparison), in document order, each with its [n]. When the question names
+    something no passage holds, or shares no word with any sentence, it says so plainly.
     """
 
     RANK_PRIOR = 0.15  # added as RANK_PRIOR / rank: retrieval's confidence counts a little
@@ -252,8 +254,8 @@ def _terms_of(text: str, language: str) -> frozenset[str]:
 def _with_captions(chosen: list[_Candidate], candidates: list[_Candidate]) -> list[_Candidate]:
     """The chosen sentences, and the caption of each table a chosen row is from: a row
     says little without it ("Table 4: ... Pew Forum." before "religion: Catholic; ...")."""
-    captions = {(c.source_n, c.text): c for c in candidates if c.order[2] == 0}
-    wanted = [captions.get((c.source_n, c.context)) for c in chosen if c.context]
+    captions = {c.text: c for c in candidates if CAPTION.match(c.text)}  # one per text
+    wanted = [captions.get(c.context) for c in chosen if c.context]
     return list(dict.fromkeys(chosen + [c for c in wanted if c is not None]))
 
 
