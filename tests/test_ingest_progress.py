@@ -228,6 +228,18 @@ class SteppedEmbedder(GatedEmbedder):
         return self.embed_sync(texts)
 
 
+async def upload_in_steps(
+    http: httpx.AsyncClient, headers: dict, data: bytes, monkeypatch: pytest.MonkeyPatch
+) -> dict:
+    """Upload without waiting, its chunks embedded three at a time (the card and pages 1-2
+    first), and committed after every batch."""
+    monkeypatch.setattr(preparation, "EMBED_BATCH", 3)
+    monkeypatch.setattr(preparation, "PART_EVERY_S", 0.0)
+    files = {"files": ("t.pdf", data)}
+    up = await http.post("/upload", params={"wait": "false"}, files=files, headers=headers)
+    return up.json()["documents"][0]
+
+
 async def indexed_so_far(http: httpx.AsyncClient, document_id: str, headers: dict) -> dict:
     """The document once some of its chunks are committed (it is still processing)."""
     with anyio.fail_after(10):
@@ -241,16 +253,8 @@ async def indexed_so_far(http: httpx.AsyncClient, document_id: str, headers: dic
 async def test_a_question_while_ingesting_is_answered_from_the_pages_so_far(
     client, session, pdf: Callable, monkeypatch: pytest.MonkeyPatch
 ):
-    monkeypatch.setattr(preparation, "EMBED_BATCH", 3)  # the card and pages 1-2, then the rest
-    monkeypatch.setattr(preparation, "PART_EVERY_S", 0.0)
     app_of(client).state.ragsvc.ingestion.embedder = stepped = SteppedEmbedder()
-    up = await client.post(
-        "/upload",
-        params={"wait": "false"},
-        files={"files": ("t.pdf", pdf(TOPICS))},
-        headers=session,
-    )
-    [doc] = up.json()["documents"]
+    doc = await upload_in_steps(client, session, pdf(TOPICS), monkeypatch)
     so_far = await indexed_so_far(client, doc["id"], session)
     assert so_far["status"] == "processing" and so_far["chunks"] == 3
     asking = {**session, "Accept": "application/json"}
@@ -272,17 +276,9 @@ async def test_a_question_while_ingesting_is_answered_from_the_pages_so_far(
 async def test_an_ingest_that_fails_takes_its_committed_chunks_with_it(
     client, session, pdf: Callable, monkeypatch: pytest.MonkeyPatch
 ):
-    monkeypatch.setattr(preparation, "EMBED_BATCH", 3)
-    monkeypatch.setattr(preparation, "PART_EVERY_S", 0.0)
     ingestion = app_of(client).state.ragsvc.ingestion
     embedder, ingestion.embedder = ingestion.embedder, (stepped := SteppedEmbedder(fail=True))
-    up = await client.post(
-        "/upload",
-        params={"wait": "false"},
-        files={"files": ("t.pdf", pdf(TOPICS))},
-        headers=session,
-    )
-    [doc] = up.json()["documents"]
+    doc = await upload_in_steps(client, session, pdf(TOPICS), monkeypatch)
     await indexed_so_far(client, doc["id"], session)
     stepped.gate.set()
     events = await events_of(client, doc["id"], session)
