@@ -216,7 +216,8 @@ class Answering:
         if query.global_question:
             cards = {n for n, hit in enumerate(hits, start=1) if hit.chunk.kind == "card"}
             return Found(hits, frozenset(cards))
-        unmentioned = await run_quick(index.unknown, names_in(question))
+        names = names_in(question)  # most questions name nothing: no thread hop then
+        unmentioned = await run_quick(index.unknown, names) if names else []
         return Found(hits, frozenset(), tuple(unmentioned))
 
 

@@ -16,17 +16,13 @@ from ragsvc.chunking import is_signpost, split_sentences
 from ragsvc.embeddings import Embedder, Vectors
 from ragsvc.prompts import NOT_FOUND, Prompt
 from ragsvc.question_shapes import is_comparison
-from ragsvc.tables import CAPTION
+from ragsvc.tables import CAPTION, is_row, row_values
 from ragsvc.terms import content_words
 
 _TOKEN = re.compile(r"\S+\s*")
 # The document's own bibliography markers ("... as shown in [3]."): quoted as they are, they
 # would read as this answer's [n] citations, pointing at the wrong sources.
 _PAPER_REFERENCE = re.compile(r"\s*\[\d+(?:\s*[,;–-]\s*\d+)*\]")
-# A row as tables.py writes it ("Input data read: 3,288 TB", "religion: Catholic; <$10k:
-# 418"): it is read with its table's caption, whose words it answers for.
-_TABLE_ROW = re.compile(r"^[^:;]{1,40}: [^;]+(?:; [^:;]{1,40}: [^;]+)*$")
-_COLUMN_NAME = re.compile(r"(?:^|; )[^:;]{1,40}: ")
 # Answers to one session's questions keep quoting the same chunks: their sentences, vectors
 # and stems are remembered rather than computed again for every answer (most of an
 # extractive answer's CPU otherwise). About 1.3 KB a sentence, so ~20 MB at most.
@@ -81,10 +77,8 @@ class _Candidate:
 
     @property
     def own(self) -> str:
-        """Its own words: a row under a header without the column names it repeats."""
-        if self.context and "; " in self.text:
-            return _COLUMN_NAME.sub(" ", self.text)
-        return self.text
+        """Its own words: a table row without the column names it repeats."""
+        return row_values(self.text) if self.context else self.text
 
     @property
     def read(self) -> str:
@@ -216,7 +210,8 @@ class ExtractiveGenerator:
                 if sentence not in seen:
                     seen.add(sentence)
                     order = (source.document_id, source.page, position)
-                    context = caption if position and _TABLE_ROW.match(sentence) else ""
+                    # a row answers for its table's caption: read with it
+                    context = caption if position and is_row(sentence) else ""
                     language = source.language
                     candidates.append(_Candidate(source.n, order, sentence, language, context))
         return candidates
