@@ -10,6 +10,7 @@ import httpx
 import numpy as np
 import pytest
 
+from ragsvc import pdf as pdf_module
 from ragsvc import preparation
 from ragsvc.config import Settings
 from ragsvc.embeddings import Vectors
@@ -217,10 +218,12 @@ class SteppedEmbedder(GatedEmbedder):
     def __init__(self, *, fail: bool = False) -> None:
         super().__init__()
         self.calls = 0
+        self.embedded = 0  # texts
         self.fail = fail
 
     async def embed(self, texts: list[str]) -> Vectors:
         self.calls += 1
+        self.embedded += len(texts)
         if self.calls > 1:
             await self.gate.wait()
             if self.fail:
@@ -251,7 +254,7 @@ async def indexed_so_far(http: httpx.AsyncClient, document_id: str, headers: dic
 
 
 async def test_a_question_while_ingesting_is_answered_from_the_pages_so_far(
-    client, session, pdf: Callable, monkeypatch: pytest.MonkeyPatch
+    client, session, settings: Settings, pdf: Callable, monkeypatch: pytest.MonkeyPatch
 ):
     app_of(client).state.ragsvc.ingestion.embedder = stepped = SteppedEmbedder()
     doc = await upload_in_steps(client, session, pdf(TOPICS), monkeypatch)
@@ -271,6 +274,14 @@ async def test_a_question_while_ingesting_is_answered_from_the_pages_so_far(
     assert late.json()["pending"] == [] and "fumaroles" in late.json()["answer"]
     chunk_pages = [s["page"] for s in late.json()["sources"]]
     assert sorted(chunk_pages) == sorted(set(chunk_pages))  # no chunk indexed twice
+    await ask_after_a_restart(settings, asking, "What do volcanoes vent?", "fumaroles")
+
+
+async def ask_after_a_restart(settings: Settings, headers: dict, question: str, told: str):
+    """What another process, reading the store, answers."""
+    async with app_client(settings) as restarted:
+        again = await restarted.post("/ask", json={"question": question}, headers=headers)
+        assert told in again.json()["answer"]
 
 
 async def test_an_ingest_that_fails_takes_its_committed_chunks_with_it(
@@ -302,3 +313,33 @@ def test_an_interrupted_document_leaves_the_index_with_its_committed_chunks():
     state = SessionState({partly.id: partly}, index)
     listed = _fail_interrupted(state, {partly.id})
     assert listed[partly.id].status == "failed" and len(index) == 0
+
+
+async def test_a_question_while_a_long_read_goes_on_is_answered_from_the_pages_read(
+    client, session, settings: Settings, pdf: Callable, monkeypatch: pytest.MonkeyPatch
+):
+    # pages read two, then two more, then the last: each part committed (its first
+    # embedding passes, the next waits for the gate, so reading pauses after pages 1-2)
+    monkeypatch.setattr(pdf_module, "FIRST_WINDOW", 2)
+    monkeypatch.setattr(pdf_module, "PART_EVERY_S", 0.0)
+    app_of(client).state.ragsvc.ingestion.embedder = stepped = SteppedEmbedder()
+    files = {"files": ("t.pdf", pdf(TOPICS))}
+    up = await client.post("/upload", params={"wait": "false"}, files=files, headers=session)
+    [doc] = up.json()["documents"]
+    so_far = await indexed_so_far(client, doc["id"], session)
+    assert so_far["status"] == "processing" and so_far["chunks"] == 3  # the card, pages 1-2
+    asking = {**session, "Accept": "application/json"}
+    early = await client.post(
+        "/ask", json={"question": "What do lighthouse keepers trim?"}, headers=asking
+    )
+    assert early.json()["pending"] == [doc["id"]] and "lamp wicks" in early.json()["answer"]
+    assert {s["page"] for s in early.json()["sources"]} <= {1, 2}
+    stepped.gate.set()
+    events = await events_of(client, doc["id"], session)
+    assert events[-1][0] == "ready" and events[-1][2]["chunks"] == 6
+    late = await client.post("/ask", json={"question": "What do volcanoes vent?"}, headers=asking)
+    assert "fumaroles" in late.json()["answer"]
+    pages = [s["page"] for s in late.json()["sources"]]
+    assert sorted(pages) == sorted(set(pages))  # the parts' chunks were replaced, not kept
+    assert stepped.embedded == 6  # the card and the five pages, each once
+    await ask_after_a_restart(settings, asking, "What do volcanoes vent?", "fumaroles")

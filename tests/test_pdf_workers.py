@@ -13,8 +13,10 @@ from pathlib import Path
 import pymupdf
 import pytest
 
+from ragsvc import pdf
 from ragsvc.errors import UnreadablePdf
-from ragsvc.pdf import PageOptions, parse_pdf
+from ragsvc.parsed import ParsedDocument
+from ragsvc.pdf import Listeners, PageOptions, parse_pdf
 from ragsvc.pdf_workers import PdfWorkers, WorkerLimits
 from tests.conftest import LIMITS
 from tests.crashing_worker import MARK, crash_on_marked_files
@@ -59,15 +61,34 @@ def test_progress_counts_pages_as_ranges_finish():
     seen: list[tuple[int, int]] = []
     pool = PdfWorkers(2, WORKER_LIMITS, max_range_pages=3)
     try:
-        parse_pdf(
-            long_pdf(10), "log.pdf", LIMITS, lambda done, total: seen.append((done, total)), pool
-        )
+        listeners = Listeners(on_page=lambda done, total: seen.append((done, total)))
+        parse_pdf(long_pdf(10), "log.pdf", LIMITS, listeners, pool)
     finally:
         pool.close()
     assert len(seen) == 4  # ten pages: four ranges of at most three pages
     assert [total for _, total in seen] == [10] * 4
     assert [done for done, _ in seen] == sorted(done for done, _ in seen)
     assert seen[-1][0] == 10
+
+
+def test_a_long_read_is_handed_over_as_it_goes(pool: PdfWorkers, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(pdf, "PART_EVERY_S", 0.0)  # every window, however fast
+    data = long_pdf(20)
+    for extractor in (pool, None):
+        parts: list[ParsedDocument] = []
+        seen: list[int] = []
+        listeners = Listeners(lambda done, _, seen=seen: seen.append(done), parts.append)
+        whole = parse_pdf(data, "log.pdf", LIMITS, listeners, extractor)
+        # windows of 8, 8 and 4 pages: the first two handed over, the third is the end
+        assert [len(part.pages) for part in parts] == [8, 16]
+        assert parts[1].pages == whole.pages[:16] and whole == parse_pdf(data, "log.pdf", LIMITS)
+        assert seen == sorted(seen) and seen[-1] == 20
+
+
+def test_pages_from_a_start(pool: PdfWorkers):
+    data = long_pdf(6)
+    options = PageOptions(10**6)
+    assert pool.extract(data, "x.pdf", (6, options), start=2) == pdf.page_lines(data, 2, 6, options)
 
 
 def worker_pids(pool: PdfWorkers) -> list[int]:

@@ -2,11 +2,14 @@
 
     gen-<n>/documents.json   every document of the session
     gen-<n>/index.json       the embedder, the next chunk id, the documents in the index
-    docs/<document id>/      one document's chunks, vectors and BM25 tokens (index.py)
+    docs/<document id>.<n>/  one document's chunks, vectors and BM25 tokens (index.py), n
+                             its newest chunk's id
     CURRENT                  the name of the live generation
 
 A generation is small and names the document parts it uses; a part is written once, when its
-document is first published, and shared by every later generation. So a change writes what
+document is first published with these chunks, and shared by every later generation (a
+document committed as it was read gets a new part each time, each named for its newest
+chunk). So a change writes what
 it adds, not the whole session again. Publishing writes the new parts and the generation
 under temporary names, then replaces CURRENT atomically; what a failed publish wrote is
 removed, and what no generation uses any more is removed once CURRENT has moved on.
@@ -37,7 +40,7 @@ def read_generation(session: Path, name: str) -> SessionState:
     index: SessionIndex | None = None
     if (folder / "index.json").exists():
         meta = json.loads((folder / "index.json").read_text())
-        parts = (read_part(session / "docs" / doc_id) for doc_id in meta["documents"])
+        parts = (read_part(session / "docs" / name) for name in meta["documents"])
         index = SessionIndex.from_parts(meta["embedder"], meta["dim"], meta["next_id"], parts)
     elif (folder / "index").exists():  # a session written before parts
         index = load_whole(folder / "index")
@@ -93,8 +96,8 @@ def _write_new_parts(session: Path, state: SessionState, added: list[Path]) -> N
     once it is complete."""
     if state.index is None:
         return
-    for doc_id in state.index.document_ids():
-        final = session / "docs" / doc_id
+    for doc_id, name in state.index.part_names().items():
+        final = session / "docs" / name
         if not final.exists():
             _write_part(final, state.index.part(doc_id))
             added.append(final)
@@ -121,7 +124,7 @@ def _write_generation(folder: Path, state: SessionState) -> None:
             "embedder": state.index.embedder_name,
             "dim": state.index.dim,
             "next_id": state.index.next_id,
-            "documents": state.index.document_ids(),
+            "documents": list(state.index.part_names().values()),  # their parts' names
         }
         (folder / "index.json").write_text(json.dumps(meta))
     fsync_tree(folder)

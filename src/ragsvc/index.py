@@ -115,6 +115,12 @@ class SessionIndex:
         """The documents with chunks in the index, in the order they were added."""
         return list(dict.fromkeys(self.chunks[cid].document_id for cid in sorted(self.chunks)))
 
+    def part_names(self) -> dict[str, str]:
+        """Each document's part name on disk, by document id: the id and its newest chunk's
+        id, so a document whose chunks changed (committed as it was read) is stored anew."""
+        newest = {self.chunks[cid].document_id: cid for cid in sorted(self.chunks)}
+        return {doc_id: f"{doc_id}.{cid}" for doc_id, cid in newest.items()}
+
     def part(self, document_id: str) -> DocumentPart:
         """A document's chunks, vectors and tokens, to store."""
         ids = sorted(cid for cid, c in self.chunks.items() if c.document_id == document_id)

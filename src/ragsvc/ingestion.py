@@ -22,15 +22,18 @@ from ragsvc.eventlog import EventLog, Work
 from ragsvc.events import ChunksEmbedded, DocumentSettled, IngestEvent, PageParsed
 from ragsvc.ingest_queue import IngestJob, IngestQueue
 from ragsvc.leases import Lease
-from ragsvc.pdf import PageExtractor
+from ragsvc.parsed import ParsedDocument
+from ragsvc.pdf import NO_LISTENERS, Listeners, PageExtractor
 from ragsvc.preparation import (
     IngestOptions,
     Prepared,
+    RememberingEmbedder,
     UploadedFile,
     commit,
     embed,
     in_upload_order,
     new_document,
+    part_of,
     prepare,
     within_quota,
 )
@@ -75,7 +78,12 @@ class Ingestion:
         for upload in uploads:
             if upload.sha256 not in known and upload.sha256 not in fresh:
                 item = await anyio.to_thread.run_sync(
-                    prepare, upload, new_document(upload), self.options, None, self.pdf_workers
+                    prepare,
+                    upload,
+                    new_document(upload),
+                    self.options,
+                    NO_LISTENERS,
+                    self.pdf_workers,
                 )
                 await embed(self.embedder, item)
                 fresh[upload.sha256] = item
@@ -185,28 +193,16 @@ class Ingestion:
     async def _prepared_or_failed(
         self, token_hash: str, job: Registered, events: EventLog[IngestEvent]
     ) -> Prepared:
-        """The job's document parsed and embedded, with progress events, its chunks committed
-        as they are embedded (a slow embedder's first pages can be asked about); or, if that
-        fails, the document `failed` with the reason."""
-
-        def page_parsed(page: int, pages: int) -> None:
-            anyio.from_thread.run_sync(events.append, PageParsed(page, pages))
-
-        def report(embedded: int, total: int) -> None:
-            events.append(ChunksEmbedded(embedded, total))
-
-        async def commit_part(part: Prepared) -> None:
-            name = self.embedder.name
-            await self.store.update(
-                token_hash, lambda s: commit(s, [part], name, self.options, replace=True)
-            )
-
+        """The job's document parsed and embedded, with progress events, the pages read or
+        embedded so far committed as it goes when that takes long (they can be asked about
+        meanwhile); or, if that fails, the document `failed` with the reason."""
+        steps = _Steps(self, token_hash, job.document, events, RememberingEmbedder(self.embedder))
         try:
             upload = UploadedFile(job.filename, await anyio.to_thread.run_sync(job.spooled.read))
             item = await anyio.to_thread.run_sync(
-                prepare, upload, job.document, self.options, page_parsed, self.pdf_workers
+                prepare, upload, job.document, self.options, steps.listeners, self.pdf_workers
             )
-            await embed(self.embedder, item, report, commit_part)
+            await embed(steps.embedder, item, steps.embedded, steps.commit)
         except Exception as exc:
             return Prepared(_failed(job.document, failure_detail(exc, "ingesting")))
         return item
@@ -247,6 +243,45 @@ class Ingestion:
                 state.index.remove_document(document_id)
 
         await self.store.update(token_hash, remove)
+
+
+@dataclass(frozen=True)
+class _Steps:
+    """One background ingest as it goes: its progress events, and the commits of the part
+    of its document read, or embedded, so far (the document still `processing`)."""
+
+    ingestion: Ingestion
+    token_hash: str
+    document: Document
+    events: EventLog[IngestEvent]
+    embedder: RememberingEmbedder  # what a part embedded is not embedded again
+
+    @property
+    def listeners(self) -> Listeners:
+        """What parsing tells, from its worker thread."""
+        return Listeners(on_page=self._page_parsed, on_part=self._pages_read)
+
+    def _page_parsed(self, page: int, pages: int) -> None:
+        anyio.from_thread.run_sync(self.events.append, PageParsed(page, pages))
+
+    def _pages_read(self, parsed: ParsedDocument) -> None:
+        part = part_of(parsed, self.document, self.ingestion.options)  # chunked here
+        if part.drafts:
+            anyio.from_thread.run(self._embed_and_commit, part)
+
+    async def _embed_and_commit(self, part: Prepared) -> None:
+        await embed(self.embedder, part)
+        await self.commit(part)
+
+    def embedded(self, done: int, total: int) -> None:
+        self.events.append(ChunksEmbedded(done, total))
+
+    async def commit(self, part: Prepared) -> None:
+        """Put the part in the index in place of what the document had there."""
+        name, options = self.embedder.name, self.ingestion.options
+        await self.ingestion.store.update(
+            self.token_hash, lambda s: commit(s, [part], name, options, replace=True)
+        )
 
 
 def failure_detail(exc: Exception, step: str) -> str:

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import re
 import sys
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from itertools import groupby
 from pathlib import Path
 from typing import Any, Protocol
@@ -48,6 +49,11 @@ _MAX_HEADING = 100
 _ALLOCATION_FAILED = re.compile(r"\b(m|re|c)alloc\b.*\bfailed\b")  # MuPDF, out of memory
 # "dict" decodes every image by default: 1016 ms against 28 ms for the DeepSeek-R1 paper.
 _TEXT_ONLY = pymupdf.TEXTFLAGS_DICT & ~pymupdf.TEXT_PRESERVE_IMAGES
+# A document whose pages take long to read (OCR, hundreds of pages) is handed over as it
+# goes, every PART_EVERY_S at most: read in windows of FIRST_WINDOW pages, then as many as
+# were read before (8, 8, 16, 32, ...), so a long document costs few windows.
+PART_EVERY_S = 2.0
+FIRST_WINDOW = 8
 
 
 @dataclass(frozen=True)
@@ -90,8 +96,10 @@ class PageExtractor(Protocol):
         filename: str,
         pages: tuple[int, PageOptions],
         on_pages: Callable[[int], None] | None = None,
+        start: int = 0,
     ) -> list[PageLines]:
-        """`pages`: (page count, how each page is read)."""
+        """Pages `start` up to the count of `pages` (count, how each page is read);
+        `on_pages(n)` as they are done, n counting from `start`."""
         ...
 
 
@@ -103,34 +111,57 @@ def check_pdf_magic(data: bytes) -> None:
         raise NotAPdf("the file does not start with a PDF header (%PDF-)")
 
 
+@dataclass(frozen=True)
+class Listeners:
+    """Who hears of a PDF as it is read: `on_page(pages_done, pages)` as pages are
+    extracted; `on_part(document so far)`, for a document whose pages take long to read,
+    every PART_EVERY_S at most (laid out from the pages read so far alone)."""
+
+    on_page: Callable[[int, int], None] | None = None
+    on_part: Callable[[ParsedDocument], None] | None = None
+
+
+NO_LISTENERS = Listeners()
+
+
 def parse_pdf(
     data: bytes,
     filename: str,
     limits: ParseLimits,
-    on_page: Callable[[int, int], None] | None = None,
+    listeners: Listeners = NO_LISTENERS,
     extractor: PageExtractor | None = None,
 ) -> ParsedDocument:
     """Open, validate and extract a PDF within `limits`; raises a RagError subclass on bad
-    input or past a limit. `on_page(pages_done, pages)` is called as pages are extracted;
-    `extractor`, when given, extracts the pages in other processes."""
+    input or past a limit. `extractor`, when given, extracts the pages in other processes."""
     check_pdf_magic(data)
-    source = _Source(data, filename, limits, on_page, extractor)
+    source = _Source(data, filename, limits, listeners.on_page, extractor)
+    on_part = listeners.on_part
     with _open_checked(source) as doc:
-        extracted, meta_title, outline = _read(doc, source)
+        meta_title, outline = _metadata(doc, source.filename)
+        assemble = partial(_assembled, meta_title=meta_title, outline=outline)
+        parts = (lambda pages: on_part(assemble(pages, repaired=False))) if on_part else None
+        extracted = _extract(doc, source, parts)
         repaired = bool(doc.is_repaired)
+    parsed = assemble(extracted, repaired=repaired)
+    if repaired and not parsed.has_text:
+        raise UnreadablePdf(
+            f"{filename}: the PDF is damaged (truncated?) and holds no readable text"
+        )
+    return parsed
+
+
+def _assembled(
+    extracted: list[PageLines], *, meta_title: str, outline: list[str], repaired: bool
+) -> ParsedDocument:
+    """The document laid out from its pages' lines."""
     pages = [lines for lines, _, _ in extracted]
-    parsed = ParsedDocument(
+    return ParsedDocument(
         pages=_structure(pages, [height for _, height, _ in extracted]),
         title=_title(meta_title, pages[0]),
         outline=outline,
         repaired=repaired,
         ocr_pages=sum(ocr for _, _, ocr in extracted),
     )
-    if repaired and not parsed.has_text:
-        raise UnreadablePdf(
-            f"{filename}: the PDF is damaged (truncated?) and holds no readable text"
-        )
-    return parsed
 
 
 @dataclass(frozen=True)
@@ -176,50 +207,88 @@ def _refuse_unusable(doc: pymupdf.Document, filename: str, max_pages: int) -> No
         raise TooLarge(f"{filename}: {doc.page_count} pages, more than the limit of {max_pages}")
 
 
-def _read(doc: pymupdf.Document, source: _Source) -> tuple[list[PageLines], str, list[str]]:
-    """Every page's lines, the metadata title and the outline; a failure that is not a
-    limit means damage."""
+def _metadata(doc: pymupdf.Document, filename: str) -> tuple[str, list[str]]:
+    """The metadata title and the outline; a failure means damage."""
     try:
-        extracted = _extract(doc, source)
         meta_title = normalise(str((doc.metadata or {}).get("title") or "")).strip()
         outline = [normalise(str(entry[1])).strip() for entry in doc.get_toc(simple=True)]
+    except Exception as exc:
+        detail = f"{filename}: damaged PDF, its metadata are unreadable ({exc})"
+        raise UnreadablePdf(detail) from exc
+    return meta_title, [entry for entry in outline if entry]
+
+
+def _extract(
+    doc: pymupdf.Document, source: _Source, on_part: Callable[[list[PageLines]], None] | None
+) -> list[PageLines]:
+    """Every page's lines: in worker processes when there are any, else here; within the
+    limits of characters per page and in all. With `on_part`, window by window, handing it
+    the pages read so far every PART_EVERY_S at most."""
+    count = doc.page_count
+    options = PageOptions(source.limits.max_page_chars, source.limits.ocr)
+    extracted: list[PageLines] = []
+    began = last_part = time.monotonic()
+    while len(extracted) < count:
+        start = len(extracted)
+        stop = _window_end(start, count, time.monotonic() - began) if on_part else count
+        extracted += _extract_window(doc, source, options, start, stop)
+        _check_total(extracted, source)
+        if on_part and stop < count and time.monotonic() - last_part >= PART_EVERY_S:
+            on_part(extracted)
+            last_part = time.monotonic()
+    return extracted
+
+
+def _window_end(start: int, count: int, spent: float) -> int:
+    """Where the next window of pages ends: FIRST_WINDOW pages, then as many as were read
+    before (few windows for a long document), or every page left when, at the pace so far,
+    they take less than PART_EVERY_S (a document read fast is read in two)."""
+    if start and spent / start * (count - start) < PART_EVERY_S:
+        return count
+    return min(count, start + max(FIRST_WINDOW, start))
+
+
+def _extract_window(
+    doc: pymupdf.Document, source: _Source, options: PageOptions, start: int, stop: int
+) -> list[PageLines]:
+    """Pages start..stop-1; a failure that is not a limit means damage."""
+    progress = source.progress(doc.page_count)
+    try:
+        if source.extractor is not None:
+            return source.extractor.extract(
+                source.data,
+                source.filename,
+                (stop, options),
+                lambda done: progress(start + done),
+                start=start,
+            )
+        return _extract_here(doc, range(start, stop), options, progress)
+    except TooLarge as exc:  # a page past its limit: name the file
+        raise TooLarge(f"{source.filename}: {exc.detail}") from exc
     except RagError:
         raise
     except Exception as exc:
         detail = f"{source.filename}: damaged PDF, text extraction failed ({exc})"
         raise UnreadablePdf(detail) from exc
-    return extracted, meta_title, [entry for entry in outline if entry]
 
 
-def _extract(doc: pymupdf.Document, source: _Source) -> list[PageLines]:
-    """Every page's lines: in worker processes when there are any, else here; within the
-    limits of characters per page and per document."""
-    count, limits = doc.page_count, source.limits
-    options = PageOptions(limits.max_page_chars, limits.ocr)
-    try:
-        if source.extractor is not None:
-            progress = source.progress(count)
-            extracted = source.extractor.extract(
-                source.data, source.filename, (count, options), progress
-            )
-        else:
-            extracted = _extract_here(doc, options, source.progress(count))
-    except TooLarge as exc:  # a page past its limit: name the file
-        raise TooLarge(f"{source.filename}: {exc.detail}") from exc
+def _check_total(extracted: list[PageLines], source: _Source) -> None:
     total = sum(len(line.text) for lines, _, _ in extracted for line in lines)
-    if total > limits.max_document_chars:
-        detail = f"more than {limits.max_document_chars:,} characters of text"
+    if total > source.limits.max_document_chars:
+        detail = f"more than {source.limits.max_document_chars:,} characters of text"
         raise TooLarge(f"{source.filename}: {detail}")
-    return extracted
 
 
 def _extract_here(
-    doc: pymupdf.Document, options: PageOptions, progress: Callable[[int], None]
+    doc: pymupdf.Document,
+    numbers: range,
+    options: PageOptions,
+    progress: Callable[[int], None],
 ) -> list[PageLines]:
     extracted = []
-    for page in doc:
-        extracted.append(_page_lines(page, options))
-        progress(len(extracted))
+    for number in numbers:
+        extracted.append(_page_lines(doc[number], options))
+        progress(number + 1)
     return extracted
 
 

@@ -90,17 +90,18 @@ class PdfWorkers:
         filename: str,
         pages: tuple[int, PageOptions],
         on_pages: Callable[[int], None] | None = None,
+        start: int = 0,
     ) -> list[PageLines]:
-        """Blocking: every page's lines, in page order; `pages` is (page count, how each
-        page is read); `on_pages(n)` after each range, n pages being done.
+        """Blocking: the lines of pages `start` up to the count of `pages` (count, how each
+        page is read), in page order; `on_pages(n)` after each range, n pages being done.
         A pool broken meanwhile (a worker died, on this file or on another) is rebuilt and
         the file tried once more."""
         try:
-            return self._extract(data, filename, pages, on_pages)
+            return self._extract(data, filename, pages, on_pages, start)
         except BrokenProcessPool:
             log.warning("the PDF page workers broke during %s; trying it once more", filename)
         try:
-            return self._extract(data, filename, pages, on_pages)
+            return self._extract(data, filename, pages, on_pages, start)
         except BrokenProcessPool as exc:
             raise UnreadablePdf(f"{filename}: the file crashed the PDF parser") from exc
 
@@ -110,10 +111,12 @@ class PdfWorkers:
         filename: str,
         pages: tuple[int, PageOptions],
         on_pages: Callable[[int], None] | None,
+        start: int,
     ) -> list[PageLines]:
-        count, options = pages
+        stop, options = pages
+        count = stop - start
         parts = min(count, max(self.workers, math.ceil(count / self._max_range_pages)))
-        bounds = [round(i * count / parts) for i in range(parts + 1)]
+        bounds = [start + round(i * count / parts) for i in range(parts + 1)]
         ranges = list(zip(bounds, bounds[1:], strict=False))
         executor, futures = self._submit(data, ranges, options)
         try:

@@ -21,7 +21,15 @@ from ragsvc.errors import QuotaExceeded, RagError, TooLarge
 from ragsvc.index import SessionIndex
 from ragsvc.languages import detect_language
 from ragsvc.parsed import ParsedDocument
-from ragsvc.pdf import Ocr, PageExtractor, ParseLimits, check_pdf_magic, parse_pdf
+from ragsvc.pdf import (
+    NO_LISTENERS,
+    Listeners,
+    Ocr,
+    PageExtractor,
+    ParseLimits,
+    check_pdf_magic,
+    parse_pdf,
+)
 from ragsvc.schemas import Chunk, Document
 from ragsvc.store import SessionState
 
@@ -82,6 +90,7 @@ class Prepared:
     drafts: list[Chunk] = field(default_factory=list)  # ids are assigned at commit
     vectors: Vectors | None = None
     committed: int = 0  # drafts already in the index, committed while it was embedded
+    adds: bool = False  # its drafts join its document's chunks indexed before, not replace them
 
 
 def in_upload_order(by_sha: dict[str, Document], uploads: list[UploadedFile]) -> list[Document]:
@@ -115,11 +124,17 @@ def prepare(
     upload: UploadedFile,
     document: Document,
     options: IngestOptions,
-    on_page: Callable[[int, int], None] | None = None,
+    listeners: Listeners = NO_LISTENERS,
     extractor: PageExtractor | None = None,
 ) -> Prepared:
     """Blocking: parse and chunk one PDF; raises RagError for files that are not usable."""
-    parsed = parse_pdf(upload.data, upload.filename, options.parse_limits, on_page, extractor)
+    parsed = parse_pdf(upload.data, upload.filename, options.parse_limits, listeners, extractor)
+    return prepared(parsed, document, options)
+
+
+def prepared(parsed: ParsedDocument, document: Document, options: IngestOptions) -> Prepared:
+    """The parsed document chunked, `ready` (or `no_text`); raises TooLarge past the
+    chunks a document may have."""
     language = detect_language(block.text for page in parsed.pages for block in page)
     done = document.model_copy(
         update={
@@ -138,9 +153,19 @@ def prepare(
         return Prepared(done)
     drafts = chunk_drafts(parsed, done.id, options, language)
     if len(drafts) > options.max_chunks:
-        raise TooLarge(f"{upload.filename}: more than {options.max_chunks:,} chunks of text")
+        raise TooLarge(f"{document.filename}: more than {options.max_chunks:,} chunks of text")
     done.chunks = len(drafts)
     return Prepared(done, drafts)
+
+
+def part_of(parsed: ParsedDocument, document: Document, options: IngestOptions) -> Prepared:
+    """The pages read so far of a document being parsed, chunked, the document still
+    `processing` (no drafts if they hold no text yet)."""
+    part = prepared(parsed, document, options)
+    part.document = part.document.model_copy(
+        update={"status": "processing", "detail": None, "chunks": len(part.drafts)}
+    )
+    return part
 
 
 def chunk_drafts(
@@ -192,12 +217,35 @@ async def embed(
     prepared.vectors = np.concatenate(parts) if parts else None
 
 
+class RememberingEmbedder:
+    """An embedder that remembers the vectors of the texts it embedded: one document's
+    chunks, committed while it was still being read, are not embedded again at the end."""
+
+    def __init__(self, embedder: Embedder) -> None:
+        self._embedder = embedder
+        self._known: dict[str, Vectors] = {}
+
+    @property
+    def name(self) -> str:
+        return self._embedder.name
+
+    async def embed(self, texts: list[str]) -> Vectors:
+        new = [t for t in dict.fromkeys(texts) if t not in self._known]
+        if new:
+            self._known.update(zip(new, await self._embedder.embed(new), strict=True))
+        if not texts:
+            return await self._embedder.embed([])
+        return np.stack([self._known[t] for t in texts])
+
+
 def _part(prepared: Prepared, vectors: Vectors, done: int) -> Prepared:
     """The drafts embedded since the last part (copies: the index keeps what it is given),
     under the document still `processing`, counting the chunks indexed so far."""
     document = prepared.document.model_copy(update={"status": "processing", "chunks": done})
     drafts = [chunk.model_copy() for chunk in prepared.drafts[prepared.committed : done]]
-    return Prepared(document, drafts, vectors[prepared.committed : done])
+    return Prepared(
+        document, drafts, vectors[prepared.committed : done], adds=bool(prepared.committed)
+    )
 
 
 def commit(
@@ -221,8 +269,8 @@ def commit(
         current = state.documents.get(doc.id) if replace else by_sha.get(doc.sha256)
         if (current is None) if replace else (current is not None):
             continue
-        if doc.status == "failed" and state.index is not None:
-            state.index.remove_document(doc.id)  # what was committed while it was embedded
+        if not (item.adds or item.committed) and state.index is not None:
+            state.index.remove_document(doc.id)  # what a part of it read earlier put there
         if item.drafts[item.committed :] and item.vectors is not None:
             drafts, vectors = item.drafts[item.committed :], item.vectors[item.committed :]
             _index(state, drafts, vectors, embedder_name)
