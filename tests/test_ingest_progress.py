@@ -237,7 +237,7 @@ async def upload_in_steps(
     """Upload without waiting, its chunks embedded three at a time (the card and pages 1-2
     first), and committed after every batch."""
     monkeypatch.setattr(preparation, "EMBED_BATCH", 3)
-    monkeypatch.setattr(preparation, "PART_EVERY_S", 0.0)
+    monkeypatch.setattr(pdf_module, "PART_EVERY_S", 0.0)
     files = {"files": ("t.pdf", data)}
     up = await http.post("/upload", params={"wait": "false"}, files=files, headers=headers)
     return up.json()["documents"][0]

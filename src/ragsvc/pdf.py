@@ -49,9 +49,10 @@ _MAX_HEADING = 100
 _ALLOCATION_FAILED = re.compile(r"\b(m|re|c)alloc\b.*\bfailed\b")  # MuPDF, out of memory
 # "dict" decodes every image by default: 1016 ms against 28 ms for the DeepSeek-R1 paper.
 _TEXT_ONLY = pymupdf.TEXTFLAGS_DICT & ~pymupdf.TEXT_PRESERVE_IMAGES
-# A document whose pages take long to read (OCR, hundreds of pages) is handed over as it
-# goes, every PART_EVERY_S at most: read in windows of FIRST_WINDOW pages, then as many as
-# were read before (8, 8, 16, 32, ...), so a long document costs few windows.
+# A document that takes long to ingest is committed as it goes, every PART_EVERY_S at most:
+# here as its pages are read, in preparation.py as its chunks are embedded. Pages are read
+# in windows of FIRST_WINDOW pages, then as many as were read before (8, 8, 16, 32, ...),
+# so a long document costs few windows.
 PART_EVERY_S = 2.0
 FIRST_WINDOW = 8
 

@@ -14,6 +14,7 @@ from typing import Literal
 
 import numpy as np
 
+from ragsvc import pdf
 from ragsvc.chunking import abstract, document_card, passages
 from ragsvc.clock import now
 from ragsvc.embeddings import Embedder, Vectors
@@ -40,10 +41,6 @@ NO_TEXT_DETAIL = (
 OCR_DETAIL = "{ocr} of {pages} pages had no text layer and were read by OCR: expect some errors."
 REPAIRED_DETAIL = "The file was damaged and has been repaired; some text may be missing."
 EMBED_BATCH = 256  # chunks per embedding call: the unit of progress events
-# While a document is embedded, what is embedded so far is committed at most this often, so
-# that questions are answered from its first pages; a document embedded faster (most, with
-# the bundled embedder) is committed once, when it is done.
-PART_EVERY_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -202,7 +199,8 @@ async def embed(
 ) -> None:
     """Vectorise the drafts in batches, reporting (embedded, total) after each. With
     `on_part`, while batches remain, it is handed the chunks embedded so far and not yet
-    handed over, every PART_EVERY_S seconds at most, as a `processing` document."""
+    handed over, every pdf.PART_EVERY_S seconds at most (as the pages read while it was
+    parsed), as a `processing` document."""
     texts = [chunk.search_text for chunk in prepared.drafts]
     parts: list[Vectors] = []
     last_part = time.monotonic()
@@ -211,7 +209,7 @@ async def embed(
         done = min(start + EMBED_BATCH, len(texts))
         if on_batch is not None:
             on_batch(done, len(texts))
-        if on_part and done < len(texts) and time.monotonic() - last_part >= PART_EVERY_S:
+        if on_part and done < len(texts) and time.monotonic() - last_part >= pdf.PART_EVERY_S:
             await on_part(_part(prepared, np.concatenate(parts), done))
             prepared.committed, last_part = done, time.monotonic()
     prepared.vectors = np.concatenate(parts) if parts else None
