@@ -126,7 +126,7 @@ test-e2e: $(E2E_STAMP) $(JS_STAMP) browser
 	$(BIN)/pytest -m e2e
 
 openapi: $(STAMP)
-	$(BIN)/python -m ragsvc.openapi_export openapi/openapi.json
+	$(BIN)/python -m ragsvc.api.openapi_export openapi/openapi.json
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

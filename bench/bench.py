@@ -47,9 +47,9 @@ from replica_bench import postgres_redis  # noqa: E402
 from replica_bench import rows as postgres_rows  # noqa: E402
 from tests.server import running_server  # noqa: E402
 
-from ragsvc.app import create_app  # noqa: E402
-from ragsvc.config import Settings  # noqa: E402
-from ragsvc.embeddings import WordLlamaEmbedder  # noqa: E402
+from ragsvc.api.app import create_app  # noqa: E402
+from ragsvc.core.config import Settings  # noqa: E402
+from ragsvc.search.embedders import WordLlamaEmbedder  # noqa: E402
 
 PAPER = ROOT.parent / "shared" / "data" / "DeepSeek_R1.pdf"
 CONCURRENCY = {1: 30, 10: 200, 100: 300}  # clients -> questions asked in all
@@ -96,7 +96,7 @@ def interleaved(pipelines: list[Callable[[], IngestResult]], rounds: int) -> lis
 
 def heavy_embedder() -> list[IngestResult]:
     """MiniLM ([st] extra): ragsvc's whole ingest against the raw embedder on its chunks."""
-    from ragsvc.embeddings import SentenceTransformerEmbedder
+    from ragsvc.search.embedders import SentenceTransformerEmbedder
 
     model = SentenceTransformerEmbedder()
     model.embed_sync(["warm up"])

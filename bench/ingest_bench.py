@@ -22,10 +22,10 @@ import httpx
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
-from ragsvc.config import Settings
-from ragsvc.embeddings import WordLlamaEmbedder
-from ragsvc.preparation import IngestOptions, UploadedFile, new_document, prepare
-from ragsvc.state import options
+from ragsvc.core.config import Settings
+from ragsvc.ingest.steps import IngestOptions, UploadedFile, new_document, prepare
+from ragsvc.runtime.app_state import options
+from ragsvc.search.embedders import WordLlamaEmbedder
 
 
 @dataclass

@@ -271,10 +271,10 @@ def answer_work_alone(rounds: int = 400) -> float:
 
 
 async def _answer_work(rounds: int) -> float:
-    from ragsvc.app import create_app
-    from ragsvc.config import Settings
-    from ragsvc.schemas import AskRequest
-    from ragsvc.tokens import hash_token
+    from ragsvc.api.app import create_app
+    from ragsvc.core.config import Settings
+    from ragsvc.core.schemas import AskRequest
+    from ragsvc.sessions.session_tokens import hash_token
 
     with tempfile.TemporaryDirectory() as scratch:
         app = create_app(Settings(data_dir=Path(scratch)))

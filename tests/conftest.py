@@ -19,12 +19,12 @@ import pymupdf
 import pytest
 from fastapi import FastAPI
 
-from ragsvc.app import create_app
-from ragsvc.backends import Backends, make_store
-from ragsvc.config import Settings
-from ragsvc.embeddings import Vectors, normalise
-from ragsvc.extractive import ExtractiveGenerator
-from ragsvc.pdf import ParseLimits
+from ragsvc.answer.extractive import ExtractiveGenerator
+from ragsvc.api.app import create_app
+from ragsvc.core.config import Settings
+from ragsvc.pdf.read import ParseLimits
+from ragsvc.runtime.backends import Backends, make_store
+from ragsvc.search.embedders import Vectors, normalise
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 LIMITS = ParseLimits(max_pages=1000, max_page_chars=10**6, max_document_chars=10**8)

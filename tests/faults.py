@@ -10,9 +10,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
-from ragsvc.disk_store import DiskStore
-from ragsvc.schemas import Turn
-from ragsvc.store import SessionState
+from ragsvc.core.schemas import Turn
+from ragsvc.storage.disk.store import DiskStore
+from ragsvc.storage.store import SessionState
 
 from .conftest import unavailable
 

@@ -18,7 +18,7 @@ import uvicorn
 from starlette.types import ASGIApp
 
 RAGSVC = Path(sys.executable).with_name("ragsvc")
-GUARDED_HTTP_PROTOCOL = "ragsvc.serving:GuardedHttpProtocol"  # as `ragsvc serve` runs it
+GUARDED_HTTP_PROTOCOL = "ragsvc.api.serving:GuardedHttpProtocol"  # as `ragsvc serve` runs it
 
 
 def free_port() -> int:

@@ -22,16 +22,16 @@ import pymupdf
 import pytest
 from pydantic import SecretStr
 
-from ragsvc.app import create_app
-from ragsvc.config import Settings
-from ragsvc.disk_store import DiskStore
-from ragsvc.embeddings import Vectors
-from ragsvc.index import SessionIndex
-from ragsvc.memory import release_freed_memory
-from ragsvc.pdf_workers import PdfWorkers, WorkerLimits
-from ragsvc.schemas import Chunk
-from ragsvc.store import SessionMeta, SessionState
-from ragsvc.tokens import hash_token
+from ragsvc.api.app import create_app
+from ragsvc.core.config import Settings
+from ragsvc.core.schemas import Chunk
+from ragsvc.pdf.workers import PdfWorkers, WorkerLimits
+from ragsvc.search.embedders import Vectors
+from ragsvc.search.index import SessionIndex
+from ragsvc.sessions.session_tokens import hash_token
+from ragsvc.storage.disk.store import DiskStore
+from ragsvc.storage.memory import release_freed_memory
+from ragsvc.storage.store import SessionMeta, SessionState
 
 from .conftest import (
     GatedEmbedder,
@@ -728,10 +728,10 @@ def test_case6_memory_is_given_back_after_sessions_are_deleted(tmp_path: Path):
 import anyio, numpy as np
 from datetime import timedelta
 from pathlib import Path
-from ragsvc.disk_store import DiskStore
-from ragsvc.index import SessionIndex
-from ragsvc.memory import release_freed_memory
-from ragsvc.schemas import Chunk
+from ragsvc.storage.disk.store import DiskStore
+from ragsvc.search.index import SessionIndex
+from ragsvc.storage.memory import release_freed_memory
+from ragsvc.core.schemas import Chunk
 
 def rss():
     return int(Path("/proc/self/status").read_text().split("VmRSS:")[1].split()[0])

@@ -13,8 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ragsvc.app import create_app
-from ragsvc.config import Settings
+from ragsvc.api.app import create_app
+from ragsvc.core.config import Settings
 
 from .conftest import app_client, fake_backends, make_pdf, parse_sse, unavailable
 from .server import serving_in_thread

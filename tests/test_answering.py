@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ragsvc.answering import (
+from ragsvc.answer.answering import (
     Answering,
     AnswerOptions,
     answerable_index,
@@ -18,10 +18,10 @@ from ragsvc.answering import (
     numbered_sources,
     wanted_documents,
 )
-from ragsvc.clock import now
-from ragsvc.config import Settings
-from ragsvc.disk_store import DiskStore
-from ragsvc.errors import (
+from ragsvc.answer.extractive import ExtractiveGenerator
+from ragsvc.core.clock import now
+from ragsvc.core.config import Settings
+from ragsvc.core.errors import (
     DocumentNotFound,
     IndexMismatch,
     InvalidInput,
@@ -29,15 +29,15 @@ from ragsvc.errors import (
     ProblemRaised,
     problem,
 )
-from ragsvc.events import AnswerEvent, FailedEvent, SourcesEvent, TokenEvent
-from ragsvc.extractive import ExtractiveGenerator
-from ragsvc.index import SessionIndex
-from ragsvc.ingestion import Ingestion
-from ragsvc.preparation import IngestOptions, UploadedFile
-from ragsvc.retrieval import Retrieved
-from ragsvc.schemas import AskRequest, Chunk, Document
-from ragsvc.state import options
-from ragsvc.store import SessionState
+from ragsvc.core.schemas import AskRequest, Chunk, Document
+from ragsvc.ingest.ingestion import Ingestion
+from ragsvc.ingest.steps import IngestOptions, UploadedFile
+from ragsvc.runtime.app_state import options
+from ragsvc.search.index import SessionIndex
+from ragsvc.search.retrieval import Retrieved
+from ragsvc.storage.disk.store import DiskStore
+from ragsvc.storage.store import SessionState
+from ragsvc.streams.events import AnswerEvent, FailedEvent, SourcesEvent, TokenEvent
 
 from .conftest import HashEmbedder, make_pdf
 

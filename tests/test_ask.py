@@ -10,7 +10,7 @@ import anyio.to_thread
 import httpx
 import pytest
 
-from ragsvc.config import Settings
+from ragsvc.core.config import Settings
 
 from .conftest import app_client, parse_sse
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from ragsvc.chunking import (
+from ragsvc.core.schemas import Chunk
+from ragsvc.ingest.chunking import (
     CARD_CHARS,
     abstract,
     chunk_text,
@@ -11,8 +12,7 @@ from ragsvc.chunking import (
     passages,
     split_sentences,
 )
-from ragsvc.parsed import Block
-from ragsvc.schemas import Chunk
+from ragsvc.pdf.parsed import Block
 
 
 def test_line_end_hyphenation_is_repaired_but_real_hyphens_stay():

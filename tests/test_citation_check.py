@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ragsvc.citation_check import supporting_quotes
-from ragsvc.schemas import Source
+from ragsvc.answer.citation_check import supporting_quotes
+from ragsvc.core.schemas import Source
 
 OWLS = (
     "Barn owls hunt at night over open fields [3]. They locate voles by sound alone, "

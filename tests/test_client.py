@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from ragsvc.app import create_app
-from ragsvc.client import Client, ProblemError
-from ragsvc.config import Settings
-from ragsvc.events import (
+from ragsvc.api.app import create_app
+from ragsvc.client.http_client import Client, ProblemError
+from ragsvc.core.config import Settings
+from ragsvc.streams.events import (
     ChunksEmbedded,
     DocumentSettled,
     DoneEvent,

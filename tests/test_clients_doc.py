@@ -19,8 +19,8 @@ from starlette.applications import Starlette
 from starlette.responses import HTMLResponse
 from starlette.routing import Route
 
-from ragsvc.app import create_app
-from ragsvc.config import Settings
+from ragsvc.api.app import create_app
+from ragsvc.core.config import Settings
 
 from .browser import chromium
 from .conftest import fake_backends, make_pdf

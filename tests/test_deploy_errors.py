@@ -12,8 +12,8 @@ import pytest
 from typer.testing import CliRunner
 
 from ragsvc.cli import app as cli
-from ragsvc.config import Settings
-from ragsvc.pdf_workers import PdfWorkers, WorkerLimits
+from ragsvc.core.config import Settings
+from ragsvc.pdf.workers import PdfWorkers, WorkerLimits
 
 from .conftest import app_client, client_on, fake_backends
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ragsvc.config import Settings
+from ragsvc.core.config import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCKER = ROOT / "docker"

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from pydantic import AliasChoices
 
-from ragsvc import errors
-from ragsvc.config import Settings
+from ragsvc.core import errors
+from ragsvc.core.config import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()

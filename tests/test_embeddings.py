@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ragsvc.embeddings import Vectors, WordLlamaEmbedder, embed_queries, normalise
+from ragsvc.search.embedders import Vectors, WordLlamaEmbedder, embed_queries, normalise
 
 from .conftest import HashEmbedder
 

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from ragsvc.eval_report import Report, answer_recall, render, score
-from ragsvc.terms import content_words
+from ragsvc.eval.report import Report, answer_recall, render, score
+from ragsvc.text.terms import content_words
 
 
 def test_content_words_are_stemmed_without_stop_words_and_keep_numbers():

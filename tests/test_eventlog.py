@@ -10,8 +10,8 @@ from contextlib import aclosing, asynccontextmanager
 import anyio
 import pytest
 
-from ragsvc.errors import Overloaded, TooMuchInProgress
-from ragsvc.eventlog import EventLog, Limits, LogHub
+from ragsvc.core.errors import Overloaded, TooMuchInProgress
+from ragsvc.streams.event_log import EventLog, Limits, LogHub
 
 pytestmark = pytest.mark.anyio
 

@@ -6,11 +6,11 @@ import re
 
 import pytest
 
-from ragsvc import extractive
-from ragsvc.embeddings import Vectors
-from ragsvc.extractive import ExtractiveGenerator
-from ragsvc.prompts import NOT_FOUND, Prompt
-from ragsvc.schemas import Source
+from ragsvc.answer import extractive
+from ragsvc.answer.extractive import ExtractiveGenerator
+from ragsvc.answer.prompts import NOT_FOUND, Prompt
+from ragsvc.core.schemas import Source
+from ragsvc.search.embedders import Vectors
 
 from .conftest import HashEmbedder
 

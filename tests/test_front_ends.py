@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from ragsvc.config import Settings
-from ragsvc.serving import uvicorn_options
+from ragsvc.api.serving import uvicorn_options
+from ragsvc.core.config import Settings
 
 from .conftest import app_client
 

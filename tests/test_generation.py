@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from ragsvc.generation import LlamaGenerator, Sampling
-from ragsvc.prompts import Prompt
+from ragsvc.answer.generators import LlamaGenerator, Sampling
+from ragsvc.answer.prompts import Prompt
 
 pytestmark = pytest.mark.anyio
 

@@ -10,16 +10,16 @@ import httpx
 import numpy as np
 import pytest
 
-from ragsvc import pdf as pdf_module
-from ragsvc import preparation
-from ragsvc.config import Settings
-from ragsvc.embeddings import Vectors
-from ragsvc.index import SessionIndex
-from ragsvc.ingestion import _fail_interrupted
-from ragsvc.preparation import UploadedFile, new_document
-from ragsvc.schemas import Chunk
-from ragsvc.store import SessionState
-from ragsvc.tokens import hash_token
+from ragsvc.core.config import Settings
+from ragsvc.core.schemas import Chunk
+from ragsvc.ingest import steps as preparation
+from ragsvc.ingest.ingestion import _fail_interrupted
+from ragsvc.ingest.steps import UploadedFile, new_document
+from ragsvc.pdf import read as pdf_module
+from ragsvc.search.embedders import Vectors
+from ragsvc.search.index import SessionIndex
+from ragsvc.sessions.session_tokens import hash_token
+from ragsvc.storage.store import SessionState
 
 from .conftest import GatedEmbedder, app_client, app_of, parse_sse
 
@@ -179,7 +179,7 @@ async def test_a_document_whose_ingest_died_becomes_failed(settings: Settings, t
         lease_dir.mkdir()
         # Another process takes the lease of `dead`, then exits (as a crashed worker would).
         holder = (
-            "import sys; from pathlib import Path; from ragsvc.leases import FileLease; "
+            "import sys; from pathlib import Path; from ragsvc.storage.leases import FileLease; "
             "FileLease.take(Path(sys.argv[1])); print('held', flush=True)"
         )
         done = subprocess.run(

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ragsvc.index import SessionIndex
-from ragsvc.languages import detect_language
-from ragsvc.schemas import Chunk
+from ragsvc.core.schemas import Chunk
+from ragsvc.search.index import SessionIndex
+from ragsvc.text.languages import detect_language
 
 from .conftest import make_pdf
 

@@ -13,20 +13,20 @@ import ragsvc
 
 # The web layer: routes, dependencies, the SSE wire format, HTTP errors and the app factory.
 WEB_LAYER = (
-    "ragsvc.app",
-    "ragsvc.cookies",
-    "ragsvc.deps",
-    "ragsvc.http_errors",
-    "ragsvc.middleware",
-    "ragsvc.openapi_doc",
-    "ragsvc.openapi_export",
-    "ragsvc.routes",
-    "ragsvc.serving",
-    "ragsvc.sse",
-    "ragsvc.ai_sdk_stream",
+    "ragsvc.api.app",
+    "ragsvc.api.cookies",
+    "ragsvc.api.deps",
+    "ragsvc.api.problems",
+    "ragsvc.api.middleware",
+    "ragsvc.api.openapi_doc",
+    "ragsvc.api.openapi_export",
+    "ragsvc.api.routes",
+    "ragsvc.api.serving",
+    "ragsvc.api.sse",
+    "ragsvc.api.ai_sdk_frames",
     # The worker process: it serves the API's health routes as its probes.
-    "ragsvc.probes",
-    "ragsvc.worker",
+    "ragsvc.api.probes",
+    "ragsvc.worker.job_loop",
 )
 FRAMEWORKS = ("fastapi", "starlette", "sse_starlette")
 
@@ -41,7 +41,11 @@ def test_domain_and_use_case_modules_import_no_web_framework():
         for m in pkgutil.walk_packages(ragsvc.__path__, "ragsvc.")
         if not in_web_layer(m.name)
     ]
-    assert {"ragsvc.answering", "ragsvc.ingestion", "ragsvc.state"} <= set(modules)
+    assert {
+        "ragsvc.answer.answering",
+        "ragsvc.ingest.ingestion",
+        "ragsvc.runtime.app_state",
+    } <= set(modules)
     code = (
         "import importlib, json, sys\n"
         f"for name in {modules!r}:\n"

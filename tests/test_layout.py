@@ -6,7 +6,7 @@ from __future__ import annotations
 import pymupdf
 import pytest
 
-from ragsvc.pdf import parse_pdf
+from ragsvc.pdf.read import parse_pdf
 
 from .conftest import LIMITS
 
@@ -86,7 +86,7 @@ def test_pymupdf_add_ons_stay_unloaded():
     import sys
 
     code = (
-        "import sys, ragsvc.pdf; "
+        "import sys, ragsvc.pdf.read; "
         "print(sorted({'onnxruntime', 'pymupdf4llm'} & {m for m in sys.modules if sys.modules[m]}))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -118,7 +118,7 @@ def make_tricky_page() -> bytes:
 
 
 def test_headings_are_told_from_sentences_equations_and_links():
-    from ragsvc.chunking import passages
+    from ragsvc.ingest.chunking import passages
 
     parsed = parse_pdf(make_tricky_page(), "tricky.pdf", LIMITS)
     headings = [b.text for b in parsed.pages[0] if b.heading]
@@ -134,7 +134,7 @@ def test_headings_are_told_from_sentences_equations_and_links():
 
 
 def test_ligatures_and_mathematical_letters_become_plain_text():
-    from ragsvc.normalise import normalise
+    from ragsvc.text.normalise import normalise
 
     assert (
         normalise("Cluster Conﬁguration of 𝑝 and 𝐱, ﬂow")

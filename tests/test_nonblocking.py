@@ -12,8 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ragsvc.app import create_app
-from ragsvc.config import Settings
+from ragsvc.api.app import create_app
+from ragsvc.core.config import Settings
 
 from .conftest import make_pdf
 

@@ -12,8 +12,8 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from ragsvc.config import Settings
-from ragsvc.logs import configure_logging
+from ragsvc.core.config import Settings
+from ragsvc.runtime.logging_setup import configure_logging
 
 from .conftest import app_client
 

@@ -13,10 +13,10 @@ import pymupdf
 import pytest
 from rapidfuzz.distance import Levenshtein
 
-from ragsvc.app import create_app
-from ragsvc.backends import make_backends
-from ragsvc.config import Settings
-from ragsvc.pdf import Ocr, ParseLimits, parse_pdf
+from ragsvc.api.app import create_app
+from ragsvc.core.config import Settings
+from ragsvc.pdf.read import Ocr, ParseLimits, parse_pdf
+from ragsvc.runtime.backends import make_backends
 
 from .conftest import SHARED_DATA, unavailable
 

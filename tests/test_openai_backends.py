@@ -21,12 +21,12 @@ import openai
 import pytest
 from fastapi import FastAPI
 
-from ragsvc.app import create_app
-from ragsvc.backends import Backends, make_backends
-from ragsvc.config import Settings
-from ragsvc.generation import OpenAIGenerator
-from ragsvc.prompts import Prompt
-from ragsvc.schemas import Source
+from ragsvc.answer.generators import OpenAIGenerator
+from ragsvc.answer.prompts import Prompt
+from ragsvc.api.app import create_app
+from ragsvc.core.config import Settings
+from ragsvc.core.schemas import Source
+from ragsvc.runtime.backends import Backends, make_backends
 
 from .conftest import make_pdf, parse_sse
 from .fake_openai import FakeOpenAI, fake_usage

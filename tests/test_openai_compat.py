@@ -10,11 +10,11 @@ import httpx
 import openai
 import pytest
 
-from ragsvc.app import create_app
-from ragsvc.config import Settings
-from ragsvc.errors import BackendUnavailable
-from ragsvc.prompts import Prompt
-from ragsvc.token_count import count_tokens
+from ragsvc.answer.prompts import Prompt
+from ragsvc.answer.usage_count import count_tokens
+from ragsvc.api.app import create_app
+from ragsvc.core.config import Settings
+from ragsvc.core.errors import BackendUnavailable
 
 from .conftest import fake_backends, make_pdf
 from .server import serving_in_thread

@@ -10,10 +10,10 @@ import httpx
 import pytest
 from openapi_spec_validator import validate
 
-from ragsvc.errors import problem_of
-from ragsvc.http_errors import PROBLEM_JSON
-from ragsvc.openapi_export import openapi_document, render
-from ragsvc.stream_schemas import STREAMS
+from ragsvc.api.frame_schemas import STREAMS
+from ragsvc.api.openapi_export import openapi_document, render
+from ragsvc.api.problems import PROBLEM_JSON
+from ragsvc.core.errors import problem_of
 
 from .conftest import parse_sse
 

@@ -15,9 +15,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ragsvc.app import create_app
-from ragsvc.config import Settings
-from ragsvc.generation import bundled_smollm2
+from ragsvc.answer.generators import bundled_smollm2
+from ragsvc.api.app import create_app
+from ragsvc.core.config import Settings
 
 from .conftest import make_pdf, parse_sse, unavailable
 from .server import free_port, serving_in_thread, until_ready

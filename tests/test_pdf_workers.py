@@ -13,11 +13,11 @@ from pathlib import Path
 import pymupdf
 import pytest
 
-from ragsvc import pdf
-from ragsvc.errors import UnreadablePdf
-from ragsvc.parsed import ParsedDocument
-from ragsvc.pdf import Listeners, PageOptions, parse_pdf
-from ragsvc.pdf_workers import PdfWorkers, WorkerLimits
+from ragsvc.core.errors import UnreadablePdf
+from ragsvc.pdf import read as pdf
+from ragsvc.pdf.parsed import ParsedDocument
+from ragsvc.pdf.read import Listeners, PageOptions, parse_pdf
+from ragsvc.pdf.workers import PdfWorkers, WorkerLimits
 from tests.conftest import LIMITS
 from tests.crashing_worker import MARK, crash_on_marked_files
 from tests.test_layout import make_paper

@@ -13,9 +13,9 @@ import httpx
 import numpy as np
 import pytest
 
-from ragsvc.config import Settings
-from ragsvc.index import read_part
-from ragsvc.tokens import hash_token
+from ragsvc.core.config import Settings
+from ragsvc.search.index import read_part
+from ragsvc.sessions.session_tokens import hash_token
 
 from .conftest import app_client, app_of
 
@@ -129,7 +129,7 @@ async def test_concurrent_uploads_to_one_session_all_land(settings: Settings, pd
 
 
 def test_store_refuses_paths_that_are_not_token_hashes(tmp_path: Path):
-    from ragsvc.disk_store import DiskStore
+    from ragsvc.storage.disk.store import DiskStore
 
     store = DiskStore(tmp_path)
     with pytest.raises(ValueError):
@@ -141,7 +141,7 @@ async def test_writing_to_a_session_deleted_meanwhile_is_401(settings: Settings,
         token = (await http.post("/sessions")).json()["token"]
         store = app_of(http).state.ragsvc.backends.store
         await store.delete_session(hash_token(token))
-        from ragsvc.errors import SessionGone
+        from ragsvc.core.errors import SessionGone
 
         with pytest.raises(SessionGone):
             await store.update(hash_token(token), lambda state: None)
@@ -182,7 +182,11 @@ async def test_a_session_stored_before_document_parts_is_read_and_upgraded(
         up = await http.post("/upload", files={"files": ("sea.pdf", pdf(TEXT))})
         headers = {"Authorization": f"Bearer {up.json()['token']}", "Accept": "application/json"}
         answer = (await http.post("/ask", json=question, headers=headers)).json()
-        return headers, answer, next(app_of(http).state.ragsvc.backends.store.root.iterdir())
+        return (
+            headers,
+            answer,
+            next(app_of(http).state.ragsvc.backends.store.root.iterdir()),
+        )
 
     headers, answer, session = await run_app(settings, first_life)
     store_as_before_parts(session)

@@ -19,14 +19,14 @@ import pytest
 from typer.testing import CliRunner
 
 from ragsvc.cli import app as cli
-from ragsvc.clock import now
-from ragsvc.config import Settings
-from ragsvc.index import SessionIndex
-from ragsvc.ingestion import INTERRUPTED_DETAIL
-from ragsvc.pg_store import PostgresStore
-from ragsvc.schemas import Chunk, Document, Turn
-from ragsvc.store import SessionState
-from ragsvc.tokens import hash_token
+from ragsvc.core.clock import now
+from ragsvc.core.config import Settings
+from ragsvc.core.schemas import Chunk, Document, Turn
+from ragsvc.ingest.ingestion import INTERRUPTED_DETAIL
+from ragsvc.search.index import SessionIndex
+from ragsvc.sessions.session_tokens import hash_token
+from ragsvc.storage.postgres.store import PostgresStore
+from ragsvc.storage.store import SessionState
 
 from .conftest import app_client, make_pdf
 from .relay import relay

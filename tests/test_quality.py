@@ -7,9 +7,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ragsvc.app import create_app
-from ragsvc.config import Settings
-from ragsvc.evaluate import evaluate
+from ragsvc.api.app import create_app
+from ragsvc.core.config import Settings
+from ragsvc.eval.evaluate import evaluate
 
 from .conftest import SHARED_DATA
 

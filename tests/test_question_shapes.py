@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ragsvc.question_shapes import is_comparison, names_in
+from ragsvc.answer.question_shapes import is_comparison, names_in
 
 
 @pytest.mark.parametrize(

@@ -18,11 +18,11 @@ from redis.asyncio import Redis
 from typer.testing import CliRunner
 
 from ragsvc.cli import app as cli
-from ragsvc.config import Settings
-from ragsvc.eventlog import EventLog
-from ragsvc.events import AnswerEvent, SourcesEvent, TokenEvent
-from ragsvc.shared_logs import ALIVE_FOR_S, SharedLogs
-from ragsvc.tokens import hash_token
+from ragsvc.core.config import Settings
+from ragsvc.sessions.session_tokens import hash_token
+from ragsvc.streams.event_log import EventLog
+from ragsvc.streams.events import AnswerEvent, SourcesEvent, TokenEvent
+from ragsvc.streams.redis_copies import ALIVE_FOR_S, SharedLogs
 
 from .conftest import app_client, app_of, make_pdf, parse_sse
 from .server import free_port, server_process

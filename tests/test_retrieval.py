@@ -7,9 +7,9 @@ import pytest
 import Stemmer
 from bm25s.tokenization import Tokenizer
 
-from ragsvc.index import SessionIndex, tokenize
-from ragsvc.retrieval import Query, fuse, is_global_question, rank, requested_section
-from ragsvc.schemas import Chunk
+from ragsvc.core.schemas import Chunk
+from ragsvc.search.index import SessionIndex, tokenize
+from ragsvc.search.retrieval import Query, fuse, is_global_question, rank, requested_section
 
 from .conftest import HashEmbedder
 

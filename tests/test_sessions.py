@@ -9,8 +9,8 @@ from datetime import timedelta
 import httpx
 import pytest
 
-from ragsvc.config import Settings
-from ragsvc.tokens import hash_token
+from ragsvc.core.config import Settings
+from ragsvc.sessions.session_tokens import hash_token
 
 from .conftest import app_client, app_of, make_pdf, parse_sse
 

@@ -10,9 +10,17 @@ from datetime import UTC, datetime
 import pytest
 from sse_starlette import ServerSentEvent
 
-from ragsvc.errors import AnswerAbandoned
-from ragsvc.event_codec import decode_event, encode_event, event_name_and_data
-from ragsvc.events import (
+from ragsvc.api.sse import (
+    WRITE_BYTES,
+    Batch,
+    encode_frame,
+    frames,
+    parse_event_id,
+)
+from ragsvc.core.errors import AnswerAbandoned
+from ragsvc.core.schemas import Document, Quote, Source, Timings, Usage
+from ragsvc.streams.event_codec import decode_event, encode_event, event_name_and_data
+from ragsvc.streams.events import (
     AnswerEvent,
     ChunksEmbedded,
     DocumentSettled,
@@ -21,14 +29,6 @@ from ragsvc.events import (
     PageParsed,
     SourcesEvent,
     TokenEvent,
-)
-from ragsvc.schemas import Document, Quote, Source, Timings, Usage
-from ragsvc.sse import (
-    WRITE_BYTES,
-    Batch,
-    encode_frame,
-    frames,
-    parse_event_id,
 )
 
 from .conftest import parse_sse

@@ -18,9 +18,9 @@ import anyio
 import httpx
 import pytest
 
-from ragsvc.app import create_app
-from ragsvc.config import Settings
-from ragsvc.prompts import Prompt
+from ragsvc.answer.prompts import Prompt
+from ragsvc.api.app import create_app
+from ragsvc.core.config import Settings
 
 from .conftest import fake_backends, make_pdf
 from .server import serving_in_thread
@@ -199,7 +199,7 @@ def test_a_client_that_never_reads_is_cut_off_by_the_send_timeout(
 ):
     import socket
 
-    caplog.set_level(logging.INFO, logger="ragsvc.sse")
+    caplog.set_level(logging.INFO, logger="ragsvc.api.sse")
     settings = Settings(data_dir=tmp_path / "data", send_timeout_s=0.5, resume_grace_s=0.2)
     backends = fake_backends(settings)
     backends.generator = FloodGenerator()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pymupdf
 import pytest
 
-from ragsvc.pdf import parse_pdf
+from ragsvc.pdf.read import parse_pdf
 
 from .conftest import LIMITS
 

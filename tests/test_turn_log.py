@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from ragsvc import turn_log
-from ragsvc.schemas import Turn
-from ragsvc.turn_log import TURNS_FILE, append_turn, read_turns
+from ragsvc.core.schemas import Turn
+from ragsvc.storage.disk import turns_file as turn_log
+from ragsvc.storage.disk.turns_file import TURNS_FILE, append_turn, read_turns
 
 
 def turn(n: int) -> Turn:

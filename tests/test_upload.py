@@ -7,7 +7,7 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from ragsvc.config import Settings
+from ragsvc.core.config import Settings
 
 pytestmark = pytest.mark.anyio
 

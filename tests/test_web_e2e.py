@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ragsvc.app import create_app
-from ragsvc.config import Settings
-from ragsvc.serving import uvicorn_options
+from ragsvc.api.app import create_app
+from ragsvc.api.serving import uvicorn_options
+from ragsvc.core.config import Settings
 
 from .conftest import fake_backends, make_pdf
 from .path_proxy import PathProxy

@@ -16,9 +16,9 @@ import anyio
 import pymupdf
 import pytest
 
-from ragsvc.app import create_app
-from ragsvc.config import Settings
-from ragsvc.prompts import Prompt
+from ragsvc.answer.prompts import Prompt
+from ragsvc.api.app import create_app
+from ragsvc.core.config import Settings
 
 from .conftest import fake_backends, make_pdf, unavailable
 from .server import serving_in_thread

@@ -17,9 +17,9 @@ from saq import Queue
 from typer.testing import CliRunner
 
 from ragsvc.cli import app as cli
-from ragsvc.config import Settings
-from ragsvc.ingestion import INTERRUPTED_DETAIL
-from ragsvc.worker import run_worker
+from ragsvc.core.config import Settings
+from ragsvc.ingest.ingestion import INTERRUPTED_DETAIL
+from ragsvc.worker.job_loop import run_worker
 
 from .conftest import app_client, app_of, fake_backends, make_pdf, parse_sse
 from .server import free_port, worker_process

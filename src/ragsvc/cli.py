@@ -13,12 +13,12 @@ import anyio
 import typer
 import uvicorn
 
-from ragsvc import client_commands
-from ragsvc.config import Settings
-from ragsvc.disk_store import DataDirUnusable, DiskStore
-from ragsvc.logs import configure_logging
-from ragsvc.orphans import SUPERVISOR_PID
-from ragsvc.serving import raise_open_files_limit, uvicorn_options
+from ragsvc.api.serving import raise_open_files_limit, uvicorn_options
+from ragsvc.client import commands as client_commands
+from ragsvc.core.config import Settings
+from ragsvc.core.orphans import SUPERVISOR_PID
+from ragsvc.runtime.logging_setup import configure_logging
+from ragsvc.storage.disk.store import DataDirUnusable, DiskStore
 
 app = typer.Typer(help="ragsvc: chat with your PDFs.", no_args_is_help=True)
 app.command("upload")(client_commands.upload)
@@ -48,7 +48,7 @@ def serve(
     raise_open_files_limit()
     _check_storage(settings)
     uvicorn.run(
-        "ragsvc.app:app_from_env",
+        "ragsvc.api.app:app_from_env",
         factory=True,
         host=settings.host,
         port=settings.port,
@@ -73,7 +73,7 @@ def _check_storage(settings: Settings) -> None:
 def _migrate(settings: Settings) -> list[str]:
     import psycopg
 
-    from ragsvc.migrate import migrate
+    from ragsvc.storage.postgres.migrate import migrate
 
     if settings.database_url is None:
         raise typer.BadParameter("set RAGSVC_DATABASE_URL", param_hint="RAGSVC_DATABASE_URL")
@@ -87,7 +87,7 @@ def _migrate(settings: Settings) -> list[str]:
 @app.command()
 def worker() -> None:
     """Ingest the uploads queued by API replicas (RAGSVC_INGEST_QUEUE=redis) until SIGTERM."""
-    from ragsvc.worker import run_worker
+    from ragsvc.worker.job_loop import run_worker
 
     settings = Settings()
     configure_logging(settings)
@@ -119,7 +119,8 @@ def evaluate_command(
 ) -> None:
     """Measure answer quality (hit@k by page, MRR, citation accuracy, answer recall,
     latency), overall and by kind of question."""
-    from ragsvc import eval_report, evaluate
+    from ragsvc.eval import evaluate
+    from ragsvc.eval import report as eval_report
 
     settings = Settings()
     if compare:

@@ -1,0 +1,1 @@
+"""Use case: question -> sources -> prompt -> generator -> cited events."""

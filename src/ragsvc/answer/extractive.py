@@ -1,0 +1,261 @@
+"""The default generator: answers with the retrieved sentences that best match the question,
+each cited as [n]; it never writes a word of its own, so it needs no model and no network."""
+
+from __future__ import annotations
+
+import re
+from collections import OrderedDict
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ragsvc.answer.prompts import NOT_FOUND, Prompt
+from ragsvc.answer.question_shapes import is_comparison
+from ragsvc.ingest.chunking import is_signpost, split_sentences
+from ragsvc.pdf.tables import CAPTION, is_row, row_values
+from ragsvc.search.embedders import Embedder, Vectors
+from ragsvc.text.terms import content_words
+
+_TOKEN = re.compile(r"\S+\s*")
+# The document's own bibliography markers ("... as shown in [3]."): quoted as they are, they
+# would read as this answer's [n] citations, pointing at the wrong sources.
+_PAPER_REFERENCE = re.compile(r"\s*\[\d+(?:\s*[,;–-]\s*\d+)*\]")
+# Answers to one session's questions keep quoting the same chunks: their sentences, vectors
+# and stems are remembered rather than computed again for every answer (most of an
+# extractive answer's CPU otherwise). About 1.3 KB a sentence, so ~20 MB at most.
+MEMO_SENTENCES = 16_384
+MEMO_CHUNKS = 4_096
+
+
+async def words(text: str) -> AsyncIterator[str]:
+    """Stream text word by word. The text is complete already, so no pause between words:
+    they reach the client in one write, each still its own `token` event."""
+    for match in _TOKEN.finditer(text):
+        yield match.group()
+
+
+@lru_cache(maxsize=MEMO_CHUNKS)
+def _quotable(text: str) -> tuple[str, ...]:
+    """The sentences of a passage worth quoting, without the paper's own reference marks."""
+    sentences = (_PAPER_REFERENCE.sub("", s) for s in split_sentences(text))
+    return tuple(s for s in sentences if len(s) >= 20 and not is_signpost(s))
+
+
+class _VectorMemo:
+    """The vectors of the sentences embedded last, least recently used dropped first."""
+
+    def __init__(self, embedder: Embedder, size: int) -> None:
+        self._embedder = embedder
+        self._size = size
+        self._rows: OrderedDict[str, Vectors] = OrderedDict()
+
+    async def embed(self, question: str, sentences: list[str]) -> Vectors:
+        """Rows for the question, then each sentence; only new sentences are embedded."""
+        unique = list(dict.fromkeys(sentences))
+        known = {s: self._rows[s] for s in unique if s in self._rows}  # before any await
+        new = [s for s in unique if s not in known]
+        fresh = await self._embedder.embed([question, *new])
+        found = {**known, **dict(zip(new, fresh[1:], strict=True))}
+        for sentence in unique:
+            self._rows[sentence] = found[sentence]
+            self._rows.move_to_end(sentence)
+        while len(self._rows) > self._size:
+            self._rows.popitem(last=False)
+        return np.stack([fresh[0], *(found[s] for s in sentences)])
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    source_n: int
+    order: tuple[str, int, int]  # (document, page, position): where it stands in the document
+    text: str
+    language: str  # its source's: how its words are stemmed
+    context: str = ""  # what else it is read with: a table row, its table's caption
+
+    @property
+    def own(self) -> str:
+        """Its own words: a table row without the column names it repeats."""
+        return row_values(self.text) if self.context else self.text
+
+    @property
+    def read(self) -> str:
+        """What it is compared with the question as: with its context, if any."""
+        return f"{self.context} {self.text}" if self.context else self.text
+
+
+class ExtractiveGenerator:
+    """Answers with the retrieved sentences that best match the question; never invents text.
+
+    A sentence scores by its cosine similarity to the question, plus the share of the
+    question's content words it holds, plus a small prior for the rank of its source. Only
+    sentences close to the best one are kept (a weak second sentence mostly cites a wrong
+    page), at most a few and about `max_chars`, from the best one's passage (two passages
+    for a comparison), in document order, each with its [n]. When the question names
+    something no passage holds, or shares no word with any sentence, it says so plainly.
+    """
+
+    RANK_PRIOR = 0.15  # added as RANK_PRIOR / rank: retrieval's confidence counts a little
+    KEEP_WITHIN = 0.85  # keep sentences scoring at least this share of the best one
+
+    def __init__(
+        self,
+        embedder: Embedder,
+        max_sentences: int = 3,
+        global_sentences: int = 4,
+        max_chars: int = 700,
+    ) -> None:
+        self._vectors = _VectorMemo(embedder, MEMO_SENTENCES)
+        self._max = max_sentences
+        self._max_chars = max_chars
+        self._global = global_sentences
+        self._terms = lru_cache(maxsize=MEMO_SENTENCES)(_terms_of)
+
+    async def stream(self, prompt: Prompt) -> AsyncIterator[str]:
+        text = await self.compose(prompt)
+        async for word in words(text):
+            yield word
+
+    async def compose(self, prompt: Prompt) -> str:
+        if prompt.summarise:
+            return self._overview(prompt)
+        candidates = self._candidates(prompt)
+        if not candidates:
+            return NOT_FOUND
+        scores, overlap = await self._scores(prompt.question, candidates)
+        ranked = [int(i) for i in np.argsort(-scores) if overlap[i] > 0]
+        if prompt.unmentioned or not ranked:
+            top = candidates[ranked[0] if ranked else int(np.argmax(scores))]
+            missing = _not_mentioned(prompt.unmentioned) if prompt.unmentioned else NOT_FOUND
+            return f"{missing} The closest passage is: {top.text} [{top.source_n}]"
+        chosen = self._select(ranked, scores, candidates, is_comparison(prompt.question))
+        return " ".join(f"{c.text} [{c.source_n}]" for c in chosen)
+
+    async def _scores(
+        self, question: str, candidates: list[_Candidate]
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Each candidate's score, and the share of the question's content words it holds."""
+        vectors = await self._vectors.embed(question, [c.read for c in candidates])
+        cosine = vectors[1:] @ vectors[0]
+        overlap = np.array([self._overlap(question, c) for c in candidates])
+        prior = np.array([self.RANK_PRIOR / c.source_n for c in candidates])
+        return cosine + overlap + prior, overlap
+
+    def _select(
+        self,
+        ranked: list[int],
+        scores: NDArray[np.float64],
+        candidates: list[_Candidate],
+        comparison: bool,
+    ) -> list[_Candidate]:
+        """The best sentences while they score close to the best one, up to the length cap,
+        in document order: from the best sentence's source (one coherent passage), or from
+        the two best sources for a comparison (both sides); a sentence announcing a list
+        (ending in ":") brings the sentences after it."""
+        sources = list(dict.fromkeys(candidates[i].source_n for i in ranked))
+        allowed = set(sources[: 2 if comparison else 1])
+        chosen: list[_Candidate] = []
+        length = 0
+        for i in (i for i in ranked if candidates[i].source_n in allowed):
+            if len(chosen) == self._max or (
+                chosen
+                and (scores[i] < self.KEEP_WITHIN * scores[ranked[0]] or length > self._max_chars)
+            ):
+                break
+            chosen.append(candidates[i])
+            length += len(candidates[i].text)
+        chosen = _with_captions(chosen, candidates)
+        return self._with_list_items(sorted(chosen, key=lambda c: c.order), candidates)
+
+    def _with_list_items(
+        self, chosen: list[_Candidate], candidates: list[_Candidate]
+    ) -> list[_Candidate]:
+        """After each sentence ending in ":", the sentences of its passage that follow it,
+        within the length cap: the items it announces."""
+        following = {(c.source_n, c.order[2]): c for c in candidates}
+        result: list[_Candidate] = []
+        for candidate in chosen:
+            if candidate not in result:
+                result.append(candidate)
+                if candidate.text.rstrip().endswith(":"):
+                    result += self._items_after(candidate, following, result)
+        return result
+
+    def _items_after(
+        self,
+        candidate: _Candidate,
+        following: dict[tuple[int, int], _Candidate],
+        taken: list[_Candidate],
+    ) -> list[_Candidate]:
+        items: list[_Candidate] = []
+        budget, position = self._max_chars, candidate.order[2] + 1
+        while (item := following.get((candidate.source_n, position))) is not None:
+            if item in taken or len(item.text) > budget:
+                break
+            items.append(item)
+            budget, position = budget - len(item.text), position + 1
+        return items
+
+    @staticmethod
+    def _candidates(prompt: Prompt) -> list[_Candidate]:
+        """Sentences of all sources, each once: overlapping chunks repeat their edges."""
+        seen: set[str] = set()
+        candidates = []
+        for source in prompt.sources:
+            sentences = _quotable(source.text)
+            caption = sentences[0] if sentences and CAPTION.match(sentences[0]) else ""
+            for position, sentence in enumerate(sentences):
+                if sentence not in seen:
+                    seen.add(sentence)
+                    order = (source.document_id, source.page, position)
+                    # a row answers for its table's caption: read with it
+                    context = caption if position and is_row(sentence) else ""
+                    language = source.language
+                    candidates.append(_Candidate(source.n, order, sentence, language, context))
+        return candidates
+
+    def _overview(self, prompt: Prompt) -> str:
+        """Global questions and section summaries: the opening sentences of each source to
+        summarise (a card, or each part of a section), fewer each when there are several."""
+        chosen = [s for s in prompt.sources if s.n in prompt.summarise]
+        each = self._global if len(chosen) == 1 else 2
+        parts = []
+        for source in chosen:
+            sentences = [_PAPER_REFERENCE.sub("", s) for s in split_sentences(source.text)]
+            sentences = sentences[:each]
+            parts.append(" ".join(sentences) + f" [{source.n}]")
+        return "\n\n".join(parts) if parts else NOT_FOUND
+
+    def _overlap(self, question: str, candidate: _Candidate) -> float:
+        """The share of the question's content words the sentence holds, both read in the
+        language of the sentence's document."""
+        terms = self._terms(question, candidate.language)
+        if not terms:
+            return 0.0
+        held = self._terms(candidate.text, candidate.language)
+        if candidate.context:  # a row counts only if it holds a word of its own (a label)
+            if not terms & self._terms(candidate.own, candidate.language):
+                return 0.0
+            held |= self._terms(candidate.context, candidate.language)
+        return len(terms & held) / len(terms)
+
+
+def _terms_of(text: str, language: str) -> frozenset[str]:
+    return frozenset(content_words(text, language))
+
+
+def _with_captions(chosen: list[_Candidate], candidates: list[_Candidate]) -> list[_Candidate]:
+    """The chosen sentences, and the caption of each table a chosen row is from: a row
+    says little without it ("Table 4: ... Pew Forum." before "religion: Catholic; ...")."""
+    captions = {c.text: c for c in candidates if CAPTION.match(c.text)}  # one per text
+    wanted = [captions.get(c.context) for c in chosen if c.context]
+    return list(dict.fromkeys(chosen + [c for c in wanted if c is not None]))
+
+
+def _not_mentioned(names: tuple[str, ...]) -> str:
+    """'The uploaded documents do not mention "Hadoop" or "GPT-3".'"""
+    quoted = [f'"{name}"' for name in names]
+    listed = quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} or {quoted[-1]}"
+    return f"The uploaded documents do not mention {listed}."

@@ -1,0 +1,44 @@
+"""Numbered sources + recent turns -> the chat messages that ask for [n] citations."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ragsvc.core.schemas import Source, Turn
+
+SYSTEM = """You answer questions about the user's PDF documents.
+Use only the numbered sources below; never use outside knowledge.
+After every sentence that uses a source, cite it as [n] with its number, e.g. [1] or [2][3].
+If the sources do not contain the answer, say so plainly ("The documents do not say ...")
+and, if useful, mention what they do cover. Do not guess or invent citations.
+Answer in the language of the question, concisely."""
+
+NOT_FOUND = "The uploaded documents do not say."
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """Everything a generator may need; LLMs read `messages`, extractive reads the rest."""
+
+    question: str
+    sources: list[Source]
+    history: list[Turn] = field(default_factory=list)
+    # Numbers of the sources to summarise by their opening sentences: the document cards
+    # for a global question, the passages of a section when one is asked about. Empty: the
+    # question is answered from the sentences that best match it.
+    summarise: frozenset[int] = frozenset()
+    # Names in the question ("Hadoop") that no passage of the session holds: the extractive
+    # generator says plainly that the documents do not mention them.
+    unmentioned: tuple[str, ...] = ()
+
+    @property
+    def messages(self) -> list[dict[str, str]]:
+        context = "\n\n".join(
+            f"[{s.n}] {s.filename}, page {s.page}:\n{s.text}" for s in self.sources
+        )
+        messages = [{"role": "system", "content": f"{SYSTEM}\n\nSources:\n{context}"}]
+        for turn in self.history:
+            messages.append({"role": "user", "content": turn.question})
+            messages.append({"role": "assistant", "content": turn.answer})
+        messages.append({"role": "user", "content": self.question})
+        return messages

@@ -1,0 +1,1 @@
+"""The HTTP face; the only importer of FastAPI, Starlette and uvicorn."""

@@ -1,0 +1,168 @@
+"""Asking: SSE by default (POST for fetch clients, GET for EventSource), JSON on request.
+
+A request carrying `Last-Event-ID: <answer_id>:<seq>` resumes that answer instead of
+asking again, as long as the answer is kept (RAGSVC_RESUME_WINDOW_S).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+from pydantic import BaseModel, Field
+
+from ragsvc.answer.answering import AnswerPlan, answer_work, final_answer
+from ragsvc.api.ai_sdk_frames import HEADERS, ai_sdk_frame
+from ragsvc.api.deps import CurrentSession, SessionDep, StateDep
+from ragsvc.api.frame_schemas import stream_content
+from ragsvc.api.problems import problem_responses
+from ragsvc.api.sse import ANSWER_ID_HEADER, Batch, event_stream, parse_event_id
+from ragsvc.core.schemas import Answer, AskRequest, DocumentIds
+from ragsvc.runtime.app_state import AppState
+from ragsvc.streams.events import DoneEvent
+
+log = logging.getLogger(__name__)
+router = APIRouter(tags=["ask"])
+Rendering = Literal["ragsvc", "ai-sdk"]  # ragsvc's own events, or the AI SDK's chunks
+
+EVENT_STREAM_DOC = (
+    "Server-Sent Events: `sources`, then `token`s, then `done` or `error` (problem+json). "
+    "Each event id is `<answer_id>:<seq>`; the `X-Answer-Id` header names the answer. "
+    "Reconnecting with `Last-Event-ID` resumes the answer after that event; `204` when "
+    "nothing follows it."
+)
+ASK_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": EVENT_STREAM_DOC + " With `Accept: application/json`, one Answer.",
+        "content": {
+            **stream_content("AnswerStreamFrame", "AiSdkFrame"),
+            "application/json": {"schema": {"$ref": "#/components/schemas/Answer"}},
+        },
+    },
+    204: {"description": "resumed after the answer's last event: nothing more to send"},
+    **problem_responses(404, 409, 422, 503, 507),
+}
+
+
+async def respond(
+    request: Request,
+    session: CurrentSession,
+    state: AppState,
+    body: AskRequest,
+    rendering: Rendering = "ragsvc",
+) -> Response:
+    """Resume the answer named by Last-Event-ID, or answer afresh: as a stream (ragsvc's
+    events, or the AI SDK's chunks), or whole."""
+    resumed = await resume(request, session, state, rendering)
+    if resumed is not None:
+        return resumed
+    await state.limiter.check("asking", session.token_hash, state.settings.ask_rate_per_minute)
+    log_question(state, body.question)
+    async with state.answers.reserve(session.token_hash) as room:
+        plan = await state.answering.plan(session.token_hash, body)
+        events = state.answering.events(plan)
+        if wants_json(request):
+            done = await final_answer(events)
+            state.metrics.observe_answer(done)
+            return json_answer(plan, done)
+        entry = room.start(plan.answer_id, answer_work(events))
+    return answer_stream(plan.answer_id, state.answers.follow(entry, -1), state, rendering)
+
+
+async def resume(
+    request: Request, session: CurrentSession, state: AppState, rendering: Rendering
+) -> Response | None:
+    """The rest of a kept answer named by Last-Event-ID (kept here, or copied to Redis by
+    another replica); None to answer afresh."""
+    header = request.headers.get("last-event-id")
+    parsed = parse_event_id(header) if header else None
+    if parsed is None or wants_json(request):
+        return None
+    answer_id, seq = parsed
+    found = await state.answers.locate(answer_id, session.token_hash)
+    if found is None:
+        return None
+    if found.finished and seq >= found.last_seq:
+        return Response(status_code=204)  # EventSource stops reconnecting on 204
+    return answer_stream(answer_id, state.answers.follow_located(found, seq), state, rendering)
+
+
+def answer_stream(
+    answer_id: str, batches: AsyncIterator[Batch], state: AppState, rendering: Rendering
+) -> Response:
+    headers = {ANSWER_ID_HEADER: answer_id}
+    if rendering == "ai-sdk":
+        return event_stream(
+            answer_id, batches, state.settings, {**headers, **HEADERS}, ai_sdk_frame
+        )
+    return event_stream(answer_id, batches, state.settings, headers)
+
+
+def log_question(state: AppState, question: str) -> None:
+    """Question text is private: logged only where RAGSVC_LOG_QUESTIONS says so."""
+    if state.settings.log_questions:
+        log.info("question", extra={"question": question})
+
+
+def wants_json(request: Request) -> bool:
+    accept = request.headers.get("accept", "")
+    return "application/json" in accept and "text/event-stream" not in accept
+
+
+def json_answer(plan: AnswerPlan, done: DoneEvent) -> Response:
+    """The whole answer as one JSON object (its tokens are in `answer`)."""
+    answer = Answer(
+        answer=done.answer,
+        sources=plan.sources,
+        citations=done.citations,
+        quotes=done.quotes,
+        pending=done.pending,
+        timings=done.timings,
+    )
+    return Response(
+        answer.model_dump_json(),
+        media_type="application/json",
+        headers={ANSWER_ID_HEADER: plan.answer_id},
+    )
+
+
+class AskParams(BaseModel):
+    """GET /ask's query string (EventSource can send nothing else)."""
+
+    q: str = Field(min_length=1, description="the question")
+    top_k: int | None = Field(None, ge=1, le=50)
+    document_ids: DocumentIds | None = Field(None, description="repeat to restrict")
+    format: Rendering = Field(
+        "ragsvc", description="`ai-sdk`: the Vercel AI SDK's UI message stream protocol"
+    )
+
+
+RenderingQuery = Annotated[
+    Rendering,
+    Query(
+        alias="format",
+        description="`ai-sdk`: the stream in the Vercel AI SDK's UI message stream protocol",
+    ),
+]
+
+
+@router.post("/ask", responses=ASK_RESPONSES, summary="Ask; the answer streams as SSE")
+async def ask(
+    body: AskRequest,
+    request: Request,
+    session: SessionDep,
+    state: StateDep,
+    rendering: RenderingQuery = "ragsvc",
+) -> Response:
+    return await respond(request, session, state, body, rendering)
+
+
+@router.get("/ask", responses=ASK_RESPONSES, summary="Ask for EventSource clients (cookie auth)")
+async def ask_get(
+    params: Annotated[AskParams, Query()], request: Request, session: SessionDep, state: StateDep
+) -> Response:
+    body = AskRequest(question=params.q, top_k=params.top_k, document_ids=params.document_ids)
+    return await respond(request, session, state, body, params.format)

@@ -1,0 +1,136 @@
+"""How ragsvc is served: uvicorn's options, and the limits uvicorn lacks.
+
+uvicorn waits forever for the headers of a request (a connection that sends nothing, or one
+byte a second, holds its file descriptor for good) and takes every connection it is offered.
+`GuardedHttpProtocol` is uvicorn's httptools protocol with a deadline for each request's
+headers (408), one for its body (the connection is closed), and a cap on open connections
+(503 with Retry-After past it). It reads its limits from the app's lifespan state, so an app
+built with other settings (a test's) is served with its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import resource
+from collections.abc import Callable
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import Any
+
+from uvicorn.config import Config
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.server import ServerState
+
+from ragsvc.core.config import Settings
+from ragsvc.core.errors import problem
+
+log = logging.getLogger(__name__)
+SERVER_LIMITS = "ragsvc_server_limits"  # key of the lifespan state
+MIN_BODY_RATE = 64 * 1024  # bytes/s a body must keep up, beyond RAGSVC_BODY_TIMEOUT_S
+
+
+@dataclass(frozen=True)
+class ServerLimits:
+    max_connections: int
+    header_timeout_s: float
+    body_timeout_s: float
+
+    @classmethod
+    def of(cls, settings: Settings) -> ServerLimits:
+        return cls(settings.max_connections, settings.header_timeout_s, settings.body_timeout_s)
+
+
+def uvicorn_options(settings: Settings) -> dict[str, Any]:
+    """Forwarded headers believed only from the configured proxies; the guarded protocol;
+    ragsvc's own logging; the path a proxy serves it under (RAGSVC_ROOT_PATH)."""
+    return {
+        "root_path": settings.root_path,
+        "http": f"{__name__}:GuardedHttpProtocol",
+        # ragsvc logs each request itself, by route: uvicorn's line has the query string,
+        # where GET /ask carries the question; and the logging is configured already.
+        "access_log": False,
+        "log_config": None,
+        "proxy_headers": bool(settings.trusted_proxies),
+        "forwarded_allow_ips": ",".join(settings.trusted_proxies) or None,
+    }
+
+
+def raise_open_files_limit() -> None:
+    """Each connection holds a file descriptor: allow as many as the system lets us."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+class GuardedHttpProtocol(HttpToolsProtocol):
+    def __init__(
+        self,
+        config: Config,
+        server_state: ServerState,
+        app_state: dict[str, Any],
+        _loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
+        super().__init__(config, server_state, app_state, _loop)
+        self.limits: ServerLimits | None = app_state.get(SERVER_LIMITS)
+        self.deadline: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        if self.limits is None:
+            return
+        if len(self.connections) > self.limits.max_connections:
+            self.refuse(503, "the server has too many open connections; try again soon")
+        else:
+            self.await_headers()
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self.await_headers()  # the next request on a kept-alive connection
+
+    def on_headers_complete(self) -> None:
+        super().on_headers_complete()
+        if self.limits is not None:
+            declared = dict(self.headers).get(b"content-length", b"0")
+            length = int(declared) if declared.isdigit() else 0
+            self.arm(self.limits.body_timeout_s + length / MIN_BODY_RATE, self.body_too_slow)
+
+    def on_message_complete(self) -> None:
+        self.disarm()
+        super().on_message_complete()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.disarm()
+        super().connection_lost(exc)
+
+    def await_headers(self) -> None:
+        if self.limits is not None:
+            self.arm(self.limits.header_timeout_s, self.headers_too_slow)
+
+    def arm(self, seconds: float, expire: Callable[[], None]) -> None:
+        self.disarm()
+        self.deadline = self.loop.call_later(seconds, expire)
+
+    def disarm(self) -> None:
+        if self.deadline is not None:
+            self.deadline.cancel()
+            self.deadline = None
+
+    def headers_too_slow(self) -> None:
+        self.refuse(408, "the request's headers did not arrive in time")
+
+    def body_too_slow(self) -> None:
+        log.info("closed a connection whose request body did not arrive in time")
+        self.transport.close()  # the app sees the client gone
+
+    def refuse(self, status: int, detail: str) -> None:
+        """Answer with a problem and close; only where no response is under way."""
+        if self.cycle is None or self.cycle.response_complete:
+            body = problem(status, detail).model_dump_json().encode()
+            head = (
+                f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\n"
+                f"content-type: application/problem+json\r\ncontent-length: {len(body)}\r\n"
+                "retry-after: 1\r\nconnection: close\r\n\r\n"
+            )
+            self.transport.write(head.encode() + body)
+        self.transport.close()

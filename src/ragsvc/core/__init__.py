@@ -1,0 +1,1 @@
+"""Shared vocabulary: settings, errors, API models, the clock, quick threads."""

@@ -1,0 +1,1 @@
+"""`ragsvc eval`: answer quality on question sets."""

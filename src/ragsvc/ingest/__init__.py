@@ -1,0 +1,1 @@
+"""Use case: uploads -> pages -> chunks -> vectors -> committed documents."""

@@ -1,0 +1,302 @@
+"""The steps of ingesting one PDF, each usable on its own: an upload becomes a new document
+(screened by content first), is parsed and chunked (blocking: callers run it in a worker
+thread), embedded in batches, then committed into a session's state."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Literal
+
+import numpy as np
+
+from ragsvc.core.clock import now
+from ragsvc.core.errors import QuotaExceeded, RagError, TooLarge
+from ragsvc.core.schemas import Chunk, Document
+from ragsvc.ingest.chunking import abstract, document_card, passages
+from ragsvc.pdf import read as pdf
+from ragsvc.pdf.parsed import ParsedDocument
+from ragsvc.pdf.read import (
+    NO_LISTENERS,
+    Listeners,
+    Ocr,
+    PageExtractor,
+    ParseLimits,
+    check_pdf_magic,
+    parse_pdf,
+)
+from ragsvc.search.embedders import Embedder, Vectors
+from ragsvc.search.index import SessionIndex
+from ragsvc.storage.store import SessionState
+from ragsvc.text.languages import detect_language
+
+NO_TEXT_DETAIL = (
+    "No extractable text: the PDF seems to be scanned images. Run it through OCR "
+    "(for example ocrmypdf) and upload the result, or have the server do it (RAGSVC_OCR=auto)."
+)
+OCR_DETAIL = "{ocr} of {pages} pages had no text layer and were read by OCR: expect some errors."
+REPAIRED_DETAIL = "The file was damaged and has been repaired; some text may be missing."
+EMBED_BATCH = 256  # chunks per embedding call: the unit of progress events
+
+
+@dataclass(frozen=True)
+class IngestOptions:
+    """The settings ingestion reads, under their names in `Settings` (which holds the
+    defaults): RAGSVC_MAX_PAGES, _CHUNK_SIZE, _CHUNK_OVERLAP, _DOCUMENT_CARDS."""
+
+    max_pages: int
+    max_page_chars: int
+    max_document_chars: int
+    max_chunks: int
+    max_session_documents: int
+    max_session_chunks: int
+    max_session_mb: float
+    chunk_size: int
+    chunk_overlap: int
+    document_cards: bool
+    ocr: Literal["off", "auto"]
+    ocr_language: str
+    ocr_dpi: int
+
+    @property
+    def parse_limits(self) -> ParseLimits:
+        ocr = Ocr(self.ocr_language, self.ocr_dpi) if self.ocr == "auto" else None
+        return ParseLimits(self.max_pages, self.max_page_chars, self.max_document_chars, ocr)
+
+
+@dataclass(frozen=True)
+class UploadedFile:
+    filename: str
+    data: bytes
+
+    @cached_property
+    def sha256(self) -> str:
+        """Hashed once: it is asked for several times, and an upload may be 50 MB."""
+        return hashlib.sha256(self.data).hexdigest()
+
+
+@dataclass
+class Prepared:
+    """A parsed, chunked and (once embedded) vectorised document, not yet in the index."""
+
+    document: Document
+    drafts: list[Chunk] = field(default_factory=list)  # ids are assigned at commit
+    vectors: Vectors | None = None
+    committed: int = 0  # drafts already in the index, committed while it was embedded
+    adds: bool = False  # its drafts join its document's chunks indexed before, not replace them
+
+
+def in_upload_order(by_sha: dict[str, Document], uploads: list[UploadedFile]) -> list[Document]:
+    """The document of each upload, in upload order, each once (same content, same one)."""
+    return [by_sha[sha] for sha in dict.fromkeys(u.sha256 for u in uploads)]
+
+
+def screen(uploads: list[UploadedFile]) -> None:
+    """The checks that need no parsing (empty, not a PDF), so they can fail a request early."""
+    for upload in uploads:
+        try:
+            check_pdf_magic(upload.data)
+        except RagError as exc:
+            raise type(exc)(f"{upload.filename}: {exc.detail}") from exc
+
+
+def new_document(upload: UploadedFile) -> Document:
+    return Document(
+        id=uuid.uuid4().hex,
+        filename=upload.filename,
+        sha256=upload.sha256,
+        size=len(upload.data),
+        pages=0,
+        chunks=0,
+        status="processing",
+        created_at=now(),
+    )
+
+
+def prepare(
+    upload: UploadedFile,
+    document: Document,
+    options: IngestOptions,
+    listeners: Listeners = NO_LISTENERS,
+    extractor: PageExtractor | None = None,
+) -> Prepared:
+    """Blocking: parse and chunk one PDF; raises RagError for files that are not usable."""
+    parsed = parse_pdf(upload.data, upload.filename, options.parse_limits, listeners, extractor)
+    return prepared(parsed, document, options)
+
+
+def prepared(parsed: ParsedDocument, document: Document, options: IngestOptions) -> Prepared:
+    """The parsed document chunked, `ready` (or `no_text`); raises TooLarge past the
+    chunks a document may have."""
+    language = detect_language(block.text for page in parsed.pages for block in page)
+    done = document.model_copy(
+        update={
+            "pages": len(parsed.pages),
+            "status": "ready",
+            "title": parsed.title,
+            "language": language,
+        }
+    )
+    if parsed.repaired:
+        done.detail = REPAIRED_DETAIL
+    elif parsed.ocr_pages:
+        done.detail = OCR_DETAIL.format(ocr=parsed.ocr_pages, pages=len(parsed.pages))
+    if not parsed.has_text:
+        done.status, done.detail = "no_text", NO_TEXT_DETAIL
+        return Prepared(done)
+    drafts = chunk_drafts(parsed, done.id, options, language)
+    if len(drafts) > options.max_chunks:
+        raise TooLarge(f"{document.filename}: more than {options.max_chunks:,} chunks of text")
+    done.chunks = len(drafts)
+    return Prepared(done, drafts)
+
+
+def part_of(parsed: ParsedDocument, document: Document, options: IngestOptions) -> Prepared:
+    """The pages read so far of a document being parsed, chunked, the document still
+    `processing` (no drafts if they hold no text yet)."""
+    part = prepared(parsed, document, options)
+    part.document = part.document.model_copy(
+        update={"status": "processing", "detail": None, "chunks": len(part.drafts)}
+    )
+    return part
+
+
+def chunk_drafts(
+    parsed: ParsedDocument, document_id: str, options: IngestOptions, language: str = "en"
+) -> list[Chunk]:
+    """The document's card (if cards are on) and its passages, ids still unassigned, in
+    the document's language."""
+    drafts = []
+    if options.document_cards:
+        card = document_card(parsed.title, parsed.outline, abstract(parsed.pages[0]))
+        drafts.append(
+            Chunk(id=-1, document_id=document_id, page=1, text=card, kind="card", language=language)
+        )
+    for passage in passages(parsed.pages, options.chunk_size, options.chunk_overlap):
+        drafts.append(
+            Chunk(
+                id=-1,
+                document_id=document_id,
+                page=passage.page,
+                text=passage.text,
+                kind=passage.kind,
+                section=passage.section,
+                language=language,
+            )
+        )
+    return drafts
+
+
+async def embed(
+    embedder: Embedder,
+    prepared: Prepared,
+    on_batch: Callable[[int, int], None] | None = None,
+    on_part: Callable[[Prepared], Awaitable[None]] | None = None,
+) -> None:
+    """Vectorise the drafts in batches, reporting (embedded, total) after each. With
+    `on_part`, while batches remain, it is handed the chunks embedded so far and not yet
+    handed over, every pdf.PART_EVERY_S seconds at most (as the pages read while it was
+    parsed), as a `processing` document."""
+    texts = [chunk.search_text for chunk in prepared.drafts]
+    parts: list[Vectors] = []
+    last_part = time.monotonic()
+    for start in range(0, len(texts), EMBED_BATCH):
+        parts.append(await embedder.embed(texts[start : start + EMBED_BATCH]))
+        done = min(start + EMBED_BATCH, len(texts))
+        if on_batch is not None:
+            on_batch(done, len(texts))
+        if on_part and done < len(texts) and time.monotonic() - last_part >= pdf.PART_EVERY_S:
+            await on_part(_part(prepared, np.concatenate(parts), done))
+            prepared.committed, last_part = done, time.monotonic()
+    prepared.vectors = np.concatenate(parts) if parts else None
+
+
+class RememberingEmbedder:
+    """An embedder that remembers the vectors of the texts it embedded: one document's
+    chunks, committed while it was still being read, are not embedded again at the end."""
+
+    def __init__(self, embedder: Embedder) -> None:
+        self._embedder = embedder
+        self._known: dict[str, Vectors] = {}
+
+    @property
+    def name(self) -> str:
+        return self._embedder.name
+
+    async def embed(self, texts: list[str]) -> Vectors:
+        new = [t for t in dict.fromkeys(texts) if t not in self._known]
+        if new:
+            self._known.update(zip(new, await self._embedder.embed(new), strict=True))
+        if not texts:
+            return await self._embedder.embed([])
+        return np.stack([self._known[t] for t in texts])
+
+
+def _part(prepared: Prepared, vectors: Vectors, done: int) -> Prepared:
+    """The drafts embedded since the last part (copies: the index keeps what it is given),
+    under the document still `processing`, counting the chunks indexed so far."""
+    document = prepared.document.model_copy(update={"status": "processing", "chunks": done})
+    drafts = [chunk.model_copy() for chunk in prepared.drafts[prepared.committed : done]]
+    return Prepared(
+        document, drafts, vectors[prepared.committed : done], adds=bool(prepared.committed)
+    )
+
+
+def commit(
+    state: SessionState,
+    items: list[Prepared],
+    embedder_name: str,
+    options: IngestOptions,
+    *,
+    replace: bool,
+) -> dict[str, Document]:
+    """Put prepared documents into a state, within the session's quotas; returns every
+    document of the state by sha256.
+
+    With `replace`, each item takes the place of its `processing` entry and is dropped if
+    that entry was deleted meanwhile; without it, an item whose content is already in the
+    session (a concurrent upload of the same file) is dropped in favour of that one.
+    """
+    by_sha = {d.sha256: d for d in state.documents.values()}
+    for item in items:
+        doc = item.document
+        current = state.documents.get(doc.id) if replace else by_sha.get(doc.sha256)
+        if (current is None) if replace else (current is not None):
+            continue
+        if not (item.adds or item.committed) and state.index is not None:
+            state.index.remove_document(doc.id)  # what a part of it read earlier put there
+        if item.drafts[item.committed :] and item.vectors is not None:
+            drafts, vectors = item.drafts[item.committed :], item.vectors[item.committed :]
+            _index(state, drafts, vectors, embedder_name)
+        state.documents[doc.id] = doc
+        by_sha[doc.sha256] = doc
+    within_quota(state, options)
+    return by_sha
+
+
+def within_quota(state: SessionState, options: IngestOptions) -> None:
+    """Refuse (413) a state holding more documents, chunks or bytes than a session may."""
+    documents = state.documents.values()
+    size_mb = sum(d.size for d in documents) / 2**20
+    chunks = len(state.index) if state.index is not None else 0
+    for count, limit, what in (
+        (len(documents), options.max_session_documents, "documents"),
+        (chunks, options.max_session_chunks, "chunks"),
+        (size_mb, options.max_session_mb, "MB of PDFs"),
+    ):
+        if count > limit:
+            raise QuotaExceeded(f"a session may hold at most {limit:g} {what}")
+
+
+def _index(state: SessionState, drafts: list[Chunk], vectors: Vectors, embedder_name: str) -> None:
+    """Give the drafts their chunk ids and add them to the state's index (made if need be)."""
+    if state.index is None:
+        state.index = SessionIndex(embedder_name, int(vectors.shape[1]))
+    state.index.check_embedder(embedder_name)
+    for chunk, cid in zip(drafts, state.index.reserve_ids(len(drafts)), strict=True):
+        chunk.id = cid
+    state.index.add(drafts, vectors)

@@ -1,0 +1,1 @@
+"""PDF bytes -> parsed document; the only importer of PyMuPDF."""

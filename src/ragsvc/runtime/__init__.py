@@ -1,0 +1,1 @@
+"""One process's object graph built from Settings: backends, app state, metrics."""

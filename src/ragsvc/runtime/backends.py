@@ -1,0 +1,99 @@
+"""The one place that turns settings into backend objects: embedder, generator, store, and
+the PDF page workers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import anyio
+import openai
+
+from ragsvc.answer.extractive import ExtractiveGenerator
+from ragsvc.answer.generators import Generator, LlamaGenerator, OpenAIGenerator, Sampling
+from ragsvc.core.config import Settings
+from ragsvc.pdf.read import ocr_unavailable
+from ragsvc.pdf.workers import PdfWorkers, WorkerLimits
+from ragsvc.search.embedders import (
+    E5Embedder,
+    Embedder,
+    OpenAIEmbedder,
+    SentenceTransformerEmbedder,
+    WordLlamaEmbedder,
+)
+from ragsvc.storage.disk.store import DiskStore
+from ragsvc.storage.postgres.store import PostgresStore
+from ragsvc.storage.store import Store
+
+
+@dataclass
+class Backends:
+    embedder: Embedder
+    generator: Generator
+    store: Store
+    client: openai.AsyncOpenAI | None = None  # shared by the openai backends; owned here
+    pdf_workers: PdfWorkers | None = None  # processes extracting PDF pages; owned here
+
+    async def aclose(self) -> None:
+        """Release pooled connections to the OpenAI-compatible server; stop the workers."""
+        if self.client is not None:
+            await self.client.close()
+        if self.pdf_workers is not None:
+            await anyio.to_thread.run_sync(self.pdf_workers.close)
+        await self.store.aclose()
+
+
+def openai_client(settings: Settings) -> openai.AsyncOpenAI:
+    key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
+    return openai.AsyncOpenAI(
+        base_url=settings.openai_base_url,
+        # Local servers (vLLM, Ollama, llama.cpp) accept any key, but the client wants one.
+        api_key=key or "not-needed",
+        timeout=settings.backend_timeout_s,
+        max_retries=settings.backend_retries,
+    )
+
+
+def make_backends(settings: Settings) -> Backends:
+    """Build what the settings name; blocking (loads models), so call it off the event loop."""
+    if settings.ocr == "auto" and (problem := ocr_unavailable(settings.ocr_language)):
+        raise RuntimeError(f"RAGSVC_OCR=auto, but {problem}")
+    uses_openai = "openai" in (settings.embedder, settings.generator)
+    client = openai_client(settings) if uses_openai else None
+    embedder = _embedder(settings, client)
+    generator = _generator(settings, client, embedder)
+    limits = WorkerLimits(settings.parse_timeout_s, settings.parse_memory_mb)
+    workers = PdfWorkers(settings.parse_workers, limits) if settings.parse_workers else None
+    return Backends(embedder, generator, make_store(settings), client, workers)
+
+
+def make_store(settings: Settings) -> Store:
+    """The store the settings name: blocking (a database store migrates its schema)."""
+    if settings.store == "postgres":
+        assert settings.database_url is not None  # Settings checks it
+        return PostgresStore(settings.database_url.get_secret_value(), settings.cache_mb)
+    return DiskStore(settings.data_dir, settings.cache_mb, settings.min_free_mb)
+
+
+def _embedder(settings: Settings, client: openai.AsyncOpenAI | None) -> Embedder:
+    if settings.embedder == "openai":
+        assert client is not None
+        return OpenAIEmbedder(client, settings.embedding_model, settings.embedding_batch)
+    if settings.embedder == "st":
+        return SentenceTransformerEmbedder(settings.st_model, settings.embedding_batch)
+    if settings.embedder == "e5":
+        return E5Embedder()
+    return WordLlamaEmbedder()
+
+
+def _generator(
+    settings: Settings, client: openai.AsyncOpenAI | None, embedder: Embedder
+) -> Generator:
+    sampling = Sampling(settings.llm_temperature, settings.llm_max_tokens)
+    if settings.generator == "openai":
+        assert client is not None
+        return OpenAIGenerator(client, settings.llm_model, sampling)
+    if settings.generator == "llama":
+        return LlamaGenerator(
+            settings.llama_model, settings.llama_threads, settings.llama_context, sampling
+        )
+    return ExtractiveGenerator(embedder)

@@ -1,0 +1,1 @@
+"""Embedders, one session's FAISS + BM25 index, hybrid retrieval."""

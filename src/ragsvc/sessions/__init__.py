@@ -1,0 +1,1 @@
+"""Who may use a session: its token, creation, resolution, request budgets."""

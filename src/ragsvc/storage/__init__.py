@@ -1,0 +1,1 @@
+"""Where sessions live: the store protocols, their records, leases, caches."""

@@ -1,0 +1,1 @@
+"""The embedded store: sessions in folders, written atomically."""

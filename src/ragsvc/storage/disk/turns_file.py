@@ -1,0 +1,95 @@
+"""A session's conversation on disk: `turns.jsonl`, one turn per line, appended.
+
+An answer adds its turn with one small append, not a rewrite: replacing a file costs about
+a millisecond on ext4 (a rename over a file flushes it), an append some microseconds. The
+file is compacted to the last turns kept once it holds twice as many. Appends are not
+fsynced: a killed process keeps them, a power loss may tear the last line, which reading
+skips. Callers hold the session's lock around `append_turn`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from pydantic import TypeAdapter, ValidationError
+
+from ragsvc.core.schemas import Turn
+from ragsvc.storage.disk.atomic_files import atomic_write
+
+log = logging.getLogger(__name__)
+TURNS_FILE = "turns.jsonl"
+_LEGACY_FILE = "turns.json"  # before 0.10: one JSON array, rewritten on every answer
+_LEGACY = TypeAdapter(list[Turn])
+
+
+def read_turns(folder: Path, keep: int) -> list[Turn]:
+    """The last `keep` turns of the session in `folder`, oldest first."""
+    if keep <= 0:
+        return []
+    try:
+        lines = (folder / TURNS_FILE).read_bytes().splitlines()
+    except FileNotFoundError:
+        return _read_legacy(folder)[-keep:]
+    return [turn for line in lines[-keep:] if (turn := _parsed(line)) is not None]
+
+
+def append_turn(folder: Path, turn: Turn, keep: int) -> None:
+    """Add `turn`; keep no more than about 2 × `keep` turns (none when `keep` is 0)."""
+    path = folder / TURNS_FILE
+    if keep <= 0:
+        path.unlink(missing_ok=True)
+        return
+    if not path.exists():  # only a session of an older version can have turns.json
+        _upgrade_legacy(folder)
+    _append(path, _line(turn))
+    lines = path.read_bytes().splitlines()
+    if len(lines) > 2 * keep:
+        atomic_write(path, b"".join(line + b"\n" for line in lines[-keep:]), durable=False)
+
+
+def _append(path: Path, data: bytes) -> None:
+    """All of `data` at the end of `path`, or nothing: a full disk leaves the file as it
+    was (and no empty file behind)."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        size = os.fstat(fd).st_size
+        try:
+            rest = memoryview(data)
+            while rest:
+                rest = rest[os.write(fd, rest) :]
+        except BaseException:
+            os.ftruncate(fd, size)
+            if size == 0:
+                path.unlink(missing_ok=True)
+            raise
+    finally:
+        os.close(fd)
+
+
+def _line(turn: Turn) -> bytes:
+    return turn.model_dump_json().encode() + b"\n"
+
+
+def _parsed(line: bytes) -> Turn | None:
+    try:
+        return Turn.model_validate_json(line)
+    except ValidationError:  # torn by a power loss mid-append
+        log.warning("skipped an unreadable turn")
+        return None
+
+
+def _read_legacy(folder: Path) -> list[Turn]:
+    try:
+        return _LEGACY.validate_json((folder / _LEGACY_FILE).read_bytes())
+    except FileNotFoundError:
+        return []
+
+
+def _upgrade_legacy(folder: Path) -> None:
+    """Move the turns of an older version's `turns.json` into `turns.jsonl`."""
+    legacy = _read_legacy(folder)
+    if legacy:
+        atomic_write(folder / TURNS_FILE, b"".join(_line(t) for t in legacy))
+    (folder / _LEGACY_FILE).unlink(missing_ok=True)

@@ -1,0 +1,1 @@
+"""Events that outlive a connection: typed events, their codec, event logs."""

@@ -1,0 +1,57 @@
+"""Typed events of an answer and of an ingest, in the order they happen; `sse.py` frames them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ragsvc.core.schemas import Document, Problem, Quote, Source, Timings, Usage
+
+
+@dataclass(frozen=True)
+class SourcesEvent:
+    sources: list[Source]
+
+
+@dataclass(frozen=True)
+class TokenEvent:
+    text: str
+
+
+@dataclass(frozen=True)
+class DoneEvent:
+    answer: str
+    citations: list[int]
+    timings: Timings
+    usage: Usage | None = None  # as the generator's backend counted it, when it does
+    quotes: list[Quote] = field(default_factory=list)  # one per [n], in the answer's order
+    pending: list[str] = field(default_factory=list)  # still ingesting: searched as far as indexed
+
+
+@dataclass(frozen=True)
+class FailedEvent:
+    problem: Problem
+
+
+AnswerEvent = SourcesEvent | TokenEvent | DoneEvent | FailedEvent
+
+
+@dataclass(frozen=True)
+class PageParsed:
+    page: int  # pages parsed so far (one at a time, or a range at once from worker processes)
+    pages: int
+
+
+@dataclass(frozen=True)
+class ChunksEmbedded:
+    embedded: int
+    chunks: int
+
+
+@dataclass(frozen=True)
+class DocumentSettled:
+    """The last event of an ingest: the document as it ends (ready, no_text or failed)."""
+
+    document: Document
+
+
+IngestEvent = PageParsed | ChunksEmbedded | DocumentSettled

@@ -1,0 +1,176 @@
+"""Event logs shared by replicas through Redis Streams (RAGSVC_REDIS_URL).
+
+The replica doing the work keeps its log in memory, as without Redis, and copies each new
+batch of events to a stream; a client that resumes (`Last-Event-ID`) on another replica
+reads that stream. Entry ids are `0-<seq + 1>`, so reading after an event id is reading
+after its sequence number; an `end` entry closes a log. While the work runs, its replica
+refreshes an `alive` key every second: a reader that sees no new entry and no `alive` key
+knows the replica died, and ends its stream with a 503 `generation-lost` event instead of
+waiting for ever or starting the work again. Readers refresh a `followed` key, so the
+replica does not cancel an answer as abandoned while it is read elsewhere.
+
+Keys are `ragsvc:{<session token hash>}:<kind>:<id>[:alive|:followed]`: the hash tag keeps
+a session's keys in one Redis Cluster slot, and a session can only find its own logs.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Callable, Iterable
+from typing import Any, Generic, TypeVar, cast
+
+import anyio
+from redis.asyncio import Redis
+
+from ragsvc.core.errors import GenerationLost, SharedStateUnavailable, redis_errors_as_503
+from ragsvc.streams.event_codec import Event, decode_event, encode_event
+from ragsvc.streams.event_log import EventLog
+from ragsvc.streams.events import FailedEvent
+
+log = logging.getLogger(__name__)
+E = TypeVar("E", bound=Event)
+ALIVE_EVERY_S = 1.0  # how often a working replica says it is alive
+ALIVE_FOR_S = 3  # how long that lasts: a replica silent this long is taken for dead
+READ_BLOCK_MS = 1000  # a reader's wait for new entries before it checks the replica
+END = b"end"
+
+
+class SharedLogs(Generic[E]):
+    """The copies of one hub's logs (`kind`: answer or ingest) in Redis."""
+
+    def __init__(self, redis: Redis, kind: str, window_s: float) -> None:
+        self._redis = redis
+        self._kind = kind
+        self._window = max(1, int(window_s))
+
+    def _key(self, owner: str, key: str) -> str:
+        return f"ragsvc:{{{owner}}}:{self._kind}:{key}"
+
+    def _running_key(self, owner: str) -> str:
+        """A sorted set: the session's logs still running, scored by when their replica
+        last said so, plus ALIVE_FOR_S (a dead replica's logs age out)."""
+        return f"ragsvc:{{{owner}}}:{self._kind}s-running"
+
+    async def running(self, owner: str) -> int:
+        """How many of the session's logs run now, on any replica."""
+        with redis_errors_as_503():
+            return int(await self._redis.zcount(self._running_key(owner), time.time(), "+inf"))
+
+    async def publish(self, entry: EventLog[E]) -> None:
+        """Copy the log's events to its stream as they come, then its end."""
+        sent = 0
+        while True:
+            changed = entry.changed()  # taken before reading, so no append is missed
+            events, finished = entry.events[sent:], entry.finished
+            if events or finished:
+                await self._append(entry.owner, entry.key, sent, events, finished)
+                sent += len(events)
+            if finished:
+                return
+            await changed.wait()
+
+    async def _append(self, owner: str, key: str, first: int, events: list[E], end: bool) -> None:
+        stream = self._key(owner, key)
+        pipe = self._redis.pipeline(transaction=False)
+        for seq, event in enumerate(events, start=first):
+            name, data = encode_event(event)
+            pipe.xadd(stream, {"n": name, "d": data}, id=f"0-{seq + 1}")
+        if end:
+            pipe.xadd(stream, {END: b"1"}, id=f"0-{first + len(events) + 1}")
+            pipe.delete(f"{stream}:alive")
+            pipe.zrem(self._running_key(owner), key)
+        elif first == 0:  # alive and counted as running from its first copy on
+            pipe.set(f"{stream}:alive", b"1", ex=ALIVE_FOR_S)
+            pipe.zadd(self._running_key(owner), {key: time.time() + ALIVE_FOR_S})
+        # While it runs, a log lives as long as its work; once ended, for the resume window.
+        pipe.expire(stream, self._window)
+        await pipe.execute()
+
+    async def keep_alive(self, running: Callable[[], Iterable[EventLog[E]]]) -> None:
+        """Say every second that this replica still works on its running logs."""
+        while True:
+            entries = [e for e in running() if not e.finished]
+            if entries:
+                pipe = self._redis.pipeline(transaction=False)
+                for entry in entries:
+                    stream = self._key(entry.owner, entry.key)
+                    pipe.set(f"{stream}:alive", b"1", ex=ALIVE_FOR_S)
+                    pipe.expire(stream, self._window)
+                    in_progress = self._running_key(entry.owner)
+                    pipe.zadd(in_progress, {entry.key: time.time() + ALIVE_FOR_S})
+                    pipe.expire(in_progress, self._window)
+                try:
+                    await pipe.execute()
+                except Exception:  # Redis away for a moment: readers may call the work lost
+                    log.warning("could not refresh the shared event logs", exc_info=True)
+            await anyio.sleep(ALIVE_EVERY_S)
+
+    async def located(self, owner: str, key: str) -> tuple[bool, int] | None:
+        """(ended, last sequence number) of the log of `key`, if `owner`'s session has it."""
+        with redis_errors_as_503():
+            last: Any = await self._redis.xrevrange(self._key(owner, key), count=1)
+        if not last:
+            return None
+        entry_id, fields = last[0]
+        seq = _seq(entry_id)
+        return (True, seq - 1) if END in fields else (False, seq)
+
+    async def followed_elsewhere(self, owner: str, key: str) -> bool:
+        """Whether a reader on any replica follows the log now."""
+        return bool(await self._redis.exists(f"{self._key(owner, key)}:followed"))
+
+    async def follow(self, owner: str, key: str, after: int) -> AsyncIterator[list[tuple[int, E]]]:
+        """The events after sequence number `after` until the end; a `generation-lost`
+        error event if the replica doing the work stops saying it is alive, a 503 one if
+        Redis fails."""
+        last = after
+        try:
+            with redis_errors_as_503():
+                async for batch in self._read(owner, key, after):
+                    last = batch[-1][0]
+                    yield batch
+        except SharedStateUnavailable as exc:
+            yield [(last + 1, cast(E, FailedEvent(exc.problem())))]
+
+    async def _read(self, owner: str, key: str, after: int) -> AsyncIterator[list[tuple[int, E]]]:
+        stream, last = self._key(owner, key), after
+        while True:
+            await self._redis.set(f"{stream}:followed", b"1", ex=ALIVE_FOR_S)
+            reply: Any = await self._redis.xread({stream: f"0-{last + 1}"}, block=READ_BLOCK_MS)
+            batch, ended = _entries(reply)
+            if batch:
+                last = batch[-1][0]
+                yield cast(list[tuple[int, E]], batch)  # this hub's own kind of events
+            if ended:
+                return
+            if not batch and await self._lost(owner, key):
+                yield [(last + 1, cast(E, FailedEvent(GenerationLost().problem())))]
+                return
+
+    async def _lost(self, owner: str, key: str) -> bool:
+        """No replica says it works on the log, and the log has not ended (it may have
+        ended between a read and this check: then the next read gets the rest)."""
+        stream = self._key(owner, key)
+        if await self._redis.exists(f"{stream}:alive"):
+            return False
+        found = await self.located(owner, key)
+        return found is None or not found[0]
+
+
+def _seq(entry_id: bytes | str) -> int:
+    text = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+    return int(text.partition("-")[2]) - 1
+
+
+def _entries(reply: Any) -> tuple[list[tuple[int, Event]], bool]:
+    """XREAD's reply as numbered events, and whether the end entry was among them."""
+    batch: list[tuple[int, Event]] = []
+    for _stream, entries in reply or []:
+        for entry_id, fields in entries:
+            if END in fields:
+                return batch, True
+            batch.append(
+                (_seq(entry_id), decode_event(fields[b"n"].decode(), fields[b"d"].decode()))
+            )
+    return batch, False

@@ -1,0 +1,1 @@
+"""How text reads: Unicode forms, languages, content words, sentences, table rows."""

@@ -1,0 +1,1 @@
+"""`ragsvc worker`: takes queued ingests."""
