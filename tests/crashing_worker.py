@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 
-from ragsvc.pdf.read import PageLines, PageOptions, page_lines
+from ragsvc.pdf.page_lines import PageLines, PageOptions, page_lines
 
 MARK = "CRASH-THE-WORKER"
 

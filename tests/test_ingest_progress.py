@@ -237,7 +237,7 @@ async def upload_in_steps(
     """Upload without waiting, its chunks embedded three at a time (the card and pages 1-2
     first), and committed after every batch."""
     monkeypatch.setattr(preparation, "EMBED_BATCH", 3)
-    monkeypatch.setattr(pdf_module, "PART_EVERY_S", 0.0)
+    monkeypatch.setattr(preparation, "PART_EVERY_S", 0.0)
     files = {"files": ("t.pdf", data)}
     up = await http.post("/upload", params={"wait": "false"}, files=files, headers=headers)
     return up.json()["documents"][0]
@@ -321,7 +321,7 @@ async def test_a_question_while_a_long_read_goes_on_is_answered_from_the_pages_r
     # pages read two, then two more, then the last: each part committed (its first
     # embedding passes, the next waits for the gate, so reading pauses after pages 1-2)
     monkeypatch.setattr(pdf_module, "FIRST_WINDOW", 2)
-    monkeypatch.setattr(pdf_module, "PART_EVERY_S", 0.0)
+    monkeypatch.setattr(preparation, "PART_EVERY_S", 0.0)
     app_of(client).state.ragsvc.ingestion.embedder = stepped = SteppedEmbedder()
     files = {"files": ("t.pdf", pdf(TOPICS))}
     up = await client.post("/upload", params={"wait": "false"}, files=files, headers=session)

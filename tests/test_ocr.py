@@ -15,7 +15,8 @@ from rapidfuzz.distance import Levenshtein
 
 from ragsvc.api.app import create_app
 from ragsvc.core.config import Settings
-from ragsvc.pdf.read import Ocr, ParseLimits, parse_pdf
+from ragsvc.pdf.ocr import Ocr
+from ragsvc.pdf.read import ParseLimits, parse_pdf
 from ragsvc.runtime.backends import make_backends
 
 from .conftest import SHARED_DATA, unavailable

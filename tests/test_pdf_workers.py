@@ -14,9 +14,9 @@ import pymupdf
 import pytest
 
 from ragsvc.core.errors import UnreadablePdf
-from ragsvc.pdf import read as pdf
+from ragsvc.pdf.page_lines import PageOptions, page_lines
 from ragsvc.pdf.parsed import ParsedDocument
-from ragsvc.pdf.read import Listeners, PageOptions, parse_pdf
+from ragsvc.pdf.read import Listeners, parse_pdf
 from ragsvc.pdf.workers import PdfWorkers, WorkerLimits
 from tests.conftest import LIMITS
 from tests.crashing_worker import MARK, crash_on_marked_files
@@ -71,13 +71,12 @@ def test_progress_counts_pages_as_ranges_finish():
     assert seen[-1][0] == 10
 
 
-def test_a_long_read_is_handed_over_as_it_goes(pool: PdfWorkers, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setattr(pdf, "PART_EVERY_S", 0.0)  # every window, however fast
+def test_a_long_read_is_handed_over_as_it_goes(pool: PdfWorkers):
     data = long_pdf(20)
     for extractor in (pool, None):
         parts: list[ParsedDocument] = []
         seen: list[int] = []
-        listeners = Listeners(lambda done, _, seen=seen: seen.append(done), parts.append)
+        listeners = Listeners(lambda done, _, seen=seen: seen.append(done), parts.append, 0.0)
         whole = parse_pdf(data, "log.pdf", LIMITS, listeners, extractor)
         # windows of 8, 8 and 4 pages: the first two handed over, the third is the end
         assert [len(part.pages) for part in parts] == [8, 16]
@@ -88,7 +87,7 @@ def test_a_long_read_is_handed_over_as_it_goes(pool: PdfWorkers, monkeypatch: py
 def test_pages_from_a_start(pool: PdfWorkers):
     data = long_pdf(6)
     options = PageOptions(10**6)
-    assert pool.extract(data, "x.pdf", (6, options), start=2) == pdf.page_lines(data, 2, 6, options)
+    assert pool.extract(data, "x.pdf", (6, options), start=2) == page_lines(data, 2, 6, options)
 
 
 def worker_pids(pool: PdfWorkers) -> list[int]:

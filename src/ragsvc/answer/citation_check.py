@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from ragsvc.core.schemas import Quote, Source
-from ragsvc.ingest.chunking import split_sentences
+from ragsvc.text.sentences import split_sentences
 from ragsvc.text.terms import content_words
 
 SUPPORTED = 0.5  # share of a claim sentence's content words a quote must hold

@@ -14,9 +14,9 @@ from numpy.typing import NDArray
 
 from ragsvc.answer.prompts import NOT_FOUND, Prompt
 from ragsvc.answer.question_shapes import is_comparison
-from ragsvc.ingest.chunking import is_signpost, split_sentences
-from ragsvc.pdf.tables import CAPTION, is_row, row_values
 from ragsvc.search.embedders import Embedder, Vectors
+from ragsvc.text.sentences import is_signpost, split_sentences
+from ragsvc.text.table_rows import CAPTION, is_row, row_values
 from ragsvc.text.terms import content_words
 
 _TOKEN = re.compile(r"\S+\s*")

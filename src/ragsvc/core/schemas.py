@@ -7,9 +7,10 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
-from ragsvc.ingest.chunking import without_signposts
+from ragsvc.text.sentences import without_signposts
 
 DocumentStatus = Literal["processing", "ready", "no_text", "failed"]
+SECTION_SEPARATOR = " > "  # between the headings of a chunk's `section`, outermost first
 
 
 class Document(BaseModel):

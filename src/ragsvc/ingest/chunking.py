@@ -12,8 +12,10 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from typing import Literal
 
+from ragsvc.core.schemas import SECTION_SEPARATOR
 from ragsvc.pdf.parsed import Block
-from ragsvc.pdf.tables import CAPTION
+from ragsvc.text.sentences import split_sentences
+from ragsvc.text.table_rows import CAPTION
 
 # "trans-\nformer" -> "transformer"; a capital after the break is a real hyphen ("GPT-\n4").
 # Written to start with the "-" (the letters around it are lookarounds): a pattern that
@@ -23,19 +25,6 @@ _HYPHEN_BREAK = re.compile(r"(?<=\w)-\s*\n\s*(?=[a-z])")
 # in one pass: a lone space is left alone (it is already what the run becomes).
 _BLANKS = re.compile(r"[ \t\u00a0\n]{2,}|[\t\u00a0\n]")
 _PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
-_SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]?\s+(?=[\"'(\[]?[A-Z0-9])")
-_ABBREVIATIONS = (
-    "e.g.", "i.e.", "et al.", "etc.", "fig.", "figs.", "eq.", "eqs.", "sec.", "vs.", "cf.",
-    "no.", "dr.", "mr.", "ms.", "prof.", "approx.", "tab.", "ref.", "refs.", "resp.",
-)  # fmt: skip
-# A sentence about the paper's own layout ("Section 5 has the measurements", "The rest of
-# this paper is organised as follows") points at an answer; it never is one.
-_SIGNPOST = re.compile(
-    r"^\W*(?:(?:in|then|next|finally|and)\W+)?(?:sections?|chapters?)\s+\d"
-    r"|\b(?:rest|remainder) of (?:this|the) (?:paper|article|report)\b"
-    r"|\b(?:paper|article|report) is (?:organi[sz]ed|structured) as follows\b",
-    re.IGNORECASE,
-)
 _ABSTRACT = re.compile(r"\babstract\b[:.\s—-]*", re.IGNORECASE)
 CARD_CHARS = 1800
 MIN_PASSAGE = 120  # characters; shorter passages are folded into a neighbour
@@ -47,35 +36,6 @@ def clean_page_text(text: str) -> str:
     paragraphs = _PARAGRAPH_BREAK.split(text)
     unwrapped = (_BLANKS.sub(" ", p).strip() for p in paragraphs)
     return "\n\n".join(p for p in unwrapped if p)
-
-
-def split_sentences(text: str) -> list[str]:
-    """Split on sentence ends, not after common abbreviations ("et al.", "Fig.")."""
-    sentences: list[str] = []
-    for paragraph in text.split("\n\n"):
-        pending = ""
-        for piece in _SENTENCE_END.split(paragraph):
-            pending = f"{pending} {piece}".strip() if pending else piece.strip()
-            if not pending.lower().endswith(_ABBREVIATIONS):
-                sentences.append(pending)
-                pending = ""
-        if pending:
-            sentences.append(pending)
-    return [s for s in sentences if s]
-
-
-def is_signpost(sentence: str) -> bool:
-    """Whether a sentence is about the paper's own layout ("Section 5 has ...")."""
-    return bool(_SIGNPOST.search(sentence))
-
-
-def without_signposts(text: str) -> str:
-    """The text without its signpost sentences (all of it if that is all it holds): they
-    hold the words of every section they announce, so they would match questions about
-    those sections."""
-    sentences = split_sentences(text)
-    kept = [s for s in sentences if not is_signpost(s)]
-    return " ".join(kept) if kept and len(kept) < len(sentences) else text
 
 
 def chunk_text(text: str, size: int, overlap: int) -> list[str]:
@@ -151,9 +111,6 @@ def section_title(heading: str) -> str | None:
     if _NUMBERED_TITLE.match(heading) or len(words) >= 2 or usual or _REFERENCES.match(heading):
         return heading.strip()
     return None
-
-
-SECTION_SEPARATOR = " > "
 
 
 def passages(pages: list[list[Block]], size: int, overlap: int) -> list[Passage]:

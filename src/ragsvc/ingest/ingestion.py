@@ -27,6 +27,7 @@ from ragsvc.ingest.steps import (
     commit,
     embed,
     in_upload_order,
+    listening,
     new_document,
     part_of,
     prepare,
@@ -259,7 +260,7 @@ class _Steps:
     @property
     def listeners(self) -> Listeners:
         """What parsing tells, from its worker thread."""
-        return Listeners(on_page=self._page_parsed, on_part=self._pages_read)
+        return listening(self._page_parsed, self._pages_read)
 
     def _page_parsed(self, page: int, pages: int) -> None:
         anyio.from_thread.run_sync(self.events.append, PageParsed(page, pages))

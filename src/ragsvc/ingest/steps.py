@@ -18,12 +18,11 @@ from ragsvc.core.clock import now
 from ragsvc.core.errors import QuotaExceeded, RagError, TooLarge
 from ragsvc.core.schemas import Chunk, Document
 from ragsvc.ingest.chunking import abstract, document_card, passages
-from ragsvc.pdf import read as pdf
+from ragsvc.pdf.ocr import Ocr
 from ragsvc.pdf.parsed import ParsedDocument
 from ragsvc.pdf.read import (
     NO_LISTENERS,
     Listeners,
-    Ocr,
     PageExtractor,
     ParseLimits,
     check_pdf_magic,
@@ -41,6 +40,9 @@ NO_TEXT_DETAIL = (
 OCR_DETAIL = "{ocr} of {pages} pages had no text layer and were read by OCR: expect some errors."
 REPAIRED_DETAIL = "The file was damaged and has been repaired; some text may be missing."
 EMBED_BATCH = 256  # chunks per embedding call: the unit of progress events
+# A document that takes long to ingest is committed as it goes, every PART_EVERY_S at most:
+# as its pages are read (pdf.read.Listeners), then as its chunks are embedded.
+PART_EVERY_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -165,6 +167,14 @@ def part_of(parsed: ParsedDocument, document: Document, options: IngestOptions) 
     return part
 
 
+def listening(
+    on_page: Callable[[int, int], None], on_part: Callable[[ParsedDocument], None]
+) -> Listeners:
+    """Listeners hearing of a PDF as it is read, handed its pages read so far at ingest's
+    pace (PART_EVERY_S)."""
+    return Listeners(on_page, on_part, PART_EVERY_S)
+
+
 def chunk_drafts(
     parsed: ParsedDocument, document_id: str, options: IngestOptions, language: str = "en"
 ) -> list[Chunk]:
@@ -199,7 +209,7 @@ async def embed(
 ) -> None:
     """Vectorise the drafts in batches, reporting (embedded, total) after each. With
     `on_part`, while batches remain, it is handed the chunks embedded so far and not yet
-    handed over, every pdf.PART_EVERY_S seconds at most (as the pages read while it was
+    handed over, every PART_EVERY_S seconds at most (as the pages read while it was
     parsed), as a `processing` document."""
     texts = [chunk.search_text for chunk in prepared.drafts]
     parts: list[Vectors] = []
@@ -209,7 +219,7 @@ async def embed(
         done = min(start + EMBED_BATCH, len(texts))
         if on_batch is not None:
             on_batch(done, len(texts))
-        if on_part and done < len(texts) and time.monotonic() - last_part >= pdf.PART_EVERY_S:
+        if on_part and done < len(texts) and time.monotonic() - last_part >= PART_EVERY_S:
             await on_part(_part(prepared, np.concatenate(parts), done))
             prepared.committed, last_part = done, time.monotonic()
     prepared.vectors = np.concatenate(parts) if parts else None

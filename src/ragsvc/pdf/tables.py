@@ -16,6 +16,7 @@ import re
 from itertools import groupby
 
 from ragsvc.pdf.parsed import Line
+from ragsvc.text.table_rows import CAPTION, header_row, label_row
 
 MIN_ROWS = 3
 MAX_CELL = 40  # characters: a line of body text is longer
@@ -25,10 +26,6 @@ ROW_GAP = 2.5  # at most this many line heights from one row to the next
 CAPTION_GAP = 4.0  # line heights between a table and its caption, at most
 # A value, not a label: "29,423", "634 secs", "3,288 TB", "1.2", "-0.5%"
 _PLAIN_NUMBER = re.compile(r"[+−-]?[$€£]?\d[\d,.\s]*(?:%|[A-Za-z]{1,5})?")
-CAPTION = re.compile(r"^(?:Table|TABLE|Tab\.)\s+(?:\d+|[IVX]+)\b")
-# A row as written here, and the column names it repeats under a header
-_ROW = re.compile(r"^[^:;]{1,40}: [^;]+(?:; [^:;]{1,40}: [^;]+)*$")
-_COLUMN_NAME = re.compile(r"(?:^|; )[^:;]{1,40}: ")
 
 Row = list[Line]
 
@@ -150,18 +147,8 @@ def _row_lines(table: list[Row]) -> list[Line]:
     for row in table[1:] if has_header else table:
         values = [cell.text for cell in row]
         if has_header:
-            text = "; ".join(f"{h}: {v}" if h else v for h, v in zip(header, values, strict=True))
+            text = header_row(header, values)
         else:
-            text = f"{values[0]}: {', '.join(values[1:])}"
+            text = label_row(values)
         out.append(row[0]._replace(text=text, bold=False))
     return out
-
-
-def is_row(sentence: str) -> bool:
-    """Whether a sentence reads like a row written here ("label: values", "a: 1; b: 2")."""
-    return bool(_ROW.match(sentence))
-
-
-def row_values(row: str) -> str:
-    """A row's own words: under a header ("a: 1; b: 2"), without the column names."""
-    return _COLUMN_NAME.sub(" ", row) if "; " in row else row

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 from ragsvc.core.errors import TooLarge, UnreadablePdf
 from ragsvc.core.orphans import exit_with
-from ragsvc.pdf.read import PageLines, PageOptions, page_lines
+from ragsvc.pdf.page_lines import PageLines, PageOptions, page_lines
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,7 @@ class PdfWorkers:
 
     def _start(self) -> ProcessPoolExecutor:
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["ragsvc.pdf.read"])  # imported once, not per worker
+        context.set_forkserver_preload(["ragsvc.pdf.page_lines"])  # imported once, not per worker
         executor = ProcessPoolExecutor(
             self.workers,
             mp_context=context,

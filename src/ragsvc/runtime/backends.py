@@ -11,7 +11,7 @@ import openai
 from ragsvc.answer.extractive import ExtractiveGenerator
 from ragsvc.answer.generators import Generator, LlamaGenerator, OpenAIGenerator, Sampling
 from ragsvc.core.config import Settings
-from ragsvc.pdf.read import ocr_unavailable
+from ragsvc.pdf.ocr import ocr_unavailable
 from ragsvc.pdf.workers import PdfWorkers, WorkerLimits
 from ragsvc.search.embedders import (
     E5Embedder,

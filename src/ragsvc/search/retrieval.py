@@ -17,8 +17,7 @@ from typing import Literal
 import numpy as np
 
 from ragsvc.core.quick_threads import run_quick
-from ragsvc.core.schemas import Chunk
-from ragsvc.ingest.chunking import SECTION_SEPARATOR
+from ragsvc.core.schemas import SECTION_SEPARATOR, Chunk
 from ragsvc.search.embedders import Embedder, Vectors, embed_queries
 from ragsvc.search.index import Hit, SessionIndex
 

@@ -1,0 +1,22 @@
+"""PyMuPDF, imported for the whole package with its add-ons masked and its stderr chatter off;
+the one module that imports it (the other modules of `pdf/` take it from here)."""
+
+from __future__ import annotations
+
+import sys
+
+# PyMuPDF 2 imports its optional add-ons, pymupdf.layout and pymupdf4llm, when it is imported:
+# onnxruntime and an ONNX model among them, 0.25 s and 55 MB per process (measured), in the
+# server and in every page worker. ragsvc reads fonts and positions itself and calls neither;
+# a None entry makes those imports fail, which PyMuPDF expects and skips. (This changes
+# nothing if PyMuPDF was imported before.)
+for _addon in ("pymupdf.layout", "pymupdf4llm"):
+    sys.modules.setdefault(_addon, None)  # type: ignore[arg-type]
+
+import pymupdf  # noqa: E402
+
+# Damaged files are reported to the client; MuPDF's own stderr chatter would only be noise.
+pymupdf.TOOLS.mupdf_display_errors(False)
+pymupdf.TOOLS.mupdf_display_warnings(False)
+
+__all__ = ["pymupdf"]

@@ -1,0 +1,51 @@
+"""How a passage reads as sentences: split on sentence ends (not after "et al." or "Fig."),
+and which sentences only point at the paper's own layout ("Section 5 has ..."). Chunking
+packs these sentences; the extractive generator quotes them; the citation check matches
+them; what is embedded and BM25-indexed leaves the signposts out."""
+
+from __future__ import annotations
+
+import re
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]?\s+(?=[\"'(\[]?[A-Z0-9])")
+_ABBREVIATIONS = (
+    "e.g.", "i.e.", "et al.", "etc.", "fig.", "figs.", "eq.", "eqs.", "sec.", "vs.", "cf.",
+    "no.", "dr.", "mr.", "ms.", "prof.", "approx.", "tab.", "ref.", "refs.", "resp.",
+)  # fmt: skip
+# A sentence about the paper's own layout ("Section 5 has the measurements", "The rest of
+# this paper is organised as follows") points at an answer; it never is one.
+_SIGNPOST = re.compile(
+    r"^\W*(?:(?:in|then|next|finally|and)\W+)?(?:sections?|chapters?)\s+\d"
+    r"|\b(?:rest|remainder) of (?:this|the) (?:paper|article|report)\b"
+    r"|\b(?:paper|article|report) is (?:organi[sz]ed|structured) as follows\b",
+    re.IGNORECASE,
+)
+
+
+def split_sentences(text: str) -> list[str]:
+    """Split on sentence ends, not after common abbreviations ("et al.", "Fig.")."""
+    sentences: list[str] = []
+    for paragraph in text.split("\n\n"):
+        pending = ""
+        for piece in _SENTENCE_END.split(paragraph):
+            pending = f"{pending} {piece}".strip() if pending else piece.strip()
+            if not pending.lower().endswith(_ABBREVIATIONS):
+                sentences.append(pending)
+                pending = ""
+        if pending:
+            sentences.append(pending)
+    return [s for s in sentences if s]
+
+
+def is_signpost(sentence: str) -> bool:
+    """Whether a sentence is about the paper's own layout ("Section 5 has ...")."""
+    return bool(_SIGNPOST.search(sentence))
+
+
+def without_signposts(text: str) -> str:
+    """The text without its signpost sentences (all of it if that is all it holds): they
+    hold the words of every section they announce, so they would match questions about
+    those sections."""
+    sentences = split_sentences(text)
+    kept = [s for s in sentences if not is_signpost(s)]
+    return " ".join(kept) if kept and len(kept) < len(sentences) else text
