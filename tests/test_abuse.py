@@ -310,11 +310,11 @@ class RacingStore(DiskStore):
         super().__init__(data_dir)
         self.writer, self.token_hash, self.races = writer, token_hash, 3
 
-    def _read_generation(self, folder: Path, name: str) -> SessionState:
+    def _read_snapshot(self, folder: Path, name: str) -> SessionState:
         if self.races:
             self.races -= 1
             self.writer._update(self.token_hash, lambda state: None)
-        return super()._read_generation(folder, name)
+        return super()._read_snapshot(folder, name)
 
 
 async def test_case5_a_read_overtaken_by_another_processs_write_still_succeeds(

@@ -11,7 +11,8 @@ import anyio
 import pytest
 
 from ragsvc.core.errors import Overloaded, TooMuchInProgress
-from ragsvc.streams.event_log import EventLog, Limits, LogHub
+from ragsvc.streams.event_log import EventLog
+from ragsvc.streams.log_hub import Limits, LogHub
 
 pytestmark = pytest.mark.anyio
 

@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import json
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 
 import anyio
-import faiss
 import httpx
-import numpy as np
 import pytest
 
 from ragsvc.core.config import Settings
-from ragsvc.search.index import read_part
 from ragsvc.sessions.session_tokens import hash_token
 
 from .conftest import app_client, app_of
@@ -149,55 +144,3 @@ async def test_writing_to_a_session_deleted_meanwhile_is_401(settings: Settings,
             await store.load_state(hash_token(token))
 
     await run_app(settings, work)
-
-
-def store_as_before_parts(session: Path) -> None:
-    """Rewrite a session's current generation as ragsvc stored it before document parts
-    (the whole index in gen-<n>/index/, FAISS included), and remove the parts."""
-    generation = session / (session / "CURRENT").read_text().strip()
-    meta = json.loads((generation / "index.json").read_text())
-    parts = [read_part(session / "docs" / doc_id) for doc_id in meta["documents"]]
-    chunks = [chunk for part in parts for chunk in part.chunks]
-    dense = faiss.IndexIDMap2(faiss.IndexFlatIP(meta["dim"]))
-    for part in parts:
-        ids = np.array([c.id for c in part.chunks], dtype=np.int64)
-        dense.add_with_ids(part.vectors, ids)
-    whole = generation / "index"
-    whole.mkdir()
-    ids = [c.id for c in chunks]
-    (whole / "index.json").write_text(json.dumps({**meta, "lexical_ids": ids}))
-    (whole / "chunks.jsonl").write_text("".join(c.model_dump_json() + "\n" for c in chunks))
-    faiss.write_index(dense, str(whole / "dense.faiss"))
-    (generation / "index.json").unlink()
-    shutil.rmtree(session / "docs")
-
-
-@pytest.mark.disk
-async def test_a_session_stored_before_document_parts_is_read_and_upgraded(
-    settings: Settings, pdf: Callable
-):
-    question = {"question": "When do foghorns sound?"}
-
-    async def first_life(http: httpx.AsyncClient):
-        up = await http.post("/upload", files={"files": ("sea.pdf", pdf(TEXT))})
-        headers = {"Authorization": f"Bearer {up.json()['token']}", "Accept": "application/json"}
-        answer = (await http.post("/ask", json=question, headers=headers)).json()
-        return (
-            headers,
-            answer,
-            next(app_of(http).state.ragsvc.backends.store.root.iterdir()),
-        )
-
-    headers, answer, session = await run_app(settings, first_life)
-    store_as_before_parts(session)
-
-    async def second_life(http: httpx.AsyncClient):
-        again = (await http.post("/ask", json=question, headers=headers)).json()
-        more = {"files": ("gulls.pdf", pdf(["Gulls nest on the cliffs."]))}
-        assert (await http.post("/upload", files=more, headers=headers)).status_code == 201
-        both = (await http.post("/ask", json=question, headers=headers)).json()
-        return again, both
-
-    again, both = await run_app(settings, second_life)
-    assert again["answer"] == answer["answer"] and both["answer"] == answer["answer"]
-    assert len(list((session / "docs").iterdir())) == 2  # rewritten as parts

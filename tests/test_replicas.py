@@ -22,7 +22,7 @@ from ragsvc.core.config import Settings
 from ragsvc.sessions.session_tokens import hash_token
 from ragsvc.streams.event_log import EventLog
 from ragsvc.streams.events import AnswerEvent, SourcesEvent, TokenEvent
-from ragsvc.streams.redis_copies import ALIVE_FOR_S, SharedLogs
+from ragsvc.streams.redis_copies import ALIVE_FOR_S, RedisLogCopies
 
 from .conftest import app_client, app_of, make_pdf, parse_sse
 from .server import free_port, server_process
@@ -91,7 +91,7 @@ async def test_a_resumed_answer_whose_replica_died_ends_with_generation_lost(
         entry.append(TokenEvent("Herons "))
         redis = Redis.from_url(redis_url)
         async with anyio.create_task_group() as tasks:
-            tasks.start_soon(SharedLogs(redis, "answer", 60).publish, entry)
+            tasks.start_soon(RedisLogCopies(redis, "answer", 60).publish, entry)
             await anyio.sleep(0.3)
             tasks.cancel_scope.cancel()
         await redis.aclose()
@@ -142,7 +142,7 @@ async def test_a_sessions_answers_in_progress_count_on_every_replica(
         held = HeldGenerator()
         app_of(a).state.ragsvc.answering.generator = held
         redis = Redis.from_url(redis_url)
-        shared = SharedLogs(redis, "answer", 60)
+        shared = RedisLogCopies(redis, "answer", 60)
         async with anyio.create_task_group() as tasks:
             tasks.start_soon(partial(a.post, "/ask", json={"question": "herons?"}, headers=who))
             with anyio.fail_after(5):  # A's answer runs, and Redis knows it

@@ -7,9 +7,11 @@ import pytest
 import Stemmer
 from bm25s.tokenization import Tokenizer
 
+from ragsvc.answer.question_shapes import is_global_question, requested_section
 from ragsvc.core.schemas import Chunk
-from ragsvc.search.index import SessionIndex, tokenize
-from ragsvc.search.retrieval import Query, fuse, is_global_question, rank, requested_section
+from ragsvc.search.bm25_terms import tokenize
+from ragsvc.search.index import SessionIndex
+from ragsvc.search.retrieval import Query, fuse, rank
 
 from .conftest import HashEmbedder
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import errno
-import json
 import os
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,15 +36,6 @@ def test_no_history_keeps_nothing(tmp_path: Path):
     append_turn(tmp_path, turn(1), keep=6)
     append_turn(tmp_path, turn(2), keep=0)
     assert read_turns(tmp_path, keep=6) == []
-
-
-def test_turns_of_the_older_format_are_read_and_carried_over(tmp_path: Path):
-    legacy = [turn(1).model_dump(mode="json"), turn(2).model_dump(mode="json")]
-    (tmp_path / "turns.json").write_text(json.dumps(legacy))
-    assert [t.question for t in read_turns(tmp_path, keep=6)] == ["q1", "q2"]
-    append_turn(tmp_path, turn(3), keep=6)
-    assert not (tmp_path / "turns.json").exists()
-    assert [t.question for t in read_turns(tmp_path, keep=6)] == ["q1", "q2", "q3"]
 
 
 @pytest.mark.parametrize("earlier", [0, 1])

@@ -20,7 +20,7 @@ import anyio
 from ragsvc.answer.citation_check import supporting_quotes
 from ragsvc.answer.generators import Generator
 from ragsvc.answer.prompts import Prompt
-from ragsvc.answer.question_shapes import names_in
+from ragsvc.answer.question_shapes import is_global_question, names_in, requested_section
 from ragsvc.core.clock import now
 from ragsvc.core.errors import (
     AnswerAbandoned,
@@ -40,11 +40,9 @@ from ragsvc.search.retrieval import (
     Mode,
     Query,
     Retrieved,
-    is_global_question,
-    requested_section,
     retrieve,
-    section_hits,
 )
+from ragsvc.search.sections import section_hits
 from ragsvc.storage.store import SessionState, Store
 from ragsvc.streams.event_log import EventLog, Work
 from ragsvc.streams.events import AnswerEvent, DoneEvent, FailedEvent, SourcesEvent, TokenEvent

@@ -1,5 +1,6 @@
-"""What a question's wording tells: whether it compares two things, and the names it
-mentions. The extractive generator shapes its answer by them."""
+"""What a question's wording tells: whether it asks about a whole document or about one
+section, whether it compares two things, and the names it mentions. Answering finds its
+passages by the first two; the extractive generator shapes its answer by the others."""
 
 from __future__ import annotations
 
@@ -15,6 +16,38 @@ _COMPARE = re.compile(
 _NAME = re.compile(r"(?<![\w'’])(?:[A-Z][\w]*[A-Z0-9][\w]*|[A-Z][a-z]+)(?:-[\w]+)*")
 _SENTENCE_START = re.compile(r"(?:^|[.?!:;]\s*)[\"“‘'(]?\s*$")
 _QUOTED = re.compile(r"(?<!\w)[\"“‘']([^\"”’']{2,40})[\"”’'](?!\w)")
+# "section 3.2", "summarise the related work section", "what does the method section say"
+_SECTION_NUMBER = re.compile(r"\bsection\s+(\d+(?:\.\d+)*|[A-Z])\b", re.IGNORECASE)
+_SECTION_NAME = re.compile(
+    r"\b(?:summar(?:y of|i[sz]e)|overview of|what does|walk(?: me)? through|go through)\s+"
+    r"(?:the\s+)?(?:section\s+(?:on|about)\s+(?:the\s+)?)?"
+    r"([a-z][\w -]{2,40}?)(?:\s+section)?(?:\s+say)?\s*[?.!]*$",
+    re.IGNORECASE,
+)
+# A question about a whole document: "what is this paper about?", "the main contributions"
+_GLOBAL = re.compile(
+    r"what(?:'s| is| are)\s+(?:this|the|these|that)\s+(?:\w+\s+)?about"
+    r"|^\s*what(?:'s|’s|\s+is|\s+are|\s+was)\s.{0,80}\babout\s*[?.!]*\s*$"
+    r"|\bsummar(?:y|ise|ize|ising|izing)\b|\boverview\b|\btl;?dr\b|\bgist\b"
+    r"|\bmain\s+(?:idea|contribution|point|finding|topic|goal|result)s?\b"
+    r"|\bkey\s+(?:idea|contribution|point|finding|takeaway)s?\b",
+    re.IGNORECASE,
+)
+
+
+def is_global_question(question: str) -> bool:
+    """Whether the question asks about a document as a whole (answered from its card)."""
+    return bool(_GLOBAL.search(question))
+
+
+def requested_section(question: str) -> str | None:
+    """The section a question asks about: "section 3.2" gives "3.2"; "summarise the
+    related work" gives "related work" (used only if some section title contains it)."""
+    if match := _SECTION_NUMBER.search(question):
+        return match.group(1)
+    if match := _SECTION_NAME.search(question.strip()):
+        return match.group(1).strip()
+    return None
 
 
 def is_comparison(question: str) -> bool:

@@ -138,7 +138,7 @@ class Overloaded(RagError):
         super().__init__(detail, headers={"Retry-After": "2"})
 
 
-class GenerationLost(RagError):
+class WorkLost(RagError):
     status, slug, title = 503, "generation-lost", "The work was lost"
 
     def __init__(self) -> None:

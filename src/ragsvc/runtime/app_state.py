@@ -18,9 +18,9 @@ from ragsvc.ingest.steps import IngestOptions
 from ragsvc.runtime.backends import Backends
 from ragsvc.runtime.metrics import Metrics
 from ragsvc.sessions.rate_limits import RateLimiter
-from ragsvc.streams.event_log import Limits, LogHub
 from ragsvc.streams.events import AnswerEvent, IngestEvent
-from ragsvc.streams.redis_copies import SharedLogs
+from ragsvc.streams.log_hub import Limits, LogHub
+from ragsvc.streams.redis_copies import RedisLogCopies
 
 Options = TypeVar("Options", IngestOptions, AnswerOptions)
 REDIS_CONNECTIONS = 64  # per process; a replica's readers of other replicas' logs hold one each
@@ -73,14 +73,14 @@ class AppState:
                 settings.resume_grace_s,
                 Limits(settings.max_answers, settings.max_answers_per_session),
                 metrics.observe_answer,
-                SharedLogs(redis, "answer", settings.resume_window_s) if redis else None,
+                RedisLogCopies(redis, "answer", settings.resume_window_s) if redis else None,
             ),
             # An ingest runs to its end even when nobody watches: grace None, never cancelled.
             ingests=LogHub(
                 settings.resume_window_s,
                 None,
                 Limits(settings.max_ingests, settings.max_ingests_per_session),
-                copies=SharedLogs(redis, "ingest", settings.resume_window_s) if redis else None,
+                copies=RedisLogCopies(redis, "ingest", settings.resume_window_s) if redis else None,
             ),
             metrics=metrics,
             redis=redis,

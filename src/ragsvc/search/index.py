@@ -1,35 +1,29 @@
 """One session's search index: FAISS (dense) + BM25 (lexical) over its chunks.
 
-The only module that imports faiss and bm25s. Vectors live in a flat inner-product index
-wrapped in an id map, so a deleted document's chunks leave by id. Each chunk's BM25 tokens
-are kept, so a change tokenizes only what it adds; the BM25 scores themselves are built
-when a search first needs them. An index is stored as one part per document (its chunks,
-vectors and tokens), written once, so adding a document writes only that document.
-All methods are blocking; the use cases call them from worker threads.
+Vectors live in a flat inner-product index wrapped in an id map, so a deleted document's
+chunks leave by id. Each chunk's BM25 terms are kept, so a change tokenizes only what it
+adds; the BM25 scores themselves are built when a search first needs them. An index hands
+out and takes back one part per document (its chunks, vectors and terms), which is how the
+stores keep it. All methods are blocking; the use cases call them from worker threads.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import re
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 
 import bm25s
 import faiss
 import numpy as np
-from bm25s.tokenization import Tokenizer
 
 from ragsvc.core.errors import IndexMismatch
 from ragsvc.core.schemas import Chunk
+from ragsvc.search.bm25_terms import Tokens, query_terms, tokens_of
 from ragsvc.search.embedders import Vectors
-from ragsvc.text.languages import DEFAULT, analyzer
 
 Hit = tuple[int, float]  # (chunk id, score)
-Tokens = list[str]  # a text's stemmed BM25 terms
 
 # bm25s logs every build at DEBUG and draws progress bars unless told not to.
 logging.getLogger("bm25s").setLevel(logging.WARNING)
@@ -93,7 +87,7 @@ class SessionIndex:
         ids = np.array([c.id for c in chunks], dtype=np.int64)
         self._dense.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids)
         self.chunks.update((c.id, c) for c in chunks)
-        tokens = tokens if tokens is not None else _tokens_of(chunks)
+        tokens = tokens if tokens is not None else tokens_of(chunks)
         self._tokens.update(zip(ids.tolist(), tokens, strict=True))
         self._lexical = None
 
@@ -164,7 +158,7 @@ class SessionIndex:
         if not self.chunks:
             return []
         bm25, ids, languages = self._bm25()
-        terms = bm25.get_tokens_ids(_query_terms(query, languages))  # those the chunks use
+        terms = bm25.get_tokens_ids(query_terms(query, languages))  # those the chunks use
         if not terms:  # a query of stop words, or of words no chunk holds, matches nothing
             return []
         # Scores of every chunk, the top k taken here: bm25s's retrieve() costs more in its
@@ -180,7 +174,7 @@ class SessionIndex:
         if not self.chunks:
             return list(words)
         bm25, _, languages = self._bm25()
-        return [w for w in words if not bm25.get_tokens_ids(_query_terms(w, languages))]
+        return [w for w in words if not bm25.get_tokens_ids(query_terms(w, languages))]
 
     def _bm25(self) -> tuple[bm25s.BM25, list[int], list[str]]:
         """The BM25 scores of the chunks, built from their kept tokens when first needed,
@@ -193,80 +187,3 @@ class SessionIndex:
                 languages = sorted({c.language for c in self.chunks.values()})
                 self._lexical = (bm25, ids, languages)
             return self._lexical
-
-
-_SPLITTER = Tokenizer(stopwords="en")  # bm25s's own word splitter (its stop words unused)
-
-
-# Names that word splitting would break up or drop: "deepseek-r1-zero", "pass@1", "p{q}r",
-# "28.4". Each is also kept whole, as one more term: a rare term, so a strong match.
-_COMPOUND = re.compile(r"\w+(?:[-@+/.{}]+\w+)+")
-
-
-def tokenize(texts: list[str], language: str = DEFAULT) -> list[Tokens]:
-    """BM25 terms: lower-cased words, the language's stop words left out, stemmed in it
-    (in English, the terms bm25s's Tokenizer makes, tested), then the text's compound names
-    whole. Five times faster than bm25s's: each distinct word is stemmed once, in one call
-    (17 -> 3 ms)."""
-    words_of = analyzer(language)
-    lowered = [text.lower() for text in texts]
-    stop = words_of.stop_words
-    words = [[w for w in _SPLITTER.splitter(text) if w not in stop] for text in lowered]
-    distinct = list({word for text_words in words for word in text_words})
-    stems = dict(zip(distinct, words_of.stem(distinct), strict=True))
-    return [
-        [stems[w] for w in text_words if stems[w]] + _COMPOUND.findall(text)
-        for text_words, text in zip(words, lowered, strict=True)
-    ]
-
-
-def _tokens_of(chunks: list[Chunk]) -> list[Tokens]:
-    """Each chunk's terms, in its own language."""
-    found: dict[int, Tokens] = {}
-    for language in {c.language for c in chunks}:
-        mine = [i for i, c in enumerate(chunks) if c.language == language]
-        terms = tokenize([chunks[i].search_text for i in mine], language)
-        found.update(zip(mine, terms, strict=True))
-    return [found[i] for i in range(len(chunks))]
-
-
-def _query_terms(query: str, languages: list[str]) -> Tokens:
-    """The question's terms in each language the chunks are in, each term once."""
-    if len(languages) <= 1:
-        return tokenize([query], languages[0] if languages else DEFAULT)[0]
-    return list(dict.fromkeys(t for lang in languages for t in tokenize([query], lang)[0]))
-
-
-# storage: one folder per document part -------------------------------------------------
-
-
-def write_part(folder: Path, part: DocumentPart) -> None:
-    """Write a document's part into an empty folder."""
-    folder.mkdir(parents=True, exist_ok=False)
-    with (folder / "chunks.jsonl").open("w") as out:
-        for chunk in part.chunks:
-            out.write(chunk.model_dump_json() + "\n")
-    np.save(folder / "vectors.npy", part.vectors, allow_pickle=False)
-    (folder / "tokens.json").write_text(json.dumps(part.tokens))
-
-
-def read_part(folder: Path) -> DocumentPart:
-    with (folder / "chunks.jsonl").open() as lines:
-        chunks = [Chunk.model_validate_json(line) for line in lines if line.strip()]
-    vectors = np.load(folder / "vectors.npy", allow_pickle=False)
-    tokens = json.loads((folder / "tokens.json").read_text())
-    return DocumentPart(chunks, vectors, tokens)
-
-
-def load_whole(folder: Path) -> SessionIndex:
-    """An index stored whole, as before parts (read so old data stays usable; rewritten as
-    parts at the session's next change)."""
-    meta = json.loads((folder / "index.json").read_text())
-    index = SessionIndex(meta["embedder"], meta["dim"])
-    with (folder / "chunks.jsonl").open() as lines:
-        chunks = [Chunk.model_validate_json(line) for line in lines if line.strip()]
-    dense = faiss.read_index(str(folder / "dense.faiss"))
-    vectors = np.array([dense.reconstruct(c.id) for c in chunks], dtype=np.float32)
-    index.add(chunks, vectors.reshape(len(chunks), index.dim))
-    index.next_id = meta["next_id"]
-    return index

@@ -3,97 +3,32 @@
 Follow-ups ("and how does it compare to o1?") carry little to search with on their own, so
 the previous question is searched along with the current one and both rankings are fused:
 a real follow-up gains from the context, a change of topic still ranks on its own words.
-Global questions ("what is this paper about?") are answered from each document's card.
+Global questions ("what is this paper about?") put each document's card first.
 """
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 
 from ragsvc.core.quick_threads import run_quick
-from ragsvc.core.schemas import SECTION_SEPARATOR, Chunk
+from ragsvc.core.schemas import Chunk
 from ragsvc.search.embedders import Embedder, Vectors, embed_queries
 from ragsvc.search.index import Hit, SessionIndex
 
-_SECTION_NUMBER = re.compile(r"\bsection\s+(\d+(?:\.\d+)*|[A-Z])\b", re.IGNORECASE)
-_SECTION_NAME = re.compile(
-    r"\b(?:summar(?:y of|i[sz]e)|overview of|what does|walk(?: me)? through|go through)\s+"
-    r"(?:the\s+)?(?:section\s+(?:on|about)\s+(?:the\s+)?)?"
-    r"([a-z][\w -]{2,40}?)(?:\s+section)?(?:\s+say)?\s*[?.!]*$",
-    re.IGNORECASE,
-)
-_SECTION_ID = re.compile(r"\d+(\.\d+)*|[A-Z]")  # "3", "3.2.1", or an appendix letter
 RRF_K = 60
 MMR_POOL = 30  # fused hits that diversification chooses from
 REFERENCES_WEIGHT = 0.5  # bibliography entries match many words yet rarely answer anything
 Mode = Literal["hybrid", "dense", "bm25"]
-_GLOBAL = re.compile(
-    r"what(?:'s| is| are)\s+(?:this|the|these|that)\s+(?:\w+\s+)?about"
-    r"|^\s*what(?:'s|’s|\s+is|\s+are|\s+was)\s.{0,80}\babout\s*[?.!]*\s*$"
-    r"|\bsummar(?:y|ise|ize|ising|izing)\b|\boverview\b|\btl;?dr\b|\bgist\b"
-    r"|\bmain\s+(?:idea|contribution|point|finding|topic|goal|result)s?\b"
-    r"|\bkey\s+(?:idea|contribution|point|finding|takeaway)s?\b",
-    re.IGNORECASE,
-)
 
 
 @dataclass(frozen=True)
 class Retrieved:
     chunk: Chunk
     score: float
-
-
-def is_global_question(question: str) -> bool:
-    return bool(_GLOBAL.search(question))
-
-
-def requested_section(question: str) -> str | None:
-    """The section a question asks about: "section 3.2" gives "3.2"; "summarise the
-    related work" gives "related work" (used only if some section title contains it)."""
-    if match := _SECTION_NUMBER.search(question):
-        return match.group(1)
-    if match := _SECTION_NAME.search(question.strip()):
-        return match.group(1).strip()
-    return None
-
-
-def section_hits(
-    index: SessionIndex, section: str, top_k: int, document_ids: frozenset[str] | None
-) -> list[Retrieved]:
-    """Passages of the requested section (and its subsections) in document order: first
-    one from each subsection, for coverage, then the rest; empty if none matches."""
-    matches = _section_matcher(index, section)
-
-    def wanted(chunk: Chunk) -> bool:
-        in_scope = document_ids is None or chunk.document_id in document_ids
-        titles = chunk.section.split(SECTION_SEPARATOR) if chunk.section else []
-        return in_scope and chunk.kind == "text" and any(map(matches, titles))
-
-    chunks = sorted(
-        filter(wanted, index.chunks.values()), key=lambda c: (c.document_id, c.page, c.id)
-    )
-    openers = {c.section: c for c in reversed(chunks)}  # the first chunk of each section
-    first = [c for c in chunks if openers.get(c.section) is c]
-    rest = [c for c in chunks if openers.get(c.section) is not c]
-    return [Retrieved(c, 1.0) for c in (first + rest)[:top_k]]
-
-
-def _section_matcher(index: SessionIndex, section: str) -> Callable[[str], bool]:
-    """Whether a section title is the requested section or one of its subsections: by
-    number ("3.2" matches "3.2.1 ..."), or by name when no numbered section holds it."""
-    if not _SECTION_ID.fullmatch(section):
-        section = _number_of_named(index, section) or section
-    if _SECTION_ID.fullmatch(section):
-        numbered = re.compile(rf"^{re.escape(section)}(?=[.\s]|$)")
-        return lambda title: bool(numbered.match(title))
-    named = re.compile(rf"\b{re.escape(section)}\b", re.IGNORECASE)
-    return lambda title: bool(named.search(title))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -184,24 +119,6 @@ def diversify(index: SessionIndex, hits: list[Hit], k: int, weight: float) -> li
         chosen.append(pick)
         redundancy = np.maximum(redundancy, similarity[:, pick])
     return [hits[i] for i in chosen]
-
-
-def _number_of_named(index: SessionIndex, name: str) -> str | None:
-    """The number of the highest-level numbered section whose title holds `name` ("training"
-    -> "5" for "5 Training"), so that its subsections come along."""
-    named = re.compile(rf"\b{re.escape(name)}\b", re.IGNORECASE)
-    titles = {
-        title
-        for chunk in index.chunks.values()
-        if chunk.section
-        for title in chunk.section.split(SECTION_SEPARATOR)
-    }
-    numbers = {
-        match.group(1).rstrip(".")
-        for title in titles
-        if named.search(title) and (match := re.match(r"^(\d+(?:\.\d+)*)\.?\s", title))
-    }
-    return min(numbers, key=lambda n: (n.count("."), n), default=None)
 
 
 def fuse(rankings: list[list[Hit]]) -> list[Hit]:

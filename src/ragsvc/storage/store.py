@@ -45,7 +45,7 @@ class SessionMeta(BaseModel):
 
 @dataclass
 class SessionState:
-    """Documents and index of one generation; treat as read-only once published."""
+    """Documents and index of one version of a session; treat as read-only once published."""
 
     documents: dict[str, Document] = field(default_factory=dict)
     index: SessionIndex | None = None

@@ -23,7 +23,7 @@ from typing import Any, Generic, TypeVar, cast
 import anyio
 from redis.asyncio import Redis
 
-from ragsvc.core.errors import GenerationLost, SharedStateUnavailable, redis_errors_as_503
+from ragsvc.core.errors import SharedStateUnavailable, WorkLost, redis_errors_as_503
 from ragsvc.streams.event_codec import Event, decode_event, encode_event
 from ragsvc.streams.event_log import EventLog
 from ragsvc.streams.events import FailedEvent
@@ -36,7 +36,7 @@ READ_BLOCK_MS = 1000  # a reader's wait for new entries before it checks the rep
 END = b"end"
 
 
-class SharedLogs(Generic[E]):
+class RedisLogCopies(Generic[E]):
     """The copies of one hub's logs (`kind`: answer or ingest) in Redis."""
 
     def __init__(self, redis: Redis, kind: str, window_s: float) -> None:
@@ -145,7 +145,7 @@ class SharedLogs(Generic[E]):
             if ended:
                 return
             if not batch and await self._lost(owner, key):
-                yield [(last + 1, cast(E, FailedEvent(GenerationLost().problem())))]
+                yield [(last + 1, cast(E, FailedEvent(WorkLost().problem())))]
                 return
 
     async def _lost(self, owner: str, key: str) -> bool:

@@ -1,19 +1,18 @@
-"""A session's documents and index on disk, as generations:
+"""A session's documents and index on disk, as snapshots, each a numbered folder:
 
     gen-<n>/documents.json   every document of the session
     gen-<n>/index.json       the embedder, the next chunk id, the documents in the index
-    docs/<document id>.<n>/  one document's chunks, vectors and BM25 tokens (index.py), n
-                             its newest chunk's id
-    CURRENT                  the name of the live generation
+    docs/<document id>.<n>/  one document's chunks, vectors and BM25 terms
+                             (document_parts.py), n its newest chunk's id
+    CURRENT                  the name of the live snapshot
 
-A generation is small and names the document parts it uses; a part is written once, when its
-document is first published with these chunks, and shared by every later generation (a
+A snapshot is small and names the document parts it uses; a part is written once, when its
+document is first published with these chunks, and shared by every later snapshot (a
 document committed as it was read gets a new part each time, each named for its newest
-chunk). So a change writes what
-it adds, not the whole session again. Publishing writes the new parts and the generation
-under temporary names, then replaces CURRENT atomically; what a failed publish wrote is
-removed, and what no generation uses any more is removed once CURRENT has moved on.
-Blocking throughout; callers hold the session's lock to publish.
+chunk). So a change writes what it adds, not the whole session again. Publishing writes the
+new parts and the snapshot under temporary names, then replaces CURRENT atomically; what a
+failed publish wrote is removed, and what no snapshot uses any more is removed once CURRENT
+has moved on. Blocking throughout; callers hold the session's lock to publish.
 """
 
 from __future__ import annotations
@@ -26,15 +25,16 @@ from pathlib import Path
 from pydantic import TypeAdapter
 
 from ragsvc.core.schemas import Document
-from ragsvc.search.index import DocumentPart, SessionIndex, load_whole, read_part, write_part
+from ragsvc.search.index import DocumentPart, SessionIndex
 from ragsvc.storage.disk.atomic_files import atomic_write, fsync_dir, fsync_tree
+from ragsvc.storage.disk.document_parts import read_part, write_part
 from ragsvc.storage.store import SessionState
 
 _DOCUMENTS = TypeAdapter(list[Document])
 
 
-def read_generation(session: Path, name: str) -> SessionState:
-    """The state a generation describes; FileNotFoundError if it was replaced meanwhile."""
+def read_snapshot(session: Path, name: str) -> SessionState:
+    """The state a snapshot describes; FileNotFoundError if it was replaced meanwhile."""
     folder = session / name
     documents = _DOCUMENTS.validate_json((folder / "documents.json").read_bytes())
     index: SessionIndex | None = None
@@ -42,13 +42,11 @@ def read_generation(session: Path, name: str) -> SessionState:
         meta = json.loads((folder / "index.json").read_text())
         parts = (read_part(session / "docs" / name) for name in meta["documents"])
         index = SessionIndex.from_parts(meta["embedder"], meta["dim"], meta["next_id"], parts)
-    elif (folder / "index").exists():  # a session written before parts
-        index = load_whole(folder / "index")
     return SessionState(documents={d.id: d for d in documents}, index=index)
 
 
 def publish(session: Path, state: SessionState) -> str:
-    """Write `state` as the next generation and make it current; returns its name. On any
+    """Write `state` as the next snapshot and make it current; returns its name. On any
     failure nothing of it is left and CURRENT still names the previous one."""
     name = _next_name(session)
     staging = session / f".{name}.{uuid.uuid4().hex}"
@@ -56,7 +54,7 @@ def publish(session: Path, state: SessionState) -> str:
     try:
         _write_new_parts(session, state, added)
         staging.mkdir()
-        _write_generation(staging, state)
+        _write_snapshot(staging, state)
         staging.rename(session / name)
         atomic_write(session / "CURRENT", name.encode())
     except BaseException:
@@ -69,7 +67,7 @@ def publish(session: Path, state: SessionState) -> str:
 
 
 def remove_unused(session: Path) -> None:
-    """Remove the generations other than the current one, and the document parts it does
+    """Remove the snapshots other than the current one, and the document parts it does
     not use (a reader still on an older one reads CURRENT again, see DiskStore)."""
     current = current_name(session)
     if current is None:
@@ -92,7 +90,7 @@ def current_name(session: Path) -> str | None:
 
 
 def _write_new_parts(session: Path, state: SessionState, added: list[Path]) -> None:
-    """Write the parts of documents no earlier generation stored, listing each in `added`
+    """Write the parts of documents no earlier snapshot stored, listing each in `added`
     once it is complete."""
     if state.index is None:
         return
@@ -116,7 +114,7 @@ def _write_part(final: Path, part: DocumentPart) -> None:
         raise
 
 
-def _write_generation(folder: Path, state: SessionState) -> None:
+def _write_snapshot(folder: Path, state: SessionState) -> None:
     documents = list(state.documents.values())
     (folder / "documents.json").write_bytes(_DOCUMENTS.dump_json(documents))
     if state.index is not None:
@@ -130,9 +128,9 @@ def _write_generation(folder: Path, state: SessionState) -> None:
     fsync_tree(folder)
 
 
-def _documents_of(generation: Path) -> list[str]:
+def _documents_of(snapshot: Path) -> list[str]:
     try:
-        return list(json.loads((generation / "index.json").read_text())["documents"])
+        return list(json.loads((snapshot / "index.json").read_text())["documents"])
     except FileNotFoundError:
         return []
 

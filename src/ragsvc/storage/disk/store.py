@@ -2,13 +2,13 @@
 
     meta.json    created_at, expires_at (sliding)
     turns.jsonl  the last turns, for follow-up questions (turn_log.py)
-    CURRENT, gen-<n>/, docs/   documents and index, in generations (generations.py)
+    CURRENT, gen-<n>/, docs/   documents and index, in snapshots (snapshots.py)
     lock         flock(2) target serialising writers across threads and processes
     leases/      flock(2) leases of documents being ingested
     uploads/     files waiting for their background ingest
 
-Writers publish a new generation, then atomically replace CURRENT: a crash leaves either
-the old or the new state, never a mix, and readers keep using the generation they loaded
+Writers publish a new snapshot, then atomically replace CURRENT: a crash leaves either
+the old or the new state, never a mix, and readers keep using the snapshot they loaded
 (copy-on-write), so a search never runs against an index being modified. A write
 that fails (a full disk) leaves nothing behind; what a crash left is swept by the periodic
 purge. A read never fails because of a concurrent writer, nor because of a write of its own.
@@ -42,7 +42,7 @@ from ragsvc.storage.disk.atomic_files import (
     older_than_any_write,
     remove,
 )
-from ragsvc.storage.disk.snapshots import publish, read_generation, remove_unused
+from ragsvc.storage.disk.snapshots import publish, read_snapshot, remove_unused
 from ragsvc.storage.disk.turns_file import append_turn, read_turns
 from ragsvc.storage.leases import FileLease, Lease, is_leased
 from ragsvc.storage.memory import release_freed_memory
@@ -53,7 +53,7 @@ T = TypeVar("T")
 log = logging.getLogger(__name__)
 _TOUCH_EVERY = timedelta(seconds=60)
 _TOKEN_HASH = re.compile(r"[0-9a-f]{64}")
-_READ_ATTEMPTS = 5  # a generation can vanish under a reader when a writer replaces it
+_READ_ATTEMPTS = 5  # a snapshot can vanish under a reader when a writer replaces it
 
 
 class DataDirUnusable(Exception):
@@ -206,12 +206,12 @@ class DiskStore:
             return SessionState()
         if (cached := self.cache.get(token_hash, current)) is not None:
             return cached
-        state = self._read_generation(folder, current)
+        state = self._read_snapshot(folder, current)
         self.cache.put(token_hash, current, state)
         return state
 
-    def _read_generation(self, folder: Path, name: str) -> SessionState:
-        return read_generation(folder, name)
+    def _read_snapshot(self, folder: Path, name: str) -> SessionState:
+        return read_snapshot(folder, name)
 
     async def update(self, token_hash: str, mutate: Callable[[SessionState], T]) -> T:
         """Run `mutate` on a private copy of the latest state, then publish it atomically."""
@@ -236,7 +236,7 @@ class DiskStore:
         if (cached := self.cache.get(token_hash, current)) is not None:
             index = cached.index.copy() if cached.index is not None else None
             return SessionState(dict(cached.documents), index)
-        return self._read_generation(folder, current)
+        return self._read_snapshot(folder, current)
 
     def _session_folder(self, token_hash: str) -> Path:
         folder = self._dir(token_hash)

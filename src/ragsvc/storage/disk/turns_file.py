@@ -13,15 +13,13 @@ import logging
 import os
 from pathlib import Path
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ValidationError
 
 from ragsvc.core.schemas import Turn
 from ragsvc.storage.disk.atomic_files import atomic_write
 
 log = logging.getLogger(__name__)
 TURNS_FILE = "turns.jsonl"
-_LEGACY_FILE = "turns.json"  # before 0.10: one JSON array, rewritten on every answer
-_LEGACY = TypeAdapter(list[Turn])
 
 
 def read_turns(folder: Path, keep: int) -> list[Turn]:
@@ -31,7 +29,7 @@ def read_turns(folder: Path, keep: int) -> list[Turn]:
     try:
         lines = (folder / TURNS_FILE).read_bytes().splitlines()
     except FileNotFoundError:
-        return _read_legacy(folder)[-keep:]
+        return []
     return [turn for line in lines[-keep:] if (turn := _parsed(line)) is not None]
 
 
@@ -41,8 +39,6 @@ def append_turn(folder: Path, turn: Turn, keep: int) -> None:
     if keep <= 0:
         path.unlink(missing_ok=True)
         return
-    if not path.exists():  # only a session of an older version can have turns.json
-        _upgrade_legacy(folder)
     _append(path, _line(turn))
     lines = path.read_bytes().splitlines()
     if len(lines) > 2 * keep:
@@ -78,18 +74,3 @@ def _parsed(line: bytes) -> Turn | None:
     except ValidationError:  # torn by a power loss mid-append
         log.warning("skipped an unreadable turn")
         return None
-
-
-def _read_legacy(folder: Path) -> list[Turn]:
-    try:
-        return _LEGACY.validate_json((folder / _LEGACY_FILE).read_bytes())
-    except FileNotFoundError:
-        return []
-
-
-def _upgrade_legacy(folder: Path) -> None:
-    """Move the turns of an older version's `turns.json` into `turns.jsonl`."""
-    legacy = _read_legacy(folder)
-    if legacy:
-        atomic_write(folder / TURNS_FILE, b"".join(_line(t) for t in legacy))
-    (folder / _LEGACY_FILE).unlink(missing_ok=True)

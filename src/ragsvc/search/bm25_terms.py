@@ -1,0 +1,53 @@
+"""BM25 terms: how a chunk's text and a question are cut into the terms the lexical search
+matches (lower-cased words, stop words left out, stemmed in the text's language, compound
+names also kept whole)."""
+
+from __future__ import annotations
+
+import re
+
+from bm25s.tokenization import Tokenizer
+
+from ragsvc.core.schemas import Chunk
+from ragsvc.text.languages import DEFAULT, analyzer
+
+Tokens = list[str]  # a text's stemmed BM25 terms
+
+_SPLITTER = Tokenizer(stopwords="en")  # bm25s's own word splitter (its stop words unused)
+# Names that word splitting would break up or drop: "deepseek-r1-zero", "pass@1", "p{q}r",
+# "28.4". Each is also kept whole, as one more term: a rare term, so a strong match.
+_COMPOUND = re.compile(r"\w+(?:[-@+/.{}]+\w+)+")
+
+
+def tokenize(texts: list[str], language: str = DEFAULT) -> list[Tokens]:
+    """BM25 terms: lower-cased words, the language's stop words left out, stemmed in it
+    (in English, the terms bm25s's Tokenizer makes, tested), then the text's compound names
+    whole. Five times faster than bm25s's: each distinct word is stemmed once, in one call
+    (17 -> 3 ms)."""
+    words_of = analyzer(language)
+    lowered = [text.lower() for text in texts]
+    stop = words_of.stop_words
+    words = [[w for w in _SPLITTER.splitter(text) if w not in stop] for text in lowered]
+    distinct = list({word for text_words in words for word in text_words})
+    stems = dict(zip(distinct, words_of.stem(distinct), strict=True))
+    return [
+        [stems[w] for w in text_words if stems[w]] + _COMPOUND.findall(text)
+        for text_words, text in zip(words, lowered, strict=True)
+    ]
+
+
+def tokens_of(chunks: list[Chunk]) -> list[Tokens]:
+    """Each chunk's terms, in its own language."""
+    found: dict[int, Tokens] = {}
+    for language in {c.language for c in chunks}:
+        mine = [i for i, c in enumerate(chunks) if c.language == language]
+        terms = tokenize([chunks[i].search_text for i in mine], language)
+        found.update(zip(mine, terms, strict=True))
+    return [found[i] for i in range(len(chunks))]
+
+
+def query_terms(query: str, languages: list[str]) -> Tokens:
+    """The question's terms in each language the chunks are in, each term once."""
+    if len(languages) <= 1:
+        return tokenize([query], languages[0] if languages else DEFAULT)[0]
+    return list(dict.fromkeys(t for lang in languages for t in tokenize([query], lang)[0]))
