@@ -12,7 +12,7 @@ from typing import TypeVar
 
 from ragsvc.core.schemas import Turn
 from ragsvc.storage.disk.store import DiskStore
-from ragsvc.storage.store import SessionState
+from ragsvc.storage.records import SessionState
 
 from .conftest import unavailable
 

@@ -31,7 +31,7 @@ from ragsvc.search.index import SessionIndex
 from ragsvc.sessions.session_tokens import hash_token
 from ragsvc.storage.disk.store import DiskStore
 from ragsvc.storage.memory import release_freed_memory
-from ragsvc.storage.store import SessionMeta, SessionState
+from ragsvc.storage.records import SessionMeta, SessionState
 
 from .conftest import (
     GatedEmbedder,

@@ -36,7 +36,7 @@ from ragsvc.runtime.app_state import options
 from ragsvc.search.index import SessionIndex
 from ragsvc.search.retrieval import Retrieved
 from ragsvc.storage.disk.store import DiskStore
-from ragsvc.storage.store import SessionState
+from ragsvc.storage.records import SessionState
 from ragsvc.streams.events import AnswerEvent, FailedEvent, SourcesEvent, TokenEvent
 
 from .conftest import HashEmbedder, make_pdf

@@ -19,7 +19,7 @@ from ragsvc.pdf import read as pdf_module
 from ragsvc.search.embedders import Vectors
 from ragsvc.search.index import SessionIndex
 from ragsvc.sessions.session_tokens import hash_token
-from ragsvc.storage.store import SessionState
+from ragsvc.storage.records import SessionState
 
 from .conftest import GatedEmbedder, app_client, app_of, parse_sse
 
@@ -179,7 +179,8 @@ async def test_a_document_whose_ingest_died_becomes_failed(settings: Settings, t
         lease_dir.mkdir()
         # Another process takes the lease of `dead`, then exits (as a crashed worker would).
         holder = (
-            "import sys; from pathlib import Path; from ragsvc.storage.leases import FileLease; "
+            "import sys; from pathlib import Path; "
+            "from ragsvc.storage.disk.file_leases import FileLease; "
             "FileLease.take(Path(sys.argv[1])); print('held', flush=True)"
         )
         done = subprocess.run(

@@ -26,7 +26,7 @@ from ragsvc.ingest.ingestion import INTERRUPTED_DETAIL
 from ragsvc.search.index import SessionIndex
 from ragsvc.sessions.session_tokens import hash_token
 from ragsvc.storage.postgres.store import PostgresStore
-from ragsvc.storage.store import SessionState
+from ragsvc.storage.records import SessionState
 
 from .conftest import app_client, make_pdf
 from .relay import relay

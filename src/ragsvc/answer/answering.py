@@ -43,7 +43,8 @@ from ragsvc.search.retrieval import (
     retrieve,
 )
 from ragsvc.search.sections import section_hits
-from ragsvc.storage.store import SessionState, Store
+from ragsvc.storage.protocols import Store
+from ragsvc.storage.records import SessionState
 from ragsvc.streams.event_log import EventLog, Work
 from ragsvc.streams.events import AnswerEvent, DoneEvent, FailedEvent, SourcesEvent, TokenEvent
 

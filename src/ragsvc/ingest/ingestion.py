@@ -37,7 +37,8 @@ from ragsvc.pdf.parsed import ParsedDocument
 from ragsvc.pdf.read import NO_LISTENERS, Listeners, PageExtractor
 from ragsvc.search.embedders import Embedder
 from ragsvc.storage.leases import Lease
-from ragsvc.storage.store import SessionState, Spooled, Store
+from ragsvc.storage.protocols import Spooled, Store
+from ragsvc.storage.records import SessionState
 from ragsvc.streams.event_log import EventLog, Work
 from ragsvc.streams.events import ChunksEmbedded, DocumentSettled, IngestEvent, PageParsed
 

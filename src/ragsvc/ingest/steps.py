@@ -30,7 +30,7 @@ from ragsvc.pdf.read import (
 )
 from ragsvc.search.embedders import Embedder, Vectors
 from ragsvc.search.index import SessionIndex
-from ragsvc.storage.store import SessionState
+from ragsvc.storage.records import SessionState
 from ragsvc.text.languages import detect_language
 
 NO_TEXT_DETAIL = (

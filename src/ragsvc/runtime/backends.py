@@ -22,7 +22,7 @@ from ragsvc.search.embedders import (
 )
 from ragsvc.storage.disk.store import DiskStore
 from ragsvc.storage.postgres.store import PostgresStore
-from ragsvc.storage.store import Store
+from ragsvc.storage.protocols import Store
 
 
 @dataclass

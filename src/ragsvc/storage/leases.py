@@ -1,16 +1,11 @@
-"""Leases: "a live process is working on this", held as flock(2) on a file.
-
-The kernel drops an flock when its process dies, so a lease outlives neither a crash nor a
-restart: work whose lease nobody holds was interrupted, whatever the records still say.
-Works across the worker processes and replicas sharing a data directory.
-"""
+"""Leases: proof that a live process is working on something (an ingest), so that work whose
+lease nobody holds is known to have been interrupted, whatever the records still say. The
+disk store holds them as flocks (disk/file_leases.py), the PostgreSQL store as rows renewed
+by their process (postgres/row_leases.py)."""
 
 from __future__ import annotations
 
-import fcntl
-from dataclasses import dataclass
-from pathlib import Path
-from typing import IO, Protocol
+from typing import Protocol
 
 
 class Lease(Protocol):
@@ -20,40 +15,5 @@ class Lease(Protocol):
 
     def hand_over(self, for_s: float) -> None:
         """Blocking: let go of the lease but keep it alive `for_s` seconds, for a process
-        elsewhere to take it over (`Store.take_over`): an ingest queued for a worker."""
+        elsewhere to take it over (`LeaseStore.take_over`): an ingest queued for a worker."""
         ...
-
-
-@dataclass
-class FileLease:
-    handle: IO[bytes]
-    path: Path
-
-    @classmethod
-    def take(cls, path: Path) -> FileLease:
-        """Blocking: claim the lease; raises BlockingIOError if another holder has it."""
-        handle = path.open("ab")
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        return cls(handle, path)
-
-    def release(self) -> None:
-        self.path.unlink(missing_ok=True)
-        self.handle.close()
-
-    def hand_over(self, for_s: float) -> None:
-        # An flock ends with its holder: nothing outlives the process to hand over.
-        raise NotImplementedError("a queue of ingests needs RAGSVC_STORE=postgres")
-
-
-def is_leased(path: Path) -> bool:
-    """Whether any process (this one included) holds the lease at `path` now."""
-    try:
-        with path.open("rb") as handle:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                return True
-            fcntl.flock(handle, fcntl.LOCK_UN)
-            return False
-    except FileNotFoundError:
-        return False

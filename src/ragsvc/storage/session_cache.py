@@ -8,7 +8,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 
-from ragsvc.storage.store import SessionState
+from ragsvc.storage.records import SessionState
 
 
 class SessionCache:

@@ -28,7 +28,7 @@ from ragsvc.core.schemas import Document
 from ragsvc.search.index import DocumentPart, SessionIndex
 from ragsvc.storage.disk.atomic_files import atomic_write, fsync_dir, fsync_tree
 from ragsvc.storage.disk.document_parts import read_part, write_part
-from ragsvc.storage.store import SessionState
+from ragsvc.storage.records import SessionState
 
 _DOCUMENTS = TypeAdapter(list[Document])
 

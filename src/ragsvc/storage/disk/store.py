@@ -42,12 +42,13 @@ from ragsvc.storage.disk.atomic_files import (
     older_than_any_write,
     remove,
 )
+from ragsvc.storage.disk.file_leases import FileLease, is_leased
 from ragsvc.storage.disk.snapshots import publish, read_snapshot, remove_unused
 from ragsvc.storage.disk.turns_file import append_turn, read_turns
-from ragsvc.storage.leases import FileLease, Lease, is_leased
+from ragsvc.storage.leases import Lease
 from ragsvc.storage.memory import release_freed_memory
+from ragsvc.storage.records import Conversation, SessionMeta, SessionState
 from ragsvc.storage.session_cache import SessionCache
-from ragsvc.storage.store import Conversation, SessionMeta, SessionState
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)

@@ -13,7 +13,6 @@ Blocking psycopg calls on a connection pool, made from worker threads like DiskS
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -22,7 +21,6 @@ from datetime import timedelta
 from typing import Any, TypeVar
 
 import anyio
-import numpy as np
 import psycopg
 from psycopg_pool import ConnectionPool
 from pydantic import TypeAdapter
@@ -30,13 +28,13 @@ from pydantic import TypeAdapter
 from ragsvc.core.clock import now
 from ragsvc.core.errors import DatabaseUnavailable, SessionGone
 from ragsvc.core.quick_threads import run_quick
-from ragsvc.core.schemas import Chunk, Document, Turn
-from ragsvc.search.index import SessionIndex
+from ragsvc.core.schemas import Turn
 from ragsvc.storage.leases import Lease
 from ragsvc.storage.postgres.migrate import migrate
 from ragsvc.storage.postgres.row_leases import LeaseBook
+from ragsvc.storage.postgres.state_rows import StateBefore, read_state, write_changes
+from ragsvc.storage.records import Conversation, SessionMeta, SessionState
 from ragsvc.storage.session_cache import SessionCache
-from ragsvc.storage.store import Conversation, SessionMeta, SessionState
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -200,7 +198,7 @@ class PostgresStore:
             ).fetchone()
             if row is None:
                 raise SessionGone(_GONE)
-            state = _read_state(conn, token_hash)
+            state = read_state(conn, token_hash)
         self.cache.put(token_hash, str(row[0]), state)
         return state
 
@@ -219,9 +217,9 @@ class PostgresStore:
             if row is None:
                 raise SessionGone(_GONE)
             state = self._private_copy(conn, token_hash, row[0])
-            before = _Before.of(state)
+            before = StateBefore.of(state)
             result = mutate(state)
-            _write_changes(conn, token_hash, before, state)
+            write_changes(conn, token_hash, before, state)
         self.cache.put(token_hash, str(row[0] + 1), state)
         return result
 
@@ -232,7 +230,7 @@ class PostgresStore:
         if (cached := self.cache.get(token_hash, str(generation))) is not None:
             index = cached.index.copy() if cached.index is not None else None
             return SessionState(dict(cached.documents), index)
-        return _read_state(conn, token_hash)
+        return read_state(conn, token_hash)
 
     # leases and uploads waiting for their background ingest ---------------------
 
@@ -337,104 +335,6 @@ class SpooledRow:
                 "DELETE FROM uploads WHERE token_hash = %s AND document_id = %s",
                 (self.token_hash, self.key),
             )
-
-
-@dataclass(frozen=True)
-class _Before:
-    """What a state held before a change: to write only the difference."""
-
-    documents: dict[str, Document]
-    chunk_ids: set[int]
-
-    @classmethod
-    def of(cls, state: SessionState) -> _Before:
-        ids = set(state.index.chunks) if state.index is not None else set()
-        return cls(dict(state.documents), ids)
-
-
-def _write_changes(
-    conn: psycopg.Connection[Any], token_hash: str, before: _Before, state: SessionState
-) -> None:
-    """Write the documents and chunks that differ from `before`; bump the generation."""
-    gone = [doc_id for doc_id in before.documents if doc_id not in state.documents]
-    changed = [d for i, d in state.documents.items() if before.documents.get(i) != d]
-    conn.execute("DELETE FROM documents WHERE token_hash = %s AND id = ANY(%s)", (token_hash, gone))
-    with conn.cursor() as cur:
-        cur.executemany(
-            "INSERT INTO documents (token_hash, id, body) VALUES (%s, %s, %s)"
-            " ON CONFLICT (token_hash, id) DO UPDATE SET body = excluded.body",
-            [(token_hash, d.id, d.model_dump_json().encode()) for d in changed],
-        )
-    index = state.index
-    after = set(index.chunks) if index is not None else set()
-    conn.execute(
-        "DELETE FROM chunks WHERE token_hash = %s AND id = ANY(%s)",
-        (token_hash, sorted(before.chunk_ids - after)),
-    )
-    if index is not None:
-        _copy_chunks(conn, token_hash, index, sorted(after - before.chunk_ids))
-    meta = None
-    if index is not None:
-        meta = json.dumps(
-            {"embedder": index.embedder_name, "dim": index.dim, "next_id": index.next_id}
-        )
-    conn.execute(
-        "UPDATE sessions SET generation = generation + 1, index_meta = %s WHERE token_hash = %s",
-        (meta, token_hash),
-    )
-
-
-def _copy_chunks(
-    conn: psycopg.Connection[Any], token_hash: str, index: SessionIndex, ids: list[int]
-) -> None:
-    if not ids:
-        return
-    vectors = index.vectors(ids).astype("<f4")
-    tokens = index.tokens(ids)
-    columns = "token_hash, id, document_id, chunk, vector, tokens"
-    with conn.cursor() as cur, cur.copy(f"COPY chunks ({columns}) FROM STDIN") as copy:
-        for row, chunk_id in enumerate(ids):
-            chunk = index.chunks[chunk_id]
-            copy.write_row(
-                (
-                    token_hash,
-                    chunk_id,
-                    chunk.document_id,
-                    chunk.model_dump_json().encode(),
-                    vectors[row].tobytes(),
-                    tokens[row],
-                )
-            )
-
-
-def _read_state(conn: psycopg.Connection[Any], token_hash: str) -> SessionState:
-    rows = conn.execute(
-        "SELECT body FROM documents WHERE token_hash = %s ORDER BY position", (token_hash,)
-    ).fetchall()
-    documents = [Document.model_validate_json(body) for (body,) in rows]
-    meta_row = conn.execute(
-        "SELECT index_meta FROM sessions WHERE token_hash = %s", (token_hash,)
-    ).fetchone()
-    index = None
-    if meta_row is not None and meta_row[0] is not None:
-        index = _read_index(conn, token_hash, meta_row[0])
-    return SessionState({d.id: d for d in documents}, index)
-
-
-def _read_index(
-    conn: psycopg.Connection[Any], token_hash: str, meta: dict[str, Any]
-) -> SessionIndex:
-    index = SessionIndex(meta["embedder"], meta["dim"])
-    rows = conn.execute(
-        "SELECT chunk, vector, tokens FROM chunks WHERE token_hash = %s ORDER BY id",
-        (token_hash,),
-    ).fetchall()
-    if rows:
-        chunks = [Chunk.model_validate_json(row[0]) for row in rows]
-        vectors = np.frombuffer(b"".join(row[1] for row in rows), dtype="<f4")
-        index.add(chunks, vectors.reshape(len(rows), index.dim), [row[2] for row in rows])
-    index.next_id = meta["next_id"]
-    return index
 
 
 def _last_turns(conn: psycopg.Connection[Any], token_hash: str, keep: int) -> list[Turn]:
