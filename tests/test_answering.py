@@ -9,16 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from ragsvc.answer.answering import (
-    Answering,
-    AnswerOptions,
+from ragsvc.answer.answer_events import final_answer
+from ragsvc.answer.answering import Answering, AnswerOptions, checked_question
+from ragsvc.answer.extractive import ExtractiveGenerator
+from ragsvc.answer.passages import (
     answerable_index,
-    checked_question,
-    final_answer,
+    find_passages,
     numbered_sources,
     wanted_documents,
 )
-from ragsvc.answer.extractive import ExtractiveGenerator
 from ragsvc.core.clock import now
 from ragsvc.core.config import Settings
 from ragsvc.core.errors import (
@@ -35,9 +34,11 @@ from ragsvc.ingest.steps import IngestOptions, UploadedFile
 from ragsvc.runtime.app_state import options
 from ragsvc.search.index import SessionIndex
 from ragsvc.search.retrieval import Retrieved
+from ragsvc.sessions.rate_limits import RateLimiter
 from ragsvc.storage.disk.store import DiskStore
 from ragsvc.storage.records import SessionState
 from ragsvc.streams.events import AnswerEvent, FailedEvent, SourcesEvent, TokenEvent
+from ragsvc.streams.log_hub import Limits, LogHub
 
 from .conftest import HashEmbedder, make_pdf
 
@@ -130,7 +131,9 @@ async def session(tmp_path: Path) -> tuple[Ingestion, Answering]:
     await store.create_session(TOKEN_HASH, timedelta(hours=1))
     ingestion = Ingestion(store, embedder, None, options(Settings(), IngestOptions))
     generator = ExtractiveGenerator(embedder)
-    answering = Answering(store, embedder, generator, options(Settings(), AnswerOptions))
+    hub: LogHub[AnswerEvent] = LogHub(60, 5, Limits(8, 8))
+    answer_options = options(Settings(), AnswerOptions)
+    answering = Answering(store, embedder, generator, answer_options, hub, RateLimiter())
     await ingestion.ingest_files(TOKEN_HASH, [UploadedFile("birds.pdf", make_pdf(PAGES))])
     return ingestion, answering
 
@@ -149,7 +152,9 @@ async def test_the_use_case_answers_from_the_right_page_and_remembers_the_turn(s
 async def test_a_global_question_is_answered_by_summarising_the_document_card(session):
     _, answering = session
     index = (await answering.store.load_state(TOKEN_HASH)).index
-    found = await answering.find(index, "What is this document about?", [], 5, None)
+    query = answering._query("What is this document about?", [], 5, None)
+    found = await find_passages(index, answering.embedder, query)
     assert found.hits[0].chunk.kind == "card" and found.summarise == {1}
-    specific = await answering.find(index, "How fast do falcons stoop?", [], 5, None)
+    query = answering._query("How fast do falcons stoop?", [], 5, None)
+    specific = await find_passages(index, answering.embedder, query)
     assert specific.summarise == frozenset()

@@ -7,18 +7,18 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import anyio
 import typer
-import uvicorn
 
-from ragsvc.api.serving import raise_open_files_limit, uvicorn_options
+from ragsvc.api.serving import serve_forever
 from ragsvc.client import commands as client_commands
 from ragsvc.core.config import Settings
 from ragsvc.core.orphans import SUPERVISOR_PID
+from ragsvc.runtime.backends import check_storage, takes_queued_ingests
 from ragsvc.runtime.logging_setup import configure_logging
-from ragsvc.storage.disk.store import DataDirUnusable, DiskStore
+from ragsvc.storage.disk.store import DataDirUnusable
 
 app = typer.Typer(help="ragsvc: chat with your PDFs.", no_args_is_help=True)
 app.command("upload")(client_commands.upload)
@@ -45,29 +45,27 @@ def serve(
         )
     if workers > 1:  # each worker process exits with this supervisor, even a killed one
         os.environ[SUPERVISOR_PID] = str(os.getpid())
-    raise_open_files_limit()
     _check_storage(settings)
-    uvicorn.run(
-        "ragsvc.api.app:app_from_env",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=workers,
-        **uvicorn_options(settings),
-    )
+    serve_forever(settings, workers)
 
 
 def _check_storage(settings: Settings) -> None:
     """Fail now, in one line, rather than in each worker's lifespan: an unusable data
     directory, or a database that does not answer (its schema is migrated here)."""
+    import psycopg
+
     try:
-        if settings.store == "postgres":
-            _migrate(settings)
-        else:
-            DiskStore(settings.data_dir)
+        check_storage(settings)
     except DataDirUnusable as exc:
         typer.echo(f"ragsvc: {exc}", err=True)
         raise typer.Exit(1) from exc
+    except psycopg.Error as exc:
+        _database_failed(exc)
+
+
+def _database_failed(exc: Exception) -> NoReturn:
+    typer.echo(f"ragsvc: PostgreSQL (RAGSVC_DATABASE_URL) failed: {exc}".strip(), err=True)
+    raise typer.Exit(1) from exc
 
 
 def _migrate(settings: Settings) -> list[str]:
@@ -80,8 +78,7 @@ def _migrate(settings: Settings) -> list[str]:
     try:
         return migrate(settings.database_url.get_secret_value())
     except psycopg.Error as exc:
-        typer.echo(f"ragsvc: PostgreSQL (RAGSVC_DATABASE_URL) failed: {exc}".strip(), err=True)
-        raise typer.Exit(1) from exc
+        _database_failed(exc)
 
 
 @app.command()
@@ -91,7 +88,7 @@ def worker() -> None:
 
     settings = Settings()
     configure_logging(settings)
-    if settings.ingest_queue != "redis":
+    if not takes_queued_ingests(settings):
         raise typer.BadParameter(
             "set RAGSVC_INGEST_QUEUE=redis (with RAGSVC_REDIS_URL and RAGSVC_STORE=postgres)",
             param_hint="RAGSVC_INGEST_QUEUE",

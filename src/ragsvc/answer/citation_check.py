@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from ragsvc.core.schemas import Quote, Source
+from ragsvc.text.citation_markers import CITATION_MARKER
 from ragsvc.text.sentences import split_sentences
 from ragsvc.text.terms import content_words
 
 SUPPORTED = 0.5  # share of a claim sentence's content words a quote must hold
 MEMO_SOURCES = 4096  # passages whose sentences are remembered (a few KB each)
-_MARKERS = re.compile(r"\[(\d+)\]")
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ def supporting_quotes(answer: str, sources: list[Source]) -> list[Quote]:
 def _claims(answer: str) -> Iterator[tuple[int, str]]:
     """(n, the text it closes) for every marker; adjacent markers share the last claim."""
     last, claim = 0, ""
-    for match in _MARKERS.finditer(answer):
+    for match in CITATION_MARKER.finditer(answer):
         text = answer[last : match.start()].lstrip(" \n.,;:!?").strip()  # "X [1]. Y [2]"
         claim = text or claim
         last = match.end()

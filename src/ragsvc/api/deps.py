@@ -6,8 +6,6 @@ hop per dependency per request for what is an attribute read.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -15,16 +13,10 @@ from fastapi import Depends, Request
 from ragsvc.api.cookies import COOKIE, REFRESH
 from ragsvc.core.errors import Unauthorized
 from ragsvc.runtime.app_state import AppState
-from ragsvc.sessions.session_tokens import hash_token, same_secret
+from ragsvc.sessions.session_tokens import same_secret
+from ragsvc.storage.records import SessionMeta
 
-UNKNOWN_TOKENS = "unknown session tokens"  # the rate limit's scope
-
-
-@dataclass(frozen=True)
-class CurrentSession:
-    token_hash: str
-    created_at: datetime
-    expires_at: datetime
+CurrentSession = SessionMeta  # the caller's session, its expiry slid forward
 
 
 async def get_state(request: Request) -> AppState:
@@ -58,18 +50,10 @@ def client_address(request: Request) -> str:
 
 
 async def _resolve(request: Request, token: str, state: AppState) -> CurrentSession:
-    """The session of `token`, or 401. An address that keeps presenting unknown tokens gets
-    429 instead (RAGSVC_FAILED_AUTH_PER_MINUTE), so tokens cannot be guessed at speed."""
-    client, per_minute = client_address(request), state.settings.failed_auth_per_minute
-    await state.limiter.ensure_left(UNKNOWN_TOKENS, client, per_minute)
-    token_hash = hash_token(token)
-    ttl = timedelta(seconds=state.settings.session_ttl)
-    meta = await state.backends.store.get_session(token_hash, ttl)
-    if meta is None or not same_secret(meta.token_hash, token_hash):
-        await state.limiter.check(UNKNOWN_TOKENS, client, per_minute)
-        raise Unauthorized("unknown or expired session token; create one with POST /sessions")
+    """The session of `token`, or 401 (429 for an address that keeps guessing)."""
+    meta = await state.sessions.resolve(token, client_address(request))
     renew_cookie_if_used(request, token)
-    return CurrentSession(meta.token_hash, meta.created_at, meta.expires_at)
+    return meta
 
 
 async def current_session(request: Request, state: StateDep) -> CurrentSession:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
+import uvicorn
 from uvicorn.config import Config
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
@@ -54,6 +55,20 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         "proxy_headers": bool(settings.trusted_proxies),
         "forwarded_allow_ips": ",".join(settings.trusted_proxies) or None,
     }
+
+
+def serve_forever(settings: Settings, workers: int = 1) -> None:
+    """Serve the app its settings describe (RAGSVC_*) on HOST:PORT until a signal stops it: in
+    this process, or in `workers` processes under uvicorn's supervisor."""
+    raise_open_files_limit()
+    uvicorn.run(
+        "ragsvc.api.app:app_from_env",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=workers,
+        **uvicorn_options(settings),
+    )
 
 
 def raise_open_files_limit() -> None:

@@ -11,18 +11,18 @@ import importlib.util
 import json
 import tempfile
 import time
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from ragsvc.answer.answering import CITATION_MARKER, Answering, final_answer
+from ragsvc.answer.answer_events import final_answer
+from ragsvc.answer.answering import Answering
 from ragsvc.core.config import Settings
 from ragsvc.core.schemas import AskRequest
 from ragsvc.eval.report import KS, Report, score
 from ragsvc.ingest.steps import UploadedFile
 from ragsvc.runtime.app_state import AppState
 from ragsvc.runtime.backends import make_backends
-from ragsvc.sessions.session_tokens import hash_token, new_token
+from ragsvc.text.citation_markers import cited_numbers
 
 # The configurations that matter, as overrides of the settings under test.
 COMPARISONS: dict[str, dict[str, Any]] = {
@@ -59,8 +59,7 @@ async def evaluate(
         backends = make_backends(settings)
         try:
             state = AppState.build(settings, backends)
-            token_hash = hash_token(new_token())
-            await backends.store.create_session(token_hash, timedelta(hours=1))
+            token_hash = (await state.sessions.create("eval")).meta.token_hash
             names = sorted({line["document"] for line in lines})
             uploads = [UploadedFile(n, (pdf_dir / n).read_bytes()) for n in names]
             documents = await state.ingestion.ingest_files(token_hash, uploads)
@@ -81,7 +80,7 @@ async def _ask(
     plan = await answering.plan(token_hash, request)
     done = await final_answer(answering.events(plan))
     ms = (time.perf_counter() - started) * 1000
-    markers = [int(m) for m in CITATION_MARKER.findall(done.answer)]
+    markers = cited_numbers(done.answer)
     pages = [source.page for source in plan.sources]
     report.outcomes.append(score(line, pages, markers, done.answer, ms))
 

@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import anyio
 
@@ -37,7 +38,7 @@ from ragsvc.pdf.parsed import ParsedDocument
 from ragsvc.pdf.read import NO_LISTENERS, Listeners, PageExtractor
 from ragsvc.search.embedders import Embedder
 from ragsvc.storage.leases import Lease
-from ragsvc.storage.protocols import Spooled, Store
+from ragsvc.storage.protocols import LeaseStore, Spooled, StateStore, UploadSpool
 from ragsvc.storage.records import SessionState
 from ragsvc.streams.event_log import EventLog, Work
 from ragsvc.streams.events import ChunksEmbedded, DocumentSettled, IngestEvent, PageParsed
@@ -47,6 +48,10 @@ INTERRUPTED_DETAIL = (
     "upload the file again."
 )
 log = logging.getLogger(__name__)
+
+
+class IngestStore(StateStore, LeaseStore, UploadSpool, Protocol):
+    """What ingestion reads and writes of a store."""
 
 
 @dataclass(frozen=True)
@@ -64,7 +69,7 @@ class Registered:
 class Ingestion:
     """Puts uploaded PDFs into a session's index, and keeps its list of documents."""
 
-    store: Store
+    store: IngestStore
     embedder: Embedder
     pdf_workers: PageExtractor | None  # None: pages are extracted in the calling thread
     options: IngestOptions
@@ -235,6 +240,13 @@ class Ingestion:
         if not orphans:
             return state.documents
         return await self.store.update(token_hash, lambda s: _fail_interrupted(s, orphans))
+
+    async def document(self, token_hash: str, document_id: str) -> Document:
+        """One document of the session (see `documents`); 404 when it has none such."""
+        documents = await self.documents(token_hash)
+        if document_id not in documents:
+            raise DocumentNotFound(f"no document {document_id!r} in this session")
+        return documents[document_id]
 
     async def delete_document(self, token_hash: str, document_id: str) -> None:
         def remove(state: SessionState) -> None:

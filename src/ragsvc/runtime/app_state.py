@@ -1,6 +1,6 @@
 """The application's state: the use cases wired to their backends, the rate limiter and the
-event-log hubs, built once per app. Settings become each use case's options here and only
-here, so the use cases never see the whole Settings."""
+event-log hubs, built once per process. Settings become each use case's options here and
+only here, so the use cases never see the whole Settings."""
 
 from __future__ import annotations
 
@@ -8,23 +8,24 @@ from dataclasses import dataclass, fields
 from typing import TypeVar
 
 from anyio import CapacityLimiter
-from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio import Redis
 
 from ragsvc.answer.answering import Answering, AnswerOptions
 from ragsvc.core.config import Settings
 from ragsvc.ingest.ingestion import Ingestion
 from ragsvc.ingest.job_queue import IngestQueue
+from ragsvc.ingest.progress import IngestProgress
 from ragsvc.ingest.steps import IngestOptions
-from ragsvc.runtime.backends import Backends
+from ragsvc.ingest.uploads import Uploads
+from ragsvc.runtime.backends import Backends, make_ingest_queue, shared_redis
 from ragsvc.runtime.metrics import Metrics
+from ragsvc.sessions.lifecycle import SessionOptions, Sessions
 from ragsvc.sessions.rate_limits import RateLimiter
 from ragsvc.streams.events import AnswerEvent, IngestEvent
 from ragsvc.streams.log_hub import Limits, LogHub
 from ragsvc.streams.redis_copies import RedisLogCopies
 
-Options = TypeVar("Options", IngestOptions, AnswerOptions)
-REDIS_CONNECTIONS = 64  # per process; a replica's readers of other replicas' logs hold one each
-REDIS_WAIT_S = 5.0
+Options = TypeVar("Options", IngestOptions, AnswerOptions, SessionOptions)
 
 
 @dataclass
@@ -33,9 +34,11 @@ class AppState:
 
     settings: Settings
     backends: Backends
+    sessions: Sessions
     ingestion: Ingestion
+    uploads: Uploads
+    progress: IngestProgress
     answering: Answering
-    limiter: RateLimiter
     answers: LogHub[AnswerEvent]  # answers being streamed, resumable with Last-Event-ID
     ingests: LogHub[IngestEvent]  # documents being ingested in the background
     metrics: Metrics
@@ -50,41 +53,33 @@ class AppState:
 
     @classmethod
     def build(cls, settings: Settings, backends: Backends) -> AppState:
-        store, embedder, metrics = backends.store, backends.embedder, Metrics()
-        redis_url = settings.redis_url
-        redis = shared_redis(redis_url) if redis_url else None
-        ingest, answer = options(settings, IngestOptions), options(settings, AnswerOptions)
-        ingests_at_once = max(1, settings.parse_workers)  # the rest wait, spooled to disk
+        metrics = Metrics()
+        redis = shared_redis(settings.redis_url) if settings.redis_url else None
+        answers, ingests = _hubs(settings, metrics, redis)
+        limiter, queue = RateLimiter(redis), make_ingest_queue(settings)
+        sessions = Sessions(backends.store, limiter, options(settings, SessionOptions))
+        ingestion = _ingestion(settings, backends, metrics)
         state = cls(
             settings=settings,
             backends=backends,
-            ingestion=Ingestion(
-                store,
-                embedder,
-                backends.pdf_workers,
-                ingest,
-                CapacityLimiter(ingests_at_once),
-                metrics.observe_document,
-            ),
-            answering=Answering(store, embedder, backends.generator, answer),
-            limiter=RateLimiter(redis),
-            answers=LogHub(
-                settings.resume_window_s,
-                settings.resume_grace_s,
-                Limits(settings.max_answers, settings.max_answers_per_session),
+            sessions=sessions,
+            ingestion=ingestion,
+            uploads=Uploads(ingestion, sessions, ingests, queue, settings.queue_wait_s),
+            progress=IngestProgress(ingestion, ingests),
+            answering=Answering(
+                backends.store,
+                backends.embedder,
+                backends.generator,
+                options(settings, AnswerOptions),
+                answers,
+                limiter,
                 metrics.observe_answer,
-                RedisLogCopies(redis, "answer", settings.resume_window_s) if redis else None,
             ),
-            # An ingest runs to its end even when nobody watches: grace None, never cancelled.
-            ingests=LogHub(
-                settings.resume_window_s,
-                None,
-                Limits(settings.max_ingests, settings.max_ingests_per_session),
-                copies=RedisLogCopies(redis, "ingest", settings.resume_window_s) if redis else None,
-            ),
+            answers=answers,
+            ingests=ingests,
             metrics=metrics,
             redis=redis,
-            queue=ingest_queue(settings),
+            queue=queue,
         )
         state._gauges()
         return state
@@ -111,22 +106,38 @@ class AppState:
         )
 
 
-def ingest_queue(settings: Settings) -> IngestQueue | None:
-    """The queue of background ingests, when workers take them (RAGSVC_INGEST_QUEUE)."""
-    if settings.ingest_queue != "redis" or settings.redis_url is None:
-        return None
-    # A job parses (bounded by RAGSVC_PARSE_TIMEOUT_S), embeds and commits: ten times the
-    # parse budget leaves room for a slow embedding server.
-    return IngestQueue(settings.redis_url, 10 * settings.parse_timeout_s)
-
-
-def shared_redis(url: str) -> Redis:
-    """A client on RAGSVC_REDIS_URL whose requests wait for one of its connections (up to
-    REDIS_WAIT_S) rather than fail: under 200 streams, the default pool's 100 ran out."""
-    pool = BlockingConnectionPool.from_url(
-        url, max_connections=REDIS_CONNECTIONS, timeout=REDIS_WAIT_S
+def _hubs(
+    settings: Settings, metrics: Metrics, redis: Redis | None
+) -> tuple[LogHub[AnswerEvent], LogHub[IngestEvent]]:
+    """The hub of answers (cancelled once nobody reads them) and that of background ingests
+    (which run to their end even when nobody watches), copied to Redis when it is shared."""
+    window = settings.resume_window_s
+    answers: LogHub[AnswerEvent] = LogHub(
+        window,
+        settings.resume_grace_s,
+        Limits(settings.max_answers, settings.max_answers_per_session),
+        metrics.observe_answer,
+        RedisLogCopies(redis, "answer", window) if redis else None,
     )
-    return Redis.from_pool(pool)  # owns the pool: closing the client closes it
+    ingests: LogHub[IngestEvent] = LogHub(
+        window,
+        None,
+        Limits(settings.max_ingests, settings.max_ingests_per_session),
+        copies=RedisLogCopies(redis, "ingest", window) if redis else None,
+    )
+    return answers, ingests
+
+
+def _ingestion(settings: Settings, backends: Backends, metrics: Metrics) -> Ingestion:
+    ingests_at_once = max(1, settings.parse_workers)  # the rest wait, spooled to disk
+    return Ingestion(
+        backends.store,
+        backends.embedder,
+        backends.pdf_workers,
+        options(settings, IngestOptions),
+        CapacityLimiter(ingests_at_once),
+        metrics.observe_document,
+    )
 
 
 def options(settings: Settings, kind: type[Options]) -> Options:

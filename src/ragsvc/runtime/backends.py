@@ -1,5 +1,6 @@
-"""The one place that turns settings into backend objects: embedder, generator, store, and
-the PDF page workers."""
+"""The one place that turns settings into backend objects: embedder, generator, store, the
+PDF page workers, the Redis client replicas share and the queue of background ingests. No
+other module asks which backend the settings name (tests/project/test_layers.py checks)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,12 @@ from dataclasses import dataclass
 
 import anyio
 import openai
+from redis.asyncio import BlockingConnectionPool, Redis
 
 from ragsvc.answer.extractive import ExtractiveGenerator
 from ragsvc.answer.generators import Generator, LlamaGenerator, OpenAIGenerator, Sampling
 from ragsvc.core.config import Settings
+from ragsvc.ingest.job_queue import IngestQueue
 from ragsvc.pdf.ocr import ocr_unavailable
 from ragsvc.pdf.workers import PdfWorkers, WorkerLimits
 from ragsvc.search.embedders import (
@@ -21,8 +24,12 @@ from ragsvc.search.embedders import (
     WordLlamaEmbedder,
 )
 from ragsvc.storage.disk.store import DiskStore
+from ragsvc.storage.postgres.migrate import migrate
 from ragsvc.storage.postgres.store import PostgresStore
 from ragsvc.storage.protocols import Store
+
+REDIS_CONNECTIONS = 64  # per process; a replica's readers of other replicas' logs hold one each
+REDIS_WAIT_S = 5.0
 
 
 @dataclass
@@ -72,6 +79,39 @@ def make_store(settings: Settings) -> Store:
         assert settings.database_url is not None  # Settings checks it
         return PostgresStore(settings.database_url.get_secret_value(), settings.cache_mb)
     return DiskStore(settings.data_dir, settings.cache_mb, settings.min_free_mb)
+
+
+def check_storage(settings: Settings) -> None:
+    """Blocking: fail now, with the reason, on an unusable data directory (DataDirUnusable)
+    or a database that does not answer (psycopg.Error); the database's schema is migrated."""
+    if settings.store == "postgres":
+        assert settings.database_url is not None  # Settings checks it
+        migrate(settings.database_url.get_secret_value())
+    else:
+        DiskStore(settings.data_dir)
+
+
+def takes_queued_ingests(settings: Settings) -> bool:
+    """Whether background ingests are queued for `ragsvc worker` (RAGSVC_INGEST_QUEUE)."""
+    return settings.ingest_queue == "redis"
+
+
+def make_ingest_queue(settings: Settings) -> IngestQueue | None:
+    """The queue of background ingests, when workers take them (RAGSVC_INGEST_QUEUE)."""
+    if not takes_queued_ingests(settings) or settings.redis_url is None:
+        return None
+    # A job parses (bounded by RAGSVC_PARSE_TIMEOUT_S), embeds and commits: ten times the
+    # parse budget leaves room for a slow embedding server.
+    return IngestQueue(settings.redis_url, 10 * settings.parse_timeout_s)
+
+
+def shared_redis(url: str) -> Redis:
+    """A client on RAGSVC_REDIS_URL whose requests wait for one of its connections (up to
+    REDIS_WAIT_S) rather than fail: under 200 streams, the default pool's 100 ran out."""
+    pool = BlockingConnectionPool.from_url(
+        url, max_connections=REDIS_CONNECTIONS, timeout=REDIS_WAIT_S
+    )
+    return Redis.from_pool(pool)  # owns the pool: closing the client closes it
 
 
 def _embedder(settings: Settings, client: openai.AsyncOpenAI | None) -> Embedder:

@@ -6,7 +6,6 @@ asking again, as long as the answer is kept (RAGSVC_RESUME_WINDOW_S).
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
 
@@ -14,7 +13,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from ragsvc.answer.answering import AnswerPlan, answer_work, final_answer
+from ragsvc.answer.plan import AnswerPlan
 from ragsvc.api.ai_sdk_frames import HEADERS, ai_sdk_frame
 from ragsvc.api.deps import CurrentSession, SessionDep, StateDep
 from ragsvc.api.frame_schemas import stream_content
@@ -24,7 +23,6 @@ from ragsvc.core.schemas import Answer, AskRequest, DocumentIds
 from ragsvc.runtime.app_state import AppState
 from ragsvc.streams.events import DoneEvent
 
-log = logging.getLogger(__name__)
 router = APIRouter(tags=["ask"])
 Rendering = Literal["ragsvc", "ai-sdk"]  # ragsvc's own events, or the AI SDK's chunks
 
@@ -59,35 +57,27 @@ async def respond(
     resumed = await resume(request, session, state, rendering)
     if resumed is not None:
         return resumed
-    await state.limiter.check("asking", session.token_hash, state.settings.ask_rate_per_minute)
-    log_question(state, body.question)
-    async with state.answers.reserve(session.token_hash) as room:
-        plan = await state.answering.plan(session.token_hash, body)
-        events = state.answering.events(plan)
-        if wants_json(request):
-            done = await final_answer(events)
-            state.metrics.observe_answer(done)
-            return json_answer(plan, done)
-        entry = room.start(plan.answer_id, answer_work(events))
-    return answer_stream(plan.answer_id, state.answers.follow(entry, -1), state, rendering)
+    if wants_json(request):
+        plan, done = await state.answering.whole(session.token_hash, body)
+        return json_answer(plan, done)
+    started = await state.answering.stream(session.token_hash, body)
+    return answer_stream(started.plan.answer_id, started.batches, state, rendering)
 
 
 async def resume(
     request: Request, session: CurrentSession, state: AppState, rendering: Rendering
 ) -> Response | None:
-    """The rest of a kept answer named by Last-Event-ID (kept here, or copied to Redis by
-    another replica); None to answer afresh."""
+    """The rest of a kept answer named by Last-Event-ID; None to answer afresh."""
     header = request.headers.get("last-event-id")
     parsed = parse_event_id(header) if header else None
     if parsed is None or wants_json(request):
         return None
-    answer_id, seq = parsed
-    found = await state.answers.locate(answer_id, session.token_hash)
-    if found is None:
+    resumed = await state.answering.resume(session.token_hash, *parsed)
+    if resumed is None:
         return None
-    if found.finished and seq >= found.last_seq:
+    if resumed.batches is None:
         return Response(status_code=204)  # EventSource stops reconnecting on 204
-    return answer_stream(answer_id, state.answers.follow_located(found, seq), state, rendering)
+    return answer_stream(resumed.answer_id, resumed.batches, state, rendering)
 
 
 def answer_stream(
@@ -99,12 +89,6 @@ def answer_stream(
             answer_id, batches, state.settings, {**headers, **HEADERS}, ai_sdk_frame
         )
     return event_stream(answer_id, batches, state.settings, headers)
-
-
-def log_question(state: AppState, question: str) -> None:
-    """Question text is private: logged only where RAGSVC_LOG_QUESTIONS says so."""
-    if state.settings.log_questions:
-        log.info("question", extra={"question": question})
 
 
 def wants_json(request: Request) -> bool:

@@ -1,0 +1,114 @@
+"""An answer's events, once planned: its sources, its tokens as the generator yields them,
+then `done` (the turn recorded, each [n]'s quote found) or `failed`; and the two ways to
+consume them: whole (a JSON client) or written to an event log by a background task."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import anyio
+
+from ragsvc.answer.citation_check import supporting_quotes
+from ragsvc.answer.plan import AnswerPlan
+from ragsvc.core.clock import now
+from ragsvc.core.errors import AnswerAbandoned, ProblemRaised, expected, problem, problem_of
+from ragsvc.core.quick_threads import run_quick
+from ragsvc.core.schemas import Problem, Timings, Turn, Usage
+from ragsvc.streams.event_log import EventLog, Work
+from ragsvc.streams.events import AnswerEvent, DoneEvent, FailedEvent, SourcesEvent, TokenEvent
+from ragsvc.text.citation_markers import cited_numbers
+
+log = logging.getLogger(__name__)
+RecordTurn = Callable[[Turn], Awaitable[None]]
+
+
+async def answer_events(plan: AnswerPlan, record: RecordTurn) -> AsyncIterator[AnswerEvent]:
+    """Sources, tokens, then done (turn recorded) or failed; closes the generator either way."""
+    yield SourcesEvent(plan.sources)
+    first = plan.first
+    parts = [first] if isinstance(first, str) and first else []
+    usage = first if isinstance(first, Usage) else None
+    try:
+        if parts:
+            yield TokenEvent(parts[0])
+        async for piece in plan.pieces:
+            if isinstance(piece, Usage):  # a backend's count, after the last piece
+                usage = piece
+                continue
+            parts.append(piece)
+            yield TokenEvent(piece)
+    except Exception as exc:
+        yield FailedEvent(failure_problem(exc))
+        return
+    finally:
+        with anyio.CancelScope(shield=True):  # runs on client disconnect too
+            await plan.pieces.aclose()  # type: ignore[attr-defined]
+    yield await _done(plan, "".join(parts), usage, record)
+
+
+async def _done(
+    plan: AnswerPlan, answer: str, usage: Usage | None, record: RecordTurn
+) -> DoneEvent:
+    """Record the turn, then the answer's last event."""
+    await record(Turn(question=plan.question, answer=answer, at=now()))
+    quotes = await run_quick(supporting_quotes, answer, plan.sources)  # stemming: CPU
+    return DoneEvent(
+        answer=answer,
+        citations=citations(answer, len(plan.sources)),
+        quotes=quotes,
+        pending=plan.pending,
+        timings=Timings(
+            retrieval_ms=plan.retrieval_ms,
+            first_token_ms=plan.first_token_ms,
+            total_ms=ms_since(plan.started),
+        ),
+        usage=usage,
+    )
+
+
+def failure_problem(exc: Exception) -> Problem:
+    """What a client is told of a failure once its stream started; bugs are logged."""
+    if not expected(exc):
+        log.error("an answer failed", exc_info=exc)
+    return problem_of(exc)
+
+
+async def final_answer(events: AsyncIterator[AnswerEvent]) -> DoneEvent:
+    """Run an answer to its end for a client that wants it whole: its `done` event, or its
+    failure raised again as the same problem."""
+    async for event in events:
+        if isinstance(event, FailedEvent):
+            raise ProblemRaised(event.problem)
+        if isinstance(event, DoneEvent):
+            return event
+    raise ProblemRaised(problem(500, "the answer ended without a result"))
+
+
+def answer_work(events: AsyncIterator[AnswerEvent]) -> Work[AnswerEvent]:
+    """Background work writing an answer's events to its log; marks abandoned answers."""
+
+    async def work(entry: EventLog[AnswerEvent]) -> None:
+        try:
+            async for event in events:
+                entry.append(event)
+        except anyio.get_cancelled_exc_class():
+            entry.append(FailedEvent(AnswerAbandoned().problem()))
+            raise
+        except Exception as exc:  # recording the turn failed, say: the stream still ends
+            entry.append(FailedEvent(failure_problem(exc)))
+        finally:
+            with anyio.CancelScope(shield=True):
+                await events.aclose()  # type: ignore[attr-defined]
+
+    return work
+
+
+def citations(answer: str, source_count: int) -> list[int]:
+    """Source numbers cited by [n] markers, in order of first use, ignoring invalid ones."""
+    return list(dict.fromkeys(n for n in cited_numbers(answer) if 1 <= n <= source_count))
+
+
+def ms_since(since: float) -> float:
+    return round((time.perf_counter() - since) * 1000, 2)
