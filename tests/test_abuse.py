@@ -32,20 +32,18 @@ from ragsvc.sessions.session_tokens import hash_token
 from ragsvc.storage.disk.store import DiskStore
 from ragsvc.storage.memory import release_freed_memory
 from ragsvc.storage.records import SessionMeta, SessionState
-
-from .conftest import (
-    GatedEmbedder,
-    HashEmbedder,
-    app_client,
-    app_of,
-    client_on,
-    fake_backends,
-    parse_sse,
+from tests.support.apps import app_client, app_of, client_on, parse_sse
+from tests.support.fakes import GatedEmbedder, HashEmbedder, fake_backends
+from tests.support.faults import FaultyStore, fill, small_disk
+from tests.support.hostile_pdfs import text_bomb, whitespace_bomb
+from tests.support.pdfs import make_pdf as pdf_of_pages
+from tests.support.server import (
+    alive,
+    descendants,
+    running_server,
+    server_process,
+    serving_in_thread,
 )
-from .conftest import make_pdf as pdf_of_pages
-from .faults import FaultyStore, fill, small_disk
-from .hostile_pdfs import text_bomb, whitespace_bomb
-from .server import alive, descendants, running_server, server_process, serving_in_thread
 
 pytestmark = pytest.mark.anyio
 T = TypeVar("T")

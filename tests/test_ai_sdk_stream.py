@@ -15,9 +15,11 @@ import pytest
 
 from ragsvc.api.app import create_app
 from ragsvc.core.config import Settings
-
-from .conftest import app_client, fake_backends, make_pdf, parse_sse, unavailable
-from .server import serving_in_thread
+from tests.support.apps import app_client, parse_sse
+from tests.support.fakes import fake_backends
+from tests.support.pdfs import make_pdf
+from tests.support.server import serving_in_thread
+from tests.support.services import unavailable
 
 JS = Path(__file__).resolve().parent / "js"
 PAGES = [

@@ -39,8 +39,8 @@ from ragsvc.storage.disk.store import DiskStore
 from ragsvc.storage.records import SessionState
 from ragsvc.streams.events import AnswerEvent, FailedEvent, SourcesEvent, TokenEvent
 from ragsvc.streams.log_hub import Limits, LogHub
-
-from .conftest import HashEmbedder, make_pdf
+from tests.support.fakes import HashEmbedder
+from tests.support.pdfs import make_pdf
 
 pytestmark = pytest.mark.anyio
 TOKEN_HASH = "a" * 64

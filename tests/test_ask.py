@@ -11,8 +11,7 @@ import httpx
 import pytest
 
 from ragsvc.core.config import Settings
-
-from .conftest import app_client, parse_sse
+from tests.support.apps import app_client, parse_sse
 
 pytestmark = pytest.mark.anyio
 

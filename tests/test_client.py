@@ -21,9 +21,9 @@ from ragsvc.streams.events import (
     SourcesEvent,
     TokenEvent,
 )
-
-from .conftest import fake_backends, make_pdf
-from .server import RAGSVC, serving_in_thread
+from tests.support.fakes import fake_backends
+from tests.support.pdfs import make_pdf
+from tests.support.server import RAGSVC, serving_in_thread
 
 PAGES = [
     "The lighthouse keeper lights the lamp at dusk every evening.",

@@ -21,10 +21,10 @@ from starlette.routing import Route
 
 from ragsvc.api.app import create_app
 from ragsvc.core.config import Settings
-
-from .browser import chromium
-from .conftest import fake_backends, make_pdf
-from .server import RAGSVC, serving_in_thread
+from tests.support.browser import chromium
+from tests.support.fakes import fake_backends
+from tests.support.pdfs import make_pdf
+from tests.support.server import RAGSVC, serving_in_thread
 
 DOC = (Path(__file__).resolve().parents[1] / "docs" / "clients.md").read_text()
 PAGES = [

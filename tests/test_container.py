@@ -15,7 +15,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from .conftest import make_pdf, parse_sse, unavailable
+from tests.support.apps import parse_sse
+from tests.support.pdfs import make_pdf
+from tests.support.services import unavailable
 
 # The first test builds the base and the image: about 3 minutes on a machine that has
 # neither (debootstrap, then the wheels and the build), past the suite's 120 s default.

@@ -13,8 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from .conftest import make_pdf
-from .server import running_server
+from tests.support.pdfs import make_pdf
+from tests.support.server import running_server
 
 pytestmark = pytest.mark.slow
 SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")

@@ -14,8 +14,8 @@ from typer.testing import CliRunner
 from ragsvc.cli import app as cli
 from ragsvc.core.config import Settings
 from ragsvc.pdf.workers import PdfWorkers, WorkerLimits
-
-from .conftest import app_client, client_on, fake_backends
+from tests.support.apps import app_client, client_on
+from tests.support.fakes import fake_backends
 
 pytestmark = pytest.mark.anyio
 

@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 
 from ragsvc.search.embedders import Vectors, WordLlamaEmbedder, embed_queries, normalise
-
-from .conftest import HashEmbedder
+from tests.support.fakes import HashEmbedder
 
 TEXTS = [
     "What is the reward model?",

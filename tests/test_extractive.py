@@ -11,8 +11,7 @@ from ragsvc.answer.extractive import ExtractiveGenerator
 from ragsvc.answer.prompts import NOT_FOUND, Prompt
 from ragsvc.core.schemas import Source
 from ragsvc.search.embedders import Vectors
-
-from .conftest import HashEmbedder
+from tests.support.fakes import HashEmbedder
 
 pytestmark = pytest.mark.anyio
 

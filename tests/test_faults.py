@@ -15,8 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from .conftest import make_pdf
-from .server import alive, descendants, server_process
+from tests.support.pdfs import make_pdf
+from tests.support.server import alive, descendants, server_process
 
 pytestmark = pytest.mark.slow
 ROUNDS = 6

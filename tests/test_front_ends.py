@@ -13,8 +13,7 @@ from pydantic import ValidationError
 
 from ragsvc.api.serving import uvicorn_options
 from ragsvc.core.config import Settings
-
-from .conftest import app_client
+from tests.support.apps import app_client
 
 pytestmark = pytest.mark.anyio
 ORIGIN = "https://app.example"

@@ -20,8 +20,8 @@ from ragsvc.search.embedders import Vectors
 from ragsvc.search.index import SessionIndex
 from ragsvc.sessions.session_tokens import hash_token
 from ragsvc.storage.records import SessionState
-
-from .conftest import GatedEmbedder, app_client, app_of, parse_sse
+from tests.support.apps import app_client, app_of, parse_sse
+from tests.support.fakes import GatedEmbedder
 
 pytestmark = pytest.mark.anyio
 PAGES = [

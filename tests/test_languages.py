@@ -8,8 +8,7 @@ import pytest
 from ragsvc.core.schemas import Chunk
 from ragsvc.search.index import SessionIndex
 from ragsvc.text.languages import detect_language
-
-from .conftest import make_pdf
+from tests.support.pdfs import make_pdf
 
 GERMAN = [
     "Die Leuchtturmwärter zündeten jeden Abend die Lampen an. Der Hafen war im Winter oft "

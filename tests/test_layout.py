@@ -7,40 +7,9 @@ import pymupdf
 import pytest
 
 from ragsvc.pdf.read import parse_pdf
-
-from .conftest import LIMITS
+from tests.support.pdfs import LIMITS, make_paper
 
 pytestmark = pytest.mark.anyio
-
-PAPER = [
-    [("1 Introduction", "Tide tables predict water levels. They matter to harbour pilots.")],
-    [
-        ("2 Method", "We measured tides for a year. Gauges logged every minute."),
-        ("2.1 Gauges", "Pressure gauges sat on the harbour floor. Each was calibrated weekly."),
-    ],
-    [
-        ("2.2 Corrections", "Air pressure changes were removed. Wind effects were modelled."),
-        ("3 Results", "Predictions erred by four centimetres. Storm surges were missed."),
-    ],
-]
-
-
-def make_paper() -> bytes:
-    """Pages with bold 12 pt headings, 10 pt body text, a running header and page numbers."""
-    doc = pymupdf.open()
-    for number, sections in enumerate(PAPER, start=1):
-        page = doc.new_page()
-        page.insert_text((72, 30), "Journal of Harbour Studies, vol. 7", fontsize=8)
-        y = 90.0
-        for heading, body in sections:
-            page.insert_text((72, y), heading, fontsize=12, fontname="hebo")
-            y += 22
-            page.insert_textbox(pymupdf.Rect(72, y, 520, y + 60), body, fontsize=10)
-            y += 80
-        page.insert_text((300, 820), str(number), fontsize=9)
-    data = doc.tobytes()
-    doc.close()
-    return bytes(data)
 
 
 def test_headings_become_blocks_and_furniture_goes():

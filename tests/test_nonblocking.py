@@ -14,8 +14,7 @@ import pytest
 
 from ragsvc.api.app import create_app
 from ragsvc.core.config import Settings
-
-from .conftest import make_pdf
+from tests.support.pdfs import make_pdf
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 THRESHOLD_S = 0.25

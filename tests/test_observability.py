@@ -14,8 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from ragsvc.core.config import Settings
 from ragsvc.runtime.logging_setup import configure_logging
-
-from .conftest import app_client
+from tests.support.apps import app_client
 
 pytestmark = pytest.mark.anyio
 QUESTION = "When does the harbour master ring the bell?"

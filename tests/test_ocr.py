@@ -18,8 +18,8 @@ from ragsvc.core.config import Settings
 from ragsvc.pdf.ocr import Ocr
 from ragsvc.pdf.read import ParseLimits, parse_pdf
 from ragsvc.runtime.backends import make_backends
-
-from .conftest import SHARED_DATA, unavailable
+from tests.support.pdfs import SHARED_DATA
+from tests.support.services import unavailable
 
 pytestmark = pytest.mark.slow
 OCR = Ocr("eng", 300)

@@ -27,10 +27,10 @@ from ragsvc.api.app import create_app
 from ragsvc.core.config import Settings
 from ragsvc.core.schemas import Source
 from ragsvc.runtime.backends import Backends, make_backends
-
-from .conftest import make_pdf, parse_sse
-from .fake_openai import FakeOpenAI, fake_usage
-from .server import serving_in_thread
+from tests.support.apps import parse_sse
+from tests.support.fake_openai import FakeOpenAI, fake_usage
+from tests.support.pdfs import make_pdf
+from tests.support.server import serving_in_thread
 
 pytestmark = pytest.mark.anyio
 

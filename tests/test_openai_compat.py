@@ -15,9 +15,9 @@ from ragsvc.answer.usage_count import count_tokens
 from ragsvc.api.app import create_app
 from ragsvc.core.config import Settings
 from ragsvc.core.errors import BackendUnavailable
-
-from .conftest import fake_backends, make_pdf
-from .server import serving_in_thread
+from tests.support.fakes import fake_backends
+from tests.support.pdfs import make_pdf
+from tests.support.server import serving_in_thread
 
 DOCS = [
     ("owls.pdf", ["Barn owls hunt voles at night using their acute hearing."]),

@@ -14,8 +14,7 @@ from ragsvc.api.frame_schemas import STREAMS
 from ragsvc.api.openapi_export import openapi_document, render
 from ragsvc.api.problems import PROBLEM_JSON
 from ragsvc.core.errors import problem_of
-
-from .conftest import parse_sse
+from tests.support.apps import parse_sse
 
 COMMITTED = Path(__file__).resolve().parents[1] / "openapi" / "openapi.json"
 

@@ -18,9 +18,10 @@ import pytest
 from ragsvc.answer.generators import bundled_smollm2
 from ragsvc.api.app import create_app
 from ragsvc.core.config import Settings
-
-from .conftest import make_pdf, parse_sse, unavailable
-from .server import free_port, serving_in_thread, until_ready
+from tests.support.apps import parse_sse
+from tests.support.pdfs import make_pdf
+from tests.support.server import free_port, serving_in_thread, until_ready
+from tests.support.services import unavailable
 
 pytestmark = pytest.mark.slow
 PAGES = [

@@ -18,9 +18,8 @@ from ragsvc.pdf.page_lines import PageOptions, page_lines
 from ragsvc.pdf.parsed import ParsedDocument
 from ragsvc.pdf.read import Listeners, parse_pdf
 from ragsvc.pdf.workers import PdfWorkers, WorkerLimits
-from tests.conftest import LIMITS
-from tests.crashing_worker import MARK, crash_on_marked_files
-from tests.test_layout import make_paper
+from tests.support.crashing_worker import MARK, crash_on_marked_files
+from tests.support.pdfs import LIMITS, make_paper
 
 WORKER_LIMITS = WorkerLimits(timeout_s=60, memory_mb=1024)
 PAPER = Path(__file__).parents[2] / "shared" / "data" / "DeepSeek_R1.pdf"

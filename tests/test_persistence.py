@@ -11,8 +11,7 @@ import pytest
 
 from ragsvc.core.config import Settings
 from ragsvc.sessions.session_tokens import hash_token
-
-from .conftest import app_client, app_of
+from tests.support.apps import app_client, app_of
 
 pytestmark = pytest.mark.anyio
 TEXT = ["Lighthouses guide ships past rocks.", "Foghorns sound when visibility drops."]

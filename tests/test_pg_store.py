@@ -27,9 +27,9 @@ from ragsvc.search.index import SessionIndex
 from ragsvc.sessions.session_tokens import hash_token
 from ragsvc.storage.postgres.store import PostgresStore
 from ragsvc.storage.records import SessionState
-
-from .conftest import app_client, make_pdf
-from .relay import relay
+from tests.support.apps import app_client
+from tests.support.pdfs import make_pdf
+from tests.support.relay import relay
 
 pytestmark = pytest.mark.anyio
 PAGES = ["Herons hunt fish in shallow water at dawn.", "Kingfishers dive from perches."]

@@ -24,9 +24,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from .conftest import make_pdf, parse_sse, unavailable
-from .fake_openai import FakeOpenAI
-from .server import free_port, server_process, worker_process
+from tests.support.apps import parse_sse
+from tests.support.fake_openai import FakeOpenAI
+from tests.support.pdfs import make_pdf
+from tests.support.server import free_port, server_process, worker_process
+from tests.support.services import unavailable
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]

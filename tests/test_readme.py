@@ -14,9 +14,9 @@ import pytest
 
 from ragsvc.api.app import create_app
 from ragsvc.core.config import Settings
-
-from .conftest import fake_backends, make_pdf
-from .server import serving_in_thread
+from tests.support.fakes import fake_backends
+from tests.support.pdfs import make_pdf
+from tests.support.server import serving_in_thread
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
 SESSION = README.split("## A session with curl", 1)[1].split("\n## ", 1)[0]

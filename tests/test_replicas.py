@@ -23,9 +23,9 @@ from ragsvc.sessions.session_tokens import hash_token
 from ragsvc.streams.event_log import EventLog
 from ragsvc.streams.events import AnswerEvent, SourcesEvent, TokenEvent
 from ragsvc.streams.redis_copies import ALIVE_FOR_S, RedisLogCopies
-
-from .conftest import app_client, app_of, make_pdf, parse_sse
-from .server import free_port, server_process
+from tests.support.apps import app_client, app_of, parse_sse
+from tests.support.pdfs import make_pdf
+from tests.support.server import free_port, server_process
 
 pytestmark = pytest.mark.anyio
 PAGES = ["Herons hunt fish in shallow water at dawn.", "Kingfishers dive from perches."]

@@ -12,8 +12,7 @@ from ragsvc.core.schemas import Chunk
 from ragsvc.search.bm25_terms import tokenize
 from ragsvc.search.index import SessionIndex
 from ragsvc.search.retrieval import Query, fuse, rank
-
-from .conftest import HashEmbedder
+from tests.support.fakes import HashEmbedder
 
 EMBEDDER = HashEmbedder()
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from .conftest import make_pdf
-from .server import running_server
+from tests.support.pdfs import make_pdf
+from tests.support.server import running_server
 
 PAGES = [
     "The lighthouse keeper lights the lamp at dusk every evening.",

@@ -11,8 +11,8 @@ import pytest
 
 from ragsvc.core.config import Settings
 from ragsvc.sessions.session_tokens import hash_token
-
-from .conftest import app_client, app_of, make_pdf, parse_sse
+from tests.support.apps import app_client, app_of, parse_sse
+from tests.support.pdfs import make_pdf
 
 pytestmark = pytest.mark.anyio
 

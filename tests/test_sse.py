@@ -30,8 +30,7 @@ from ragsvc.streams.events import (
     SourcesEvent,
     TokenEvent,
 )
-
-from .conftest import parse_sse
+from tests.support.apps import parse_sse
 
 pytestmark = pytest.mark.anyio
 SOURCE = Source(n=1, document_id="d1", filename="p.pdf", page=3, score=0.5, text="Owls hunt.")

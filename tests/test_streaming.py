@@ -9,45 +9,21 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import anyio
 import httpx
 import pytest
 
 from ragsvc.answer.prompts import Prompt
 from ragsvc.api.app import create_app
 from ragsvc.core.config import Settings
-
-from .conftest import fake_backends, make_pdf
-from .server import serving_in_thread
+from tests.support.fakes import SlowGenerator, fake_backends
+from tests.support.pdfs import make_pdf
+from tests.support.server import serving_in_thread
 
 pytestmark = pytest.mark.slow
-
-
-class SlowGenerator:
-    """Yields a word every `pause` seconds; records whether its stream was closed early."""
-
-    def __init__(self, words: int, pause: float) -> None:
-        self.words, self.pause = words, pause
-        self.sent = self.calls = self.completed = 0
-        self.closed = threading.Event()
-        self.finished = threading.Event()
-
-    async def stream(self, prompt: Prompt) -> AsyncIterator[str]:
-        self.calls += 1
-        try:
-            for i in range(self.words):
-                self.sent += 1
-                yield f"word{i} "
-                await anyio.sleep(self.pause)
-            self.completed += 1
-            self.finished.set()
-        finally:
-            self.closed.set()
 
 
 @pytest.fixture

@@ -7,8 +7,7 @@ import pymupdf
 import pytest
 
 from ragsvc.pdf.read import parse_pdf
-
-from .conftest import LIMITS
+from tests.support.pdfs import LIMITS
 
 pytestmark = pytest.mark.anyio
 

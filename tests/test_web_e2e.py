@@ -13,11 +13,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ragsvc.api.app import create_app
 from ragsvc.api.serving import uvicorn_options
 from ragsvc.core.config import Settings
-
-from .conftest import fake_backends, make_pdf
-from .path_proxy import PathProxy
-from .server import serving_in_thread
-from .test_streaming import SlowGenerator
+from tests.support.fakes import SlowGenerator, fake_backends
+from tests.support.path_proxy import PathProxy
+from tests.support.pdfs import make_pdf
+from tests.support.server import serving_in_thread
 
 pytestmark = pytest.mark.e2e
 

@@ -19,10 +19,10 @@ import pytest
 from ragsvc.answer.prompts import Prompt
 from ragsvc.api.app import create_app
 from ragsvc.core.config import Settings
-
-from .conftest import fake_backends, make_pdf, unavailable
-from .server import serving_in_thread
-from .test_streaming import SlowGenerator
+from tests.support.fakes import SlowGenerator, fake_backends
+from tests.support.pdfs import make_pdf
+from tests.support.server import serving_in_thread
+from tests.support.services import unavailable
 
 pytestmark = pytest.mark.e2e
 AXE = Path(__file__).parent / "js" / "node_modules" / "axe-core" / "axe.min.js"

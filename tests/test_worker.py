@@ -20,9 +20,10 @@ from ragsvc.cli import app as cli
 from ragsvc.core.config import Settings
 from ragsvc.ingest.ingestion import INTERRUPTED_DETAIL
 from ragsvc.worker.job_loop import run_worker
-
-from .conftest import app_client, app_of, fake_backends, make_pdf, parse_sse
-from .server import free_port, worker_process
+from tests.support.apps import app_client, app_of, parse_sse
+from tests.support.fakes import fake_backends
+from tests.support.pdfs import make_pdf
+from tests.support.server import free_port, worker_process
 
 pytestmark = pytest.mark.anyio
 PAGES = ["Herons hunt fish in shallow water at dawn.", "Kingfishers dive from perches."]

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from .conftest import unavailable
+from tests.support.services import unavailable
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = [

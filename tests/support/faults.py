@@ -13,8 +13,7 @@ from typing import TypeVar
 from ragsvc.core.schemas import Turn
 from ragsvc.storage.disk.store import DiskStore
 from ragsvc.storage.records import SessionState
-
-from .conftest import unavailable
+from tests.support.services import unavailable
 
 T = TypeVar("T")
 
