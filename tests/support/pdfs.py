@@ -3,14 +3,9 @@ they are, never copied into the repository)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pymupdf
 
 from ragsvc.pdf.read import ParseLimits
-
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-
 
 LIMITS = ParseLimits(max_pages=1000, max_page_chars=10**6, max_document_chars=10**8)
 

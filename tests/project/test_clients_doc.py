@@ -23,10 +23,11 @@ from ragsvc.api.app import create_app
 from ragsvc.core.config import Settings
 from tests.support.browser import chromium
 from tests.support.fakes import fake_backends
+from tests.support.paths import ROOT
 from tests.support.pdfs import make_pdf
 from tests.support.server import RAGSVC, serving_in_thread
 
-DOC = (Path(__file__).resolve().parents[1] / "docs" / "clients.md").read_text()
+DOC = (ROOT / "docs" / "clients.md").read_text()
 PAGES = [
     "The lighthouse keeper lights the lamp at dusk every evening.",
     "The keeper records every passing ship in a leather logbook.",

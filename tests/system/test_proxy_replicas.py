@@ -26,12 +26,12 @@ import pytest
 
 from tests.support.apps import parse_sse
 from tests.support.fake_openai import FakeOpenAI
+from tests.support.paths import ROOT
 from tests.support.pdfs import make_pdf
 from tests.support.server import free_port, server_process, worker_process
 from tests.support.services import unavailable
 
 pytestmark = pytest.mark.slow
-ROOT = Path(__file__).resolve().parents[1]
 PAGES = ["Herons hunt fish in shallow water at dawn.", "Kingfishers dive from perches."]
 REPLICAS = 3
 

@@ -7,14 +7,13 @@ at the API."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 import yaml
 
 from ragsvc.core.config import Settings
+from tests.support.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 DOCKER = ROOT / "docker"
 KNOWN = {f"RAGSVC_{name.upper()}" for name in Settings.model_fields}
 MANIFESTS = [

@@ -16,13 +16,13 @@ import httpx
 import pytest
 
 from tests.support.apps import parse_sse
+from tests.support.paths import ROOT
 from tests.support.pdfs import make_pdf
 from tests.support.services import unavailable
 
 # The first test builds the base and the image: about 3 minutes on a machine that has
 # neither (debootstrap, then the wheels and the build), past the suite's 120 s default.
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
-ROOT = Path(__file__).resolve().parents[1]
 IMAGE = "ragsvc-test"
 PAGES = ["Herons hunt fish in shallow water at dawn.", "Kingfishers dive from perches."]
 

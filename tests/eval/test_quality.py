@@ -10,7 +10,7 @@ import pytest
 from ragsvc.api.app import create_app
 from ragsvc.core.config import Settings
 from ragsvc.eval.evaluate import evaluate
-from tests.support.pdfs import SHARED_DATA
+from tests.support.paths import SHARED_DATA
 
 pytestmark = [pytest.mark.slow]
 DEV_SET = SHARED_DATA.parent / "eval" / "attention_qa.jsonl"

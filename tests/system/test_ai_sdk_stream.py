@@ -17,11 +17,11 @@ from ragsvc.api.app import create_app
 from ragsvc.core.config import Settings
 from tests.support.apps import app_client, parse_sse
 from tests.support.fakes import fake_backends
+from tests.support.paths import JS
 from tests.support.pdfs import make_pdf
 from tests.support.server import serving_in_thread
 from tests.support.services import unavailable
 
-JS = Path(__file__).resolve().parent / "js"
 PAGES = [
     "Barn owls hunt voles at night using their acute hearing.",
     "Peregrine falcons stoop at over three hundred km per hour.",

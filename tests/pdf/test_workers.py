@@ -8,7 +8,6 @@ import os
 import signal
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pymupdf
 import pytest
@@ -19,10 +18,11 @@ from ragsvc.pdf.parsed import ParsedDocument
 from ragsvc.pdf.read import Listeners, parse_pdf
 from ragsvc.pdf.workers import PdfWorkers, WorkerLimits
 from tests.support.crashing_worker import MARK, crash_on_marked_files
+from tests.support.paths import SHARED_DATA
 from tests.support.pdfs import LIMITS, make_paper
 
 WORKER_LIMITS = WorkerLimits(timeout_s=60, memory_mb=1024)
-PAPER = Path(__file__).parents[2] / "shared" / "data" / "DeepSeek_R1.pdf"
+PAPER = SHARED_DATA / "DeepSeek_R1.pdf"
 
 
 def long_pdf(pages: int, title: str | None = None) -> bytes:

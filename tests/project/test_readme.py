@@ -15,10 +15,11 @@ import pytest
 from ragsvc.api.app import create_app
 from ragsvc.core.config import Settings
 from tests.support.fakes import fake_backends
+from tests.support.paths import ROOT
 from tests.support.pdfs import make_pdf
 from tests.support.server import serving_in_thread
 
-README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+README = (ROOT / "README.md").read_text()
 SESSION = README.split("## A session with curl", 1)[1].split("\n## ", 1)[0]
 PAPER = ["The keeper records every passing ship.", "Storms close the harbour in November."]
 

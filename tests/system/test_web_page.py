@@ -20,12 +20,13 @@ from ragsvc.answer.prompts import Prompt
 from ragsvc.api.app import create_app
 from ragsvc.core.config import Settings
 from tests.support.fakes import SlowGenerator, fake_backends
+from tests.support.paths import JS
 from tests.support.pdfs import make_pdf
 from tests.support.server import serving_in_thread
 from tests.support.services import unavailable
 
 pytestmark = pytest.mark.e2e
-AXE = Path(__file__).parent / "js" / "node_modules" / "axe-core" / "axe.min.js"
+AXE = JS / "node_modules" / "axe-core" / "axe.min.js"
 LONG_TITLE = "Extraordinary Lighthouse Chronicles of the Northernmost Archipelagos"
 PAGES = [
     "The lighthouse keeper lights the lamp at dusk every evening.",

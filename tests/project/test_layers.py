@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
-SRC = Path(__file__).resolve().parents[1] / "src" / "ragsvc"
+from tests.support.paths import ROOT
+
+SRC = ROOT / "src" / "ragsvc"
 
 # Lowest first; a folder imports only folders of lower levels (and itself).
 LEVELS = [

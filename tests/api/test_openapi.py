@@ -4,7 +4,6 @@ is valid OpenAPI 3.1, and describes what the service sends: problem+json errors,
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import httpx
 import pytest
@@ -15,8 +14,9 @@ from ragsvc.api.openapi_export import openapi_document, render
 from ragsvc.api.problems import PROBLEM_JSON
 from ragsvc.core.errors import problem_of
 from tests.support.apps import parse_sse
+from tests.support.paths import ROOT
 
-COMMITTED = Path(__file__).resolve().parents[1] / "openapi" / "openapi.json"
+COMMITTED = ROOT / "openapi" / "openapi.json"
 
 
 def test_committed_openapi_is_current():

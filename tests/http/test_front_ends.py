@@ -1,8 +1,8 @@
 """Serving front-ends elsewhere. CORS: off by default; for the origins in
 RAGSVC_CORS_ORIGINS, preflights answered and the headers a front-end needs allowed and
 exposed, on answers and refusals alike (a browser calling from a second origin:
-tests/test_clients_doc.py). RAGSVC_ROOT_PATH (the page behind a proxy under a path:
-tests/test_web_e2e.py)."""
+tests/project/test_clients_doc.py). RAGSVC_ROOT_PATH (the page behind a proxy under a path:
+tests/system/test_web_e2e.py)."""
 
 from __future__ import annotations
 

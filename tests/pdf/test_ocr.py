@@ -18,7 +18,7 @@ from ragsvc.core.config import Settings
 from ragsvc.pdf.ocr import Ocr
 from ragsvc.pdf.read import ParseLimits, parse_pdf
 from ragsvc.runtime.backends import make_backends
-from tests.support.pdfs import SHARED_DATA
+from tests.support.paths import SHARED_DATA
 from tests.support.services import unavailable
 
 pytestmark = pytest.mark.slow
