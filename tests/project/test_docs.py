@@ -1,5 +1,6 @@
 """The docs match the code: every setting documented under the name the environment really
-uses, every problem type listed, the README's two commands first, no dead links."""
+uses, every problem type listed, the README's two commands first, no dead links, every
+module in the architecture's table, and no file named that does not exist."""
 
 from __future__ import annotations
 
@@ -16,6 +17,9 @@ from tests.support.paths import ROOT
 README = (ROOT / "README.md").read_text()
 DOCUMENTS = [ROOT / "README.md", ROOT / "CONTRIBUTING.md", *sorted((ROOT / "docs").glob("*.md"))]
 LINK = re.compile(r"\]\(([^)#\s]+)(?:#[^)]*)?\)")
+SRC = ROOT / "src" / "ragsvc"
+# A Python file named in backticks: `pdf/read.py` (under src/ragsvc/), `tests/...`, `bench/...`
+PYTHON_FILE = re.compile(r"`([\w./-]+\.py)`")
 
 
 def env_names(field: str) -> list[str]:
@@ -58,3 +62,16 @@ def test_relative_links_lead_to_files_of_the_repository(document: Path):
         path = (document.parent / target).resolve()
         assert path.is_relative_to(ROOT), f"{document.name} links outside the repository: {target}"
         assert path.exists(), f"{document.name} links to a missing file: {target}"
+
+
+def test_the_architecture_names_every_module():
+    table = (ROOT / "docs" / "architecture.md").read_text()
+    modules = [p.relative_to(SRC).as_posix() for p in SRC.rglob("*.py") if p.name != "__init__.py"]
+    assert [m for m in sorted(modules) if f"| `{m}` |" not in table] == []
+
+
+@pytest.mark.parametrize("document", DOCUMENTS, ids=lambda p: p.name)
+def test_every_python_file_named_exists(document: Path):
+    named = PYTHON_FILE.findall(document.read_text())
+    missing = [n for n in named if not any((base / n).exists() for base in (ROOT, SRC))]
+    assert missing == [], f"{document.name} names files that do not exist"

@@ -2,7 +2,8 @@
 
 A QA line is `{"document", "question", "answer", "pages"}` and optionally `"kind"` (global,
 concept, fact, table, compare, section). Each question is asked on its own (no
-conversation), restricted to its document; eval_report.py scores the answers.
+conversation), restricted to its document; report.py scores the answers. A document is
+found in the `--pdf-dir` folder or in a folder below it.
 """
 
 from __future__ import annotations
@@ -49,6 +50,17 @@ def read_lines(qa_files: list[Path]) -> list[dict[str, Any]]:
     ]
 
 
+def pdf_path(pdf_dir: Path, name: str) -> Path:
+    """The PDF a QA line names: in `pdf_dir`, or in a folder below it (../shared/data/docs)."""
+    direct = pdf_dir / name
+    if direct.exists():
+        return direct
+    found = sorted(pdf_dir.rglob(name))
+    if not found:
+        raise FileNotFoundError(f"{name} is neither in {pdf_dir} nor in a folder below it")
+    return found[0]
+
+
 async def evaluate(
     qa_files: list[Path], pdf_dir: Path, settings: Settings, name: str = "defaults (hybrid)"
 ) -> Report:
@@ -61,7 +73,7 @@ async def evaluate(
             state = AppState.build(settings, backends)
             token_hash = (await state.sessions.create("eval")).meta.token_hash
             names = sorted({line["document"] for line in lines})
-            uploads = [UploadedFile(n, (pdf_dir / n).read_bytes()) for n in names]
+            uploads = [UploadedFile(n, pdf_path(pdf_dir, n).read_bytes()) for n in names]
             documents = await state.ingestion.ingest_files(token_hash, uploads)
             ids = {doc.filename: doc.id for doc in documents}
             report = Report(name)

@@ -20,6 +20,7 @@ import anyio
 from ragsvc.core.errors import DocumentNotFound, expected, problem_of
 from ragsvc.core.schemas import Document
 from ragsvc.ingest.job_queue import IngestJob, IngestQueue
+from ragsvc.ingest.part_commits import PartCommits
 from ragsvc.ingest.steps import (
     IngestOptions,
     Prepared,
@@ -28,20 +29,17 @@ from ragsvc.ingest.steps import (
     commit,
     embed,
     in_upload_order,
-    listening,
     new_document,
-    part_of,
     prepare,
     within_quota,
 )
-from ragsvc.pdf.parsed import ParsedDocument
-from ragsvc.pdf.read import NO_LISTENERS, Listeners, PageExtractor
+from ragsvc.pdf.read import NO_LISTENERS, PageExtractor
 from ragsvc.search.embedders import Embedder
 from ragsvc.storage.leases import Lease
 from ragsvc.storage.protocols import LeaseStore, Spooled, StateStore, UploadSpool
 from ragsvc.storage.records import SessionState
 from ragsvc.streams.event_log import EventLog, Work
-from ragsvc.streams.events import ChunksEmbedded, DocumentSettled, IngestEvent, PageParsed
+from ragsvc.streams.events import DocumentSettled, IngestEvent
 
 INTERRUPTED_DETAIL = (
     "Ingestion was interrupted (the server stopped, or could not store the document); "
@@ -203,7 +201,14 @@ class Ingestion:
         """The job's document parsed and embedded, with progress events, the pages read or
         embedded so far committed as it goes when that takes long (they can be asked about
         meanwhile); or, if that fails, the document `failed` with the reason."""
-        steps = _Steps(self, token_hash, job.document, events, RememberingEmbedder(self.embedder))
+        steps = PartCommits(
+            self.store,
+            self.options,
+            token_hash,
+            job.document,
+            events,
+            RememberingEmbedder(self.embedder),
+        )
         try:
             upload = UploadedFile(job.filename, await anyio.to_thread.run_sync(job.spooled.read))
             item = await anyio.to_thread.run_sync(
@@ -257,45 +262,6 @@ class Ingestion:
                 state.index.remove_document(document_id)
 
         await self.store.update(token_hash, remove)
-
-
-@dataclass(frozen=True)
-class _Steps:
-    """One background ingest as it goes: its progress events, and the commits of the part
-    of its document read, or embedded, so far (the document still `processing`)."""
-
-    ingestion: Ingestion
-    token_hash: str
-    document: Document
-    events: EventLog[IngestEvent]
-    embedder: RememberingEmbedder  # what a part embedded is not embedded again
-
-    @property
-    def listeners(self) -> Listeners:
-        """What parsing tells, from its worker thread."""
-        return listening(self._page_parsed, self._pages_read)
-
-    def _page_parsed(self, page: int, pages: int) -> None:
-        anyio.from_thread.run_sync(self.events.append, PageParsed(page, pages))
-
-    def _pages_read(self, parsed: ParsedDocument) -> None:
-        part = part_of(parsed, self.document, self.ingestion.options)  # chunked here
-        if part.drafts:
-            anyio.from_thread.run(self._embed_and_commit, part)
-
-    async def _embed_and_commit(self, part: Prepared) -> None:
-        await embed(self.embedder, part)
-        await self.commit(part)
-
-    def embedded(self, done: int, total: int) -> None:
-        self.events.append(ChunksEmbedded(done, total))
-
-    async def commit(self, part: Prepared) -> None:
-        """Put the part in the index in place of what the document had there."""
-        name, options = self.embedder.name, self.ingestion.options
-        await self.ingestion.store.update(
-            self.token_hash, lambda s: commit(s, [part], name, options, replace=True)
-        )
 
 
 def failure_detail(exc: Exception, step: str) -> str:
