@@ -47,7 +47,7 @@ from replica_bench import postgres_redis  # noqa: E402
 from replica_bench import rows as postgres_rows  # noqa: E402
 from tests.server import running_server  # noqa: E402
 
-from ragsvc.api.app import create_app  # noqa: E402
+from ragsvc.api.app_factory import create_app  # noqa: E402
 from ragsvc.core.config import Settings  # noqa: E402
 from ragsvc.search.embedders import WordLlamaEmbedder  # noqa: E402
 

@@ -271,7 +271,7 @@ def answer_work_alone(rounds: int = 400) -> float:
 
 
 async def _answer_work(rounds: int) -> float:
-    from ragsvc.api.app import create_app
+    from ragsvc.api.app_factory import create_app
     from ragsvc.core.config import Settings
     from ragsvc.core.schemas import AskRequest
     from ragsvc.sessions.session_tokens import hash_token

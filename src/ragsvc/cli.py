@@ -1,7 +1,7 @@
 """Command line: `ragsvc serve` (what `make run` does), `ragsvc migrate` (the PostgreSQL
 schema), `ragsvc worker` (queued ingests), `ragsvc eval` (answer quality on a QA set, what
 `make eval` runs), and the client of a running server, `ragsvc upload` and `ragsvc ask`
-(client_commands.py)."""
+(client/commands.py)."""
 
 from __future__ import annotations
 

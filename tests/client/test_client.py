@@ -1,4 +1,6 @@
-"""ragsvc.client and the `ragsvc upload` / `ragsvc ask` commands against a live server."""
+"""ragsvc.client and the `ragsvc upload` / `ragsvc ask` commands against a live server: the
+commands run in this process, then as the installed `ragsvc` program. The events come from
+`ragsvc.events`, where clients import them."""
 
 from __future__ import annotations
 
@@ -9,11 +11,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import typer
 
-from ragsvc.api.app import create_app
+from ragsvc.api.app_factory import create_app
+from ragsvc.client import commands
 from ragsvc.client.http_client import Client, ProblemError
 from ragsvc.core.config import Settings
-from ragsvc.streams.events import (
+from ragsvc.events import (
     ChunksEmbedded,
     DocumentSettled,
     DoneEvent,
@@ -67,6 +71,23 @@ def test_a_refusal_is_a_problem_error(base: str):
         with pytest.raises(ProblemError) as refused:
             list(rag.ask("anything?"))
     assert refused.value.problem.status == 409 and "upload a PDF" in str(refused.value)
+
+
+def test_the_commands_in_this_process_upload_ask_and_say_why_they_were_refused(
+    base: str, paper: Path, capsys: pytest.CaptureFixture[str]
+):
+    commands.upload([paper], url=base, token=None)
+    uploaded = capsys.readouterr().out
+    assert "keeper.pdf: ready, 2 pages" in uploaded
+    token = uploaded.split("export RAGSVC_TOKEN=")[1].strip()
+    commands.ask("What does the keeper record?", url=base, token=token)
+    answer, *cited = capsys.readouterr().out.strip().splitlines()
+    assert "passing ship" in answer
+    assert cited and all(re.fullmatch(r"\[\d\] keeper\.pdf, page [12]", line) for line in cited)
+    with pytest.raises(typer.Exit) as refused:
+        commands.ask("anything?", url=base, token="not-a-session")
+    assert refused.value.exit_code == 1
+    assert "ragsvc: Not authenticated" in capsys.readouterr().err
 
 
 def run(*args: str, token: str | None = None) -> subprocess.CompletedProcess[str]:

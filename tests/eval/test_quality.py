@@ -7,7 +7,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ragsvc.api.app import create_app
+from ragsvc.api.app_factory import create_app
 from ragsvc.core.config import Settings
 from ragsvc.eval.evaluate import evaluate
 from tests.support.paths import SHARED_DATA

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from ragsvc.cli import app as cli
 from ragsvc.core.config import Settings
-from ragsvc.pdf.workers import PdfWorkers, WorkerLimits
+from ragsvc.pdf.page_workers import PdfWorkers, WorkerLimits
 from tests.support.apps import app_client, client_on
 from tests.support.fakes import fake_backends
 

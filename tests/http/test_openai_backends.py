@@ -23,7 +23,7 @@ from fastapi import FastAPI
 
 from ragsvc.answer.generators import OpenAIGenerator
 from ragsvc.answer.prompts import Prompt
-from ragsvc.api.app import create_app
+from ragsvc.api.app_factory import create_app
 from ragsvc.core.config import Settings
 from ragsvc.core.schemas import Source
 from ragsvc.runtime.backends import Backends, make_backends

@@ -12,7 +12,7 @@ import pytest
 
 from ragsvc.answer.prompts import Prompt
 from ragsvc.answer.usage_count import count_tokens
-from ragsvc.api.app import create_app
+from ragsvc.api.app_factory import create_app
 from ragsvc.core.config import Settings
 from ragsvc.core.errors import BackendUnavailable
 from tests.support.fakes import fake_backends

@@ -1,4 +1,4 @@
-"""Text cleanup, sentence splitting, chunk packing and document cards."""
+"""Text cleanup, chunk packing and document cards (sentence splitting: tests/text/)."""
 
 from __future__ import annotations
 
@@ -28,17 +28,6 @@ def test_lines_unwrap_and_paragraphs_stay():
 def test_blanks_and_line_breaks_become_single_spaces_other_characters_stay():
     text = "a \t b\u00a0c  \n  d\te \n\r f\u2009g\n \t\n\nh"
     assert clean_page_text(text) == "a b c d e \r f\u2009g\n\nh"
-
-
-def test_sentences_do_not_split_after_abbreviations():
-    text = "Vaswani et al. proposed it. See Fig. 2 for details. It works! Does it? Yes."
-    assert split_sentences(text) == [
-        "Vaswani et al. proposed it.",
-        "See Fig. 2 for details.",
-        "It works!",
-        "Does it?",
-        "Yes.",
-    ]
 
 
 def test_chunks_respect_size_sentences_and_overlap():

@@ -1,15 +1,19 @@
 """Layout-aware extraction on a generated paper: bold numbered headings become sections,
-running headers and page numbers disappear, section summaries follow the section."""
+running headers and page numbers disappear, section summaries follow the section. The layout
+rules on their own too (`lay_out`, `title_of` on hand-made lines)."""
 
 from __future__ import annotations
 
 import pymupdf
 import pytest
 
+from ragsvc.pdf.layout import lay_out, title_of
+from ragsvc.pdf.parsed import Block, Line
 from ragsvc.pdf.read import parse_pdf
 from tests.support.pdfs import LIMITS, make_paper
 
 pytestmark = pytest.mark.anyio
+A4 = 842.0  # the page height of the hand-made pages: margins are its top and bottom 7 %
 
 
 def test_headings_become_blocks_and_furniture_goes():
@@ -126,3 +130,65 @@ def test_author_mail_lines_and_plot_markers_are_not_text():
     text = "\n".join(b.text for b in parsed.pages[0])
     assert "Tides rise twice a day." in text and "0 5 10 15 20 25 30" in text
     assert "@" not in text and "G G G" not in text
+
+
+def body(text: str, block: int, top: float) -> Line:
+    return Line(text, 10.0, False, block, top, top + 12)
+
+
+def test_a_bold_numbered_short_line_is_a_heading_and_the_same_line_plain_is_text():
+    paragraph = [
+        body("We measured tides for a year.", 1, 120),
+        body("Gauges logged every minute.", 1, 133),
+    ]
+    bold = Line("2 Method", 10.0, True, 0, 100, 112)
+    assert lay_out([[bold, *paragraph]], [A4]) == [
+        [
+            Block("2 Method", heading=True),
+            Block("We measured tides for a year.\nGauges logged every minute."),
+        ]
+    ]
+    plain = bold._replace(bold=False)
+    assert [b.heading for b in lay_out([[plain, *paragraph]], [A4])[0]] == [False, False]
+    larger = plain._replace(text="Results", size=14.0)  # larger than the body: a heading too
+    assert lay_out([[larger, *paragraph]], [A4])[0][0] == Block("Results", heading=True)
+
+
+def page_with_furniture(number: int) -> list[Line]:
+    return [
+        Line("Journal of Harbour Studies, vol. 7", 8.0, False, 0, 25, 33),  # top margin
+        body(f"Day {number}: the tide rose at dawn.", 1, 100),
+        body("Gulls followed the boats.", 2, 400),  # the same on every page, mid-page
+        Line(str(number), 9.0, False, 3, 800, 809),  # bottom margin: the page number
+    ]
+
+
+def test_running_headers_and_page_numbers_repeated_on_three_pages_are_dropped():
+    pages = [page_with_furniture(n) for n in (1, 2, 3)]
+    assert [[b.text for b in page] for page in lay_out(pages, [A4] * 3)] == [
+        [f"Day {n}: the tide rose at dawn.", "Gulls followed the boats."] for n in (1, 2, 3)
+    ]
+    two = lay_out(pages[:2], [A4] * 2)  # on two pages only: not taken for furniture
+    assert [b.text for b in two[0]][0] == "Journal of Harbour Studies, vol. 7"
+
+
+def test_an_authors_mail_line_is_dropped_and_a_sentence_naming_an_address_is_not():
+    mail = body("ann@harbour.example, bo@harbour.example", 0, 100)
+    sentence = body(
+        "Write to ann@harbour.example for the raw gauge data of every harbour in the survey.",
+        1,
+        200,
+    )
+    assert [b.text for b in lay_out([[mail, sentence]], [A4])[0]] == [sentence.text]
+
+
+def test_the_title_is_the_metadata_title_unless_it_is_junk():
+    first_page = [
+        Line("Tides of the", 16.0, True, 0, 60, 78),
+        Line("North Sea", 16.2, True, 0, 80, 98),
+        body("Tides rise twice a day.", 1, 120),
+    ]
+    assert title_of("Harbour Tides, a Survey", first_page) == "Harbour Tides, a Survey"
+    for junk in ("", "Untitled", "Document3", "  ", "abc"):
+        assert title_of(junk, first_page) == "Tides of the North Sea"
+    assert title_of("Untitled", []) is None

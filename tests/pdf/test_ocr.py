@@ -13,7 +13,7 @@ import pymupdf
 import pytest
 from rapidfuzz.distance import Levenshtein
 
-from ragsvc.api.app import create_app
+from ragsvc.api.app_factory import create_app
 from ragsvc.core.config import Settings
 from ragsvc.pdf.ocr import Ocr
 from ragsvc.pdf.read import ParseLimits, parse_pdf

@@ -1,12 +1,15 @@
-"""Tables read as "column: value" rows under their caption, found from line positions; an
-answer about a cell quotes the caption and the row, not a run of numbers."""
+"""Tables read as "column: value" rows under their caption, found from line positions (on a
+generated page, and on hand-made lines); an answer about a cell quotes the caption and the
+row, not a run of numbers."""
 
 from __future__ import annotations
 
 import pymupdf
 import pytest
 
+from ragsvc.pdf.parsed import Line
 from ragsvc.pdf.read import parse_pdf
+from ragsvc.pdf.tables import tables_as_rows
 from tests.support.pdfs import LIMITS
 
 pytestmark = pytest.mark.anyio
@@ -107,3 +110,33 @@ async def test_a_question_about_a_cell_is_answered_by_its_caption_and_row(client
     assert caption_at < row_at
     assert "Dover" not in answer and "Rotterdam" not in answer  # rows without a word asked
     assert all(quote["verified"] for quote in reply.json()["quotes"])
+
+
+def test_aligned_rows_of_short_cells_become_a_line_per_row_after_their_caption():
+    def cell(text: str, column: int, top: float, block: int) -> Line:
+        return Line(text, 9.0, True, block, top, top + 10, 72 + 80 * column, 72 + 80 * column + 60)
+
+    prose = Line("Ships were counted at each harbour in March.", 10.0, False, 0, 60, 72, 72, 400)
+    caption = [
+        Line("Table 3: Ships and pilots", 9.0, False, 1, 90, 100, 72, 300),
+        Line("per harbour in March.", 9.0, False, 1, 101, 111, 72, 250),
+    ]
+    grid = [["harbour", "ships", "pilots"], ["Dover", "412", "14"], ["Calais", "388", "12"]]
+    grid.append(["Ostend", "97", "5"])
+    cells = [
+        cell(text, column, 120 + 14 * row, 2 + row)
+        for row, texts in enumerate(grid)
+        for column, text in enumerate(texts)
+    ]
+    after = Line("The counts were checked against customs records.", 10, False, 9, 200, 212, 72)
+    rows = tables_as_rows([prose, *caption, *cells, after])
+    assert [(line.text, line.table) for line in rows] == [
+        (prose.text, -1),
+        ("Table 3: Ships and pilots per harbour in March.", 0),
+        ("harbour: Dover; ships: 412; pilots: 14", 0),
+        ("harbour: Calais; ships: 388; pilots: 12", 0),
+        ("harbour: Ostend; ships: 97; pilots: 5", 0),
+        (after.text, -1),
+    ]
+    assert not any(line.bold for line in rows[2:5])  # bold cells no longer read as headings
+    assert tables_as_rows(cells[:6]) == cells[:6]  # two rows are no table

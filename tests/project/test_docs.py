@@ -75,3 +75,16 @@ def test_every_python_file_named_exists(document: Path):
     named = PYTHON_FILE.findall(document.read_text())
     missing = [n for n in named if not any((base / n).exists() for base in (ROOT, SRC))]
     assert missing == [], f"{document.name} names files that do not exist"
+
+
+def test_every_python_file_the_code_names_exists():
+    """A docstring or comment naming a module (`read.py`, `core/orphans.py`) names one that
+    is there: beside it, or from src/ragsvc/ or the repository's root."""
+    named = re.compile(r"(?<![\w./-])([\w/]+\.py)\b")
+    missing = [
+        f"{path.relative_to(SRC)}: {name}"
+        for path in sorted(SRC.rglob("*.py"))
+        for name in named.findall(path.read_text())
+        if not any((base / name).exists() for base in (path.parent, SRC, ROOT))
+    ]
+    assert missing == []

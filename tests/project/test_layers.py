@@ -55,7 +55,7 @@ LIBRARIES = {
 # Who may touch os.environ, and why: every setting is read by core/config.py (Settings).
 ENVIRONMENT = {
     "core/config.py": "Settings: every RAGSVC_* variable, read by pydantic-settings",
-    "api/app.py": "reads the supervisor's pid that `ragsvc serve --workers` sets",
+    "api/app_factory.py": "reads the supervisor's pid that `ragsvc serve --workers` sets",
     "cli.py": "sets the supervisor's pid for uvicorn's worker processes",
     "search/embedders.py": "sets switches of the optional embedders' libraries (no download)",
 }
@@ -195,6 +195,25 @@ def test_the_tree_keeps_its_shape():
     assert len(subpackages) >= MIN_SUBPACKAGES
     crowded = {place(f) or ".": n for f, n in per_folder.items() if n > MAX_FOLDER_MODULES}
     assert crowded == {}
+
+
+def one_letter_apart(a: str, b: str) -> bool:
+    """Whether two different names differ by one letter added, dropped or changed."""
+    if a == b or abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) == len(b):
+        return sum(x != y for x, y in zip(a, b, strict=True)) == 1
+    short, long = sorted((a, b), key=len)
+    return any(long[:i] + long[i + 1 :] == short for i in range(len(long)))
+
+
+def test_no_two_names_differ_by_a_letter():
+    """`generation` beside `generations`, `worker` beside `workers`: one name is misread
+    for the other."""
+    names = {p.stem for p in modules()} | {p.name for p in SRC.rglob("*") if p.is_dir()}
+    names -= {"__init__", "__pycache__"}
+    pairs = {(a, b) for a in names for b in names if a < b and one_letter_apart(a, b)}
+    assert pairs == set()
 
 
 def test_no_function_is_long():

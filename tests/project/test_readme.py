@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from ragsvc.api.app import create_app
+from ragsvc.api.app_factory import create_app
 from ragsvc.core.config import Settings
 from tests.support.fakes import fake_backends
 from tests.support.paths import ROOT

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import Stemmer
-from bm25s.tokenization import Tokenizer
 
 from ragsvc.answer.question_shapes import is_global_question, requested_section
 from ragsvc.core.schemas import Chunk
-from ragsvc.search.bm25_terms import tokenize
 from ragsvc.search.index import SessionIndex
 from ragsvc.search.retrieval import Query, fuse, rank
 from tests.support.fakes import HashEmbedder
@@ -72,33 +69,6 @@ def test_a_query_whose_words_no_chunk_holds_matches_nothing_lexically():
     index = build([("Gulls nest on the cliffs in spring.", "text")])
     for query in ["0", "the of and", "zyxwvut", ""]:
         assert index.lexical_search(query, 5) == []
-
-
-def test_bm25_terms_are_the_ones_bm25s_makes():
-    texts = [
-        "The DeepSeek-R1-Zero model reaches pass@1 of 71.0% on AIME 2024.",
-        "",
-        "the of and",  # stop words only
-        "Ünïcode façade naïve résumé ÉCOLE İstanbul ß ﬁne",
-        "GRPO grpo Grpo, running runs ran; généralisation",
-        "x y z 7",  # words of one character are not terms
-    ]
-    reference = Tokenizer(stemmer=Stemmer.Stemmer("english"), stopwords="en")
-    expected = reference.tokenize(texts, update_vocab=True, return_as="string", show_progress=False)
-    compounds = [["deepseek-r1-zero", "pass@1", "71.0"], [], [], [], [], []]
-    assert tokenize(texts) == [
-        [term for term in terms if term] + extra
-        for terms, extra in zip(expected, compounds, strict=True)
-    ]
-
-
-def test_compound_names_are_found_whole():
-    assert tokenize(["What does P{Q}R mean in GPT-4o's pass@k, at 28.4 BLEU?"])[0][-4:] == [
-        "p{q}r",
-        "gpt-4o",
-        "pass@k",
-        "28.4",
-    ]
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""Faults injected for the abuse and fault tests: a store whose writes fail as a full disk
+"""Faults injected for the tests of failures: a store whose writes fail as a full disk
 would, and a small real filesystem that fills up."""
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ragsvc.api.app import create_app
+from ragsvc.api.app_factory import create_app
 from ragsvc.core.config import Settings
 from tests.support.apps import app_client, parse_sse
 from tests.support.fakes import fake_backends

@@ -1,4 +1,4 @@
-"""Schemathesis against a real `ragsvc serve` (issue 10): generated requests to every
+"""Schemathesis against a real `ragsvc serve`: generated requests to every
 operation of the OpenAPI document, valid and not (wrong methods, missing fields, bad
 types), must never get a server error, and every response must match what the document
 says: status, content type, headers, body. Run through schemathesis's own command line,

@@ -1,4 +1,4 @@
-"""The fault suite (issue 10), on real `ragsvc serve` processes: killed at random points over
+"""The fault suite, on real `ragsvc serve` processes: killed at random points over
 and over, nothing acknowledged is lost and no helper process survives; two processes
 sharing one data directory for a minute never answer a server error and lose no write.
 Slow tier."""

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ragsvc.api.app import create_app
+from ragsvc.api.app_factory import create_app
 from ragsvc.core.config import Settings
 from tests.support.pdfs import make_pdf
 

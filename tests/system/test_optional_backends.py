@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from ragsvc.answer.generators import bundled_smollm2
-from ragsvc.api.app import create_app
+from ragsvc.api.app_factory import create_app
 from ragsvc.core.config import Settings
 from tests.support.apps import parse_sse
 from tests.support.pdfs import make_pdf

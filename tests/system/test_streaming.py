@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from ragsvc.answer.prompts import Prompt
-from ragsvc.api.app import create_app
+from ragsvc.api.app_factory import create_app
 from ragsvc.core.config import Settings
 from tests.support.fakes import SlowGenerator, fake_backends
 from tests.support.pdfs import make_pdf

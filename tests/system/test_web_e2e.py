@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ragsvc.api.app import create_app
+from ragsvc.api.app_factory import create_app
 from ragsvc.api.serving import uvicorn_options
 from ragsvc.core.config import Settings
 from tests.support.fakes import SlowGenerator, fake_backends

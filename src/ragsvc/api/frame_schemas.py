@@ -1,7 +1,7 @@
 """The SSE frames of ragsvc's two streams for the OpenAPI document, as OpenAPI 3.2's
 `itemSchema` describes an event stream (and schemathesis checks it): each frame an object of
 its fields, `data` a string of JSON (`contentMediaType`, `contentSchema`). The streams: an
-answer (`/ask`) and a document's ingestion (`/documents/{id}/events`). `event_codec.py`
+answer (`/ask`) and a document's ingestion (`/documents/{id}/events`). `streams/event_codec.py`
 writes them; a test checks that what the server sends validates against these."""
 
 from __future__ import annotations

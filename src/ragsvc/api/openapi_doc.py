@@ -1,5 +1,5 @@
 """The OpenAPI document FastAPI generates, completed: the schemas that responses refer to
-but no route returns as its model (Problem, Answer, the SSE frames of stream_schemas.py),
+but no route returns as its model (Problem, Answer, the SSE frames of frame_schemas.py),
 and every 422 described as what it is, problem+json, rather than FastAPI's own model."""
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def _add(schemas: dict[str, Any], name: str, schema: dict[str, Any]) -> None:
 
 def _problem_422s(document: dict[str, Any]) -> None:
     """FastAPI declares its validation model for every route with parameters; ragsvc's
-    handler answers those as problem+json (http_errors.py)."""
+    handler answers those as problem+json (problems.py)."""
     problem_422 = problem_responses(422)[422]
     for item in document.get("paths", {}).values():
         for operation in item.values():

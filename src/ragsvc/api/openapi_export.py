@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ragsvc.api.app import create_app
+from ragsvc.api.app_factory import create_app
 from ragsvc.core.config import Settings
 
 

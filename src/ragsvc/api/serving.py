@@ -62,7 +62,7 @@ def serve_forever(settings: Settings, workers: int = 1) -> None:
     this process, or in `workers` processes under uvicorn's supervisor."""
     raise_open_files_limit()
     uvicorn.run(
-        "ragsvc.api.app:app_from_env",
+        "ragsvc.api.app_factory:app_from_env",
         factory=True,
         host=settings.host,
         port=settings.port,

@@ -1,7 +1,7 @@
 """Domain errors: what can go wrong, each with the RFC 9457 problem a client is shown.
 
-No web framework here: `http_errors.py` writes these problems as HTTP responses, and
-`sse.py` as `error` events.
+No web framework here: `api/problems.py` writes these problems as HTTP responses, and
+`api/sse.py` as `error` events.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """The queue of background ingests (`RAGSVC_INGEST_QUEUE=redis`): API replicas put each
-`?wait=false` upload on it, `ragsvc worker` processes take them (worker.py). On saq, a
+`?wait=false` upload on it, `ragsvc worker` processes take them (worker/job_loop.py). On saq, a
 Redis job library: a job names the session, the document and its file name; the file itself
 waits in the store, where any worker reads it."""
 

@@ -1,5 +1,5 @@
 """A parsed document as the rest of the pipeline sees it: pages of text blocks, plus the
-title and outline a global question needs. Parsers produce it (`pdf.py`); chunking reads it."""
+title and outline a global question needs. Parsers produce it (`read.py`); chunking reads it."""
 
 from __future__ import annotations
 

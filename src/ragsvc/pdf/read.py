@@ -2,7 +2,7 @@
 title and outline.
 
 Everything here is blocking: callers run it in a worker thread, and a file of several pages
-has its pages extracted by worker processes (`workers.py`), because MuPDF holds the GIL
+has its pages extracted by worker processes (`page_workers.py`), because MuPDF holds the GIL
 while it reads a page. A long document can be read window by window, the reader handed the
 pages read so far as it goes (`Listeners.on_part`).
 """
@@ -43,7 +43,7 @@ class ParseLimits:
 
 
 class PageExtractor(Protocol):
-    """Extracts every page of an opened, validated PDF elsewhere (see pdf_workers)."""
+    """Extracts every page of an opened, validated PDF elsewhere (see page_workers.py)."""
 
     def extract(
         self,

@@ -15,7 +15,7 @@ from ragsvc.answer.generators import Generator, LlamaGenerator, OpenAIGenerator,
 from ragsvc.core.config import Settings
 from ragsvc.ingest.job_queue import IngestQueue
 from ragsvc.pdf.ocr import ocr_unavailable
-from ragsvc.pdf.workers import PdfWorkers, WorkerLimits
+from ragsvc.pdf.page_workers import PdfWorkers, WorkerLimits
 from ragsvc.search.embedders import (
     E5Embedder,
     Embedder,

@@ -1,4 +1,5 @@
-"""Typed events of an answer and of an ingest, in the order they happen; `sse.py` frames them."""
+"""Typed events of an answer and of an ingest, in the order they happen; `api/sse.py` frames
+them."""
 
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ same background ingest as a replica would, in an `ingests` hub whose event log i
 Redis: `GET /documents/{id}/events` on any replica follows it, and a worker that dies is
 seen as such (`generation-lost`, then the document `failed` once its lease expires).
 SIGTERM stops taking jobs and lets the running ones finish (saq's grace period). It answers
-`/healthz` and `/readyz` on HOST:PORT for its orchestrator (probes.py).
+`/healthz` and `/readyz` on HOST:PORT for its orchestrator (api/probes.py).
 """
 
 from __future__ import annotations

@@ -24,7 +24,11 @@ class FileLease:
     def take(cls, path: Path) -> FileLease:
         """Blocking: claim the lease; raises BlockingIOError if another holder has it."""
         handle = path.open("ab")
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BaseException:
+            handle.close()  # refused: the file is not ours to keep open
+            raise
         return cls(handle, path)
 
     def release(self) -> None:

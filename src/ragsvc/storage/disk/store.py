@@ -1,7 +1,7 @@
 """The embedded Store: sessions in folders under `<data_dir>/sessions/<sha256 of token>/`:
 
     meta.json    created_at, expires_at (sliding)
-    turns.jsonl  the last turns, for follow-up questions (turn_log.py)
+    turns.jsonl  the last turns, for follow-up questions (turns_file.py)
     CURRENT, gen-<n>/, docs/   documents and index, in snapshots (snapshots.py)
     lock         flock(2) target serialising writers across threads and processes
     leases/      flock(2) leases of documents being ingested

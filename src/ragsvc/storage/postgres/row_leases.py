@@ -1,7 +1,7 @@
 """Leases ("a live process is working on this") as rows in PostgreSQL, for replicas on
-several hosts, where an flock (leases.py) is not shared. A lease lasts LEASE_S seconds of
-database time unless its holder renews it: one thread per process renews every lease the
-process holds, so a lease outlives its process by LEASE_S at most."""
+several hosts, where an flock (storage/disk/file_leases.py) is not shared. A lease lasts
+LEASE_S seconds of database time unless its holder renews it: one thread per process renews
+every lease the process holds, so a lease outlives its process by LEASE_S at most."""
 
 from __future__ import annotations
 

@@ -14,9 +14,9 @@ import pytest
 
 from ragsvc.core.errors import UnreadablePdf
 from ragsvc.pdf.page_lines import PageOptions, page_lines
+from ragsvc.pdf.page_workers import PdfWorkers, WorkerLimits
 from ragsvc.pdf.parsed import ParsedDocument
 from ragsvc.pdf.read import Listeners, parse_pdf
-from ragsvc.pdf.workers import PdfWorkers, WorkerLimits
 from tests.support.crashing_worker import MARK, crash_on_marked_files
 from tests.support.paths import SHARED_DATA
 from tests.support.pdfs import LIMITS, make_paper

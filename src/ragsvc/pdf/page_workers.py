@@ -171,7 +171,7 @@ class PdfWorkers:
 
 
 def _start_worker(server_pid: int, memory_mb: int) -> None:
-    """In each worker: exit with the server (see orphans.py), and never use more than
+    """In each worker: exit with the server (see core/orphans.py), and never use more than
     `memory_mb` of address space (a decompression bomb then fails, the server lives on)."""
     exit_with(server_pid)
     limit = memory_mb * 2**20

@@ -1,0 +1,94 @@
+"""A session's state on disk as snapshots: publishing writes the next one and makes CURRENT
+name it (or, failing, leaves nothing of it), document parts are shared by the snapshots
+that use them, what the current one does not use is removed, and a snapshot reads back as
+the state it was written from."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ragsvc.storage.disk import snapshots
+from ragsvc.storage.disk.snapshots import current_name, publish, read_snapshot, remove_unused
+from ragsvc.storage.records import SessionState
+from tests.support.states import add_document, copy_of, remove_document, same_state
+
+
+@pytest.fixture
+def session(tmp_path: Path) -> Path:
+    folder = tmp_path / "session"
+    folder.mkdir()
+    return folder
+
+
+def test_a_snapshot_reads_back_as_the_state_it_was_written_from(session: Path):
+    state = SessionState()
+    add_document(state, "d1", "Owls hunt at night.", "Owls nest in barns.")
+    add_document(state, "d2", "Hawks soar.")
+    name = publish(session, state)
+    assert same_state(read_snapshot(session, name), state)
+    empty = publish(session, SessionState())
+    assert same_state(read_snapshot(session, empty), SessionState())
+
+
+def test_publishing_makes_current_name_the_new_snapshot(session: Path):
+    assert current_name(session) is None
+    state = SessionState()
+    add_document(state, "d1", "Owls hunt at night.")
+    first = publish(session, state)
+    later = copy_of(state)
+    add_document(later, "d2", "Hawks soar.")
+    second = publish(session, later)
+    assert (first, second) == ("gen-000001", "gen-000002")
+    assert current_name(session) == second
+    assert same_state(read_snapshot(session, first), state)  # a reader on it still reads it
+
+
+def test_a_part_is_shared_by_the_snapshots_that_use_it(session: Path):
+    state = SessionState()
+    add_document(state, "d1", "Owls hunt at night.")
+    publish(session, state)
+    [part] = (session / "docs").iterdir()
+    written = part.stat().st_ino
+    later = copy_of(state)
+    add_document(later, "d2", "Hawks soar.")
+    publish(session, later)
+    remove_unused(session)
+    assert sorted(p.name for p in (session / "docs").iterdir()) == ["d1.0", "d2.1"]
+    assert (session / "docs" / "d1.0").stat().st_ino == written  # not written again
+
+
+def test_only_what_the_current_snapshot_uses_is_kept(session: Path):
+    state = SessionState()
+    add_document(state, "d1", "Owls hunt at night.")
+    add_document(state, "d2", "Hawks soar.")
+    publish(session, state)
+    later = copy_of(state)
+    remove_document(later, "d1")
+    add_document(later, "d3", "Kites hover.")
+    current = publish(session, later)
+    remove_unused(session)
+    assert [p.name for p in session.glob("gen-*")] == [current]
+    assert sorted(p.name for p in (session / "docs").iterdir()) == ["d2.1", "d3.2"]
+    assert same_state(read_snapshot(session, current), later)
+
+
+def test_a_failed_publish_leaves_nothing_and_current_unchanged(
+    session: Path, monkeypatch: pytest.MonkeyPatch
+):
+    state = SessionState()
+    add_document(state, "d1", "Owls hunt at night.")
+    first = publish(session, state)
+    before = sorted(p.relative_to(session) for p in session.rglob("*"))
+    later = copy_of(state)
+    add_document(later, "d2", "Hawks soar.")
+
+    def disk_full(path: Path, data: bytes) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(snapshots, "atomic_write", disk_full)
+    with pytest.raises(OSError):
+        publish(session, later)
+    assert current_name(session) == first
+    assert sorted(p.relative_to(session) for p in session.rglob("*")) == before

@@ -1,0 +1,59 @@
+"""Sentences: split at sentence ends but not after abbreviations nor across paragraphs, and
+the signposts ("Section 5 has ...") told apart and left out of what is searched."""
+
+from __future__ import annotations
+
+import pytest
+
+from ragsvc.text.sentences import is_signpost, split_sentences, without_signposts
+
+
+def test_sentences_do_not_split_after_abbreviations():
+    text = "Vaswani et al. proposed it. See Fig. 2 for details. It works! Does it? Yes."
+    assert split_sentences(text) == [
+        "Vaswani et al. proposed it.",
+        "See Fig. 2 for details.",
+        "It works!",
+        "Does it?",
+        "Yes.",
+    ]
+
+
+def test_a_paragraph_break_ends_a_sentence_and_a_lower_case_word_does_not_start_one():
+    text = "Gauges drift in storms e.g.\n\nThe tide turns. then it rises again. 42 boats wait."
+    assert split_sentences(text) == [
+        "Gauges drift in storms e.g.",  # an abbreviation at a paragraph's end still ends it
+        "The tide turns. then it rises again.",
+        "42 boats wait.",
+    ]
+
+
+def test_blank_text_has_no_sentences():
+    assert split_sentences("") == []
+    assert split_sentences("\n\n  \n\n") == []
+
+
+@pytest.mark.parametrize(
+    ("sentence", "signpost"),
+    [
+        ("Section 5 has performance measurements for a variety of tasks.", True),
+        ("In Section 2 we describe the gauges.", True),
+        ("Chapters 3 and 4 cover the storms.", True),
+        ("The remainder of this paper is organized as follows.", True),
+        ("This report is structured as follows.", True),
+        ("Section headings are set in bold.", False),  # no number: about sections, not one
+        ("The gauges of section 5 drifted.", False),  # a section named inside a sentence
+        ("Workers read their input split from the local disk.", False),
+    ],
+)
+def test_sentences_about_the_papers_own_layout_are_signposts(sentence: str, signpost: bool):
+    assert is_signpost(sentence) is signpost
+
+
+def test_signposts_are_left_out_unless_nothing_else_is_left():
+    text = "Gulls nest on cliffs. Section 3 describes the terns. Terns fly south in autumn."
+    assert without_signposts(text) == "Gulls nest on cliffs. Terns fly south in autumn."
+    only = "Section 2 describes the gulls. Section 3 describes the terns."
+    assert without_signposts(only) == only
+    plain = "Gulls nest on cliffs.\n\nTerns fly south."
+    assert without_signposts(plain) == plain  # nothing left out: the text as it was

@@ -1,0 +1,27 @@
+"""Content words: lower-cased, stop words out, stemmed in the text's language, numbers whole,
+[n] markers ignored."""
+
+from __future__ import annotations
+
+from ragsvc.text.terms import content_words
+
+
+def test_stop_words_go_and_words_are_stemmed():
+    words = content_words("The Pilots are boarding the ships of the harbour")
+    assert words == {"pilot", "board", "ship", "harbour"}
+
+
+def test_numbers_stay_whole_and_markers_are_not_numbers():
+    words = content_words("Cargo rose 5% to 3,288 tonnes, or 28.4 per ship [2][17].")
+    assert {"5%", "3,288", "28.4"} <= words
+    assert not words & {"2", "17", "3", "288", "28", "4"}
+
+
+def test_a_text_is_read_in_its_own_language():
+    german = "Die Wärter zündeten die Lampen an"
+    assert content_words(german, "de") == {"wart", "zund", "lamp"}
+    assert content_words(german) == {"die", "wärter", "zündeten", "lampen"}  # as English
+
+
+def test_an_unknown_language_is_read_as_english():
+    assert content_words("the running ships", "xx") == content_words("the running ships")
