@@ -45,7 +45,7 @@ from query_bench import (  # noqa: E402
 )
 from replica_bench import postgres_redis  # noqa: E402
 from replica_bench import rows as postgres_rows  # noqa: E402
-from tests.server import running_server  # noqa: E402
+from tests.support.server import running_server  # noqa: E402
 
 from ragsvc.api.app_factory import create_app  # noqa: E402
 from ragsvc.core.config import Settings  # noqa: E402

@@ -33,8 +33,8 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.conftest import make_pdf  # noqa: E402
-from tests.server import free_port, server_process, stop  # noqa: E402
+from tests.support.pdfs import make_pdf  # noqa: E402
+from tests.support.server import free_port, server_process, stop  # noqa: E402
 
 PAPER = ROOT.parent / "shared" / "data" / "DeepSeek_R1.pdf"
 QUESTIONS = [

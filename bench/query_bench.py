@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 import pymupdf
-from tests.server import serving_in_thread
+from tests.support.server import serving_in_thread
 
 ROOT = Path(__file__).resolve().parents[1]
 RAMP_S = 0.3  # clients start spread over this many seconds
@@ -114,7 +114,7 @@ def fake_upstream(chunk_delay: float) -> Iterator[str]:
     """The fake OpenAI server in its own process (so the load generator does not slow it),
     streaming a chunk every `chunk_delay` seconds after an immediate first one."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "tests.fake_openai", str(chunk_delay)],
+        [sys.executable, "-m", "tests.support.fake_openai", str(chunk_delay)],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         text=True,

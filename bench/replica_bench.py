@@ -19,7 +19,7 @@ import httpx
 import psycopg
 import redis
 from query_bench import load, pct, upload
-from tests.server import running_server
+from tests.support.server import running_server
 
 POSTGRES = os.environ.get("RAGSVC_BENCH_DATABASE_URL", "postgresql://127.0.0.1:5432/test")
 REDIS = os.environ.get("RAGSVC_BENCH_REDIS_URL", "redis://127.0.0.1:6379/10")
