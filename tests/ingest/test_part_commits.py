@@ -25,12 +25,11 @@ from ragsvc.ingest.steps import (
 )
 from ragsvc.pdf.read import FIRST_WINDOW
 from ragsvc.runtime.app_state import options
-from ragsvc.search.embedders import Vectors
 from ragsvc.storage.disk.store import DiskStore
 from ragsvc.storage.records import SessionState
 from ragsvc.streams.event_log import EventLog
 from ragsvc.streams.events import ChunksEmbedded, IngestEvent, PageParsed
-from tests.support.fakes import HashEmbedder
+from tests.support.fakes import CountingEmbedder
 from tests.support.pdfs import make_pdf
 
 pytestmark = pytest.mark.anyio
@@ -38,17 +37,6 @@ TOKEN_HASH = "c" * 64
 OPTIONS = options(Settings(), IngestOptions)
 PAGES = [f"Page {n} tells of bird number {n}, which nests in tree {n}." for n in range(12)]
 LONG = UploadedFile("birds.pdf", make_pdf(PAGES))
-
-
-class CountingEmbedder(HashEmbedder):
-    """The hashing embedder, recording every text it was asked to embed."""
-
-    def __init__(self) -> None:
-        self.asked: list[str] = []
-
-    async def embed(self, texts: list[str]) -> Vectors:
-        self.asked.extend(texts)
-        return self.embed_sync(texts)
 
 
 @pytest.fixture

@@ -34,9 +34,8 @@ from ragsvc.ingest.steps import (
 from ragsvc.pdf.parsed import ParsedDocument
 from ragsvc.pdf.read import parse_pdf
 from ragsvc.runtime.app_state import options
-from ragsvc.search.embedders import Vectors
 from ragsvc.storage.records import SessionState
-from tests.support.fakes import HashEmbedder
+from tests.support.fakes import CountingEmbedder, HashEmbedder
 from tests.support.pdfs import LIMITS, make_pdf
 
 pytestmark = pytest.mark.anyio
@@ -187,17 +186,6 @@ async def test_embedding_hands_over_parts_of_the_drafts_embedded_so_far(
         assert np.array_equal(part.vectors, item.vectors[start : start + 2])
         assert all(p is not d for p, d in zip(part.drafts, item.drafts[start:], strict=False))
     assert item.committed == 4
-
-
-class CountingEmbedder(HashEmbedder):
-    """The hashing embedder, recording every text it was asked to embed."""
-
-    def __init__(self) -> None:
-        self.asked: list[str] = []
-
-    async def embed(self, texts: list[str]) -> Vectors:
-        self.asked.extend(texts)
-        return self.embed_sync(texts)
 
 
 async def test_a_remembering_embedder_embeds_each_text_once():

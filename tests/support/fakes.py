@@ -35,6 +35,17 @@ class HashEmbedder:
         return self.embed_sync(texts)
 
 
+class CountingEmbedder(HashEmbedder):
+    """The hashing embedder, recording every text it was asked to embed."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    async def embed(self, texts: list[str]) -> Vectors:
+        self.asked.extend(texts)
+        return self.embed_sync(texts)
+
+
 class GatedEmbedder(HashEmbedder):
     """Holds every embedding call until the test opens the gate."""
 
