@@ -4,6 +4,7 @@ some suites need. What they are made of lives in tests/support/."""
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -16,6 +17,17 @@ from ragsvc.core.config import Settings
 from tests.support.apps import app_client
 from tests.support.pdfs import make_pdf
 from tests.support.services import TEST_POSTGRES, TEST_REDIS, unavailable
+
+
+@pytest.fixture(autouse=True)
+def logging_as_it_was() -> Iterator[None]:
+    """A test that runs `ragsvc serve` or `ragsvc worker` in-process points the root logger
+    at its own captured stderr; the next tests must not log to that stream once closed."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 @pytest.fixture(scope="module")
