@@ -55,6 +55,7 @@ def test_done_ends_the_text_then_the_message_then_the_stream():
             "type": "data-done",
             "data": {
                 "citations": [1],
+                "found": True,
                 "timings": TIMINGS.model_dump(),
                 "usage": usage.model_dump(),
             },

@@ -70,6 +70,7 @@ def test_every_event_has_its_name_and_data():
             "citations": [1],
             "quotes": [quote.model_dump()],
             "pending": [],
+            "found": True,
             "timings": timings.model_dump(),
         },
     )

@@ -95,8 +95,21 @@ async def test_a_name_the_documents_never_mention_is_said_plainly(client, sessio
     answer = reply.json()["answer"]
     assert answer.startswith('The uploaded documents do not mention "Flamingos".')
     assert re.search(r"The closest passage is: .+ \[\d\]$", answer)
+    assert reply.json()["found"] is False and reply.json()["sources"]  # the closest still listed
     reply = await client.post("/ask", json={"question": "Where does the Rhine go?"}, headers=ask)
     assert "Rotterdam" in reply.json()["answer"]  # a name they hold is answered as before
+    assert reply.json()["found"] is True
+
+
+async def test_the_done_event_says_whether_the_documents_hold_an_answer(client, session, loaded):
+    for question, found in (
+        ("Where do Flamingos nest?", False),
+        ("Where does the Rhine go?", True),
+    ):
+        reply = await client.post("/ask", json={"question": question}, headers=session)
+        frames = parse_sse(reply.text)
+        assert frames[-1]["event"] == "done"
+        assert json.loads(frames[-1]["data"])["found"] is found
 
 
 async def test_get_ask_with_cookie_for_eventsource(client: httpx.AsyncClient, loaded, session):

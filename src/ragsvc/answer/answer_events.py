@@ -12,6 +12,7 @@ import anyio
 
 from ragsvc.answer.citation_check import supporting_quotes
 from ragsvc.answer.plan import AnswerPlan
+from ragsvc.answer.prompts import says_not_found
 from ragsvc.core.clock import now
 from ragsvc.core.errors import AnswerAbandoned, ProblemRaised, expected, problem, problem_of
 from ragsvc.core.quick_threads import run_quick
@@ -59,6 +60,7 @@ async def _done(
         citations=citations(answer, len(plan.sources)),
         quotes=quotes,
         pending=plan.pending,
+        found=not says_not_found(answer),
         timings=Timings(
             retrieval_ms=plan.retrieval_ms,
             first_token_ms=plan.first_token_ms,

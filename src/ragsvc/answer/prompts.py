@@ -14,6 +14,14 @@ and, if useful, mention what they do cover. Do not guess or invent citations.
 Answer in the language of the question, concisely."""
 
 NOT_FOUND = "The uploaded documents do not say."
+# How an answer that finds nothing begins: the extractive generator's own words, and those the
+# system prompt asks an LLM for.
+NOT_FOUND_OPENINGS = ("The uploaded documents do not ", "The documents do not ")
+
+
+def says_not_found(answer: str) -> bool:
+    """Whether an answer says the documents do not hold what was asked (`done.found`)."""
+    return answer.lstrip().startswith(NOT_FOUND_OPENINGS)
 
 
 @dataclass(frozen=True)

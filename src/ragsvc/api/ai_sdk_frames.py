@@ -2,7 +2,7 @@
 front-end can read ragsvc with `useChat` (docs/clients.md). The same events as ragsvc's own
 stream, rendered as the SDK's chunks: `start`, a `source-document` per source and the whole
 sources as `data-sources`, the answer as `text-start` / `text-delta` / `text-end`, then
-`data-done` (citations, timings, usage) and `finish`, or `error`; the stream ends with
+`data-done` (citations, found, timings, usage) and `finish`, or `error`; the stream ends with
 `[DONE]`. Frames keep ragsvc's ids, so `Last-Event-ID` still resumes."""
 
 from __future__ import annotations
@@ -41,8 +41,12 @@ def _chunks(answer_id: str, event: AnswerEvent) -> list[dict[str, Any]]:
 
 
 def _closing(done: DoneEvent) -> list[dict[str, Any]]:
-    """The end of the text, what `done` adds to it (citations, timings, usage), the end."""
-    data = {"citations": done.citations, "timings": done.timings.model_dump()}
+    """The end of the text, what `done` adds to it (citations, found, timings, usage), the end."""
+    data = {
+        "citations": done.citations,
+        "found": done.found,
+        "timings": done.timings.model_dump(),
+    }
     if done.usage is not None:
         data["usage"] = done.usage.model_dump()
     end = {"type": "text-end", "id": TEXT_ID}

@@ -50,6 +50,10 @@ class DoneData(BaseModel):
         description="documents asked about that are still being ingested: only their pages"
         " indexed so far were searched",
     )
+    found: bool = Field(
+        description="false when the answer says the documents do not hold what was asked "
+        "(the closest passages are still its sources)"
+    )
     timings: Timings
     usage: Usage | None = Field(None, description="when the generator's backend counts tokens")
 

@@ -57,6 +57,7 @@ def completion(
         "usage": usage,
         "sources": [s.model_dump() for s in plan.sources],
         "citations": done.citations,
+        "found": done.found,
     }
 
 
@@ -87,7 +88,7 @@ def _chunks_of(
     if isinstance(event, TokenEvent):
         return [_chunk(plan, model, {"content": event.text})]
     if isinstance(event, DoneEvent):
-        done = [_chunk(plan, model, {}, "stop", citations=event.citations)]
+        done = [_chunk(plan, model, {}, "stop", citations=event.citations, found=event.found)]
         if usage is None:
             return done
         counts = {**_envelope(plan, model, "chat.completion.chunk"), "choices": [], "usage": usage}

@@ -145,6 +145,11 @@ class Answer(BaseModel):
     sources: list[Source]
     citations: list[int]
     quotes: list[Quote] = Field(description="one per [n] in the answer, in order")
+    found: bool = Field(
+        True,
+        description="false when the answer says the documents do not hold what was asked "
+        "(the closest passages are still its sources)",
+    )
     pending: list[str] = Field(
         description="documents asked about that are still being ingested: only their pages"
         " indexed so far were searched",

@@ -30,12 +30,13 @@ def event_name_and_data(event: Event) -> tuple[str, dict[str, Any]]:
             return "sources", {"sources": [s.model_dump() for s in sources]}
         case TokenEvent(text):
             return "token", {"text": text}
-        case DoneEvent(answer, cited, timings, usage, quotes, pending):
+        case DoneEvent(answer, cited, timings, usage, quotes, pending, found):
             data = {
                 "answer": answer,
                 "citations": cited,
                 "quotes": [q.model_dump() for q in quotes],
                 "pending": pending,
+                "found": found,
                 "timings": timings.model_dump(),
             }
             return "done", {**data, "usage": usage.model_dump()} if usage else data
@@ -83,6 +84,7 @@ _DECODERS: dict[str, Callable[[dict[str, Any]], Event]] = {
         Usage.model_validate(d["usage"]) if "usage" in d else None,
         [Quote.model_validate(q) for q in d.get("quotes", [])],
         d.get("pending", []),
+        d.get("found", True),
     ),
     "error": lambda d: FailedEvent(Problem.model_validate(d)),
     "page": lambda d: PageParsed(d["page"], d["pages"]),

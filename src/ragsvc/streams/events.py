@@ -26,6 +26,7 @@ class DoneEvent:
     usage: Usage | None = None  # as the generator's backend counted it, when it does
     quotes: list[Quote] = field(default_factory=list)  # one per [n], in the answer's order
     pending: list[str] = field(default_factory=list)  # still ingesting: searched as far as indexed
+    found: bool = True  # False: the answer says the documents do not hold what was asked
 
 
 @dataclass(frozen=True)

@@ -103,6 +103,7 @@ def json_answer(plan: AnswerPlan, done: DoneEvent) -> Response:
         sources=plan.sources,
         citations=done.citations,
         quotes=done.quotes,
+        found=done.found,
         pending=done.pending,
         timings=done.timings,
     )

@@ -89,7 +89,7 @@ async def models(_: SessionDep) -> dict[str, Any]:
     responses={
         200: {
             "description": "chat.completion, or with stream=true `chat.completion.chunk` "
-            "events ending in `data: [DONE]`; extra field `sources`",
+            "events ending in `data: [DONE]`; extra fields `sources`, `citations` and `found`",
             "content": {"text/event-stream": {}},  # events: see the description
         },
         **problem_responses(404, 409, 422, 503, 507),
