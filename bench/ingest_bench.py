@@ -20,9 +20,9 @@ from typing import Any
 
 import httpx
 import numpy as np
-from langchain_core.embeddings import Embeddings
 
 from ragsvc.core.config import Settings
+from ragsvc.eval.tutorial_stack import tutorial_index
 from ragsvc.ingest.steps import IngestOptions, UploadedFile, new_document, prepare
 from ragsvc.runtime.app_state import options
 from ragsvc.search.embedders import WordLlamaEmbedder
@@ -50,19 +50,6 @@ class IngestResult:
 EmbedFn = Callable[[list[str]], Any]
 
 
-class ForLangChain(Embeddings):
-    """LangChain's Embeddings interface over a texts -> vectors function."""
-
-    def __init__(self, embed: EmbedFn) -> None:
-        self._embed = embed
-
-    def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        return np.asarray(self._embed(texts)).tolist()  # type: ignore[no-any-return]
-
-    def embed_query(self, text: str) -> list[float]:
-        return np.asarray(self._embed([text]))[0].tolist()  # type: ignore[no-any-return]
-
-
 def wordllama_own(model: WordLlamaEmbedder) -> EmbedFn:
     """The model through wordllama's public `embed()`, the way a tutorial calls it."""
     return lambda texts: model._model.embed(texts, norm=True)
@@ -85,21 +72,16 @@ def ragsvc_http(base: str, pdf: Path, rounds: int, label: str = "") -> IngestRes
 
 
 def langchain_baseline(pdf: Path, embed: EmbedFn, rounds: int, label: str) -> IngestResult:
-    from langchain_community.document_loaders import PyPDFLoader
-    from langchain_community.vectorstores import FAISS
-    from langchain_text_splitters import RecursiveCharacterTextSplitter
+    """The tutorial stack's index of the PDF (ragsvc.eval.tutorial_stack, the one `make eval`
+    scores), built `rounds` times."""
+    from pypdf import PdfReader
 
-    embeddings = ForLangChain(embed)
-    seconds, pages, chunks = [], 0, 0
+    seconds, chunks = [], 0
     for _ in range(rounds):
         started = time.perf_counter()
-        documents = PyPDFLoader(str(pdf)).load()
-        splits = RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200).split_documents(
-            documents
-        )
-        FAISS.from_documents(splits, embeddings)  # type: ignore[arg-type]
+        chunks = tutorial_index({pdf.name: pdf}, embed).index.ntotal
         seconds.append(time.perf_counter() - started)
-        pages, chunks = len(documents), len(splits)
+    pages = len(PdfReader(pdf).pages)
     return IngestResult(f"LangChain baseline, {label}", pages, chunks, seconds)
 
 

@@ -114,14 +114,21 @@ def evaluate_command(
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
     show_misses: Annotated[bool, typer.Option("--misses", help="list non-first ranks")] = False,
 ) -> None:
-    """Measure answer quality (hit@k by page, MRR, citation accuracy, answer recall,
-    latency), overall and by kind of question."""
-    from ragsvc.eval import evaluate
-    from ragsvc.eval import report as eval_report
+    """Measure answer quality (page hits, MRR, citations, key terms stated, answer recall,
+    unanswerable questions said so, wrong refusals, latency) per set, kind of question and
+    document; questions asked in a row, alone, and with a set's documents in one session;
+    the tutorial LangChain stack too where its packages are (the [bench] extra)."""
+    from ragsvc.eval import evaluate, tables, tutorial_stack
+    from ragsvc.eval.qa_sets import read_sets
 
-    settings = Settings()
+    lines, settings = read_sets(qa_files), Settings()
     if compare:
-        reports = anyio.run(evaluate.compare, qa_files, pdf_dir, settings)
+        reports = anyio.run(evaluate.compare, lines, pdf_dir, settings)
     else:
-        reports = [anyio.run(evaluate.evaluate, qa_files, pdf_dir, settings)]
-    typer.echo(eval_report.render(reports, as_json=as_json, misses=show_misses))
+        modes = (evaluate.IN_A_ROW, evaluate.ALONE, evaluate.ONE_SESSION)
+        reports = anyio.run(evaluate.evaluate, lines, pdf_dir, settings, evaluate.DEFAULTS, modes)
+    if absent := tutorial_stack.missing():
+        typer.echo(f"(no tutorial stack row: it needs {absent}, pip install '.[bench]')", err=True)
+    else:
+        reports += evaluate.baseline_reports(lines, pdf_dir)
+    typer.echo(tables.render(reports, as_json=as_json, misses=show_misses))
