@@ -81,6 +81,11 @@ def test_card_holds_title_abstract_and_outline():
     assert len(document_card(None, [], "x" * 10_000)) <= CARD_CHARS
 
 
+def test_a_card_whose_opening_begins_with_the_title_says_it_once():
+    card = document_card("Exam Prep.", [], "Exam prep for the Technician licence, by a club.")
+    assert card == "Exam prep for the Technician licence, by a club."
+
+
 def test_inline_abstract_is_found_too():
     page = [Block("Some Header"), Block("Abstract: We propose Y. It works.")]
     assert abstract(page) == "We propose Y. It works."

@@ -94,8 +94,15 @@ def test_the_section_a_question_asks_about(question: str, section: str | None):
         ("What is the Tidy Data paper about?", True),  # the paper named, in several words
         ("What's Hoare's paper about?", True),
         ("Give me an overview", True),
+        ("what is this form for?", True),  # a document that is not a paper, named by its kind
+        ("what is this doc?", True),
+        ("C'est quoi ce document ?", True),
+        ("Qu'est-ce que ce rapport ?", True),
+        ("De quoi parle ce guide ?", True),
         ("What is the learning rate?", False),
         ("What did they say about dropout?", False),
+        ("What is this encoder's output size?", False),  # more than a kind of document
+        ("c'est quoi le taux de retenue ?", False),
     ],
 )
 def test_global_questions(question: str, is_global: bool):

@@ -24,10 +24,14 @@ _SECTION_NAME = re.compile(
     r"([a-z][\w -]{2,40}?)(?:\s+section)?(?:\s+say)?\s*[?.!]*$",
     re.IGNORECASE,
 )
-# A question about a whole document: "what is this paper about?", "the main contributions"
+# A question about a whole document: "what is this paper about?", "what is this form for?",
+# "the main contributions", "c'est quoi ce document ?"
 _GLOBAL = re.compile(
     r"what(?:'s| is| are)\s+(?:this|the|these|that)\s+(?:\w+\s+)?about"
     r"|^\s*what(?:'s|’s|\s+is|\s+are|\s+was)\s.{0,80}\babout\s*[?.!]*\s*$"
+    r"|^\s*what(?:'s|’s|\s+is|\s+are)\s+(?:this|these)\s+\w+(?:\s+for)?\s*[?.!]*\s*$"
+    r"|^\s*c['’]est quoi ce(?:tte|s)?\s+\w+\s*[?.!]*\s*$|\bde quoi (?:parle|traite)"
+    r"|^\s*qu['’]est[- ]ce que (?:c['’]est que )?ce(?:tte|s)?\s+\w+\s*[?.!]*\s*$"
     r"|\bsummar(?:y|ise|ize|ising|izing)\b|\boverview\b|\btl;?dr\b|\bgist\b"
     r"|\bmain\s+(?:idea|contribution|point|finding|topic|goal|result)s?\b"
     r"|\bkey\s+(?:idea|contribution|point|finding|takeaway)s?\b",

@@ -244,8 +244,11 @@ def abstract(first_page: list[Block]) -> str:
 
 
 def document_card(title: str | None, outline: list[str], opening: str) -> str:
-    """Title, abstract (or opening) and outline: what global questions are answered from."""
-    parts = [f"{title.rstrip('.')}." if title else "", opening[:CARD_CHARS].strip()]
+    """Title, abstract (or opening) and outline: what global questions are answered from.
+    A title the opening begins with (a page that opens with its title) is not said twice."""
+    opening = opening[:CARD_CHARS].strip()
+    said = title and opening.casefold().startswith(title.rstrip(".").casefold())
+    parts = ["" if said or not title else f"{title.rstrip('.')}.", opening]
     if outline:
         parts.append("Outline: " + "; ".join(outline[:40]) + ".")
     return "\n\n".join(p for p in parts if p)
