@@ -28,7 +28,7 @@ from ragsvc.core.errors import (
     ProblemRaised,
     problem,
 )
-from ragsvc.core.schemas import AskRequest, Chunk, Document
+from ragsvc.core.schemas import AskRequest, Chunk, Document, Turn
 from ragsvc.ingest.ingestion import Ingestion
 from ragsvc.ingest.steps import IngestOptions, UploadedFile
 from ragsvc.runtime.app_state import options
@@ -158,3 +158,15 @@ async def test_a_global_question_is_answered_by_summarising_the_document_card(se
     query = answering._query("How fast do falcons stoop?", [], 5, None)
     specific = await find_passages(index, answering.embedder, query)
     assert specific.summarise == frozenset()
+
+
+async def test_only_a_follow_up_is_searched_with_the_turn_before(session):
+    _, answering = session
+    turns = [Turn(question="How fast do falcons stoop?", answer="Fast [1].", at=now())]
+    fresh = answering._query("What do barn owls hunt?", turns, 5, None)
+    follow_up = answering._query("and how does that compare?", turns, 5, None)
+    assert fresh.texts == ["What do barn owls hunt?"]
+    assert follow_up.texts == [
+        "and how does that compare?",
+        "How fast do falcons stoop? and how does that compare?",
+    ]

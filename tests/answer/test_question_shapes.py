@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ragsvc.answer.question_shapes import is_comparison, names_in
+from ragsvc.answer.question_shapes import is_comparison, is_follow_up, names_in
 
 
 @pytest.mark.parametrize(
@@ -35,3 +35,20 @@ def test_names_are_capitalised_inside_a_sentence_or_quoted(question: str, names:
 )
 def test_comparisons(question: str, comparison: bool):
     assert is_comparison(question) is comparison
+
+
+@pytest.mark.parametrize(
+    ("question", "follow_up"),
+    [
+        ("and how does it compare to o1?", True),
+        ("What about the second table?", True),
+        ("Et pour les images porteuses d'information, critère 1.1 ?", True),
+        ("is the other one the same?", True),
+        ("why?", True),  # too short to stand alone
+        ("How fast do peregrine falcons stoop?", False),
+        ("is it ok to combine with AGPL code?", False),  # "it": the document, not a turn
+        ("why are they called hams", False),
+    ],
+)
+def test_follow_ups(question: str, follow_up: bool):
+    assert is_follow_up(question) is follow_up

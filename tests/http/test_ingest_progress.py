@@ -219,12 +219,12 @@ class SteppedEmbedder(GatedEmbedder):
     def __init__(self, *, fail: bool = False) -> None:
         super().__init__()
         self.calls = 0
-        self.embedded = 0  # texts
+        self.texts: list[str] = []  # every text it was asked to embed
         self.fail = fail
 
     async def embed(self, texts: list[str]) -> Vectors:
         self.calls += 1
-        self.embedded += len(texts)
+        self.texts += texts
         if self.calls > 1:
             await self.gate.wait()
             if self.fail:
@@ -342,5 +342,6 @@ async def test_a_question_while_a_long_read_goes_on_is_answered_from_the_pages_r
     assert "fumaroles" in late.json()["answer"]
     pages = [s["page"] for s in late.json()["sources"]]
     assert sorted(pages) == sorted(set(pages))  # the parts' chunks were replaced, not kept
-    assert stepped.embedded == 6  # the card and the five pages, each once
+    # the card (the opening page, its title said once) and the five pages: each text once
+    assert len(stepped.texts) == len(set(stepped.texts)) == 5
     await ask_after_a_restart(settings, asking, "What do volcanoes vent?", "fumaroles")

@@ -28,7 +28,7 @@ from ragsvc.answer.passages import (
 )
 from ragsvc.answer.plan import AnswerPlan
 from ragsvc.answer.prompts import Prompt
-from ragsvc.answer.question_shapes import is_global_question
+from ragsvc.answer.question_shapes import is_follow_up, is_global_question
 from ragsvc.core.errors import InvalidInput
 from ragsvc.core.schemas import AskRequest, Turn
 from ragsvc.search.embedders import Embedder
@@ -175,7 +175,9 @@ class Answering:
         return Query(
             question=question,
             # an earlier question is context, as long as a question may be at most
-            previous_questions=tuple(t.question[: self.options.max_question_chars] for t in turns),
+            previous_questions=tuple(t.question[: self.options.max_question_chars] for t in turns)
+            if is_follow_up(question)
+            else (),
             top_k=top_k,
             document_ids=wanted,
             global_question=is_global_question(question),

@@ -69,3 +69,19 @@ def names_in(question: str) -> list[str]:
     ]
     found += [m.group(1) for m in _QUOTED.finditer(question)]
     return list(dict.fromkeys(found))
+
+
+# A question that leans on the one before: "and how does it compare?", "what about the
+# second?", "et pour le critère 1.1 ?"; or one too short to stand alone.
+_FOLLOW_UP = re.compile(
+    r"^\s*(?:and|but|also|so|then|et|mais|und|aber|y|e)\b|^\s*(?:what|how) about\b"
+    r"|\b(?:the same|that one|this one|the other one|the former|the latter)\b",
+    re.IGNORECASE,
+)
+_WORD = re.compile(r"\w+")
+
+
+def is_follow_up(question: str) -> bool:
+    """Whether a question builds on the conversation: opened by "and", "what about" (or the
+    like), naming "the same" or "the other one", or of three words or fewer."""
+    return bool(_FOLLOW_UP.search(question)) or len(_WORD.findall(question)) <= 3
