@@ -1,5 +1,5 @@
-"""What a chunk is searched by: its section title before its text, the sentences about the
-paper's own layout left out (unless they are all it holds)."""
+"""What a chunk is searched by: its section title (a card: its document's names) before its
+text, the sentences about the paper's own layout left out (unless they are all it holds)."""
 
 from __future__ import annotations
 
@@ -19,6 +19,12 @@ def test_the_section_title_comes_first():
     assert chunk("Gauges sat on the harbour floor.").search_text == (
         "Gauges sat on the harbour floor."
     )
+
+
+def test_a_card_is_searched_by_its_documents_names_too_but_shows_only_its_text():
+    card = Chunk(id=0, document_id="d", page=1, text="Tides.", kind="card", names="tide report")
+    assert card.search_text == "tide report. Tides."
+    assert card.text == "Tides."
 
 
 def test_signposts_are_left_out_of_what_is_searched_but_not_out_of_the_text():

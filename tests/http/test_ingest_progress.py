@@ -342,6 +342,6 @@ async def test_a_question_while_a_long_read_goes_on_is_answered_from_the_pages_r
     assert "fumaroles" in late.json()["answer"]
     pages = [s["page"] for s in late.json()["sources"]]
     assert sorted(pages) == sorted(set(pages))  # the parts' chunks were replaced, not kept
-    # the card (the opening page, its title said once) and the five pages: each text once
-    assert len(stepped.texts) == len(set(stepped.texts)) == 5
+    # the card (searched with its file name's words) and the five pages: each text once
+    assert len(stepped.texts) == len(set(stepped.texts)) == 6
     await ask_after_a_restart(settings, asking, "What do volcanoes vent?", "fumaroles")

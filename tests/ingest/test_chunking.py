@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from ragsvc.core.schemas import Chunk
 from ragsvc.ingest.chunking import (
     CARD_CHARS,
@@ -9,6 +11,7 @@ from ragsvc.ingest.chunking import (
     chunk_text,
     clean_page_text,
     document_card,
+    file_name_words,
     passages,
     split_sentences,
 )
@@ -79,6 +82,19 @@ def test_card_holds_title_abstract_and_outline():
     assert card.endswith("Outline: Introduction; Method.")
     assert "Some Header" not in card and "more" not in card
     assert len(document_card(None, [], "x" * 10_000)) <= CARD_CHARS
+
+
+@pytest.mark.parametrize(
+    ("filename", "words"),
+    [
+        ("irs_form_w9_2018.pdf", "irs form w9 2018"),
+        ("Tidy-Data (JSS).PDF", "Tidy Data JSS"),
+        ("scan.pdf", "scan"),
+        ("___.pdf", ""),
+    ],
+)
+def test_a_file_name_as_words(filename: str, words: str):
+    assert file_name_words(filename) == words
 
 
 def test_a_card_whose_opening_begins_with_the_title_says_it_once():

@@ -101,6 +101,7 @@ def test_preparing_gives_a_ready_document_its_card_first_then_its_passages():
     assert doc.chunks == len(item.drafts) and item.vectors is None
     card, *passages = item.drafts
     assert card.kind == "card" and card.text.startswith("Birds of prey")
+    assert card.names == "birds" and all(p.names is None for p in passages)  # its file name
     assert [(p.kind, p.page) for p in passages] == [("text", 1), ("text", 2)]
     assert {(d.id, d.document_id) for d in item.drafts} == {(-1, doc.id)}  # ids come at commit
 

@@ -1,4 +1,5 @@
-"""Ranking rules: fusion, diversification (MMR), and bibliography entries weighted down."""
+"""Ranking rules: fusion, diversification (MMR), bibliography entries weighted down, and the
+cards of a global question first, the best matching document's first."""
 
 from __future__ import annotations
 
@@ -57,6 +58,35 @@ def test_bibliography_entries_are_weighted_down():
     question = "attention mechanisms in neural machine translation"
     assert [h[0] for h in fuse([index.lexical_search(question, 2)])] == [0, 1]
     assert top_pages(index, question, 2, mmr=1.0) == [2, 1]
+
+
+def test_a_global_question_puts_first_the_card_of_the_document_it_matches_best():
+    documents = {
+        "a": ("Tidy harbour notes.", ["Gauges sat on the harbour floor.", "Gulls nest in spring."]),
+        # a card that says little: its passages tell what the document is about
+        "b": ("Notes by H. W.", ["Tidy data has one variable per column.", "Tidy data is rare."]),
+        "c": ("Notes.", ["Gulls and terns nest on cliffs.", "Terns fly far."]),
+    }
+    chunks = []
+    for document_id, (card, texts) in documents.items():
+        chunks.append(
+            Chunk(id=len(chunks), document_id=document_id, page=1, text=card, kind="card")
+        )
+        chunks += [
+            Chunk(id=len(chunks) + i, document_id=document_id, page=i + 2, text=t)
+            for i, t in enumerate(texts)
+        ]
+    index = SessionIndex(EMBEDDER.name, 128)
+    index.reserve_ids(len(chunks))
+    index.add(chunks, EMBEDDER.embed_sync([c.search_text for c in chunks]))
+    for question, first in [
+        ("What is the tidy data paper about?", "b"),
+        ("tldr: terns on cliffs", "c"),
+    ]:
+        query = Query(question=question, top_k=5, global_question=True, mmr_lambda=0.7)
+        hits = rank(index, query, EMBEDDER.embed_sync([question]))
+        assert [h.chunk.kind for h in hits[:3]] == ["card"] * 3
+        assert hits[0].chunk.document_id == first, question
 
 
 def test_vectors_come_back_by_chunk_id():

@@ -1,6 +1,7 @@
 """A section's passages, for "summarise section 2" or "the method section": by number or by
 name, with its subsections, in document order with the first passage of each subsection
-first; nothing when no title matches; only the documents asked about."""
+first; nothing when no title matches; only the documents asked about; a name looked up in
+each document on its own."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ PASSAGES = [
     ("d", 4, "Acknowledgements", "text"),
     ("d", 5, "References", "references"),
     ("e", 1, "2 Method", "text"),  # another document
+    ("e", 2, "3 Case Study", "text"),  # "d"'s section 3 is no case study
 ]
 
 
@@ -68,3 +70,9 @@ def test_only_the_documents_asked_about_are_searched():
     index = build()
     assert ids(index, "2", only={"e"}) == [10]
     assert sorted(ids(index, "2")) == [2, 3, 4, 5, 10]  # none named: every document
+
+
+def test_a_name_is_numbered_in_the_document_that_holds_it_not_in_the_others():
+    index = build()
+    assert ids(index, "case study") == [11]  # not "d"'s "3 Results"
+    assert ids(index, "results") == [6]

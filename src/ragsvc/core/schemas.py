@@ -39,13 +39,18 @@ class Chunk(BaseModel):
     kind: Literal["text", "card", "references"] = "text"
     section: str | None = None
     language: str = "en"  # its document's: how BM25 stems it
+    # A card's: the words its document goes by (its file name's), which users ask with
+    # ("what is the invoice about?", "tldr of this license"); searched, never quoted.
+    names: str | None = None
 
     @property
     def search_text(self) -> str:
-        """What is embedded and BM25-indexed: the section title gives a passage context;
-        sentences about the paper's layout ("Section 5 has ...") are left out."""
+        """What is embedded and BM25-indexed: the section title (or a card's names) gives a
+        passage context; sentences about the paper's layout ("Section 5 has ...") are left
+        out."""
         text = without_signposts(self.text)
-        return f"{self.section}. {text}" if self.section else text
+        context = self.section or self.names
+        return f"{context}. {text}" if context else text
 
 
 class Turn(BaseModel):

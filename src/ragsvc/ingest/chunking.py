@@ -252,3 +252,9 @@ def document_card(title: str | None, outline: list[str], opening: str) -> str:
     if outline:
         parts.append("Outline: " + "; ".join(outline[:40]) + ".")
     return "\n\n".join(p for p in parts if p)
+
+
+def file_name_words(filename: str) -> str:
+    """A file name as words: "irs_form_w9_2018.pdf" -> "irs form w9 2018"."""
+    stem = re.sub(r"\.pdf$", "", filename, flags=re.IGNORECASE)
+    return " ".join(re.split(r"[\W_]+", stem)).strip()

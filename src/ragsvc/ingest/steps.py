@@ -18,7 +18,7 @@ import numpy as np
 from ragsvc.core.clock import now
 from ragsvc.core.errors import QuotaExceeded, RagError, TooLarge
 from ragsvc.core.schemas import Chunk, Document
-from ragsvc.ingest.chunking import abstract, document_card, passages
+from ragsvc.ingest.chunking import abstract, document_card, file_name_words, passages
 from ragsvc.pdf.ocr import Ocr
 from ragsvc.pdf.parsed import ParsedDocument
 from ragsvc.pdf.read import (
@@ -151,7 +151,7 @@ def prepared(parsed: ParsedDocument, document: Document, options: IngestOptions)
     if not parsed.has_text:
         done.status, done.detail = "no_text", NO_TEXT_DETAIL
         return Prepared(done)
-    drafts = chunk_drafts(parsed, done.id, options, language)
+    drafts = chunk_drafts(parsed, done, options, language)
     if len(drafts) > options.max_chunks:
         raise TooLarge(f"{document.filename}: more than {options.max_chunks:,} chunks of text")
     done.chunks = len(drafts)
@@ -177,15 +177,25 @@ def listening(
 
 
 def chunk_drafts(
-    parsed: ParsedDocument, document_id: str, options: IngestOptions, language: str = "en"
+    parsed: ParsedDocument, document: Document, options: IngestOptions, language: str = "en"
 ) -> list[Chunk]:
     """The document's card (if cards are on) and its passages, ids still unassigned, in
     the document's language."""
+    document_id = document.id
     drafts = []
     if options.document_cards:
         card = document_card(parsed.title, parsed.outline, abstract(parsed.pages[0]))
+        names = file_name_words(document.filename)
         drafts.append(
-            Chunk(id=-1, document_id=document_id, page=1, text=card, kind="card", language=language)
+            Chunk(
+                id=-1,
+                document_id=document_id,
+                page=1,
+                text=card,
+                kind="card",
+                language=language,
+                names=names or None,
+            )
         )
     for passage in passages(parsed.pages, options.chunk_size, options.chunk_overlap):
         drafts.append(

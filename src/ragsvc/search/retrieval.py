@@ -21,6 +21,7 @@ from ragsvc.search.index import Hit, SessionIndex
 
 RRF_K = 60
 MMR_POOL = 30  # fused hits that diversification chooses from
+DOCUMENT_EVIDENCE = 3  # a document's best hits that tell how well it matches a question
 REFERENCES_WEIGHT = 0.5  # bibliography entries match many words yet rarely answer anything
 Mode = Literal["hybrid", "dense", "bm25"]
 
@@ -70,10 +71,11 @@ def rank(index: SessionIndex, query: Query, vectors: Vectors) -> list[Retrieved]
         if query.wants(index.chunks[cid])
     ]
     fused.sort(key=lambda hit: (-hit[1], hit[0]))
+    relevance = _document_relevance(index, fused) if query.global_question else {}
     if query.mmr_lambda < 1.0:
         fused = diversify(index, fused[: max(MMR_POOL, query.top_k)], query.top_k, query.mmr_lambda)
     if query.global_question:
-        fused = _cards_first(index, query, fused)
+        fused = _cards_first(index, query, fused, relevance)
     return [Retrieved(index.chunks[cid], score) for cid, score in fused[: query.top_k]]
 
 
@@ -90,11 +92,27 @@ def _rankings(index: SessionIndex, query: Query, vectors: Vectors) -> list[list[
     return rankings
 
 
-def _cards_first(index: SessionIndex, query: Query, fused: list[Hit]) -> list[Hit]:
-    """Every wanted document card ahead of the other hits, best scored first."""
+def _document_relevance(index: SessionIndex, fused: list[Hit]) -> dict[str, float]:
+    """Each document's few best fused scores summed: one passage of another document that
+    happens to rank first does not outweigh several that match, nor does a long document
+    win by its length."""
+    best: dict[str, list[float]] = defaultdict(list)
+    for cid, score in fused[:MMR_POOL]:  # best first
+        scores = best[index.chunks[cid].document_id]
+        if len(scores) < DOCUMENT_EVIDENCE:
+            scores.append(score)
+    return {document_id: sum(scores) for document_id, scores in best.items()}
+
+
+def _cards_first(
+    index: SessionIndex, query: Query, fused: list[Hit], relevance: dict[str, float]
+) -> list[Hit]:
+    """Every wanted document card ahead of the other hits, the card of the document that
+    matches the question best first ("what is the Tidy Data paper about?" names one of
+    several; "what is this form for?" matches the form)."""
     scores = dict(fused)
     cards = [cid for cid, c in index.chunks.items() if c.kind == "card" and query.wants(c)]
-    cards.sort(key=lambda cid: -scores.get(cid, 0.0))
+    cards.sort(key=lambda cid: (-relevance.get(index.chunks[cid].document_id, 0.0), cid))
     card_set = set(cards)
     rest = [hit for hit in fused if hit[0] not in card_set]
     return [(cid, scores.get(cid, 0.0)) for cid in cards] + rest
