@@ -125,3 +125,37 @@ async def test_the_memo_of_sentence_vectors_is_bounded(monkeypatch: pytest.Monke
     embedder.embedded.clear()
     await generator.compose(Prompt("Which optimizer?", [source(1, 0, first)]))
     assert first in embedder.embedded  # dropped from the memo, so embedded again
+
+
+async def test_a_sentence_asking_a_question_brings_the_answer_after_it():
+    text = (
+        "What is backup withholding? Payers must withhold and pay to the treasury 24% of "
+        "such payments. This is called backup withholding. Interest and dividends may be "
+        "subject to it. Rents are listed in part two."
+    )
+    result = await answer("what % is backup withholding", source(1, 2, text))
+    assert "24%" in result
+    assert "Rents" not in result  # two sentences after the question at most
+
+
+async def test_a_question_asking_how_many_prefers_the_sentence_with_a_number():
+    sources = [
+        source(1, 1, "Several agencies take part in the research program today."),
+        source(2, 5, "Fourteen agencies take part in the research program today."),
+    ]
+    result = await answer("how many agencies take part in the research program?", *sources)
+    assert result == "Fourteen agencies take part in the research program today. [2]"
+    other = await answer("which agencies take part in the research program?", *sources)
+    assert other.endswith("[1]")  # the same passages, no number asked for
+
+
+async def test_a_summary_leaves_out_the_fragments_a_forms_opening_is_cut_into():
+    text = (
+        "Form W-12 (Rev. May 2020).\n\nForm W-12\n\n(Rev.\n\nMay 2020)\n\n"
+        "Request for a certificate of residence for tide gauge owners. "
+        "Give it to the harbour master."
+    )
+    prompt = Prompt("what is this form for?", [source(1, 1, text)], summarise=frozenset({1}))
+    result = await ExtractiveGenerator(HashEmbedder()).compose(prompt)
+    assert "Request for a certificate of residence" in result
+    assert "(Rev. [" not in result and result.count("Form W-12") == 1

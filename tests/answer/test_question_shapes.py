@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from ragsvc.answer.question_shapes import is_comparison, is_follow_up, names_in
+from ragsvc.answer.question_shapes import (
+    asks_for_quantity,
+    is_comparison,
+    is_follow_up,
+    names_in,
+)
 
 
 @pytest.mark.parametrize(
@@ -52,3 +57,19 @@ def test_comparisons(question: str, comparison: bool):
 )
 def test_follow_ups(question: str, follow_up: bool):
     assert is_follow_up(question) is follow_up
+
+
+@pytest.mark.parametrize(
+    ("question", "quantity"),
+    [
+        ("how many agencies are in the program?", True),
+        ("what % is withheld", True),
+        ("max number of connections to one server?", True),
+        ("combien de temps peut-on sortir ?", True),
+        ("How long did the sort take?", True),
+        ("How does the encoder work?", False),
+        ("which agencies take part?", False),
+    ],
+)
+def test_questions_asking_for_a_number(question: str, quantity: bool):
+    assert asks_for_quantity(question) is quantity

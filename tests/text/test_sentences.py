@@ -28,6 +28,14 @@ def test_a_paragraph_break_ends_a_sentence_and_a_lower_case_word_does_not_start_
     ]
 
 
+def test_abbreviations_of_forms_and_addresses_do_not_end_a_sentence():
+    text = "Form W-12 (Rev. May 2020) of the U.S. Harbour Office. Ask St. Anne Inc. Today."
+    assert split_sentences(text) == [
+        "Form W-12 (Rev. May 2020) of the U.S. Harbour Office.",
+        "Ask St. Anne Inc. Today.",
+    ]
+
+
 def test_blank_text_has_no_sentences():
     assert split_sentences("") == []
     assert split_sentences("\n\n  \n\n") == []

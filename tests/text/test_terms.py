@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from ragsvc.text.terms import content_words
+from ragsvc.text.terms import content_words, question_terms
 
 
 def test_stop_words_go_and_words_are_stemmed():
@@ -25,3 +25,11 @@ def test_a_text_is_read_in_its_own_language():
 
 def test_an_unknown_language_is_read_as_english():
     assert content_words("the running ships", "xx") == content_words("the running ships")
+
+
+def test_a_question_is_read_without_the_words_it_is_asked_with():
+    assert question_terms("How many pilots do I need?") == {"pilot", "need"}
+    assert question_terms("combien de pilotes faut-il ?", "fr") == content_words(
+        "pilotes faut-il", "fr"
+    )
+    assert question_terms("what does it do?") == content_words("what does it do?")  # nothing else

@@ -13,11 +13,12 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ragsvc.answer.prompts import NOT_FOUND, Prompt
-from ragsvc.answer.question_shapes import is_comparison
+from ragsvc.answer.question_shapes import asks_for_quantity, is_comparison
 from ragsvc.search.embedders import Embedder, Vectors
+from ragsvc.text.quantities import states_quantity
 from ragsvc.text.sentences import is_signpost, split_sentences
 from ragsvc.text.table_rows import CAPTION, is_row, row_values
-from ragsvc.text.terms import content_words
+from ragsvc.text.terms import content_words, question_terms
 
 _TOKEN = re.compile(r"\S+\s*")
 # The document's own bibliography markers ("... as shown in [3]."): quoted as they are, they
@@ -28,6 +29,9 @@ _PAPER_REFERENCE = re.compile(r"\s*\[\d+(?:\s*[,;–-]\s*\d+)*\]")
 # extractive answer's CPU otherwise). About 1.3 KB a sentence, so ~20 MB at most.
 MEMO_SENTENCES = 16_384
 MEMO_CHUNKS = 4_096
+# A sentence asking a question ("What is backup withholding?") heads its answer: the
+# sentences after it are quoted with it, this many at most.
+ANSWER_AFTER = 2
 
 
 async def words(text: str) -> AsyncIterator[str]:
@@ -90,7 +94,9 @@ class ExtractiveGenerator:
     """Answers with the retrieved sentences that best match the question; never invents text.
 
     A sentence scores by its cosine similarity to the question, plus the share of the
-    question's content words it holds, plus a small prior for the rank of its source. Only
+    question's content words it holds (not "how", "many", "what do I"), plus a small prior
+    for the rank of its source, and a bonus for stating a number when the question asks for
+    one. A sentence asking a question brings the two after it (its answer). Only
     sentences close to the best one are kept (a weak second sentence mostly cites a wrong
     page), at most a few and about `max_chars`, from the best one's passage (two passages
     for a comparison), in document order, each with its [n]. When the question names
@@ -98,6 +104,7 @@ class ExtractiveGenerator:
     """
 
     RANK_PRIOR = 0.15  # added as RANK_PRIOR / rank: retrieval's confidence counts a little
+    QUANTITY_BONUS = 0.2  # for a sentence stating a number, when the question asks for one
     KEEP_WITHIN = 0.85  # keep sentences scoring at least this share of the best one
 
     def __init__(
@@ -112,6 +119,7 @@ class ExtractiveGenerator:
         self._max_chars = max_chars
         self._global = global_sentences
         self._terms = lru_cache(maxsize=MEMO_SENTENCES)(_terms_of)
+        self._question_terms = lru_cache(maxsize=256)(_question_terms_of)
 
     async def stream(self, prompt: Prompt) -> AsyncIterator[str]:
         text = await self.compose(prompt)
@@ -141,6 +149,8 @@ class ExtractiveGenerator:
         cosine = vectors[1:] @ vectors[0]
         overlap = np.array([self._overlap(question, c) for c in candidates])
         prior = np.array([self.RANK_PRIOR / c.source_n for c in candidates])
+        if asks_for_quantity(question):  # a sentence without a number cannot answer it
+            prior += np.array([self.QUANTITY_BONUS * states_quantity(c.own) for c in candidates])
         return cosine + overlap + prior, overlap
 
     def _select(
@@ -181,6 +191,8 @@ class ExtractiveGenerator:
                 result.append(candidate)
                 if candidate.text.rstrip().endswith(":"):
                     result += self._items_after(candidate, following, result)
+                elif candidate.text.rstrip().endswith("?"):  # a heading asking what follows
+                    result += self._items_after(candidate, following, result, ANSWER_AFTER)
         return result
 
     def _items_after(
@@ -188,11 +200,12 @@ class ExtractiveGenerator:
         candidate: _Candidate,
         following: dict[tuple[int, int], _Candidate],
         taken: list[_Candidate],
+        most: int | None = None,
     ) -> list[_Candidate]:
         items: list[_Candidate] = []
         budget, position = self._max_chars, candidate.order[2] + 1
         while (item := following.get((candidate.source_n, position))) is not None:
-            if item in taken or len(item.text) > budget:
+            if item in taken or len(item.text) > budget or len(items) == most:
                 break
             items.append(item)
             budget, position = budget - len(item.text), position + 1
@@ -223,15 +236,15 @@ class ExtractiveGenerator:
         each = self._global if len(chosen) == 1 else 2
         parts = []
         for source in chosen:
-            sentences = [_PAPER_REFERENCE.sub("", s) for s in split_sentences(source.text)]
-            sentences = sentences[:each]
+            # quotable ones only: a form's card opens with fragments ("Form W-9 (Rev.")
+            sentences = list(dict.fromkeys(_quotable(source.text)))[:each]
             parts.append(" ".join(sentences) + f" [{source.n}]")
         return "\n\n".join(parts) if parts else NOT_FOUND
 
     def _overlap(self, question: str, candidate: _Candidate) -> float:
         """The share of the question's content words the sentence holds, both read in the
         language of the sentence's document."""
-        terms = self._terms(question, candidate.language)
+        terms = self._question_terms(question, candidate.language)
         if not terms:
             return 0.0
         held = self._terms(candidate.text, candidate.language)
@@ -244,6 +257,10 @@ class ExtractiveGenerator:
 
 def _terms_of(text: str, language: str) -> frozenset[str]:
     return frozenset(content_words(text, language))
+
+
+def _question_terms_of(question: str, language: str) -> frozenset[str]:
+    return frozenset(question_terms(question, language))
 
 
 def _with_captions(chosen: list[_Candidate], candidates: list[_Candidate]) -> list[_Candidate]:

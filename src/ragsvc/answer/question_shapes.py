@@ -54,6 +54,21 @@ def requested_section(question: str) -> str | None:
     return None
 
 
+# "how many heads?", "what % is withheld?", "max number of connections", "combien de temps"
+_QUANTITY = re.compile(
+    r"\bhow\s+(?:many|much|long|far|big|large|old|often|fast|high|wide|tall|heavy)\b"
+    r"|\bwhat\s+(?:percent(?:age)?|proportion|share|number|amount|size|rate)\b|%"
+    r"|\b(?:max(?:imum)?|min(?:imum)?|total)\s+(?:number|amount|size)\b"
+    r"|\bcombien\b|\bquel(?:le)?s?\s+(?:pourcentage|nombre|montant|taux|dur[ée]e|distance)\b",
+    re.IGNORECASE,
+)
+
+
+def asks_for_quantity(question: str) -> bool:
+    """Whether the question asks how many, how much or what value: a number answers it."""
+    return bool(_QUANTITY.search(question))
+
+
 def is_comparison(question: str) -> bool:
     """Whether the question asks how two things differ or compare: both sides answer it."""
     return bool(_COMPARE.search(question))

@@ -27,6 +27,15 @@ LANGUAGES: dict[str, tuple[str, list[str]]] = {
     "ru": ("russian", list(lists.STOPWORDS_RUSSIAN)),
     "tr": ("turkish", list(lists.STOPWORDS_TURKISH)),
 }
+# The words a question is asked with rather than about ("how many", "what do I", "combien"):
+# BM25's English list is Lucene's 33 words, so a question's "how" and "many" would otherwise
+# count as words a sentence should share with it. NLTK's longer list (as bm25s ships it) and
+# the interrogatives French lacks; both apply whatever the document's language, since a
+# question may be asked in English of a French document.
+QUESTION_FORM = frozenset(lists.STOPWORDS_EN_PLUS) | {
+    *("many", "much"),
+    *("quel", "quelle", "quels", "quelles", "combien", "comment", "pourquoi", "quoi", "où"),
+}
 SAMPLE_CHARS = 20_000  # enough text to tell a language; a paper's first pages
 _WORD = re.compile(r"[^\W\d_]+")
 _MIN_WORDS = 20  # fewer: too little to tell, the default is kept

@@ -9,9 +9,13 @@ import re
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]?\s+(?=[\"'(\[]?[A-Z0-9])")
 _ABBREVIATIONS = (
-    "e.g.", "i.e.", "et al.", "etc.", "fig.", "figs.", "eq.", "eqs.", "sec.", "vs.", "cf.",
+    "e.g.", "i.e.", "al.", "etc.", "fig.", "figs.", "eq.", "eqs.", "sec.", "vs.", "cf.",
     "no.", "dr.", "mr.", "ms.", "prof.", "approx.", "tab.", "ref.", "refs.", "resp.",
+    "rev.", "inc.", "corp.", "ltd.", "dept.", "vol.", "pp.", "jr.", "sr.", "st.", "art.",
+    "u.s.",
 )  # fmt: skip
+# the abbreviation is a whole word: "first." ends a sentence, "St." does not
+_LAST_WORD = re.compile(r"[\s(\[\"']")
 # A sentence about the paper's own layout ("Section 5 has the measurements", "The rest of
 # this paper is organised as follows") points at an answer; it never is one.
 _SIGNPOST = re.compile(
@@ -29,7 +33,7 @@ def split_sentences(text: str) -> list[str]:
         pending = ""
         for piece in _SENTENCE_END.split(paragraph):
             pending = f"{pending} {piece}".strip() if pending else piece.strip()
-            if not pending.lower().endswith(_ABBREVIATIONS):
+            if _LAST_WORD.split(pending)[-1].lower() not in _ABBREVIATIONS:
                 sentences.append(pending)
                 pending = ""
         if pending:

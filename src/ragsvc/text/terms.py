@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 from ragsvc.text.citation_markers import CITATION_MARKER
-from ragsvc.text.languages import DEFAULT, analyzer
+from ragsvc.text.languages import DEFAULT, QUESTION_FORM, analyzer
 
 _WORD = re.compile(r"\d+(?:[.,]\d+)*%?|[^\W\d_]+")
 
@@ -20,3 +20,10 @@ def content_words(text: str, language: str = DEFAULT) -> set[str]:
     words = [w for w in _WORD.findall(lowered) if w not in words_of.stop_words]
     numbers = {w for w in words if w[0].isdigit()}
     return numbers | set(words_of.stem([w for w in words if not w[0].isdigit()]))
+
+
+def question_terms(question: str, language: str = DEFAULT) -> set[str]:
+    """The question's content words without the words it is asked with (all of them, when
+    it holds no other: "what does it do?")."""
+    asked_about = (w for w in _WORD.findall(question.lower()) if w not in QUESTION_FORM)
+    return content_words(" ".join(asked_about), language) or content_words(question, language)
