@@ -44,3 +44,9 @@ def test_a_questions_terms_are_its_terms_in_each_language_each_once():
     assert query_terms(question, ["de", "en"]) == german + english[1:]  # "wann" once
     assert query_terms(question, ["de"]) == german
     assert query_terms(question, []) == english  # no documents yet: English
+
+
+def test_a_question_is_searched_without_the_words_it_is_asked_with():
+    terms = query_terms("How many pilots does the P{Q}R harbour need?", ["en"])
+    assert terms == ["pilot", "harbour", "need", "p{q}r"]  # bm25s drops one-letter words
+    assert query_terms("what does it do?", ["en"]) == tokenize(["what does it do?"])[0]

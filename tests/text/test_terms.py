@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from ragsvc.text.terms import content_words, question_terms
+from ragsvc.text.terms import content_words, question_terms, without_question_form
 
 
 def test_stop_words_go_and_words_are_stemmed():
@@ -33,3 +33,8 @@ def test_a_question_is_read_without_the_words_it_is_asked_with():
         "pilotes faut-il", "fr"
     )
     assert question_terms("what does it do?") == content_words("what does it do?")  # nothing else
+
+
+def test_the_words_a_question_is_asked_with_go_but_not_from_inside_a_name():
+    kept = without_question_form("what's a t-test in R&D, and how does P{Q}R help?").split()
+    assert kept == ["'", "t-test", "R&D,", "P{Q}R", "help?"]

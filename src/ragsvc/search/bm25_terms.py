@@ -10,6 +10,7 @@ from bm25s.tokenization import Tokenizer
 
 from ragsvc.core.schemas import Chunk
 from ragsvc.text.languages import DEFAULT, analyzer
+from ragsvc.text.terms import without_question_form
 
 Tokens = list[str]  # a text's stemmed BM25 terms
 
@@ -47,7 +48,9 @@ def tokens_of(chunks: list[Chunk]) -> list[Tokens]:
 
 
 def query_terms(query: str, languages: list[str]) -> Tokens:
-    """The question's terms in each language the chunks are in, each term once."""
+    """The question's terms in each language the chunks are in, each term once, without
+    the words it is asked with ("how many", "what do I") when it holds others."""
+    query = without_question_form(query)
     if len(languages) <= 1:
         return tokenize([query], languages[0] if languages else DEFAULT)[0]
     return list(dict.fromkeys(t for lang in languages for t in tokenize([query], lang)[0]))

@@ -22,8 +22,22 @@ def content_words(text: str, language: str = DEFAULT) -> set[str]:
     return numbers | set(words_of.stem([w for w in words if not w[0].isdigit()]))
 
 
+# A word of the question's form, standing alone: not a letter inside "p{q}r" or "t-test"
+_FORM_WORD = re.compile(
+    r"(?<![\w@+/.{}&-])(?:"
+    + "|".join(sorted(map(re.escape, QUESTION_FORM), key=len, reverse=True))
+    + r")(?![\w@+/{}&-])",
+    re.IGNORECASE,
+)
+
+
+def without_question_form(question: str) -> str:
+    """The question without the words it is asked with ("how many", "what do I"); all of it
+    when it holds no other word ("what does it do?")."""
+    asked_about = _FORM_WORD.sub(" ", question)
+    return asked_about if _WORD.search(asked_about) else question
+
+
 def question_terms(question: str, language: str = DEFAULT) -> set[str]:
-    """The question's content words without the words it is asked with (all of them, when
-    it holds no other: "what does it do?")."""
-    asked_about = (w for w in _WORD.findall(question.lower()) if w not in QUESTION_FORM)
-    return content_words(" ".join(asked_about), language) or content_words(question, language)
+    """The question's content words without the words it is asked with."""
+    return content_words(without_question_form(question), language)
