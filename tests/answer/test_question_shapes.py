@@ -17,11 +17,17 @@ from ragsvc.answer.question_shapes import (
     [
         ("What programming language is Hadoop written in?", ["Hadoop"]),
         ("How many parameters does GPT-3 have?", ["GPT-3"]),
-        ("What BLEU score on WMT 2014 English-to-German?", ["BLEU", "WMT", "English-to-German"]),
+        (
+            "What BLEU score on WMT 2014 English-to-German?",
+            ["BLEU", "WMT", "English-to-German", "2014"],
+        ),
         ("Is it tidy? How do the two differ?", []),  # "How" opens a sentence
         ("What's a combiner and when would I use one?", []),
         ("What does 'melting' a dataset mean?", ["melting"]),
         ("What's Hoare's paper about?", ["Hoare"]),
+        ("what's status 418 in this spec?", ["418"]),  # a precise number names something
+        ("critère WCAG 2.2 ?", ["WCAG", "2.2"]),
+        ("5 amps through 2 ohms, and 3,288 TB?", ["TB"]),  # an example's numbers, a count
     ],
 )
 def test_names_are_capitalised_inside_a_sentence_or_quoted(question: str, names: list[str]):

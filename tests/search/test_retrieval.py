@@ -101,6 +101,17 @@ def test_a_query_whose_words_no_chunk_holds_matches_nothing_lexically():
         assert index.lexical_search(query, 5) == []
 
 
+def test_a_name_is_unknown_unless_a_chunk_holds_it_or_spells_it_out():
+    index = build(
+        [
+            ("Link it with the Affero General Public License at no cost.", "text"),
+            ("Tune the radio in the Megahertz range; status 404 means not found.", "text"),
+        ]
+    )
+    names = ["AGPL", "GPL", "MHz", "404", "418", "Hadoop", "LGPL", "kWh"]
+    assert index.unknown(names) == ["418", "Hadoop", "LGPL", "kWh"]
+
+
 @pytest.mark.parametrize(
     ("question", "section"),
     [

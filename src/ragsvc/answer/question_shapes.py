@@ -14,6 +14,9 @@ _COMPARE = re.compile(
 # A name: a capitalised word that does not open the question ("Hadoop"), an acronym or a
 # word with a digit ("GPT-3", "IBM"); quoted terms count too.
 _NAME = re.compile(r"(?<![\w'’])(?:[A-Z][\w]*[A-Z0-9][\w]*|[A-Z][a-z]+)(?:-[\w]+)*")
+# A number precise enough to name something: "status 418", "WCAG 2.2", "RFC 2616" (one or
+# two digits, "5 amps", are as often the question's own example as the documents' words)
+_NUMBER_NAME = re.compile(r"(?<![\w.,])(?:\d+(?:\.\d+)+|\d{3,})(?![\w,]|\.\d)")
 _SENTENCE_START = re.compile(r"(?:^|[.?!:;]\s*)[\"“‘'(]?\s*$")
 _QUOTED = re.compile(r"(?<!\w)[\"“‘']([^\"”’']{2,40})[\"”’'](?!\w)")
 # "section 3.2", "summarise the related work section", "what does the method section say"
@@ -75,14 +78,15 @@ def is_comparison(question: str) -> bool:
 
 
 def names_in(question: str) -> list[str]:
-    """The proper names and quoted terms of a question; a word capitalised because it
-    opens a sentence is not one, nor is "I"."""
+    """The proper names, quoted terms and precise numbers ("418", "2.2") of a question; a
+    word capitalised because it opens a sentence is not one, nor is "I"."""
     found = [
         m.group()
         for m in _NAME.finditer(question)
         if not _SENTENCE_START.search(question[: m.start()]) and m.group() != "I"
     ]
     found += [m.group(1) for m in _QUOTED.finditer(question)]
+    found += _NUMBER_NAME.findall(question)
     return list(dict.fromkeys(found))
 
 

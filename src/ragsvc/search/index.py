@@ -22,6 +22,7 @@ from ragsvc.core.errors import IndexMismatch
 from ragsvc.core.schemas import Chunk
 from ragsvc.search.bm25_terms import Tokens, query_terms, tokens_of
 from ragsvc.search.embedders import Vectors
+from ragsvc.text.abbreviations import spelled_out
 
 Hit = tuple[int, float]  # (chunk id, score)
 
@@ -170,11 +171,14 @@ class SessionIndex:
         return [(ids[int(d)], float(scores[d])) for d in top if scores[d] > 0]
 
     def unknown(self, words: list[str]) -> list[str]:
-        """The words of which no chunk holds any term (stemmed as BM25 stems them)."""
+        """The words of which no chunk holds any term (stemmed as BM25 stems them), nor
+        spells them out ("AGPL" as "Affero General Public License")."""
         if not self.chunks:
             return list(words)
         bm25, _, languages = self._bm25()
-        return [w for w in words if not bm25.get_tokens_ids(query_terms(w, languages))]
+        absent = [w for w in words if not bm25.get_tokens_ids(query_terms(w, languages))]
+        texts = [chunk.text for chunk in self.chunks.values()] if absent else []
+        return [w for w in absent if not spelled_out(w, texts)]
 
     def _bm25(self) -> tuple[bm25s.BM25, list[int], list[str]]:
         """The BM25 scores of the chunks, built from their kept tokens when first needed,
