@@ -140,7 +140,7 @@ $(EVAL_STAMP): $(STAMP)
 	touch $(EVAL_STAMP)
 
 eval: $(EVAL_STAMP)
-	$(BIN)/ragsvc eval ../shared/eval/*.jsonl --pdf-dir ../shared/data --compare
+	$(BIN)/ragsvc eval ../shared/eval/*.jsonl eval/*.jsonl --pdf-dir ../shared/data --compare
 
 BENCH_STAMP := $(VENV)/.bench-installed
 
