@@ -159,3 +159,14 @@ async def test_a_summary_leaves_out_the_fragments_a_forms_opening_is_cut_into():
     result = await ExtractiveGenerator(HashEmbedder()).compose(prompt)
     assert "Request for a certificate of residence" in result
     assert "(Rev. [" not in result and result.count("Form W-12") == 1
+
+
+async def test_a_caption_is_not_the_answer_the_sentence_stating_the_figure_is():
+    text = (
+        "Table 2: BLEU scores of the big model on English-German and English-French. "
+        "The big model reaches 28.4 BLEU on English-German, beating all earlier models."
+    )
+    result = await answer(
+        "What BLEU score does the big model reach on English-German?", source(1, 8, text)
+    )
+    assert result.startswith("The big model reaches 28.4 BLEU")

@@ -104,6 +104,7 @@ class ExtractiveGenerator:
     """
 
     RANK_PRIOR = 0.15  # added as RANK_PRIOR / rank: retrieval's confidence counts a little
+    LABEL_PENALTY = 0.5  # a caption names what answers; it never is one
     QUANTITY_BONUS = 0.2  # for a sentence stating a number, when the question asks for one
     KEEP_WITHIN = 0.85  # keep sentences scoring at least this share of the best one
 
@@ -149,6 +150,7 @@ class ExtractiveGenerator:
         cosine = vectors[1:] @ vectors[0]
         overlap = np.array([self._overlap(question, c) for c in candidates])
         prior = np.array([self.RANK_PRIOR / c.source_n for c in candidates])
+        prior -= np.array([self.LABEL_PENALTY * _is_label(c.text) for c in candidates])
         if asks_for_quantity(question):  # a sentence without a number cannot answer it
             prior += np.array([self.QUANTITY_BONUS * states_quantity(c.own) for c in candidates])
         return cosine + overlap + prior, overlap
@@ -269,6 +271,15 @@ def _with_captions(chosen: list[_Candidate], candidates: list[_Candidate]) -> li
     captions = {c.text: c for c in candidates if CAPTION.match(c.text)}  # one per text
     wanted = [captions.get(c.context) for c in chosen if c.context]
     return list(dict.fromkeys(chosen + [c for c in wanted if c is not None]))
+
+
+# "Figure 3: ...", "Table 2 ...": what a figure or table shows, not what it says
+_LABEL = re.compile(r"^(?:Fig(?:ure|\.)?|Table|Tab\.)\s*(?:\d+|[IVX]+)\b", re.IGNORECASE)
+
+
+def _is_label(sentence: str) -> bool:
+    """A figure's or a table's caption."""
+    return bool(_LABEL.match(sentence))
 
 
 def _not_mentioned(names: tuple[str, ...]) -> str:
