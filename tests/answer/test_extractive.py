@@ -170,3 +170,16 @@ async def test_a_caption_is_not_the_answer_the_sentence_stating_the_figure_is():
         "What BLEU score does the big model reach on English-German?", source(1, 8, text)
     )
     assert result.startswith("The big model reaches 28.4 BLEU")
+
+
+async def test_a_question_asking_what_something_is_prefers_the_defining_sentence():
+    sources = [
+        source(
+            1, 3, "Harbour Dues apply to every ship in the harbour, in or with a cargo product."
+        ),
+        source(2, 9, "Harbour Dues means the fees, keys and papers a ship pays in the harbour."),
+    ]
+    result = await answer("Harbour Dues - what is that", *sources)
+    assert result.startswith("Harbour Dues means")
+    other = await answer("when do Harbour Dues apply?", *sources)
+    assert other.endswith("[1]")  # the same passages, no definition asked for

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ragsvc.answer.question_shapes import (
+    asks_for_definition,
     asks_for_quantity,
     is_comparison,
     is_follow_up,
@@ -79,3 +80,19 @@ def test_follow_ups(question: str, follow_up: bool):
 )
 def test_questions_asking_for_a_number(question: str, quantity: bool):
     assert asks_for_quantity(question) is quantity
+
+
+@pytest.mark.parametrize(
+    ("question", "definition"),
+    [
+        ("what does P{Q}R mean?", True),
+        ("Installation Information - what is that", True),
+        ("what is a combiner?", True),
+        ("qu'est-ce qu'une attestation ?", True),
+        ("how many layers does it have?", False),
+        ("which methods are idempotent?", False),
+        ("how do I hook up the water to the laser tube", False),
+    ],
+)
+def test_questions_asking_what_something_is(question: str, definition: bool):
+    assert asks_for_definition(question) is definition

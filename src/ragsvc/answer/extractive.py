@@ -13,7 +13,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ragsvc.answer.prompts import NOT_FOUND, Prompt
-from ragsvc.answer.question_shapes import asks_for_quantity, is_comparison
+from ragsvc.answer.question_shapes import asks_for_definition, asks_for_quantity, is_comparison
 from ragsvc.search.embedders import Embedder, Vectors
 from ragsvc.text.quantities import states_quantity
 from ragsvc.text.sentences import is_signpost, split_sentences
@@ -96,8 +96,9 @@ class ExtractiveGenerator:
     A sentence scores by its cosine similarity to the question, plus the share of the
     question's content words it holds (not "how", "many", "what do I"), plus a small prior
     for the rank of its source, and a bonus for stating a number when the question asks for
-    one. A sentence asking a question brings the two after it (its answer). Only
-    sentences close to the best one are kept (a weak second sentence mostly cites a wrong
+    one, and for a defining sentence when it asks what something is. A sentence asking a
+    question brings the two after it (its answer). Only sentences close to the best one are
+    kept (a weak second sentence mostly cites a wrong
     page), at most a few and about `max_chars`, from the best one's passage (two passages
     for a comparison), in document order, each with its [n]. When the question names
     something no passage holds, or shares no word with any sentence, it says so plainly.
@@ -106,6 +107,7 @@ class ExtractiveGenerator:
     RANK_PRIOR = 0.15  # added as RANK_PRIOR / rank: retrieval's confidence counts a little
     LABEL_PENALTY = 0.5  # a caption names what answers; it never is one
     QUANTITY_BONUS = 0.2  # for a sentence stating a number, when the question asks for one
+    DEFINITION_BONUS = 0.15  # for a defining sentence, when the question asks what X is
     KEEP_WITHIN = 0.85  # keep sentences scoring at least this share of the best one
 
     def __init__(
@@ -153,6 +155,12 @@ class ExtractiveGenerator:
         prior -= np.array([self.LABEL_PENALTY * _is_label(c.text) for c in candidates])
         if asks_for_quantity(question):  # a sentence without a number cannot answer it
             prior += np.array([self.QUANTITY_BONUS * states_quantity(c.own) for c in candidates])
+        if asks_for_definition(question):  # "X means ...", "X is a ...": the defining sentence
+            defining = [
+                overlap[i] >= 0.5 and bool(_DEFINING.search(c.text))
+                for i, c in enumerate(candidates)
+            ]
+            prior += self.DEFINITION_BONUS * np.array(defining)
         return cosine + overlap + prior, overlap
 
     def _select(
@@ -275,6 +283,14 @@ def _with_captions(chosen: list[_Candidate], candidates: list[_Candidate]) -> li
 
 # "Figure 3: ...", "Table 2 ...": what a figure or table shows, not what it says
 _LABEL = re.compile(r"^(?:Fig(?:ure|\.)?|Table|Tab\.)\s*(?:\d+|[IVX]+)\b", re.IGNORECASE)
+
+
+# how a sentence defines: "X means ...", "is defined as", "refers to", "is a", "désigne"
+_DEFINING = re.compile(
+    r"\b(?:means|mean|is defined as|are defined as|refers? to|denotes|is called|are called"
+    r"|is an?|are an?|désigne|signifie|s['’]entend)\b",
+    re.IGNORECASE,
+)
 
 
 def _is_label(sentence: str) -> bool:

@@ -67,6 +67,22 @@ _QUANTITY = re.compile(
 )
 
 
+# "what does P{Q}R mean?", "Installation Information - what is that", "what is a combiner?"
+_DEFINITION = re.compile(
+    r"\bwhat\s+(?:does|do|is|are)\b.*\b(?:mean|stand for)\b"
+    r"|\bwhat(?:'s|’s| is) (?:that|it)\s*\??\s*$"
+    r"|^\s*what(?:'s|’s|\s+is|\s+are)\s+(?:an?\s+)?[\w'\"“”{}-]+(?:\s+[\w'\"“”{}-]+){0,2}\s*\?*\s*$"
+    r"|\bdefin(?:e|ition of)\b|\bmeaning of\b"
+    r"|\bqu['’]est[- ]ce qu(?:e|['’])|\bque (?:veut dire|signifie)\b",
+    re.IGNORECASE,
+)
+
+
+def asks_for_definition(question: str) -> bool:
+    """Whether the question asks what something is or means: its defining sentence answers."""
+    return bool(_DEFINITION.search(question))
+
+
 def asks_for_quantity(question: str) -> bool:
     """Whether the question asks how many, how much or what value: a number answers it."""
     return bool(_QUANTITY.search(question))
