@@ -183,3 +183,11 @@ async def test_a_question_asking_what_something_is_prefers_the_defining_sentence
     assert result.startswith("Harbour Dues means")
     other = await answer("when do Harbour Dues apply?", *sources)
     assert other.endswith("[1]")  # the same passages, no definition asked for
+
+
+async def test_a_contents_line_or_an_outline_is_never_the_answer():
+    contents = "10.4.5 404 Not Found ........ 66 10.4.11 410 Gone ........ 68"
+    outline = "Outline: 1 Harbours; 2 Ships; 3 Tides."
+    text = f"{contents}\n\n{outline}\n\nA 404 means the harbour master found no such ship."
+    result = await answer("What does a 404 mean for ships in the harbour?", source(1, 2, text))
+    assert result == "A 404 means the harbour master found no such ship. [1]"

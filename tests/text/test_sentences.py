@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from ragsvc.text.sentences import is_signpost, split_sentences, without_signposts
+from ragsvc.text.sentences import is_contents, is_signpost, split_sentences, without_signposts
 
 
 def test_sentences_do_not_split_after_abbreviations():
@@ -65,3 +65,17 @@ def test_signposts_are_left_out_unless_nothing_else_is_left():
     assert without_signposts(only) == only
     plain = "Gulls nest on cliffs.\n\nTerns fly south."
     assert without_signposts(plain) == plain  # nothing left out: the text as it was
+
+
+@pytest.mark.parametrize(
+    ("sentence", "contents"),
+    [
+        ("1.4 Overall Operation ........................ 12", True),
+        ("3.2 Tides . . . . . . 7", True),
+        ("Outline: Introduction; Harbours; Ships.", True),
+        ("The outline of the harbour is drawn on page 3.", False),
+        ("Gauges drift... then settle.", False),
+    ],
+)
+def test_contents_lines_and_outlines_list_sections(sentence: str, contents: bool):
+    assert is_contents(sentence) is contents

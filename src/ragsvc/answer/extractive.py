@@ -16,7 +16,7 @@ from ragsvc.answer.prompts import NOT_FOUND, Prompt
 from ragsvc.answer.question_shapes import asks_for_definition, asks_for_quantity, is_comparison
 from ragsvc.search.embedders import Embedder, Vectors
 from ragsvc.text.quantities import states_quantity
-from ragsvc.text.sentences import is_signpost, split_sentences
+from ragsvc.text.sentences import is_contents, is_signpost, split_sentences
 from ragsvc.text.table_rows import CAPTION, is_row, row_values
 from ragsvc.text.terms import content_words, question_terms
 
@@ -45,7 +45,7 @@ async def words(text: str) -> AsyncIterator[str]:
 def _quotable(text: str) -> tuple[str, ...]:
     """The sentences of a passage worth quoting, without the paper's own reference marks."""
     sentences = (_PAPER_REFERENCE.sub("", s) for s in split_sentences(text))
-    return tuple(s for s in sentences if len(s) >= 20 and not is_signpost(s))
+    return tuple(s for s in sentences if len(s) >= 20 and not is_signpost(s) and not is_contents(s))
 
 
 class _VectorMemo:

@@ -41,6 +41,15 @@ def split_sentences(text: str) -> list[str]:
     return [s for s in sentences if s]
 
 
+# A table of contents' line ("1.4 Overall Operation ........ 12") or a card's outline
+_CONTENTS = re.compile(r"(?:\.\s?){4,}|^Outline: ")
+
+
+def is_contents(sentence: str) -> bool:
+    """Whether a sentence lists sections (a contents line, an outline): never an answer."""
+    return bool(_CONTENTS.search(sentence))
+
+
 def is_signpost(sentence: str) -> bool:
     """Whether a sentence is about the paper's own layout ("Section 5 has ...")."""
     return bool(_SIGNPOST.search(sentence))
