@@ -6,7 +6,14 @@ from __future__ import annotations
 
 import pytest
 
-from ragsvc.answer.prompts import NOT_FOUND, SYSTEM, Prompt, says_not_found
+from ragsvc.answer.prompts import (
+    MESSAGE_OVERHEAD,
+    NOT_FOUND,
+    SYSTEM,
+    Prompt,
+    fitted,
+    says_not_found,
+)
 from ragsvc.core.clock import now
 from ragsvc.core.schemas import Source, Turn
 
@@ -39,3 +46,30 @@ def test_messages_number_the_sources_and_replay_the_turns():
     assert [m["role"] for m in messages] == ["system", "user", "assistant", "user"]
     assert "[1] owls.pdf, page 3:\nOwls hunt." in messages[0]["content"]
     assert messages[-1]["content"] == "When?"
+
+
+def words(text: str) -> int:
+    return len(text.split())
+
+
+def test_a_prompt_is_fitted_oldest_turns_first_then_last_sources_then_text():
+    sources = [
+        Source(n=n, document_id="d", filename="o.pdf", page=n, score=1.0, text="owl " * 50)
+        for n in (1, 2)
+    ]
+    history = [
+        Turn(question="old " * 20, answer="older " * 20, at=now()),
+        Turn(question="q", answer="a", at=now()),
+    ]
+    prompt = Prompt("What do owls do?", sources, history)
+    full = sum(words(m["content"]) + MESSAGE_OVERHEAD for m in prompt.messages)
+    assert fitted(prompt, words, full) == prompt  # it fits: unchanged
+    no_old_turn = fitted(prompt, words, full - 40)
+    assert no_old_turn.history == history[1:] and no_old_turn.sources == sources
+    one_source = fitted(prompt, words, full - 40 - 2 * MESSAGE_OVERHEAD - 40 - 50)
+    assert one_source.history == [] and [s.n for s in one_source.sources] == [1]
+    empty = Prompt(prompt.question, [sources[0].model_copy(update={"text": ""})])
+    budget = sum(words(m["content"]) + MESSAGE_OVERHEAD for m in empty.messages) + 20
+    cut = fitted(prompt, words, budget)
+    assert sum(words(m["content"]) + MESSAGE_OVERHEAD for m in cut.messages) <= budget
+    assert cut.sources[0].text and sources[0].text.startswith(cut.sources[0].text)

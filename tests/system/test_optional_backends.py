@@ -72,6 +72,22 @@ def test_in_process_llama_streams_an_answer(tmp_path: Path):
     assert done["answer"].strip()
 
 
+def test_in_process_llama_answers_when_the_sources_outgrow_its_context(tmp_path: Path):
+    need("llama_cpp")
+    long_pages = [" ".join([page] * 40) for page in PAGES]  # ~2,500 characters a page
+    settings = Settings(
+        data_dir=tmp_path / "data", generator="llama", llm_max_tokens=40, llama_context=512
+    )
+    with serving_in_thread(create_app(settings)) as base:
+        up = httpx.post(f"{base}/upload", files={"files": ("k.pdf", make_pdf(long_pages))})
+        headers = {"Authorization": f"Bearer {up.json()['token']}"}
+        question = {"question": "How many layers does the encoder stack have?"}
+        reply = httpx.post(f"{base}/ask", json=question, headers=headers, timeout=120)
+    assert reply.status_code == 200, reply.text
+    done = json.loads(parse_sse(reply.text)[-1]["data"])
+    assert parse_sse(reply.text)[-1]["event"] == "done" and done["answer"].strip()
+
+
 @pytest.fixture
 def llama_server(tmp_path: Path) -> Iterator[str]:
     need("llama_cpp")

@@ -13,7 +13,7 @@ import anyio
 import httpx
 import openai
 
-from ragsvc.answer.prompts import Prompt
+from ragsvc.answer.prompts import Prompt, fitted
 from ragsvc.core.errors import BackendUnavailable
 from ragsvc.core.schemas import Usage
 
@@ -70,6 +70,10 @@ class LlamaGenerator:
                     yield piece
 
     def _start(self, prompt: Prompt) -> Iterator[Any]:
+        # The context holds the prompt and the answer: a longer prompt would be refused
+        # ("Requested tokens exceed context window"), so it is fitted first.
+        budget = self._llm.n_ctx() - self._sampling.max_tokens
+        prompt = fitted(prompt, self._tokens, budget)
         return iter(
             self._llm.create_chat_completion(
                 messages=prompt.messages,
@@ -78,6 +82,9 @@ class LlamaGenerator:
                 temperature=self._sampling.temperature,
             )
         )
+
+    def _tokens(self, text: str) -> int:
+        return len(self._llm.tokenize(text.encode(), add_bos=False))
 
 
 def _delta_content(chunk: object) -> str:

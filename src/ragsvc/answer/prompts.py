@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 
 from ragsvc.core.schemas import Source, Turn
 
@@ -50,3 +51,26 @@ class Prompt:
             messages.append({"role": "assistant", "content": turn.answer})
         messages.append({"role": "user", "content": self.question})
         return messages
+
+
+# What a chat template adds around each message's content, in tokens (SmolLM2's adds 5)
+MESSAGE_OVERHEAD = 8
+
+
+def fitted(prompt: Prompt, tokens: Callable[[str], int], budget: int) -> Prompt:
+    """The prompt within `budget` tokens, as `tokens` counts them: the oldest turns go
+    first, then the last sources, then the end of the one source left."""
+
+    def size(p: Prompt) -> int:
+        return sum(tokens(m["content"]) + MESSAGE_OVERHEAD for m in p.messages)
+
+    while size(prompt) > budget and prompt.history:
+        prompt = replace(prompt, history=prompt.history[1:])
+    while size(prompt) > budget and len(prompt.sources) > 1:
+        prompt = replace(prompt, sources=prompt.sources[:-1])
+    while (over := size(prompt) - budget) > 0 and prompt.sources and prompt.sources[0].text:
+        first = prompt.sources[0]
+        per_token = len(first.text) / max(1, tokens(first.text))
+        text = first.text[: max(0, len(first.text) - int(over * per_token) - 1)]
+        prompt = replace(prompt, sources=[first.model_copy(update={"text": text})])
+    return prompt
