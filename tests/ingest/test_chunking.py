@@ -19,8 +19,11 @@ from ragsvc.pdf.parsed import Block
 
 
 def test_line_end_hyphenation_is_repaired_but_real_hyphens_stay():
-    text = "The trans-\nformer uses self-\nattention with GPT-\n4 style inputs."
-    assert clean_page_text(text) == "The transformer uses selfattention with GPT- 4 style inputs."
+    text = "The trans-\nformer uses self-\nattention with GPT-\n4 inputs, as the Berkeley-\nParser."
+    assert clean_page_text(text) == (
+        "The transformer uses selfattention with GPT-4 inputs, as the Berkeley-Parser."
+    )
+    assert clean_page_text("a list -\nItem two") == "a list - Item two"  # a dash, not a break
 
 
 def test_lines_unwrap_and_paragraphs_stay():

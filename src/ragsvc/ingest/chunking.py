@@ -21,6 +21,8 @@ from ragsvc.text.table_rows import CAPTION
 # Written to start with the "-" (the letters around it are lookarounds): a pattern that
 # starts with a literal is searched for as one, several times faster on a paper.
 _HYPHEN_BREAK = re.compile(r"(?<=\w)-\s*\n\s*(?=[a-z])")
+# ... and "Berkeley-\nParser", "GPT-\n4": the hyphen stays, the break goes
+_HYPHEN_KEPT = re.compile(r"(?<=\w)-[ \t]*\n[ \t]*(?=[A-Z0-9])")
 # Line breaks, runs of blanks and single tabs or no-break spaces, each becoming one space,
 # in one pass: a lone space is left alone (it is already what the run becomes).
 _BLANKS = re.compile(r"[ \t\u00a0\n]{2,}|[\t\u00a0\n]")
@@ -32,7 +34,7 @@ MIN_PASSAGE = 120  # characters; shorter passages are folded into a neighbour
 
 def clean_page_text(text: str) -> str:
     """Repair line-end hyphenation and unwrap lines, keeping blank-line paragraph breaks."""
-    text = _HYPHEN_BREAK.sub("", text)
+    text = _HYPHEN_KEPT.sub("-", _HYPHEN_BREAK.sub("", text))
     paragraphs = _PARAGRAPH_BREAK.split(text)
     unwrapped = (_BLANKS.sub(" ", p).strip() for p in paragraphs)
     return "\n\n".join(p for p in unwrapped if p)
