@@ -60,6 +60,18 @@ def test_bibliography_entries_are_weighted_down():
     assert top_pages(index, question, 2, mmr=1.0) == [2, 1]
 
 
+def test_a_table_of_contents_is_weighted_down_like_a_bibliography():
+    contents = (
+        "1 Harbour tides and gauges .......... 3\n2 Tide gauges at dawn .......... 5\n"
+        "3 Gauges in storms .......... 7"
+    )
+    text = "Tide gauges in the harbour drift at dawn."
+    index = build([(contents, "text"), (text, "text")])
+    question = "tide gauges in the harbour at dawn"
+    assert [h[0] for h in fuse([index.lexical_search(question, 2)])] == [0, 1]
+    assert top_pages(index, question, 2, mmr=1.0) == [2, 1]
+
+
 def test_a_global_question_puts_first_the_card_of_the_document_it_matches_best():
     documents = {
         "a": ("Tidy harbour notes.", ["Gauges sat on the harbour floor.", "Gulls nest in spring."]),

@@ -8,6 +8,8 @@ Global questions ("what is this paper about?") put each document's card first.
 
 from __future__ import annotations
 
+import re
+
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Literal
@@ -22,6 +24,8 @@ from ragsvc.search.index import Hit, SessionIndex
 RRF_K = 60
 MMR_POOL = 30  # fused hits that diversification chooses from
 DOCUMENT_EVIDENCE = 3  # a document's best hits that tell how well it matches a question
+# a contents page's dot leaders: "1.4 Overall Operation ........ 12" (several in a chunk)
+_DOT_LEADERS = re.compile(r"(?:(?:\.\s?){4,}.*){3}", re.DOTALL)
 REFERENCES_WEIGHT = 0.5  # bibliography entries match many words yet rarely answer anything
 Mode = Literal["hybrid", "dense", "bm25"]
 
@@ -66,7 +70,7 @@ def rank(index: SessionIndex, query: Query, vectors: Vectors) -> list[Retrieved]
     """Blocking part of `retrieve` (`vectors` embed `query.texts`): search, fuse, filter,
     diversify, and put the cards first for a global question."""
     fused = [
-        (cid, score * (REFERENCES_WEIGHT if index.chunks[cid].kind == "references" else 1.0))
+        (cid, score * _weight(index.chunks[cid]))
         for cid, score in fuse(_rankings(index, query, vectors))
         if query.wants(index.chunks[cid])
     ]
@@ -77,6 +81,13 @@ def rank(index: SessionIndex, query: Query, vectors: Vectors) -> list[Retrieved]
     if query.global_question:
         fused = _cards_first(index, query, fused, relevance)
     return [Retrieved(index.chunks[cid], score) for cid, score in fused[: query.top_k]]
+
+
+def _weight(chunk: Chunk) -> float:
+    """Bibliography entries and tables of contents match many words yet rarely answer."""
+    if chunk.kind == "references" or _DOT_LEADERS.search(chunk.text):
+        return REFERENCES_WEIGHT
+    return 1.0
 
 
 def _rankings(index: SessionIndex, query: Query, vectors: Vectors) -> list[list[Hit]]:
