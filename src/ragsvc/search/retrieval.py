@@ -9,7 +9,6 @@ Global questions ("what is this paper about?") put each document's card first.
 from __future__ import annotations
 
 import re
-
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Literal
