@@ -70,6 +70,9 @@ def test_a_table_of_contents_is_weighted_down_like_a_bibliography():
     question = "tide gauges in the harbour at dawn"
     assert [h[0] for h in fuse([index.lexical_search(question, 2)])] == [0, 1]
     assert top_pages(index, question, 2, mmr=1.0) == [2, 1]
+    ellipsis = "Tide gauges in the harbour drift at dawn .... and at dusk."
+    prose = build([(ellipsis, "text"), ("Gauges drift in storms.", "text")])
+    assert top_pages(prose, question, 2, mmr=1.0) == [1, 2]  # one ellipsis is not contents
 
 
 def test_a_global_question_puts_first_the_card_of_the_document_it_matches_best():

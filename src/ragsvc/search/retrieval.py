@@ -23,8 +23,9 @@ from ragsvc.search.index import Hit, SessionIndex
 RRF_K = 60
 MMR_POOL = 30  # fused hits that diversification chooses from
 DOCUMENT_EVIDENCE = 3  # a document's best hits that tell how well it matches a question
-# a contents page's dot leaders: "1.4 Overall Operation ........ 12" (several in a chunk)
-_DOT_LEADERS = re.compile(r"(?:(?:\.\s?){4,}.*){3}", re.DOTALL)
+# a contents page's dot leaders: "1.4 Overall Operation ........ 12"
+_DOT_LEADER = re.compile(r"(?:\.\s?){4,}")
+CONTENTS_SHARE = 0.15  # of a chunk's characters in dot leaders: a table of contents
 REFERENCES_WEIGHT = 0.5  # bibliography entries match many words yet rarely answer anything
 Mode = Literal["hybrid", "dense", "bm25"]
 
@@ -84,7 +85,8 @@ def rank(index: SessionIndex, query: Query, vectors: Vectors) -> list[Retrieved]
 
 def _weight(chunk: Chunk) -> float:
     """Bibliography entries and tables of contents match many words yet rarely answer."""
-    if chunk.kind == "references" or _DOT_LEADERS.search(chunk.text):
+    leaders = sum(len(m.group()) for m in _DOT_LEADER.finditer(chunk.text))
+    if chunk.kind == "references" or leaders >= CONTENTS_SHARE * len(chunk.text):
         return REFERENCES_WEIGHT
     return 1.0
 
