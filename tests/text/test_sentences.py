@@ -5,7 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from ragsvc.text.sentences import is_contents, is_signpost, split_sentences, without_signposts
+from ragsvc.text.sentences import (
+    is_contents,
+    is_signpost,
+    is_table_of_contents,
+    split_sentences,
+    without_signposts,
+)
 
 
 def test_sentences_do_not_split_after_abbreviations():
@@ -79,3 +85,9 @@ def test_signposts_are_left_out_unless_nothing_else_is_left():
 )
 def test_contents_lines_and_outlines_list_sections(sentence: str, contents: bool):
     assert is_contents(sentence) is contents
+
+
+def test_a_passage_mostly_of_dot_leaders_is_a_table_of_contents():
+    contents = "1 Tides .......... 3\n2 Gauges .......... 5\n3 Storms .......... 7"
+    assert is_table_of_contents(contents)
+    assert not is_table_of_contents("Gauges drift at dawn .... and at dusk, in every storm.")

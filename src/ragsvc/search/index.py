@@ -177,8 +177,7 @@ class SessionIndex:
             return list(words)
         bm25, _, languages = self._bm25()
         absent = [w for w in words if not bm25.get_tokens_ids(query_terms(w, languages))]
-        texts = [chunk.text for chunk in self.chunks.values()] if absent else []
-        return [w for w in absent if not spelled_out(w, texts)]
+        return [w for w in absent if not spelled_out(w, (c.text for c in self.chunks.values()))]
 
     def _bm25(self) -> tuple[bm25s.BM25, list[int], list[str]]:
         """The BM25 scores of the chunks, built from their kept tokens when first needed,

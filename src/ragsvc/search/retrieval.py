@@ -8,7 +8,6 @@ Global questions ("what is this paper about?") put each document's card first.
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Literal
@@ -19,13 +18,11 @@ from ragsvc.core.quick_threads import run_quick
 from ragsvc.core.schemas import Chunk
 from ragsvc.search.embedders import Embedder, Vectors, embed_queries
 from ragsvc.search.index import Hit, SessionIndex
+from ragsvc.text.sentences import is_table_of_contents
 
 RRF_K = 60
 MMR_POOL = 30  # fused hits that diversification chooses from
 DOCUMENT_EVIDENCE = 3  # a document's best hits that tell how well it matches a question
-# a contents page's dot leaders: "1.4 Overall Operation ........ 12"
-_DOT_LEADER = re.compile(r"(?:\.\s?){4,}")
-CONTENTS_SHARE = 0.15  # of a chunk's characters in dot leaders: a table of contents
 REFERENCES_WEIGHT = 0.5  # bibliography entries match many words yet rarely answer anything
 Mode = Literal["hybrid", "dense", "bm25"]
 
@@ -85,8 +82,7 @@ def rank(index: SessionIndex, query: Query, vectors: Vectors) -> list[Retrieved]
 
 def _weight(chunk: Chunk) -> float:
     """Bibliography entries and tables of contents match many words yet rarely answer."""
-    leaders = sum(len(m.group()) for m in _DOT_LEADER.finditer(chunk.text))
-    if chunk.kind == "references" or leaders >= CONTENTS_SHARE * len(chunk.text):
+    if chunk.kind == "references" or is_table_of_contents(chunk.text):
         return REFERENCES_WEIGHT
     return 1.0
 

@@ -6,6 +6,7 @@ mention, though no word of theirs is "AGPL"."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 _LETTERS = re.compile(r"[A-Za-z]{2,6}")
 # words between the initials that an expansion may skip: "Bureau of Labor Statistics"
@@ -25,7 +26,8 @@ def long_forms(name: str) -> re.Pattern[str] | None:
     return re.compile(rf"\b{re.escape(name[0])}\w*{inside}\w*", re.IGNORECASE)
 
 
-def spelled_out(name: str, texts: list[str]) -> bool:
-    """Whether some text spells out the abbreviation `name`."""
+def spelled_out(name: str, texts: Iterable[str]) -> bool:
+    """Whether some text spells out the abbreviation `name` (texts are read only for a name
+    that looks like one)."""
     pattern = long_forms(name)
     return pattern is not None and any(pattern.search(text) for text in texts)

@@ -6,6 +6,7 @@ them; what is embedded and BM25-indexed leaves the signposts out."""
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]?\s+(?=[\"'(\[]?[A-Z0-9])")
 _ABBREVIATIONS = (
@@ -41,13 +42,24 @@ def split_sentences(text: str) -> list[str]:
     return [s for s in sentences if s]
 
 
-# A table of contents' line ("1.4 Overall Operation ........ 12") or a card's outline
-_CONTENTS = re.compile(r"(?:\.\s?){4,}|^Outline: ")
+# A table of contents' dot leader: "1.4 Overall Operation ........ 12"
+_DOT_LEADER = re.compile(r"(?:\.\s?){4,}")
+CONTENTS_SHARE = 0.15  # of a passage's characters in dot leaders: a table of contents
+# Passages searches keep ranking are judged once (their texts are the index's own strings)
+MEMO_PASSAGES = 4_096
 
 
 def is_contents(sentence: str) -> bool:
-    """Whether a sentence lists sections (a contents line, an outline): never an answer."""
-    return bool(_CONTENTS.search(sentence))
+    """Whether a sentence lists sections (a contents line, a card's outline): never an
+    answer."""
+    return sentence.startswith("Outline: ") or bool(_DOT_LEADER.search(sentence))
+
+
+@lru_cache(maxsize=MEMO_PASSAGES)
+def is_table_of_contents(text: str) -> bool:
+    """Whether a passage is a table of contents: a sixth or so of it in dot leaders."""
+    leaders = sum(len(m.group()) for m in _DOT_LEADER.finditer(text))
+    return leaders >= CONTENTS_SHARE * len(text)
 
 
 def is_signpost(sentence: str) -> bool:
