@@ -16,7 +16,13 @@ import pytest
 from ragsvc.core.config import Settings
 from tests.support.apps import app_client
 from tests.support.pdfs import make_pdf
-from tests.support.services import TEST_POSTGRES, TEST_REDIS, unavailable
+from tests.support.services import (
+    REDIS_SERVER,
+    TEST_POSTGRES,
+    claim_redis_database,
+    clear_redis_database,
+    unavailable,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -39,23 +45,29 @@ def browser() -> Iterator[object]:
         yield instance
 
 
-@pytest.fixture
-def redis_url() -> Iterator[str]:
-    """A Redis database of the tests' own (emptied after the test); unavailable if no Redis
-    answers."""
+@pytest.fixture(scope="session")
+def redis_database() -> Iterator[str]:
+    """A Redis database this run claimed, empty when claimed (other programs share the
+    server); unavailable if no Redis answers or none is free."""
     import redis
 
-    client = redis.Redis.from_url(TEST_REDIS, socket_connect_timeout=1)
     try:
-        client.ping()
+        url = claim_redis_database(uuid.uuid4().hex)
     except redis.RedisError as exc:
-        client.close()
-        unavailable(f"no Redis at {TEST_REDIS}: {exc}", "set RAGSVC_TEST_REDIS_URL")
+        unavailable(f"no Redis at {REDIS_SERVER}: {exc}", "set RAGSVC_TEST_REDIS_SERVER")
+    if url is None:
+        unavailable(f"no empty Redis database at {REDIS_SERVER} to claim")
     try:
-        yield TEST_REDIS
+        yield url
     finally:
-        client.flushdb()
-        client.close()
+        clear_redis_database(url, keep_claim=False)
+
+
+@pytest.fixture
+def redis_url(redis_database: str) -> Iterator[str]:
+    """The run's Redis database, emptied after the test (but for the run's claim)."""
+    yield redis_database
+    clear_redis_database(redis_database)
 
 
 @pytest.fixture
