@@ -61,3 +61,10 @@ def test_plain_text_lines_carry_the_request_id_too(tmp_path):
     finally:
         REQUEST_ID.reset(reset)
     assert stream.getvalue() == "DEBUG ragsvc.test [trace-7] details\n"
+
+
+def test_uvicorn_writes_no_access_line_of_its_own():
+    # uvicorn's httptools protocol logs a request whenever this logger has a handler, and its
+    # line holds the query string, where GET /ask carries the question.
+    configure_logging(Settings(), io.StringIO())
+    assert not logging.getLogger("uvicorn.access").hasHandlers()
