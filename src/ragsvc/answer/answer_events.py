@@ -89,14 +89,15 @@ async def final_answer(events: AsyncIterator[AnswerEvent]) -> DoneEvent:
 
 
 def answer_work(events: AsyncIterator[AnswerEvent]) -> Work[AnswerEvent]:
-    """Background work writing an answer's events to its log; marks abandoned answers."""
+    """Background work writing an answer's events to its log; an answer cancelled ends with
+    why: abandoned by its clients, or stopped by a shutdown (`entry.stopped_by`)."""
 
     async def work(entry: EventLog[AnswerEvent]) -> None:
         try:
             async for event in events:
                 entry.append(event)
         except anyio.get_cancelled_exc_class():
-            entry.append(FailedEvent(AnswerAbandoned().problem()))
+            entry.append(FailedEvent(problem_of(entry.stopped_by or AnswerAbandoned())))
             raise
         except Exception as exc:  # recording the turn failed, say: the stream still ends
             entry.append(FailedEvent(failure_problem(exc)))

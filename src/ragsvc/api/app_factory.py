@@ -33,6 +33,7 @@ from ragsvc.core.config import Settings
 from ragsvc.core.orphans import SUPERVISOR_PID, exit_with
 from ragsvc.runtime.app_state import AppState
 from ragsvc.runtime.backends import Backends, make_backends
+from ragsvc.runtime.draining import drain_on_signals
 from ragsvc.runtime.logging_setup import configure_logging
 
 log = logging.getLogger(__name__)
@@ -95,7 +96,9 @@ def _lifespan(settings: Settings, backends: Backends | None) -> Lifespan:
                 tasks.start_soon(_purge_expired_sessions, built)
                 tasks.start_soon(state.answers.run, tasks)
                 tasks.start_soon(state.ingests.run, tasks)
-                yield {SERVER_LIMITS: ServerLimits.of(settings)}  # for GuardedHttpProtocol
+                tasks.start_soon(state.drain.run, state.answers, [state.ingests])
+                with drain_on_signals(state.drain):
+                    yield {SERVER_LIMITS: ServerLimits.of(settings)}  # for GuardedHttpProtocol
                 tasks.cancel_scope.cancel()
         finally:
             await state.aclose()

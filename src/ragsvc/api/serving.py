@@ -28,6 +28,7 @@ from ragsvc.core.errors import problem
 
 log = logging.getLogger(__name__)
 SERVER_LIMITS = "ragsvc_server_limits"  # key of the lifespan state
+DRAIN_MARGIN_S = 5
 MIN_BODY_RATE = 64 * 1024  # bytes/s a body must keep up, beyond RAGSVC_BODY_TIMEOUT_S
 
 
@@ -54,6 +55,9 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         "log_config": None,
         "proxy_headers": bool(settings.trusted_proxies),
         "forwarded_allow_ips": ",".join(settings.trusted_proxies) or None,
+        # Answers in flight end by themselves at RAGSVC_DRAIN_S (runtime/draining.py); past
+        # a few seconds more, uvicorn cancels whatever request still holds a connection.
+        "timeout_graceful_shutdown": settings.drain_s + DRAIN_MARGIN_S,
     }
 
 

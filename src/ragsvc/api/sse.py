@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from sse_starlette import EventSourceResponse, ServerSentEvent
-from sse_starlette.sse import SendTimeoutError
+from sse_starlette.sse import AppStatus, SendTimeoutError
 from starlette.types import Receive, Scope, Send
 
 from ragsvc.core.config import Settings
@@ -20,6 +20,9 @@ from ragsvc.streams.event_codec import encode_event
 from ragsvc.streams.events import AnswerEvent, IngestEvent
 
 log = logging.getLogger(__name__)
+# sse-starlette cancels every stream the moment uvicorn is told to exit, cutting answers in
+# flight mid-body; ragsvc drains instead (runtime/draining.py) and ends its streams itself.
+AppStatus.disable_automatic_graceful_drain()  # type: ignore[no-untyped-call]
 WRITE_BYTES = 64 * 1024  # most a batch of frames puts into one write
 ANSWER_ID_HEADER = "X-Answer-Id"  # names the answer a stream (or a JSON answer) belongs to
 DOCUMENT_ID_HEADER = "X-Document-Id"  # names the document whose ingestion a stream follows

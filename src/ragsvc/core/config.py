@@ -130,6 +130,12 @@ class Settings(BaseSettings):
     queue_wait_s: float = Field(
         600, gt=0, description="how long a queued upload waits for a worker before it fails"
     )
+    drain_s: float = Field(
+        30,
+        ge=0,
+        description="on SIGTERM, how long answers in flight may go on before they end with "
+        "an error event saying to ask again",
+    )
     heartbeat_s: float = Field(15, gt=0)
     resume_window_s: float = Field(120, gt=0, description="answers kept for Last-Event-ID")
     resume_grace_s: float = Field(5, ge=0, description="wait for a reconnect before cancelling")

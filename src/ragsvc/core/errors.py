@@ -138,6 +138,15 @@ class Overloaded(RagError):
         super().__init__(detail, headers={"Retry-After": "2"})
 
 
+class ShuttingDown(RagError):
+    """This process is draining (SIGTERM): no new work; what runs past the drain time ends."""
+
+    status, slug, title = 503, "shutting-down", "Server shutting down"
+
+    def __init__(self, detail: str = "this server is shutting down; ask again") -> None:
+        super().__init__(detail, headers={"Retry-After": "1"})
+
+
 class WorkLost(RagError):
     status, slug, title = 503, "generation-lost", "The work was lost"
 

@@ -18,6 +18,7 @@ from ragsvc.ingest.progress import IngestProgress
 from ragsvc.ingest.steps import IngestOptions
 from ragsvc.ingest.uploads import Uploads
 from ragsvc.runtime.backends import Backends, make_ingest_queue, shared_redis
+from ragsvc.runtime.draining import Drain
 from ragsvc.runtime.metrics import Metrics
 from ragsvc.sessions.lifecycle import SessionOptions, Sessions
 from ragsvc.sessions.rate_limits import RateLimiter
@@ -42,6 +43,7 @@ class AppState:
     answers: LogHub[AnswerEvent]  # answers being streamed, resumable with Last-Event-ID
     ingests: LogHub[IngestEvent]  # documents being ingested in the background
     metrics: Metrics
+    drain: Drain  # SIGTERM: no new work, work in flight given RAGSVC_DRAIN_S
     redis: Redis | None = None  # shared by replicas (RAGSVC_REDIS_URL); owned here
     queue: IngestQueue | None = None  # RAGSVC_INGEST_QUEUE=redis; owned here
 
@@ -78,6 +80,7 @@ class AppState:
             answers=answers,
             ingests=ingests,
             metrics=metrics,
+            drain=Drain(settings.drain_s),
             redis=redis,
             queue=queue,
         )

@@ -24,6 +24,7 @@ class EventLog(Generic[E]):
     finished_at: float | None = None
     followers: int = 0
     scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
+    stopped_by: Exception | None = None  # why the hub cancelled the work, if it did
     _changed: anyio.Event = field(default_factory=anyio.Event)
 
     @property

@@ -33,7 +33,7 @@ from typing import Generic, Protocol, TypeVar
 import anyio
 from anyio.abc import TaskGroup
 
-from ragsvc.core.errors import Overloaded, TooMuchInProgress
+from ragsvc.core.errors import Overloaded, ShuttingDown, TooMuchInProgress
 from ragsvc.streams.event_log import EventLog, Located, Work
 
 log = logging.getLogger(__name__)
@@ -78,6 +78,7 @@ class LogHub(Generic[E]):
         self._running: Counter[str] = Counter()  # per owner
         self._reserved: Counter[str] = Counter()  # per owner
         self._tasks: TaskGroup | None = None
+        self._closed = False  # draining: no new work
 
     @property
     def running(self) -> int:
@@ -98,6 +99,8 @@ class LogHub(Generic[E]):
         """Room for `count` more pieces of `owner`'s work, held until the block ends (work
         started meanwhile counts as running); 429 or 503 problems when there is none. With
         copies in Redis, the session's work running on other replicas counts too."""
+        if self._closed:
+            raise ShuttingDown()
         limits = self._limits
         running = self._running[owner]
         if self._copies is not None:  # every replica's, this one's included once copied
@@ -136,6 +139,18 @@ class LogHub(Generic[E]):
             await copies.publish(entry)
         except Exception:  # the work and this replica's clients go on without the copy
             log.warning("could not copy the event log %s to Redis", entry.key, exc_info=True)
+
+    def close(self) -> None:
+        """Take no new work (a reservation is refused with 503); running work goes on."""
+        self._closed = True
+
+    def stop_running(self, reason: Exception) -> int:
+        """Cancel every piece of work still running, telling it `reason`; how many."""
+        running = [entry for entry in self._logs.values() if not entry.finished]
+        for entry in running:
+            entry.stopped_by = reason
+            entry.scope.cancel()
+        return len(running)
 
     def find(self, key: str, owner: str) -> EventLog[E] | None:
         """The log, if it is still kept and belongs to this session."""
