@@ -133,8 +133,8 @@ class Settings(BaseSettings):
     drain_s: float = Field(
         30,
         ge=0,
-        description="on SIGTERM, how long answers in flight may go on before they end with "
-        "an error event saying to ask again",
+        description="on SIGTERM, how long answers and background ingests in flight may go "
+        "on before they are stopped (an answer ends with an error event saying to ask again)",
     )
     heartbeat_s: float = Field(15, gt=0)
     resume_window_s: float = Field(120, gt=0, description="answers kept for Last-Event-ID")

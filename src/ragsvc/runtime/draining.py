@@ -2,10 +2,10 @@
 
 On SIGTERM (a rolling update, a scale-down, a node drain) or SIGINT the process drains:
 `/readyz` answers 503 at once, no new answer or background ingest starts (503
-`shutting-down`), answers in flight go on for up to RAGSVC_DRAIN_S, and whatever still runs
-then ends: an answer with an `error` event saying to ask again, an ingest cancelled. uvicorn
-meanwhile stops accepting connections and waits for the open ones, which then end too, so the
-process exits within the drain time and a few seconds.
+`shutting-down`), answers and background ingests in flight go on for up to RAGSVC_DRAIN_S,
+and whatever still runs then ends: an answer with an `error` event saying to ask again, an
+ingest cancelled. uvicorn meanwhile stops accepting connections and waits for the open ones,
+which then end too, so the process exits within the drain time and a few seconds.
 """
 
 from __future__ import annotations
@@ -54,15 +54,14 @@ class Drain:
             log.info("draining: no new work; work in flight has %.0f s to finish", self.seconds)
             self._begun.set()
 
-    async def run(self, answers: Hub, background: Sequence[Hub]) -> None:
-        """Once begun: close every hub to new work, wait for the answers in flight (up to the
-        drain time), then stop what still runs, answers and background work alike."""
+    async def run(self, hubs: Sequence[Hub]) -> None:
+        """Once begun: close every hub to new work, wait for the work in flight (answers,
+        background ingests) up to the drain time, then stop what still runs."""
         await self._begun.wait()
-        hubs = (answers, *background)
         for hub in hubs:
             hub.close()
         with anyio.move_on_after(self.seconds):
-            while answers.running:
+            while any(hub.running for hub in hubs):
                 await anyio.sleep(POLL_S)
         stopped = sum(hub.stop_running(ShuttingDown(_STOPPED)) for hub in hubs)
         if stopped:
