@@ -4,6 +4,7 @@
 from ragsvc.streams.events import (
     AnswerEvent,
     ChunksEmbedded,
+    DocumentDeleted,
     DocumentSettled,
     DoneEvent,
     FailedEvent,
@@ -16,6 +17,7 @@ from ragsvc.streams.events import (
 __all__ = [
     "AnswerEvent",
     "ChunksEmbedded",
+    "DocumentDeleted",
     "DocumentSettled",
     "DoneEvent",
     "FailedEvent",

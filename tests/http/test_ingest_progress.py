@@ -157,6 +157,31 @@ async def test_deleting_a_document_while_it_is_ingested(settings: Settings, pdf:
         assert listed.json()["documents"] == []  # the finished ingest did not bring it back
 
 
+async def test_a_stream_following_a_document_deleted_meanwhile_ends_saying_so(
+    settings: Settings, pdf: Callable
+):
+    async with app_client(settings) as http:
+        app_of(http).state.ragsvc.ingestion.embedder = gated = GatedEmbedder()
+        up = await http.post("/upload?wait=false", files={"files": ("t.pdf", pdf(PAGES))})
+        headers = {"Authorization": f"Bearer {up.json()['token']}"}
+        doc = up.json()["documents"][0]
+        followed: list = []
+
+        async def follow() -> None:
+            followed.extend(await events_of(http, doc["id"], headers))
+
+        with anyio.fail_after(10):
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(follow)
+                await anyio.sleep(0.1)
+                assert (await http.delete(f"/documents/{doc['id']}", headers=headers)).is_success
+                gated.gate.set()
+    name, _, data = followed[-1]
+    assert name == "deleted"
+    assert data["id"] == doc["id"] and "deleted" in data["detail"]
+    assert "ready" not in [event for event, _, _ in followed]
+
+
 @pytest.mark.disk
 async def test_a_document_whose_ingest_died_becomes_failed(settings: Settings, tmp_path):
     """A `processing` record whose lease no live process holds was interrupted by a crash."""

@@ -52,7 +52,7 @@ async def test_work_that_ends_in_time_is_not_stopped():
     drain = Drain(60)
     with anyio.fail_after(2):  # the drain ends with the work, not at its 60 s
         async with anyio.create_task_group() as tasks:
-            tasks.start_soon(drain.run, [answers, ingests])
+            tasks.start_soon(drain.run, answers, ingests)
             drain.begin()
             await anyio.sleep(0.05)
             assert answers.closed and ingests.closed
@@ -68,7 +68,7 @@ async def test_what_runs_past_the_drain_time_is_stopped_saying_to_ask_again():
     drain = Drain(0.2)
     with anyio.fail_after(2):
         drain.begin()
-        await drain.run([answers])
+        await drain.run(answers)
     assert answers.running == 0
     assert isinstance(answers.stopped_with, ShuttingDown)
     assert "ask again" in str(answers.stopped_with.problem().detail)

@@ -96,7 +96,7 @@ def _lifespan(settings: Settings, backends: Backends | None) -> Lifespan:
                 tasks.start_soon(_purge_expired_sessions, built)
                 tasks.start_soon(state.answers.run, tasks)
                 tasks.start_soon(state.ingests.run, tasks)
-                tasks.start_soon(state.drain.run, [state.answers, state.ingests])
+                tasks.start_soon(state.drain.run, state.answers, state.ingests)
                 with drain_on_signals(state.drain):
                     yield {SERVER_LIMITS: ServerLimits.of(settings)}  # for GuardedHttpProtocol
                 tasks.cancel_scope.cancel()

@@ -103,6 +103,18 @@ class SettledFrame(_Frame):
     data: Json[Document]
 
 
+class DeletedData(BaseModel):
+    id: str = Field(description="the document's id")
+    detail: str
+
+
+class DeletedFrame(_Frame):
+    """Last, instead of the above: the document was deleted while it was being ingested."""
+
+    event: Literal["deleted"]
+    data: Json[DeletedData]
+
+
 class AiSdkFrame(BaseModel):
     """With `format=ai-sdk`: a chunk of the Vercel AI SDK's UI message stream protocol (v1)
     as JSON, or `[DONE]` last (docs/clients.md)."""
@@ -115,7 +127,9 @@ class AiSdkFrame(BaseModel):
 AnswerStreamFrame = Annotated[
     SourcesFrame | TokenFrame | DoneFrame | ErrorFrame, Field(discriminator="event")
 ]
-IngestStreamFrame = Annotated[PageFrame | ChunksFrame | SettledFrame, Field(discriminator="event")]
+IngestStreamFrame = Annotated[
+    PageFrame | ChunksFrame | SettledFrame | DeletedFrame, Field(discriminator="event")
+]
 STREAMS: dict[str, TypeAdapter[object]] = {
     "AnswerStreamFrame": TypeAdapter(AnswerStreamFrame),
     "IngestStreamFrame": TypeAdapter(IngestStreamFrame),

@@ -17,6 +17,7 @@ from ragsvc.client.http_client import Client, ProblemError
 from ragsvc.core.schemas import Document, Source
 from ragsvc.streams.events import (
     ChunksEmbedded,
+    DocumentDeleted,
     DocumentSettled,
     DoneEvent,
     FailedEvent,
@@ -88,9 +89,16 @@ def _followed(rag: Client, document: Document, bars: Progress) -> Document:
                 bars.update(pages, completed=done, total=total)
             case ChunksEmbedded(done, total):
                 bars.update(chunks, completed=done, total=total)
-            case DocumentSettled(settled):
-                return settled
+            case DocumentSettled() | DocumentDeleted():
+                return _as_settled(event, document)
     return document
+
+
+def _as_settled(event: DocumentSettled | DocumentDeleted, document: Document) -> Document:
+    if isinstance(event, DocumentSettled):
+        return event.document
+    # deleted by another client while it was ingested
+    return document.model_copy(update={"status": "failed", "detail": event.detail})
 
 
 def _bars() -> Progress:

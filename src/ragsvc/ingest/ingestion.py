@@ -39,7 +39,7 @@ from ragsvc.storage.leases import Lease
 from ragsvc.storage.protocols import LeaseStore, Spooled, StateStore, UploadSpool
 from ragsvc.storage.records import SessionState
 from ragsvc.streams.event_log import EventLog, Work
-from ragsvc.streams.events import DocumentSettled, IngestEvent
+from ragsvc.streams.events import DocumentDeleted, DocumentSettled, IngestEvent
 
 INTERRUPTED_DETAIL = (
     "Ingestion was interrupted (the server stopped, or could not store the document); "
@@ -179,17 +179,21 @@ class Ingestion:
 
     def in_background(self, token_hash: str, job: Registered) -> Work[IngestEvent]:
         """Background work for one registered document, reporting progress to its log. It
-        always ends with the document `ready`, `no_text` or `failed`, whatever goes wrong."""
+        always ends with the document `ready`, `no_text` or `failed`, whatever goes wrong,
+        or with `deleted` when the document was deleted before it settled."""
 
         async def work(events: EventLog[IngestEvent]) -> None:
             try:
                 async with self.running:
                     item = await self._prepared_or_failed(token_hash, job, events)
-                item = await self._stored_or_failed(token_hash, item)
+                item, kept = await self._stored_or_failed(token_hash, item)
             finally:
                 job.lease.release()  # after the final commit: never `processing` without a lease
                 with anyio.CancelScope(shield=True):  # also when shutdown cancels a waiting one
                     await anyio.to_thread.run_sync(job.spooled.remove)
+            if not kept:  # deleted meanwhile: the commit dropped it
+                events.append(DocumentDeleted(item.document.id))
+                return
             self.observe(item.document)
             events.append(DocumentSettled(item.document))
 
@@ -219,23 +223,25 @@ class Ingestion:
             return Prepared(_failed(job.document, failure_detail(exc, "ingesting")))
         return item
 
-    async def _stored_or_failed(self, token_hash: str, item: Prepared) -> Prepared:
+    async def _stored_or_failed(self, token_hash: str, item: Prepared) -> tuple[Prepared, bool]:
         """Commit the item; if that fails, record its document as failed (when the store
-        still takes a write) and return that instead."""
-        name = self.embedder.name
+        still takes a write) and return that instead; and whether the session still had the
+        document to commit it in place of (not deleted meanwhile)."""
+        name, kept = self.embedder.name, [True]
+
+        def committed(state: SessionState, done: Prepared) -> None:
+            kept[0] = done.document.id in state.documents
+            commit(state, [done], name, self.options, replace=True)
+
         try:
             with anyio.CancelScope(shield=True):  # finish the write even during shutdown
-                await self.store.update(
-                    token_hash, lambda s: commit(s, [item], name, self.options, replace=True)
-                )
-            return item
+                await self.store.update(token_hash, lambda s: committed(s, item))
+            return item, kept[0]
         except Exception as exc:
             failed = Prepared(_failed(item.document, failure_detail(exc, "storing")))
         with suppress(Exception), anyio.CancelScope(shield=True):
-            await self.store.update(
-                token_hash, lambda s: commit(s, [failed], name, self.options, replace=True)
-            )
-        return failed
+            await self.store.update(token_hash, lambda s: committed(s, failed))
+        return failed, kept[0]
 
     async def documents(self, token_hash: str) -> dict[str, Document]:
         """The session's documents, after failing those whose ingest died with its process."""

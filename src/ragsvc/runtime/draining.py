@@ -14,7 +14,7 @@ import asyncio
 import logging
 import signal
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
 from typing import Any, Protocol
@@ -54,7 +54,7 @@ class Drain:
             log.info("draining: no new work; work in flight has %.0f s to finish", self.seconds)
             self._begun.set()
 
-    async def run(self, hubs: Sequence[Hub]) -> None:
+    async def run(self, *hubs: Hub) -> None:
         """Once begun: close every hub to new work, wait for the work in flight (answers,
         background ingests) up to the drain time, then stop what still runs."""
         await self._begun.wait()

@@ -11,6 +11,7 @@ from ragsvc.core.schemas import Document, Problem, Quote, Source, Timings, Usage
 from ragsvc.streams.events import (
     AnswerEvent,
     ChunksEmbedded,
+    DocumentDeleted,
     DocumentSettled,
     DoneEvent,
     FailedEvent,
@@ -53,6 +54,8 @@ def _ingest_name_and_data(event: IngestEvent) -> tuple[str, dict[str, Any]]:
             return "chunks", {"embedded": embedded, "chunks": chunks}
         case DocumentSettled(document):
             return document.status, document.model_dump(mode="json")
+        case DocumentDeleted(document_id, detail):
+            return "deleted", {"id": document_id, "detail": detail}
     raise TypeError(f"not an answer or ingest event: {event!r}")  # pragma: no cover
 
 
@@ -89,4 +92,5 @@ _DECODERS: dict[str, Callable[[dict[str, Any]], Event]] = {
     "error": lambda d: FailedEvent(Problem.model_validate(d)),
     "page": lambda d: PageParsed(d["page"], d["pages"]),
     "chunks": lambda d: ChunksEmbedded(d["embedded"], d["chunks"]),
+    "deleted": lambda d: DocumentDeleted(d["id"], d["detail"]),
 }

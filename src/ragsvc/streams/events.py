@@ -56,4 +56,12 @@ class DocumentSettled:
     document: Document
 
 
-IngestEvent = PageParsed | ChunksEmbedded | DocumentSettled
+@dataclass(frozen=True)
+class DocumentDeleted:
+    """The last event of an ingest whose document was deleted before it settled."""
+
+    document_id: str
+    detail: str = "the document was deleted while it was being ingested"
+
+
+IngestEvent = PageParsed | ChunksEmbedded | DocumentSettled | DocumentDeleted
