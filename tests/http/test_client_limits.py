@@ -26,7 +26,8 @@ async def test_guessing_session_tokens_is_rate_limited(settings: Settings):
             for i in range(4)
         ]
         assert guesses == [401, 401, 401, 429]
-        assert (await http.get("/documents", headers=real)).status_code == 429  # same address
+        # a valid token from the same address (a NAT, a proxy) is not locked out
+        assert (await http.get("/documents", headers=real)).status_code == 200
 
 
 async def test_the_api_key_is_checked_before_the_body_is_read(settings: Settings):

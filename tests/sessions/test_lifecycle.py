@@ -57,7 +57,7 @@ async def test_an_unknown_token_is_unauthorized(sessions: Sessions):
         await sessions.resolve("not-a-token", ALICE)
 
 
-async def test_past_the_budget_of_unknown_tokens_an_address_is_refused_even_a_good_one(
+async def test_past_the_budget_of_unknown_tokens_an_address_is_refused_but_a_good_token(
     sessions: Sessions,
 ):
     good = (await sessions.create(ALICE)).token
@@ -67,9 +67,9 @@ async def test_past_the_budget_of_unknown_tokens_an_address_is_refused_even_a_go
         with pytest.raises(Unauthorized):
             await sessions.resolve(f"guess-{attempt}", ALICE)
     with pytest.raises(RateLimited, match="unknown session tokens"):
-        await sessions.resolve(good, ALICE)
-    with pytest.raises(RateLimited):
         await sessions.resolve("guess-again", ALICE)
+    # someone else behind the same address (a NAT, a proxy) still gets in
+    assert (await sessions.resolve(good, ALICE)).token_hash == hash_token(good)
     assert (await sessions.resolve(good, BOB)).token_hash == hash_token(good)
 
 

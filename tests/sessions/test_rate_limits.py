@@ -1,5 +1,5 @@
 """Request budgets per key and scope, in memory: `check` spends one request and refuses past
-the budget with Retry-After, `ensure_left` only looks, and a budget of 0 is no limit."""
+the budget with Retry-After, and a budget of 0 is no limit."""
 
 from __future__ import annotations
 
@@ -22,18 +22,7 @@ async def test_check_spends_the_budget_then_refuses_with_retry_after():
     await limiter.check("session creation", "alice", 2)  # and every scope
 
 
-async def test_ensure_left_looks_without_spending():
-    limiter = RateLimiter()
-    for _ in range(5):
-        await limiter.ensure_left("asking", "alice", 1)
-    await limiter.check("asking", "alice", 1)  # the whole budget still there
-    with pytest.raises(RateLimited):
-        await limiter.ensure_left("asking", "alice", 1)
-    await limiter.ensure_left("asking", "bob", 1)
-
-
 async def test_a_budget_of_zero_is_no_limit():
     limiter = RateLimiter()
     for _ in range(50):
         await limiter.check("asking", "alice", 0)
-        await limiter.ensure_left("asking", "alice", 0)

@@ -64,12 +64,13 @@ class Sessions:
 
     async def resolve(self, token: str, client: str) -> SessionMeta:
         """The live session of `token` (its expiry slid forward), or 401. An address that
-        keeps presenting unknown tokens gets 429 instead (RAGSVC_FAILED_AUTH_PER_MINUTE)."""
-        per_minute = self.options.failed_auth_per_minute
-        await self.limiter.ensure_left(UNKNOWN_TOKENS, client, per_minute)
+        keeps presenting unknown tokens gets 429 for them (RAGSVC_FAILED_AUTH_PER_MINUTE);
+        a valid token is never refused for it: everyone behind one NAT or proxy shares an
+        address, and only the guessing should be throttled."""
         token_hash = hash_token(token)
         meta = await self.store.get_session(token_hash, self.options.ttl)
         if meta is None or not same_secret(meta.token_hash, token_hash):
+            per_minute = self.options.failed_auth_per_minute
             await self.limiter.check(UNKNOWN_TOKENS, client, per_minute)
             raise Unauthorized("unknown or expired session token; create one with POST /sessions")
         return meta

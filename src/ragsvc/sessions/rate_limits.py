@@ -32,13 +32,6 @@ class RateLimiter:
             if not await self._limiter.hit(item, scope, key):
                 await self._refuse(item, scope, key)
 
-    async def ensure_left(self, scope: str, key: str, per_minute: int) -> None:
-        """Raise 429 if `key`'s budget is spent, without spending any of it."""
-        item = RateLimitItemPerMinute(per_minute)
-        with redis_errors_as_503():
-            if per_minute > 0 and not await self._limiter.test(item, scope, key):
-                await self._refuse(item, scope, key)
-
     async def _refuse(self, item: RateLimitItemPerMinute, scope: str, key: str) -> None:
         stats = await self._limiter.get_window_stats(item, scope, key)
         retry_after = max(1, math.ceil(stats.reset_time - time.time()))
