@@ -79,8 +79,12 @@ proxy:
 # the wheels of requirements.lock (checked against its hashes) and ragsvc's own are made
 # here first. BASE: any image with Python 3.11; `make image-base` makes a local Debian one
 # with debootstrap, for machines that reach Debian's packages but no image registry.
+# The image is tagged with pyproject's version, which deploy/k8s names, and `latest`.
 BASE ?= python:3.11-slim
 IMAGE ?= ragsvc
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
+# Bumped with image-base's recipe, so that a base made by an older one is made again.
+BASE_RECIPE := 2
 
 WHEELHOUSE := build/wheelhouse/.complete
 
@@ -89,18 +93,31 @@ $(WHEELHOUSE): requirements.lock $(STAMP)
 	$(BIN)/pip wheel -q --no-deps --require-hashes -r requirements.lock -w build/wheelhouse
 	touch $@
 
+# Without a registry, docker build's own failure to pull BASE says nothing of image-base:
+# look for the base first, and say what to do.
 image: $(WHEELHOUSE)
+	@docker info >/dev/null 2>&1 || { echo "make image: Docker's daemon is not running; start it with: make docker" >&2; exit 1; }
+	@docker image inspect $(BASE) >/dev/null 2>&1 || docker pull -q $(BASE) >/dev/null 2>&1 || { \
+	  echo "make image: the base image $(BASE) is not here and cannot be pulled (no image registry reachable?)." >&2; \
+	  echo "  Make a local Debian base and build on it:  make image-base && make image BASE=ragsvc-base:bookworm" >&2; \
+	  exit 1; }
 	rm -rf build/dist
 	$(BIN)/pip wheel -q --no-deps . -w build/dist
-	docker build -q --build-arg BASE=$(BASE) -f docker/Dockerfile -t $(IMAGE) .
+	docker build -q --build-arg BASE=$(BASE) --build-arg VERSION=$(VERSION) -f docker/Dockerfile \
+	  -t $(IMAGE):$(VERSION) -t $(IMAGE):latest .
 
+# Debian's minimal system with Python; its package lists (apt-get update brings them back)
+# and message translations are of no use to ragsvc, and were 80 MB of the image.
 image-base:
-	docker image inspect ragsvc-base:bookworm >/dev/null 2>&1 || ( \
+	test "$$(docker image inspect -f '{{index .Config.Labels "ragsvc.base-recipe"}}' ragsvc-base:bookworm 2>/dev/null)" = $(BASE_RECIPE) || ( \
 	  rm -rf build/rootfs && mkdir -p build && \
 	  debootstrap --variant=minbase --include=python3,python3-venv,ca-certificates \
 	    bookworm $(CURDIR)/build/rootfs http://deb.debian.org/debian && \
-	  rm -rf build/rootfs/usr/share/doc build/rootfs/usr/share/man build/rootfs/var/cache/apt/* && \
-	  tar -C build/rootfs -c . | docker import - ragsvc-base:bookworm && rm -rf build/rootfs )
+	  rm -rf build/rootfs/usr/share/doc build/rootfs/usr/share/man build/rootfs/usr/share/info \
+	    build/rootfs/var/cache/apt/* build/rootfs/var/lib/apt/lists/* && \
+	  find build/rootfs/usr/share/locale -mindepth 1 -maxdepth 1 ! -name locale.alias -exec rm -rf {} + && \
+	  tar -C build/rootfs -c . | docker import --change 'LABEL ragsvc.base-recipe=$(BASE_RECIPE)' - ragsvc-base:bookworm && \
+	  rm -rf build/rootfs )
 
 # Docker's daemon for the container suite (root, as in CI): Debian's docker.io and debootstrap.
 docker:

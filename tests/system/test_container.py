@@ -1,6 +1,9 @@
 """The container as operators run it: built by `make image` with no network inside the build
 (on a local Debian base made by `make image-base`), run read-only with a tmpfs /tmp, healthy,
 answering, stopped cleanly, and started again on its volume with the document still there.
+Its entrypoint is ragsvc (`--help`, `worker`), its modules load from compiled bytecode, it
+ships no package lists, translations, numpy test suites, pip, setuptools or hub client, and
+`make image` on a base that is missing says to make one.
 Slow; needs Docker's daemon (`make docker`, root, as in CI)."""
 
 from __future__ import annotations
@@ -101,7 +104,60 @@ def test_a_data_volume_it_cannot_write_stops_it_with_one_line(image: str, tmp_pa
 
 
 def test_the_image_ships_no_pip_and_not_the_unused_onnxruntime(image: str):
-    modules = ("pip", "onnxruntime", "ragsvc")
+    left_out = ("pip", "setuptools", "_distutils_hack", "onnxruntime", "huggingface_hub", "hf_xet")
+    modules = (*left_out, "ragsvc", "tokenizers", "wordllama")
     probe = f"import importlib.util as u, json; print(json.dumps([bool(u.find_spec(m)) for m in {modules}]))"  # noqa: E501
     found = docker("run", "--rm", "--entrypoint", "python", image, "-c", probe).stdout
-    assert json.loads(found) == [False, False, True]
+    assert json.loads(found) == [False] * len(left_out) + [True] * 3
+
+
+def test_the_entrypoint_is_ragsvc_so_arguments_are_its_own(image: str):
+    helped = docker("run", "--rm", image, "--help", check=False)
+    assert helped.returncode == 0, helped.stderr
+    assert "serve" in helped.stdout and "worker" in helped.stdout
+    worker = docker("run", "--rm", image, "worker", "--help", check=False)
+    assert worker.returncode == 0, worker.stderr
+    assert "Usage: ragsvc worker" in " ".join(worker.stdout.split())
+
+
+# Every module the server imports to start, from ragsvc's own to numpy's and FastAPI's.
+LOADED_FROM_BYTECODE = """
+import json, os, sys
+import ragsvc.cli, ragsvc.api.app_factory, ragsvc.worker.job_loop, numpy, faiss, pymupdf
+cached = [m for m in list(sys.modules.values()) if getattr(m, "__cached__", None)]
+print(json.dumps({
+    "modules": len(cached),
+    "uncompiled": sorted(m.__name__ for m in cached if not os.path.exists(m.__cached__)),
+    "ragsvc": sum(m.__name__.startswith("ragsvc") for m in cached),
+}))
+"""
+
+
+def test_modules_load_from_bytecode_compiled_into_the_read_only_image(image: str):
+    ran = docker(
+        "run", "--rm", "--read-only", "--entrypoint", "python", image, "-c", LOADED_FROM_BYTECODE
+    )  # fmt: skip
+    found = json.loads(ran.stdout)
+    assert found["uncompiled"] == [] and found["ragsvc"] > 20 and found["modules"] > 300, found
+
+
+def test_the_image_ships_no_package_lists_translations_or_numpy_test_suites(image: str):
+    probe = (
+        "import glob, json, numpy, os; print(json.dumps(["
+        "os.listdir('/var/lib/apt/lists') if os.path.isdir('/var/lib/apt/lists') else [],"
+        "sorted(set(os.listdir('/usr/share/locale')) - {'locale.alias'})"
+        " if os.path.isdir('/usr/share/locale') else [],"
+        "glob.glob(os.path.dirname(numpy.__file__) + '/**/tests', recursive=True)]))"
+    )
+    found = docker("run", "--rm", "--entrypoint", "python", image, "-c", probe).stdout
+    assert json.loads(found) == [[], [], []]
+
+
+def test_make_image_on_a_missing_base_says_how_to_make_one(image: str):
+    built = subprocess.run(
+        ["make", "image", "BASE=ragsvc-no-such-base:none", f"IMAGE={IMAGE}-never"],
+        cwd=ROOT, capture_output=True, text=True,
+    )  # fmt: skip
+    assert built.returncode != 0
+    assert "make image-base && make image BASE=ragsvc-base:bookworm" in built.stderr
+    assert "ragsvc-no-such-base:none" in built.stderr
