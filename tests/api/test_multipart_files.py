@@ -8,7 +8,7 @@ import httpx
 import pytest
 from starlette.requests import Request
 
-from ragsvc.api.multipart_files import UPLOAD_BODY, read_uploads
+from ragsvc.api.multipart_files import UPLOAD_BODY, uploaded_files
 from ragsvc.core.errors import BadRequest
 from ragsvc.ingest.steps import UploadedFile
 from tests.support.asgi import body_of, http_scope
@@ -23,13 +23,28 @@ def request_of(**content: object) -> Request:
     return Request(http_scope("/upload", headers), body_of(built.read()))
 
 
-async def test_every_file_of_the_field_is_read_whole_with_its_name():
+async def read_uploads(request: Request, max_files: int) -> list[UploadedFile]:
+    """The files, each read whole while they are at hand."""
+    async with uploaded_files(request, max_files) as uploads:
+        return [UploadedFile(u.filename, u.data) for u in uploads]
+
+
+async def test_every_file_of_the_field_is_read_with_its_name():
     files = [("files", ("owls.pdf", b"%PDF-owls")), ("files", ("hawks.pdf", b"%PDF-hawks"))]
     uploads = await read_uploads(request_of(files=files, data={"note": "x"}), max_files=5)
     assert uploads == [
         UploadedFile("owls.pdf", b"%PDF-owls"),
         UploadedFile("hawks.pdf", b"%PDF-hawks"),
     ]
+
+
+async def test_a_large_file_stays_in_its_temporary_file_until_it_is_read():
+    big = b"%PDF-" + b"x" * (3 * 2**20)
+    async with uploaded_files(request_of(files={"files": ("big.pdf", big)}), 5) as uploads:
+        (upload,) = uploads
+        assert not isinstance(upload.content, bytes)
+        assert upload.size == len(big) and upload.head(5) == b"%PDF-"
+        assert upload.opened().read() == big
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,6 @@
 """PDF bombs (text, wall time, memory, whitespace) are refused within their parse budgets
-while the server stays responsive, and a document past its text or chunk budget is refused."""
+while the server stays responsive, a page too large to render for OCR is refused naming the
+memory limit, and a document past its text or chunk budget is refused."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from ragsvc.core.config import Settings
 from ragsvc.pdf.page_workers import PdfWorkers, WorkerLimits
 from tests.support.apps import app_client, client_on
 from tests.support.fakes import fake_backends
-from tests.support.hostile_pdfs import text_bomb, whitespace_bomb
+from tests.support.hostile_pdfs import huge_scan, text_bomb, whitespace_bomb
 from tests.support.pdfs import make_pdf as pdf_of_pages
 from tests.support.uploads import settled, upload
 
@@ -25,16 +26,18 @@ T = TypeVar("T")
 
 
 @asynccontextmanager
-async def parsing_app(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    """The app with real page workers, under the settings' parse limits."""
+async def parsing_app(settings: Settings, workers: int = 2) -> AsyncIterator[httpx.AsyncClient]:
+    """The app with real page workers (none: pages read in the server process), under the
+    settings' parse limits."""
     backends = fake_backends(settings)
     limits = WorkerLimits(settings.parse_timeout_s, settings.parse_memory_mb)
-    backends.pdf_workers = PdfWorkers(2, limits)
+    backends.pdf_workers = PdfWorkers(workers, limits) if workers else None
     try:
         async with client_on(settings, backends) as http:
             yield http
     finally:
-        await anyio.to_thread.run_sync(backends.pdf_workers.close)
+        if backends.pdf_workers is not None:
+            await anyio.to_thread.run_sync(backends.pdf_workers.close)
 
 
 async def max_lag_while(http: httpx.AsyncClient, work: Awaitable[T]) -> tuple[T, float]:
@@ -94,6 +97,27 @@ async def test_a_bomb_uploaded_without_waiting_becomes_a_failed_document(
         who = {"Authorization": f"Bearer {reply.json()['token']}"}
         final = (await settled(http, document, who))[-1]
     assert final["event"] == "failed" and "characters of text" in final["detail"]
+
+
+@pytest.mark.parametrize("workers", [2, 0], ids=["page workers", "server process"])
+async def test_a_page_too_large_to_render_for_ocr_is_refused_naming_the_memory_limit(
+    settings: Settings, workers: int
+):
+    """Before, a 200-inch scan answered 422 "text extraction failed (cannot pickle
+    'SwigPyObject' object)" from the workers: MuPDF's refusal to render it could not cross
+    back to the server. Refused before rendering, it needs no Tesseract."""
+    settings.ocr = "auto"
+    async with parsing_app(settings, workers) as http:
+        reply = await upload(http, huge_scan())
+        assert reply.status_code == 413, reply.text
+        assert reply.headers["content-type"] == "application/problem+json"
+        problem = reply.json()
+        assert problem["type"] == "urn:ragsvc:problem:too-large"
+        assert problem["detail"].startswith("bomb.pdf: page 1 needs about ")
+        assert "to be read by OCR at 300 dpi (60,000 x 60,000 pixels)" in problem["detail"]
+        assert problem["detail"].endswith("more than RAGSVC_PARSE_MEMORY_MB (1,024 MB) allows")
+        later = await upload(http, pdf_of_pages(["Gulls nest on the cliffs."]))
+        assert later.status_code == 201  # the workers serve the next file
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,7 @@
 """OCR of scanned pages (RAGSVC_OCR=auto) with Debian's Tesseract, against the transcripts of
-the scans in ../shared/data. Slow: a page takes about 3 s; `make ocr` installs Tesseract."""
+the scans in ../shared/data; a page whose OCR runs out of a worker's memory, or past MuPDF's
+own limits, refused as too large. Slow: a page takes about 3 s; `make ocr` installs
+Tesseract."""
 
 from __future__ import annotations
 
@@ -15,14 +17,17 @@ from rapidfuzz.distance import Levenshtein
 
 from ragsvc.api.app_factory import create_app
 from ragsvc.core.config import Settings
+from ragsvc.core.errors import TooLarge
 from ragsvc.pdf.ocr import Ocr
+from ragsvc.pdf.page_workers import PdfWorkers, WorkerLimits
 from ragsvc.pdf.read import ParseLimits, parse_pdf
 from ragsvc.runtime.backends import make_backends
+from tests.support.hostile_pdfs import huge_scan
 from tests.support.paths import SHARED_DATA
 from tests.support.services import unavailable
 
 pytestmark = pytest.mark.slow
-OCR = Ocr("eng", 300)
+OCR = Ocr("eng", 300, 1024)
 LISP = SHARED_DATA / "scanned_lisp_ii_garbage_collector.pdf"
 
 
@@ -104,3 +109,31 @@ async def test_a_scanned_paper_is_answered_with_its_pages_cited(tmp_path: Path):
 def test_ocr_without_its_language_stops_the_start(tmp_path: Path):
     with pytest.raises(RuntimeError, match="RAGSVC_OCR=auto, but Tesseract has no data for xyz"):
         make_backends(Settings(data_dir=tmp_path, ocr="auto", ocr_language="xyz"))
+
+
+MEMORY = "page 1 needs more memory than allowed (RAGSVC_PARSE_MEMORY_MB)"
+
+
+@pytest.mark.parametrize(
+    ("side", "worker_mb", "reason"),
+    [  # measured: 512 MB fail in MuPDF's malloc, 700 to 900 MB in the OCR text's write-back
+        (1700, 512, MEMORY),
+        (1700, 800, MEMORY),
+        (14_400, 512, "page 1 is past a limit of the PDF parser (code=5: Overly large image)"),
+    ],
+    ids=["render out of memory", "OCR out of memory", "past MuPDF's limit"],
+)
+def test_ocr_failing_in_a_worker_for_want_of_memory_is_too_large(
+    side: float, worker_mb: int, reason: str
+):
+    """OCR allowed more memory than the worker has, so the estimate lets the page through:
+    MuPDF's error comes back as the page being too large (before, the last two came back
+    as "cannot pickle 'SwigPyObject' object", a damaged file)."""
+    pool = PdfWorkers(1, WorkerLimits(timeout_s=60, memory_mb=worker_mb))
+    limits = ParseLimits(10, 10**6, 10**7, Ocr("eng", 300, memory_mb=10**6))
+    try:
+        with pytest.raises(TooLarge) as refused:
+            parse_pdf(huge_scan(side), "scan.pdf", limits, extractor=pool)
+    finally:
+        pool.close()
+    assert refused.value.detail == f"scan.pdf: {reason}"

@@ -1,10 +1,12 @@
 """Page extraction in worker processes: the same document as in-process, progress as
-ranges finish, and a pool whose worker died is rebuilt instead of failing every upload.
+ranges finish, a pool whose worker died is rebuilt instead of failing every upload, and an
+error raised in a worker comes back with its message even when it cannot be pickled.
 Crashes come from a deterministic hook, not from timed kills."""
 
 from __future__ import annotations
 
 import os
+import pickle
 import signal
 import time
 from collections.abc import Iterator
@@ -12,12 +14,18 @@ from collections.abc import Iterator
 import pymupdf
 import pytest
 
-from ragsvc.core.errors import UnreadablePdf
+from ragsvc.core.errors import TooLarge, UnreadablePdf
 from ragsvc.pdf.page_lines import PageOptions, page_lines
-from ragsvc.pdf.page_workers import PdfWorkers, WorkerLimits
+from ragsvc.pdf.page_workers import PdfWorkers, WorkerError, WorkerLimits, portable
 from ragsvc.pdf.parsed import ParsedDocument
 from ragsvc.pdf.read import Listeners, parse_pdf
-from tests.support.crashing_worker import MARK, crash_on_marked_files
+from tests.support.crashing_worker import (
+    MARK,
+    HoldsALock,
+    crash_on_marked_files,
+    mupdf_refuses,
+    raise_holding_a_lock,
+)
 from tests.support.paths import SHARED_DATA
 from tests.support.pdfs import LIMITS, make_paper
 
@@ -114,5 +122,64 @@ def test_a_worker_dying_mid_file_refuses_that_file_only():
         assert parse_pdf(data, "next.pdf", LIMITS, extractor=pool) == parse_pdf(
             data, "next.pdf", LIMITS
         )
+    finally:
+        pool.close()
+
+
+def mupdf_error() -> Exception:
+    """PyMuPDF's error for a page it will not render: it holds a SWIG pointer."""
+    try:
+        mupdf_refuses(long_pdf(1), 0, 1, PageOptions(10**6))
+    except Exception as exc:
+        return exc
+    raise AssertionError("no error")
+
+
+class TwoArguments(Exception):
+    """Pickles, but cannot be rebuilt from its pickle: __init__ wants what args lacks."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@pytest.mark.parametrize(
+    "make",
+    [mupdf_error, lambda: HoldsALock("held"), lambda: TwoArguments("two", 2)],
+    ids=["PyMuPDF's", "holding a lock", "not rebuilt from its pickle"],
+)
+def test_an_error_that_cannot_cross_a_process_boundary_is_made_portable(make):
+    exc = make()
+    with pytest.raises(TypeError):  # as the executor would have found
+        pickle.loads(pickle.dumps(exc))
+    crossed = pickle.loads(pickle.dumps(portable(exc)))
+    assert isinstance(crossed, WorkerError)
+    assert str(crossed) == str(exc) and crossed.kind == type(exc).__qualname__
+
+
+def test_an_error_that_can_cross_is_left_as_it_is():
+    refused = TooLarge("page 3 holds more than 10 characters of text")
+    assert portable(refused) is refused
+    crossed = pickle.loads(pickle.dumps(refused))
+    assert type(crossed) is TooLarge and crossed.detail == refused.detail
+
+
+@pytest.mark.parametrize(
+    ("extract", "message", "kind"),
+    [
+        (mupdf_refuses, "Overly large image", "FzErrorLimit"),
+        (raise_holding_a_lock, "pages 0-1 hold a lock", "HoldsALock"),
+    ],
+)
+def test_an_error_raised_in_a_worker_comes_back_with_its_message(extract, message, kind):
+    """Before, the executor sent back its own failure to pickle the error instead:
+    "cannot pickle 'SwigPyObject' object"."""
+    pool = PdfWorkers(1, WORKER_LIMITS, extract_range=extract)
+    try:
+        with pytest.raises(WorkerError, match=message) as raised:
+            pool.extract(long_pdf(1), "x.pdf", (1, PageOptions(10**6)))
+        assert raised.value.kind == kind
+        with pytest.raises(UnreadablePdf, match=f"x.pdf: damaged PDF, .*{message}"):
+            parse_pdf(long_pdf(1), "x.pdf", LIMITS, extractor=pool)
     finally:
         pool.close()

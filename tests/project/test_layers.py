@@ -67,6 +67,7 @@ NOT_RAG_ERRORS = {
     "SessionGone": "a session vanished mid-request; the HTTP layer answers it as 401",
     "DataDirUnusable": "a start-up error: the server does not start",
     "ProblemError": "raised by the client, around a problem the server sent",
+    "WorkerError": "a page worker's error carried back as strings; parse_pdf makes it a 422",
 }
 MAX_ROOT_MODULES = 4
 MIN_SUBPACKAGES = 8

@@ -1,10 +1,14 @@
-"""A page-range extractor for the PdfWorkers tests: on a file carrying MARK it kills its
-worker process on every range but the first, as a worker crashing on a hostile file would.
-Module-level, so the workers can import it."""
+"""Page-range extractors for the PdfWorkers tests: one that, on a file carrying MARK, kills
+its worker process on every range but the first, as a worker crashing on a hostile file
+would; two that raise errors which cannot be pickled, PyMuPDF's own and one holding a lock.
+Module-level, so the workers can import them."""
 
 from __future__ import annotations
 
 import os
+import threading
+
+import pymupdf
 
 from ragsvc.pdf.page_lines import PageLines, PageOptions, page_lines
 
@@ -17,3 +21,22 @@ def crash_on_marked_files(
     if start > 0 and MARK.encode() in data:
         os._exit(1)
     return page_lines(data, start, stop, options)
+
+
+def mupdf_refuses(data: bytes, start: int, stop: int, options: PageOptions) -> list[PageLines]:
+    """Raises PyMuPDF's FzErrorLimit ("Overly large image"), which holds a SWIG pointer."""
+    with pymupdf.open(stream=data, filetype="pdf") as doc:
+        doc[start].get_pixmap(matrix=pymupdf.Matrix(1000, 1000))
+    raise AssertionError("MuPDF rendered a page of 10^11 pixels")
+
+
+class HoldsALock(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.lock = threading.Lock()
+
+
+def raise_holding_a_lock(
+    data: bytes, start: int, stop: int, options: PageOptions
+) -> list[PageLines]:
+    raise HoldsALock(f"pages {start}-{stop} hold a lock")

@@ -1,6 +1,6 @@
 """Hostile PDFs made on the spot, each small on disk and sized to run fast in CI: a page
 whose compressed content stream inflates to far more text than a page holds, a stream of
-nothing but whitespace, and a document of many ordinary pages."""
+nothing but whitespace, a document of many ordinary pages, and a scan too large to OCR."""
 
 from __future__ import annotations
 
@@ -32,3 +32,17 @@ def text_bomb(megabytes: float) -> bytes:
 def whitespace_bomb(megabytes: float) -> bytes:
     """One page whose content is `megabytes` of spaces: nothing to show, work to parse."""
     return with_content(b" " * int(megabytes * 2**20))
+
+
+def huge_scan(side: float = 14_400) -> bytes:
+    """One square page of `side` points (14,400, 200 inches, is the most a PDF may declare)
+    covered by a tiny image and holding no text: OCR would render it whole, 3.6 billion
+    pixels at 300 dpi."""
+    doc = pymupdf.open()
+    page = doc.new_page(width=side, height=side)
+    pixels = pymupdf.Pixmap(pymupdf.csRGB, pymupdf.IRect(0, 0, 8, 8), False)
+    pixels.clear_with(200)
+    page.insert_image(page.rect, pixmap=pixels)
+    data = doc.tobytes()
+    doc.close()
+    return bytes(data)

@@ -1,10 +1,14 @@
-"""The files of an upload, from its multipart body (field `files`, repeated), read whole:
-middleware.BodyLimit bounds the body as it streams in; a malformed body is a 400, a temporary
-directory that cannot take it a 503 (507 when its disk is full)."""
+"""The files of an upload, from its multipart body (field `files`, repeated): each part past
+1 MB is spooled to a temporary file by the multipart parser, and stays there (not in memory)
+until the upload is done with it. middleware.BodyLimit bounds the body as it streams in; a
+malformed body is a 400, a temporary directory that cannot take it a 503 (507 when its disk
+is full)."""
 
 from __future__ import annotations
 
 import tempfile
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import Request
@@ -36,9 +40,10 @@ UPLOAD_BODY: dict[str, Any] = {
 }
 
 
-async def read_uploads(request: Request, max_files: int) -> list[UploadedFile]:
-    """The files of the multipart field `files`, read whole (middleware.BodyLimit bounds
-    the body)."""
+@asynccontextmanager
+async def uploaded_files(request: Request, max_files: int) -> AsyncIterator[list[UploadedFile]]:
+    """The files of the multipart field `files`, each read from its part's temporary file
+    (removed when the block ends)."""
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
         raise BadRequest("send the PDFs as multipart/form-data in the field 'files'")
     form = await _form(request, max_files)
@@ -46,7 +51,7 @@ async def read_uploads(request: Request, max_files: int) -> list[UploadedFile]:
         parts = [f for f in form.getlist("files") if isinstance(f, UploadFile)]
         if not parts:
             raise BadRequest("no file in the multipart field 'files'")
-        return [UploadedFile(p.filename or "upload.pdf", await p.read()) for p in parts]
+        yield [UploadedFile(p.filename or "upload.pdf", p.file) for p in parts]
     finally:
         await form.close()
 

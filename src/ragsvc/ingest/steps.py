@@ -5,12 +5,14 @@ thread), embedded in batches, then committed into a session's state."""
 from __future__ import annotations
 
 import hashlib
+import io
+import os
 import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Literal
+from typing import BinaryIO, Literal
 
 import anyio
 import numpy as np
@@ -23,6 +25,7 @@ from ragsvc.pdf.ocr import Ocr
 from ragsvc.pdf.parsed import ParsedDocument
 from ragsvc.pdf.read import (
     NO_LISTENERS,
+    PDF_HEADER_WINDOW,
     Listeners,
     PageExtractor,
     ParseLimits,
@@ -64,22 +67,66 @@ class IngestOptions:
     ocr: Literal["off", "auto"]
     ocr_language: str
     ocr_dpi: int
+    parse_memory_mb: int  # also bounds the size of a page rendered for OCR
 
     @property
     def parse_limits(self) -> ParseLimits:
-        ocr = Ocr(self.ocr_language, self.ocr_dpi) if self.ocr == "auto" else None
+        ocr = None
+        if self.ocr == "auto":
+            ocr = Ocr(self.ocr_language, self.ocr_dpi, self.parse_memory_mb)
         return ParseLimits(self.max_pages, self.max_page_chars, self.max_document_chars, ocr)
+
+
+READ_BLOCK = 2**20
 
 
 @dataclass(frozen=True)
 class UploadedFile:
+    """An uploaded PDF: its bytes, or the temporary file the multipart parser spooled it to.
+    A spooled one is read whole only to be parsed, so background uploads, which are spooled
+    again for their ingest, never sit in memory. Its file is read by blocking calls."""
+
     filename: str
-    data: bytes
+    content: bytes | BinaryIO
+
+    @property
+    def data(self) -> bytes:
+        """Its bytes; a spooled one's read again each time, not kept (see `prepare`)."""
+        if isinstance(self.content, bytes):
+            return self.content
+        self.content.seek(0)
+        return self.content.read()
+
+    @cached_property
+    def size(self) -> int:
+        if isinstance(self.content, bytes):
+            return len(self.content)
+        return self.content.seek(0, os.SEEK_END)
 
     @cached_property
     def sha256(self) -> str:
         """Hashed once: it is asked for several times, and an upload may be 50 MB."""
-        return hashlib.sha256(self.data).hexdigest()
+        if isinstance(self.content, bytes):
+            return hashlib.sha256(self.content).hexdigest()
+        digest = hashlib.sha256()
+        self.content.seek(0)
+        while block := self.content.read(READ_BLOCK):
+            digest.update(block)
+        return digest.hexdigest()
+
+    def head(self, size: int) -> bytes:
+        """Its first `size` bytes."""
+        if isinstance(self.content, bytes):
+            return self.content[:size]
+        self.content.seek(0)
+        return self.content.read(size)
+
+    def opened(self) -> BinaryIO:
+        """Its content as a file, at its start."""
+        if isinstance(self.content, bytes):
+            return io.BytesIO(self.content)
+        self.content.seek(0)
+        return self.content
 
 
 @dataclass
@@ -102,7 +149,7 @@ def screen(uploads: list[UploadedFile]) -> None:
     """The checks that need no parsing (empty, not a PDF), so they can fail a request early."""
     for upload in uploads:
         try:
-            check_pdf_magic(upload.data)
+            check_pdf_magic(upload.head(PDF_HEADER_WINDOW))
         except RagError as exc:
             raise type(exc)(f"{upload.filename}: {exc.detail}") from exc
 
@@ -112,7 +159,7 @@ def new_document(upload: UploadedFile) -> Document:
         id=uuid.uuid4().hex,
         filename=upload.filename,
         sha256=upload.sha256,
-        size=len(upload.data),
+        size=upload.size,
         pages=0,
         chunks=0,
         status="processing",

@@ -41,8 +41,7 @@ class Uploads:
         """Ingest the files into the session of `token_hash` (None: a new one, for the
         client at address `client`); `wait`: before returning, else in the background
         (after refusing at once what needs no parsing to refuse)."""
-        if not wait:
-            screen(files)
+        await anyio.to_thread.run_sync(_read_ahead, files, not wait)
         created = None if token_hash is not None else await self.sessions.create(client)
         target = created.meta.token_hash if created is not None else token_hash
         assert target is not None  # one of the two
@@ -72,3 +71,12 @@ class Uploads:
             for job in jobs:
                 room.start(job.document.id, self.ingestion.in_background(token_hash, job))
         return documents
+
+
+def _read_ahead(files: list[UploadedFile], screened: bool) -> None:
+    """Blocking: each file's hash (a spooled file is read for it), and when `screened`, the
+    checks that need no parsing, so a refusal comes before anything is recorded."""
+    if screened:
+        screen(files)
+    for upload in files:
+        _ = upload.sha256

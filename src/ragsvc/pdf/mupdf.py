@@ -4,6 +4,8 @@ the one module that imports it (the other modules of `pdf/` take it from here)."
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 # PyMuPDF 2 imports its optional add-ons, pymupdf.layout and pymupdf4llm, when it is imported:
 # onnxruntime and an ONNX model among them, 0.25 s and 55 MB per process (measured), in the
@@ -19,4 +21,23 @@ import pymupdf  # noqa: E402
 pymupdf.TOOLS.mupdf_display_errors(False)
 pymupdf.TOOLS.mupdf_display_warnings(False)
 
-__all__ = ["pymupdf"]
+
+@contextmanager
+def pdf_from(data: bytes) -> Iterator[pymupdf.Document]:
+    """The PDF in `data`, opened; closed after, and let go of `data`. A Document and its
+    pages refer to each other, so it lives on until the garbage collector's next full pass,
+    and it keeps the bytes it was opened from: 20 background uploads of 43 MB held 860 MB."""
+    doc = pymupdf.open(stream=data, filetype="pdf")
+    try:
+        yield doc
+    finally:
+        let_go(doc)
+
+
+def let_go(doc: pymupdf.Document) -> None:
+    """Close `doc` and drop its reference to the bytes it was opened from (see pdf_from)."""
+    doc.close()
+    doc.stream = None
+
+
+__all__ = ["let_go", "pdf_from", "pymupdf"]

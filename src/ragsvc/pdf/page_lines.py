@@ -9,14 +9,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from ragsvc.core.errors import TooLarge
-from ragsvc.pdf.mupdf import pymupdf
-from ragsvc.pdf.ocr import Ocr, tessdata
+from ragsvc.pdf.mupdf import pdf_from, pymupdf
+from ragsvc.pdf.ocr import Ocr, check_ocr_size, tessdata
 from ragsvc.pdf.parsed import Line
 from ragsvc.pdf.tables import tables_as_rows
 from ragsvc.text.normalise import normalise
 
 _BOLD = 16  # PyMuPDF span flag
-_ALLOCATION_FAILED = re.compile(r"\b(m|re|c)alloc\b.*\bfailed\b")  # MuPDF, out of memory
+# MuPDF out of memory: its own allocation failing, or a Python callback's (OCR writes its
+# output through one: "Director error: <class 'MemoryError'>").
+_ALLOCATION_FAILED = re.compile(r"\b(m|re|c)alloc\b.*\bfailed\b|\bMemoryError\b")
 # "dict" decodes every image by default: 1016 ms against 28 ms for the DeepSeek-R1 paper.
 _TEXT_ONLY = pymupdf.TEXTFLAGS_DICT & ~pymupdf.TEXT_PRESERVE_IMAGES
 PageLines = tuple[list[Line], float, bool]  # a page's lines, its height, read by OCR?
@@ -33,7 +35,7 @@ class PageOptions:
 def page_lines(data: bytes, start: int, stop: int, options: PageOptions) -> list[PageLines]:
     """Pages start..stop-1 of a PDF already validated by read.parse_pdf (run in the page
     workers)."""
-    with pymupdf.open(stream=data, filetype="pdf") as doc:
+    with pdf_from(data) as doc:
         return [lines_of_page(doc[number], options) for number in range(start, stop)]
 
 
@@ -43,8 +45,8 @@ def lines_of_page(page: pymupdf.Page, options: PageOptions) -> PageLines:
     try:
         lines, ocr = _read_page(page, options.ocr)
     except Exception as exc:
-        if isinstance(exc, MemoryError) or _ALLOCATION_FAILED.search(str(exc)):
-            raise TooLarge(f"page {page.number + 1} needs more memory than allowed") from exc
+        if refusal := _past_a_limit(exc, page.number + 1):
+            raise refusal from exc
         raise
     if sum(len(line.text) for line in lines) > max_chars:
         raise TooLarge(f"page {page.number + 1} holds more than {max_chars:,} characters of text")
@@ -56,10 +58,21 @@ def _read_page(page: pymupdf.Page, ocr: Ocr | None) -> tuple[list[Line], bool]:
     lines = _lines(page)
     if lines or ocr is None or not page.get_images():
         return lines, False
+    check_ocr_size(page, ocr)
     textpage = page.get_textpage_ocr(
         language=ocr.language, dpi=ocr.dpi, full=True, tessdata=tessdata()
     )
     return _lines(page, textpage), True
+
+
+def _past_a_limit(exc: Exception, number: int) -> TooLarge | None:
+    """The refusal for a page that failed for want of memory (in MuPDF or in Tesseract under
+    it), or past one of MuPDF's own limits ("Overly large image"); None for other failures."""
+    if isinstance(exc, MemoryError) or _ALLOCATION_FAILED.search(str(exc)):
+        return TooLarge(f"page {number} needs more memory than allowed (RAGSVC_PARSE_MEMORY_MB)")
+    if isinstance(exc, pymupdf.mupdf.FzErrorLimit):
+        return TooLarge(f"page {number} is past a limit of the PDF parser ({exc})")
+    return None
 
 
 def _lines(page: pymupdf.Page, textpage: pymupdf.TextPage | None = None) -> list[Line]:

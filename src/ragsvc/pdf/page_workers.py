@@ -6,6 +6,10 @@ each file; the workers extract ranges of its pages and send back plain tuples. T
 are forked by multiprocessing's fork server, which imports PyMuPDF once beforehand, so each
 starts in milliseconds; they start with the app rather than at the first upload.
 
+An error raised in a worker comes back as it was when it can be pickled (ragsvc's own
+errors can), else as a `WorkerError` holding its type and message as strings: PyMuPDF's
+carry a SWIG pointer, and the executor would send back its failure to pickle that instead.
+
 A worker that dies on a hostile file breaks the pool: it is rebuilt, the file is tried once
 more (another file's crash may have broken it) and then refused, and the server process
 lives on (the same crash in-process would take the server down). Each file has a wall-time
@@ -19,6 +23,7 @@ import logging
 import math
 import multiprocessing
 import os
+import pickle
 import resource
 import threading
 from collections.abc import Callable
@@ -38,6 +43,19 @@ log = logging.getLogger(__name__)
 MAX_RANGE_PAGES = 200
 RangeExtractor = Callable[[bytes, int, int, PageOptions], list[PageLines]]  # pdf, start, stop
 Futures = dict[Future[list[PageLines]], int]  # each range's future -> its first page
+
+
+class WorkerError(Exception):
+    """An error raised in a page worker that could not be pickled back to the server as it
+    was: the name of its type and its message, as plain strings (parse_pdf reports it as a
+    damaged file, with the message)."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(kind, message)  # the arguments pickle rebuilds it from
+        self.kind, self.message = kind, message
+
+    def __str__(self) -> str:
+        return self.message
 
 
 @dataclass(frozen=True)
@@ -153,7 +171,8 @@ class PdfWorkers:
     ) -> Futures:
         extract = self._extract_range
         return {
-            executor.submit(extract, data, start, stop, options): start for start, stop in ranges
+            executor.submit(_extract_in_worker, extract, data, start, stop, options): start
+            for start, stop in ranges
         }
 
     def _restart(self, broken: ProcessPoolExecutor, kill: bool = False) -> ProcessPoolExecutor:
@@ -176,6 +195,28 @@ def _start_worker(server_pid: int, memory_mb: int) -> None:
     exit_with(server_pid)
     limit = memory_mb * 2**20
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
+def _extract_in_worker(
+    extract: RangeExtractor, data: bytes, start: int, stop: int, options: PageOptions
+) -> list[PageLines]:
+    """In a worker: `extract`, its error made fit to cross back to the server."""
+    try:
+        return extract(data, start, stop, options)
+    except Exception as exc:
+        crossing = portable(exc)
+        if crossing is exc:
+            raise
+        raise crossing from exc  # the chain reaches the server as the remote traceback's text
+
+
+def portable(exc: Exception) -> Exception:
+    """`exc` if it survives pickling, else a WorkerError with its type's name and message."""
+    try:
+        pickle.loads(pickle.dumps(exc))
+    except Exception:  # TypeError for a SWIG pointer, or whatever its class's pickling hits
+        return WorkerError(type(exc).__qualname__, str(exc))
+    return exc
 
 
 def _kill_workers(executor: ProcessPoolExecutor) -> None:

@@ -10,21 +10,22 @@ pages read so far as it goes (`Listeners.on_part`).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from typing import Protocol
 
 from ragsvc.core.errors import NotAPdf, RagError, TooLarge, UnreadablePdf
 from ragsvc.pdf.layout import lay_out, title_of
-from ragsvc.pdf.mupdf import pymupdf
+from ragsvc.pdf.mupdf import let_go, pymupdf
 from ragsvc.pdf.ocr import Ocr
 from ragsvc.pdf.page_lines import PageLines, PageOptions, lines_of_page
 from ragsvc.pdf.parsed import ParsedDocument
 from ragsvc.text.normalise import normalise
 
 # The PDF spec lets the header start anywhere in the first 1024 bytes.
-_HEADER_WINDOW = 1024
+PDF_HEADER_WINDOW = 1024
 # A document read with `on_part` is read in windows of FIRST_WINDOW pages, then as many as
 # were read before (8, 8, 16, 32, ...), so a long document costs few windows.
 FIRST_WINDOW = 8
@@ -62,7 +63,7 @@ def check_pdf_magic(data: bytes) -> None:
     """Reject by content, not by name: no `%PDF-` header means not a PDF."""
     if not data:
         raise NotAPdf("the file is empty")
-    if b"%PDF-" not in data[:_HEADER_WINDOW]:
+    if b"%PDF-" not in data[:PDF_HEADER_WINDOW]:
         raise NotAPdf("the file does not start with a PDF header (%PDF-)")
 
 
@@ -137,21 +138,28 @@ class _Source:
         return (lambda done: on_page(done, pages)) if on_page else (lambda done: None)
 
 
-def _open_checked(source: _Source) -> pymupdf.Document:
-    """The opened PDF if it can be used at all; closed again when it is refused."""
+@contextmanager
+def _open_checked(source: _Source) -> Iterator[pymupdf.Document]:
+    """The opened PDF if it can be used at all; closed after (or when it is refused), its
+    bytes let go (mupdf.pdf_from says why)."""
     try:
         doc = pymupdf.open(stream=source.data, filetype="pdf")
     except Exception as exc:  # PyMuPDF raises its own assortment for damaged files
         raise UnreadablePdf(f"{source.filename}: cannot be opened as a PDF ({exc})") from exc
     try:
+        _check_usable(doc, source)
+        yield doc
+    finally:
+        let_go(doc)
+
+
+def _check_usable(doc: pymupdf.Document, source: _Source) -> None:
+    try:
         _refuse_unusable(doc, source.filename, source.limits.max_pages)
     except RagError:
-        doc.close()
         raise
     except Exception as exc:  # e.g. a page tree claiming 10^9 pages
-        doc.close()
         raise UnreadablePdf(f"{source.filename}: damaged PDF ({exc})") from exc
-    return doc
 
 
 def _refuse_unusable(doc: pymupdf.Document, filename: str, max_pages: int) -> None:

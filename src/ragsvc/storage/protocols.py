@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Protocol, TypeVar
+from typing import BinaryIO, Protocol, TypeVar
 
 from ragsvc.core.schemas import Turn
 from ragsvc.storage.leases import Lease
@@ -87,8 +87,9 @@ class Spooled(Protocol):
 class UploadSpool(Protocol):
     """Uploads put aside until their background ingest runs, on this process or another."""
 
-    def spool(self, token_hash: str, key: str, data: bytes) -> Spooled:
-        """Blocking: put an upload aside until its background ingest runs."""
+    def spool(self, token_hash: str, key: str, content: BinaryIO) -> Spooled:
+        """Blocking: put an upload aside (read from `content`, a file at its start) until its
+        background ingest runs."""
         ...
 
     def spooled(self, token_hash: str, key: str) -> Spooled:

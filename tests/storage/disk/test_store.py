@@ -5,6 +5,7 @@ only token hashes name a session's folder."""
 
 from __future__ import annotations
 
+import io
 from datetime import timedelta
 from pathlib import Path
 
@@ -95,7 +96,7 @@ async def test_a_lease_is_seen_while_held_and_an_upload_waits_spooled(store: Dis
     await store.create_session(TOKEN_HASH, TTL)
     lease = store.take_lease(TOKEN_HASH, "d1")
     assert await store.leased(TOKEN_HASH, "d1") and not await store.leased(TOKEN_HASH, "d2")
-    spooled = store.spool(TOKEN_HASH, "d1", b"%PDF-1.7 owls")
+    spooled = store.spool(TOKEN_HASH, "d1", io.BytesIO(b"%PDF-1.7 owls"))
     assert store.spooled(TOKEN_HASH, "d1").read() == b"%PDF-1.7 owls"
     spooled.remove()
     lease.release()

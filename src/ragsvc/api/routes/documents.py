@@ -16,7 +16,7 @@ from ragsvc.api.deps import (
     require_api_key,
 )
 from ragsvc.api.frame_schemas import stream_content
-from ragsvc.api.multipart_files import UPLOAD_BODY, read_uploads
+from ragsvc.api.multipart_files import UPLOAD_BODY, uploaded_files
 from ragsvc.api.problems import problem_responses
 from ragsvc.api.sse import DOCUMENT_ID_HEADER, event_stream, parse_event_id
 from ragsvc.core.schemas import Document, DocumentList, UploadResult
@@ -49,9 +49,10 @@ async def upload(
 ) -> UploadResult:
     if session is None:  # a new session needs the API key, before the body is read
         await require_api_key(request, state)
-    files = await read_uploads(request, state.settings.max_files)
     token_hash = session.token_hash if session is not None else None
-    uploaded = await state.uploads.upload(files, token_hash, client_address(request), wait=wait)
+    async with uploaded_files(request, state.settings.max_files) as files:
+        client = client_address(request)
+        uploaded = await state.uploads.upload(files, token_hash, client, wait=wait)
     if uploaded.created is not None:
         set_session_cookie(response, uploaded.created.token, state.settings, request)
     if not wait:

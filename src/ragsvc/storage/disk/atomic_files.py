@@ -12,18 +12,23 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
 
 LEFTOVER_AGE_S = 600  # a temp file or folder this old belongs to no write still running
 
 
-def atomic_write(path: Path, data: bytes, *, durable: bool = True) -> None:
+def atomic_write(path: Path, data: bytes | BinaryIO, *, durable: bool = True) -> None:
     """Readers see the old content or the new, never half; on failure nothing is left.
-    `durable`: on disk before returning (fsync), so a power loss keeps it too; without, a
-    crash of the process still keeps it (the rename is atomic), a power loss may not."""
+    `data`: bytes, or a file copied block by block. `durable`: on disk before returning
+    (fsync), so a power loss keeps it too; without, a crash of the process still keeps it
+    (the rename is atomic), a power loss may not."""
     tmp = temp_name(path)
     try:
         with tmp.open("wb") as out:
-            out.write(data)
+            if isinstance(data, bytes):
+                out.write(data)
+            else:
+                shutil.copyfileobj(data, out)
             if durable:
                 out.flush()
                 os.fsync(out.fileno())

@@ -27,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TypeVar
+from typing import BinaryIO, TypeVar
 
 import anyio
 
@@ -267,13 +267,13 @@ class DiskStore:
 
     # uploads waiting for their background ingest ---------------------------------
 
-    def spool(self, token_hash: str, key: str, data: bytes) -> SpooledFile:
-        """Blocking: write the upload to `uploads/<key>` (removed with the session, or by
-        the purge once no live process holds the lease of `key`)."""
+    def spool(self, token_hash: str, key: str, content: BinaryIO) -> SpooledFile:
+        """Blocking: copy the upload to `uploads/<key>` block by block (removed with the
+        session, or by the purge once no live process holds the lease of `key`)."""
         folder = self._dir(token_hash) / "uploads"
         folder.mkdir(exist_ok=True)
         path = folder / key
-        atomic_write(path, data)
+        atomic_write(path, content)
         return SpooledFile(path)
 
     def spooled(self, token_hash: str, key: str) -> SpooledFile:

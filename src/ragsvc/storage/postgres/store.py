@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import Any, BinaryIO, TypeVar
 
 import anyio
 import psycopg
@@ -258,8 +258,9 @@ class PostgresStore:
 
         return await anyio.to_thread.run_sync(held)
 
-    def spool(self, token_hash: str, key: str, data: bytes) -> SpooledRow:
+    def spool(self, token_hash: str, key: str, content: BinaryIO) -> SpooledRow:
         """Blocking: keep the upload in `uploads` until its ingest runs (on any replica)."""
+        data = content.read()  # a bytea parameter is sent whole; one upload at a time
         with self._conn() as conn:
             conn.execute(
                 "INSERT INTO uploads (token_hash, document_id, data) VALUES (%s, %s, %s)"
