@@ -8,13 +8,14 @@ from __future__ import annotations
 import os
 import pickle
 import signal
+import threading
 import time
 from collections.abc import Iterator
 
 import pymupdf
 import pytest
 
-from ragsvc.core.errors import TooLarge, UnreadablePdf
+from ragsvc.core.errors import ShuttingDown, TooLarge, UnreadablePdf
 from ragsvc.pdf.page_lines import PageOptions, page_lines
 from ragsvc.pdf.page_workers import PdfWorkers, WorkerError, WorkerLimits, portable
 from ragsvc.pdf.parsed import ParsedDocument
@@ -24,6 +25,7 @@ from tests.support.crashing_worker import (
     HoldsALock,
     crash_on_marked_files,
     mupdf_refuses,
+    never_ends,
     raise_holding_a_lock,
 )
 from tests.support.paths import SHARED_DATA
@@ -181,5 +183,31 @@ def test_an_error_raised_in_a_worker_comes_back_with_its_message(extract, messag
         assert raised.value.kind == kind
         with pytest.raises(UnreadablePdf, match=f"x.pdf: damaged PDF, .*{message}"):
             parse_pdf(long_pdf(1), "x.pdf", LIMITS, extractor=pool)
+    finally:
+        pool.close()
+
+
+def test_an_abort_ends_an_extraction_under_way_at_once():
+    pool = PdfWorkers(2, WORKER_LIMITS, extract_range=never_ends)
+    failed: list[BaseException] = []
+
+    def extract() -> None:
+        try:
+            pool.extract(long_pdf(2), "stuck.pdf", (2, PageOptions(10**6)))
+        except BaseException as exc:
+            failed.append(exc)
+
+    reading = threading.Thread(target=extract)
+    reading.start()
+    try:
+        time.sleep(1)  # the ranges are in the workers
+        started = time.monotonic()
+        pool.abort()
+        reading.join(timeout=10)
+        assert not reading.is_alive()
+        assert time.monotonic() - started < 5
+        assert isinstance(failed[0], ShuttingDown)
+        with pytest.raises(ShuttingDown):  # and nothing restarts
+            pool.extract(long_pdf(1), "next.pdf", (1, PageOptions(10**6)))
     finally:
         pool.close()

@@ -72,3 +72,16 @@ async def test_what_runs_past_the_drain_time_is_stopped_saying_to_ask_again():
     assert answers.running == 0
     assert isinstance(answers.stopped_with, ShuttingDown)
     assert "ask again" in str(answers.stopped_with.problem().detail)
+
+
+async def test_finished_waits_for_a_begun_drain_only():
+    idle = Drain(60)
+    with anyio.fail_after(1):
+        await idle.finished()  # never begun: an app stopped without a signal
+    drain, answers = Drain(0.2), FakeHub(running=1)
+    drain.begin()
+    with anyio.fail_after(2):
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(drain.run, answers)
+            await drain.finished()
+            assert answers.running == 0  # over only once the work was stopped

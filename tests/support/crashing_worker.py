@@ -40,3 +40,11 @@ def raise_holding_a_lock(
     data: bytes, start: int, stop: int, options: PageOptions
 ) -> list[PageLines]:
     raise HoldsALock(f"pages {start}-{stop} hold a lock")
+
+
+def never_ends(data: bytes, start: int, stop: int, options: PageOptions) -> list[PageLines]:
+    """A range stuck in the parser, as on a PDF whose pages inflate to gigabytes."""
+    import time
+
+    time.sleep(3600)
+    return page_lines(data, start, stop, options)

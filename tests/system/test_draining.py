@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from tests.support.fake_openai import FakeOpenAI
+from tests.support.hostile_pdfs import with_content
 from tests.support.pdfs import make_pdf
 from tests.support.server import server_process
 
@@ -81,3 +82,18 @@ def test_an_answer_past_the_drain_time_ends_with_an_error_event(tmp_path: Path):
     assert ended < 6, f"the stream took {ended:.1f} s to end after a 1 s drain"
     assert process.returncode in EXITED_ON_ITS_OWN
     assert waited < 5
+
+
+def test_sigterm_during_a_long_extraction_exits_within_the_drain_time(tmp_path: Path):
+    """A PDF whose pages take half a minute to extract, uploaded without waiting: SIGTERM
+    stops its extraction once the drain time is over, rather than waiting for its end."""
+    bomb = with_content(b" " * (64 * 2**20), pages=120)  # ~2 MB on disk, slow to parse
+    env = {"RAGSVC_DRAIN_S": "1", "RAGSVC_PARSE_TIMEOUT_S": "600"}
+    with server_process(tmp_path / "data", **env) as (base, process):
+        up = httpx.post(f"{base}/upload?wait=false", files={"files": ("slow.pdf", bomb)})
+        assert up.status_code == 202
+        time.sleep(2)  # the page workers are at it
+        process.send_signal(signal.SIGTERM)
+        waited = _exit_after(process)
+    assert process.returncode in EXITED_ON_ITS_OWN
+    assert waited < 8, f"exited {waited:.1f} s after SIGTERM with a 1 s drain"

@@ -97,8 +97,14 @@ def _lifespan(settings: Settings, backends: Backends | None) -> Lifespan:
                 tasks.start_soon(state.answers.run, tasks)
                 tasks.start_soon(state.ingests.run, tasks)
                 tasks.start_soon(state.drain.run, state.answers, state.ingests)
+                tasks.start_soon(state.metrics.keep_shared)  # with `serve --workers N` only
                 with drain_on_signals(state.drain):
                     yield {SERVER_LIMITS: ServerLimits.of(settings)}  # for GuardedHttpProtocol
+                # uvicorn shuts the app down once no connection is open: background ingests
+                # still get their drain time
+                await state.drain.finished()
+                if owned:  # the drain is over: a thread parsing a PDF must not hold the exit
+                    built.abort_work()
                 tasks.cancel_scope.cancel()
         finally:
             await state.aclose()

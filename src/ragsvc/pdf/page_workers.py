@@ -31,7 +31,7 @@ from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 
-from ragsvc.core.errors import TooLarge, UnreadablePdf
+from ragsvc.core.errors import ShuttingDown, TooLarge, UnreadablePdf
 from ragsvc.core.orphans import exit_with
 from ragsvc.pdf.page_lines import PageLines, PageOptions, page_lines
 
@@ -83,6 +83,7 @@ class PdfWorkers:
         self._max_range_pages = max_range_pages
         self._extract_range = extract_range
         self._lock = threading.Lock()
+        self._aborted = False  # shutting down: no restart, no second try
         self.warm = threading.Event()  # set once the first workers have started (/readyz)
         self._executor = self._start()
 
@@ -114,9 +115,13 @@ class PdfWorkers:
         page is read), in page order; `on_pages(n)` after each range, n pages being done.
         A pool broken meanwhile (a worker died, on this file or on another) is rebuilt and
         the file tried once more."""
+        if self._aborted:
+            raise ShuttingDown(f"{filename}: the server is shutting down")
         try:
             return self._extract(data, filename, pages, on_pages, start)
-        except BrokenProcessPool:
+        except BrokenProcessPool as exc:
+            if self._aborted:
+                raise ShuttingDown(f"{filename}: the server stopped reading it") from exc
             log.warning("the PDF page workers broke during %s; trying it once more", filename)
         try:
             return self._extract(data, filename, pages, on_pages, start)
@@ -177,6 +182,8 @@ class PdfWorkers:
 
     def _restart(self, broken: ProcessPoolExecutor, kill: bool = False) -> ProcessPoolExecutor:
         with self._lock:
+            if self._aborted:
+                raise ShuttingDown("the server is shutting down")
             if self._executor is broken:  # not already replaced by a concurrent caller
                 log.warning("restarting the PDF page workers")
                 if kill:
@@ -184,6 +191,15 @@ class PdfWorkers:
                 broken.shutdown(wait=False, cancel_futures=True)
                 self._executor = self._start()
             return self._executor
+
+    def abort(self) -> None:
+        """Shutting down: kill the workers, so every extraction under way ends at once (with
+        ShuttingDown) instead of running to its end or its time limit; nothing restarts."""
+        with self._lock:
+            self._aborted = True
+            if self._executor._pending_work_items:  # idle workers just exit with the pool
+                _kill_workers(self._executor)
+                self._executor.shutdown(wait=False, cancel_futures=True)
 
     def close(self) -> None:
         self._executor.shutdown(wait=True, cancel_futures=True)

@@ -40,6 +40,11 @@ class Backends:
     client: openai.AsyncOpenAI | None = None  # shared by the openai backends; owned here
     pdf_workers: PdfWorkers | None = None  # processes extracting PDF pages; owned here
 
+    def abort_work(self) -> None:
+        """Shutting down: end the page extractions under way now (see PdfWorkers.abort)."""
+        if self.pdf_workers is not None:
+            self.pdf_workers.abort()
+
     async def aclose(self) -> None:
         """Release pooled connections to the OpenAI-compatible server; stop the workers."""
         if self.client is not None:

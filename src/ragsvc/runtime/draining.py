@@ -44,6 +44,7 @@ class Drain:
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
         self._begun = anyio.Event()
+        self._over = anyio.Event()
 
     @property
     def draining(self) -> bool:
@@ -66,6 +67,13 @@ class Drain:
         stopped = sum(hub.stop_running(ShuttingDown(_STOPPED)) for hub in hubs)
         if stopped:
             log.warning("drain time over: stopped %d pieces of work still running", stopped)
+        self._over.set()
+
+    async def finished(self) -> None:
+        """Once begun, wait for the drain to be over; return at once if it never began (the
+        app stopped without a signal: a test's, say)."""
+        if self.draining:
+            await self._over.wait()
 
 
 _STOPPED = "the server shut down before this finished; ask again (or upload again)"
