@@ -18,6 +18,7 @@ from ragsvc.core.config import Settings
 from ragsvc.core.orphans import SUPERVISOR_PID
 from ragsvc.runtime.backends import check_storage, takes_queued_ingests
 from ragsvc.runtime.logging_setup import configure_logging
+from ragsvc.runtime.shared_metrics import shared_by_workers
 from ragsvc.storage.disk.store import DataDirUnusable
 
 app = typer.Typer(help="ragsvc: chat with your PDFs.", no_args_is_help=True)
@@ -46,7 +47,8 @@ def serve(
     if workers > 1:  # each worker process exits with this supervisor, even a killed one
         os.environ[SUPERVISOR_PID] = str(os.getpid())
     _check_storage(settings)
-    serve_forever(settings, workers)
+    with shared_by_workers(workers):  # /metrics adds up the workers' metrics
+        serve_forever(settings, workers)
 
 
 def _check_storage(settings: Settings) -> None:
@@ -82,11 +84,24 @@ def _migrate(settings: Settings) -> list[str]:
 
 
 @app.command()
-def worker() -> None:
+def worker(
+    port: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=65535,
+            show_default=False,
+            help="port of its /healthz and /readyz probes (else RAGSVC_WORKER_PORT, 8001)",
+        ),
+    ] = None,
+) -> None:
     """Ingest the uploads queued by API replicas (RAGSVC_INGEST_QUEUE=redis) until SIGTERM."""
+    from ragsvc.api.probes import ProbePortUnavailable
     from ragsvc.worker.job_loop import run_worker
 
     settings = Settings()
+    if port is not None:
+        settings = settings.model_copy(update={"worker_port": port})
     configure_logging(settings)
     if not takes_queued_ingests(settings):
         raise typer.BadParameter(
@@ -94,7 +109,11 @@ def worker() -> None:
             param_hint="RAGSVC_INGEST_QUEUE",
         )
     _check_storage(settings)
-    anyio.run(run_worker, settings)
+    try:
+        anyio.run(run_worker, settings)
+    except ProbePortUnavailable as exc:  # `ragsvc serve`, or another worker, has the port
+        typer.echo(f"ragsvc worker: {exc}", err=True)
+        raise typer.Exit(1) from exc
 
 
 @app.command("migrate")

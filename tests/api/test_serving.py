@@ -35,5 +35,20 @@ def test_uvicorn_serves_with_the_guarded_protocol_and_ragsvcs_logging():
 
 
 def test_the_server_limits_are_the_settings():
-    limits = ServerLimits.of(Settings(max_connections=7, header_timeout_s=3, body_timeout_s=9))
-    assert limits == ServerLimits(max_connections=7, header_timeout_s=3, body_timeout_s=9)
+    settings = Settings(
+        max_connections=7,
+        header_timeout_s=3,
+        body_timeout_s=9,
+        max_connections_per_address=2,
+        trusted_proxies="10.1.0.0/16,proxy.local",
+    )
+    limits = ServerLimits.of(settings)
+    assert limits == ServerLimits(7, 3, 9, 2, ("10.1.0.0/16", "proxy.local"))
+
+
+def test_trusted_proxies_are_not_held_to_the_cap_per_address():
+    limits = ServerLimits(7, 3, 9, per_address=2, trusted=("10.1.0.0/16", "proxy.local"))
+    assert limits.capped("192.0.2.7") and limits.capped("proxy.local.evil")
+    assert not limits.capped("10.1.200.3") and not limits.capped("proxy.local")
+    assert not ServerLimits(7, 3, 9, per_address=0).capped("192.0.2.7")
+    assert not ServerLimits(7, 3, 9, per_address=2, trusted=("*",)).capped("192.0.2.7")

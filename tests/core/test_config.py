@@ -1,6 +1,7 @@
 """Settings validation: the combinations that cannot work are refused at start with the
 variable to fix named, comma-separated lists are split, the OpenAI client's own variables
-count. The environment of the test process is cleared first: only what a test sets counts."""
+count, the worker's probes have a port of their own. The environment of the test process is
+cleared first: only what a test sets counts."""
 
 from __future__ import annotations
 
@@ -83,3 +84,15 @@ def test_lists_are_split_when_given_as_strings_and_kept_when_given_as_lists():
 
 def test_the_upload_limit_is_counted_in_bytes():
     assert Settings(max_upload_mb=1.5).max_upload_bytes == 1_572_864
+
+
+def test_the_worker_probes_have_a_port_of_their_own_beside_serve():
+    settings = Settings()
+    assert (settings.port, settings.worker_port) == (8000, 8001)
+
+
+def test_a_worker_given_only_port_keeps_its_probes_there(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("PORT", "9000")  # the image sets it; deployments from before set it
+    assert Settings().worker_port == 9000
+    monkeypatch.setenv("RAGSVC_WORKER_PORT", "9001")
+    assert (Settings().port, Settings().worker_port) == (9000, 9001)

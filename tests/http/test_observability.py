@@ -1,20 +1,29 @@
-"""What operators see: GET /metrics in Prometheus's format, and JSON logs whose every line
-carries its request's id and none of which holds a token or, unless asked, a question."""
+"""What operators see: GET /metrics in Prometheus's format (requests, answers, ingests and
+how long they took, the backends' latency and errors, the build), and JSON logs whose every
+line carries its request's id and none of which holds a token or, unless asked, a question."""
 
 from __future__ import annotations
 
 import io
 import json
 import logging
-from collections.abc import Callable, Iterator
+import platform
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import httpx
+import openai
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from ragsvc import __version__
+from ragsvc.answer.prompts import Prompt
 from ragsvc.core.config import Settings
+from ragsvc.core.errors import BackendUnavailable
+from ragsvc.core.schemas import Usage
 from ragsvc.runtime.logging_setup import configure_logging
-from tests.support.apps import app_client
+from tests.support.apps import app_client, client_on
+from tests.support.fakes import fake_backends
+from tests.support.uploads import settled, upload_later
 
 pytestmark = pytest.mark.anyio
 QUESTION = "When does the harbour master ring the bell?"
@@ -49,6 +58,62 @@ async def test_metrics_count_requests_answers_ingests_and_problems(
     assert got[("ragsvc_streams_open", frozenset())] == 0
     assert got[("process_resident_memory_bytes", frozenset())] > 0
     assert ("ragsvc_answers_in_progress", frozenset()) in got
+
+
+async def test_metrics_time_ingests_waited_for_or_not_and_each_backend_call(
+    client: httpx.AsyncClient, session: dict[str, str], pdf: Callable
+):
+    files = {"files": ("h.pdf", pdf(["The harbour master rings the bell at noon."]))}
+    assert (await client.post("/upload", files=files, headers=session)).status_code == 201
+    later = await upload_later(client, pdf, "Gulls nest on the breakwater.", session)
+    assert later.status_code == 202
+    assert (await settled(client, later.json()["documents"][0], session))[-1]["event"] == "ready"
+    assert (await client.post("/ask", json={"question": QUESTION}, headers=session)).is_success
+    got = samples((await client.get("/metrics")).text)
+    ready = frozenset({("status", "ready")})
+    assert got[("ragsvc_ingest_seconds_count", ready)] == 2  # waited for, and in the background
+    assert 0 < got[("ragsvc_ingest_seconds_sum", ready)] < 30
+    # the two documents' passages, and the question
+    assert got[("ragsvc_backend_seconds_count", frozenset({("backend", "embedder")}))] >= 3
+    assert got[("ragsvc_backend_seconds_count", frozenset({("backend", "generator")}))] == 1
+    assert got[("ragsvc_generator_first_piece_seconds_count", frozenset())] == 1
+
+
+async def test_metrics_name_the_build(client: httpx.AsyncClient):
+    got = samples((await client.get("/metrics")).text)
+    build = {
+        ("version", __version__),
+        ("python", platform.python_version()),
+        ("embedder", "hash:128"),
+        ("generator", "extractive"),
+    }
+    assert got[("ragsvc_build_info", frozenset(build))] == 1
+
+
+class TimingOut:
+    """A generator whose LLM server never answers in time."""
+
+    async def stream(self, prompt: Prompt) -> AsyncIterator[str | Usage]:
+        request = httpx.Request("POST", "http://llm.invalid/v1/chat/completions")
+        raise BackendUnavailable("LLM backend failed") from openai.APITimeoutError(request)
+        yield ""  # an async generator, as a backend's stream is
+
+
+async def test_metrics_count_backend_errors_by_backend_and_kind(settings: Settings, pdf: Callable):
+    backends = fake_backends(settings)
+    backends.generator = TimingOut()
+    try:
+        async with client_on(settings, backends) as http:
+            files = {"files": ("h.pdf", pdf(["The harbour master rings the bell at noon."]))}
+            assert (await http.post("/upload", files=files)).status_code == 201
+            asked = await http.post("/ask", json={"question": QUESTION})
+            got = samples((await http.get("/metrics")).text)
+    finally:
+        await backends.store.aclose()
+    assert asked.status_code == 503
+    failed = frozenset({("backend", "generator"), ("error", "timeout")})
+    assert got[("ragsvc_backend_errors_total", failed)] == 1
+    assert ("ragsvc_backend_seconds_count", frozenset({("backend", "generator")})) not in got
 
 
 async def test_metrics_can_be_turned_off(settings: Settings):

@@ -54,9 +54,30 @@ def test_the_proxy_sends_to_the_api_services():
     proxy = next(s for s in SERVICES.values() if str(s.get("image", "")).startswith("nginx"))
     mounted = [v.split(":")[0] for v in proxy["volumes"]]
     assert "./nginx.conf" in mounted and (DOCKER / "nginx.conf").exists()
-    upstreams = re.findall(r"(?m)^\s+server (\w+):8000;", (DOCKER / "nginx.conf").read_text())
+    upstreams = re.findall(r"(?m)^\s+server (\w+):8000\b", (DOCKER / "nginx.conf").read_text())
     assert sorted(upstreams) == sorted(API)
     assert set(proxy["depends_on"]) == set(API)
+
+
+def test_the_proxy_fails_over_only_what_is_safe_to_send_again():
+    site = (DOCKER / "nginx.conf").read_text()
+    [retried] = re.findall(r"(?m)^\s+proxy_next_upstream (.+);", site)
+    assert {"error", "timeout", "http_502", "http_503", "http_504"} <= set(retried.split())
+    assert "non_idempotent" not in retried  # a POST (an upload, a question) is never sent twice
+    servers = re.findall(r"(?m)^\s+server \w+:8000(.*);", site)
+    assert all("max_fails=" in s and "fail_timeout=" in s for s in servers)  # taken out a while
+
+
+def test_each_service_is_health_checked_on_the_port_it_listens_on():
+    image_port = re.search(r"\bPORT=(\d+)", DOCKERFILE)  # what a worker took before its own
+    assert image_port
+    for name in RAGSVC:
+        passed = {
+            k.removeprefix("RAGSVC_").lower(): v for k, v in SERVICES[name]["environment"].items()
+        }
+        listening = Settings(**{"port": image_port[1], **passed})
+        port = listening.worker_port if name in WORKERS else listening.port
+        assert f"//127.0.0.1:{port}/readyz" in " ".join(SERVICES[name]["healthcheck"]["test"])
 
 
 def test_the_image_runs_ragsvc_with_serve_as_its_default_command():

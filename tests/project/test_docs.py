@@ -88,3 +88,13 @@ def test_every_python_file_the_code_names_exists():
         if not any((base / name).exists() for base in (path.parent, SRC, ROOT))
     ]
     assert missing == []
+
+
+def test_every_metric_is_listed_in_the_deploy_guide():
+    """The metrics /metrics reports (named in runtime/) are each in docs/deploy.md's table."""
+    deploy = (ROOT / "docs" / "deploy.md").read_text()
+    metric = re.compile(r'"(ragsvc_[a-z_]+)"')
+    names = {
+        name for path in (SRC / "runtime").glob("*.py") for name in metric.findall(path.read_text())
+    }
+    assert sorted(name for name in names if f"`{name}" not in deploy) == []

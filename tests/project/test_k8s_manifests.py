@@ -26,6 +26,7 @@ SECRET_EXAMPLE = yaml.safe_load((K8S / "secret.yaml.example").read_text())
 KNOWN = {f"RAGSVC_{name.upper()}" for name in Settings.model_fields}
 VERSION = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
 PODS = ["ragsvc-api", "ragsvc-worker"]
+WORKER_SCRAPES = [{"protocol": "TCP", "port": 8001}]  # the worker's probe port
 
 
 def of_kind(kind: str) -> dict[str, dict[str, Any]]:
@@ -120,6 +121,20 @@ def test_the_pods_run_their_command_and_are_probed(name: str):
     assert box["resources"]["requests"] and box["resources"]["limits"]["memory"]
 
 
+def test_each_pod_is_probed_on_the_port_it_listens_on():
+    # The image sets PORT; a worker's probes take RAGSVC_WORKER_PORT (PORT only without it).
+    image_port = re.search(r"\bPORT=(\d+)", (ROOT / "docker" / "Dockerfile").read_text())
+    assert image_port
+    for name in PODS:
+        box = container(name)
+        passed = {e["name"]: e["value"] for e in box["env"] if "value" in e}
+        listening = settings({"PORT": image_port[1], **passed})
+        port = listening.worker_port if name == "ragsvc-worker" else listening.port
+        declared = {p["name"]: p["containerPort"] for p in box["ports"]}
+        for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+            assert declared.get(box[probe]["httpGet"]["port"]) == port, (name, probe)
+
+
 def test_api_pods_leave_the_endpoints_then_drain_before_they_are_killed():
     hook = container("ragsvc-api")["lifecycle"]["preStop"]["exec"]["command"]
     assert hook[0] == "sleep" and 3 <= float(hook[1]) <= 15
@@ -158,7 +173,7 @@ def test_network_policies_let_only_the_ingress_controller_and_prometheus_in():
         assert policy["spec"]["policyTypes"] == ["Ingress"]  # outgoing: PostgreSQL, Redis, LLM
         for rule in policy["spec"]["ingress"]:
             assert rule["from"] and all(set(peer) == {"namespaceSelector"} for peer in rule["from"])
-            assert rule["ports"] == [{"protocol": "TCP", "port": 8000}]
+            assert rule["ports"] in ([{"protocol": "TCP", "port": 8000}], WORKER_SCRAPES)
     [api] = [p for p in policies if selects(p["spec"]["podSelector"], "ragsvc-api")]
     [worker] = [p for p in policies if selects(p["spec"]["podSelector"], "ragsvc-worker")]
     namespaces = {
@@ -167,7 +182,12 @@ def test_network_policies_let_only_the_ingress_controller_and_prometheus_in():
         for peer in rule["from"]
     }
     assert namespaces == {"ingress-nginx", "monitoring"}
-    assert worker["spec"]["ingress"] == []  # nothing but the kubelet's probes
+    # nothing but the kubelet's probes and Prometheus's scrapes
+    assert [rule["ports"] for rule in worker["spec"]["ingress"]] == [WORKER_SCRAPES]
+    assert [
+        peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
+        for peer in worker["spec"]["ingress"][0]["from"]
+    ] == ["monitoring"]
 
 
 def test_the_ingress_streams_sse_and_takes_whole_uploads():
@@ -187,13 +207,12 @@ def test_the_ingress_streams_sse_and_takes_whole_uploads():
     assert backend["port"]["name"] in {port["name"] for port in SERVICE["spec"]["ports"]}
 
 
-def test_prometheus_scrapes_the_api_pods_where_metrics_are_served():
-    notes = DEPLOYMENTS["ragsvc-api"]["spec"]["template"]["metadata"]["annotations"]
+@pytest.mark.parametrize("name", PODS)
+def test_prometheus_scrapes_every_pod_where_its_metrics_are_served(name: str):
+    notes = DEPLOYMENTS[name]["spec"]["template"]["metadata"]["annotations"]
     assert notes["prometheus.io/scrape"] == "true" and notes["prometheus.io/path"] == "/metrics"
-    assert int(notes["prometheus.io/port"]) == container("ragsvc-api")["ports"][0]["containerPort"]
+    assert int(notes["prometheus.io/port"]) == container(name)["ports"][0]["containerPort"]
     assert settings().metrics
-    # the worker's probe server has no /metrics: a scrape annotation would only fail
-    assert "annotations" not in DEPLOYMENTS["ragsvc-worker"]["spec"]["template"]["metadata"]
 
 
 def test_forwarded_addresses_are_believed_from_a_narrow_range_only():

@@ -45,7 +45,7 @@ LIBRARIES = {
     # the PostgreSQL store; the command line reports its connection errors
     "psycopg": {"storage/postgres", "cli.py"},
     "psycopg_pool": {"storage/postgres"},
-    "prometheus_client": {"runtime/metrics.py"},
+    "prometheus_client": {"runtime/metrics.py", "runtime/shared_metrics.py"},
     "saq": {"ingest/job_queue.py", "worker"},
     "limits": {"sessions/rate_limits.py"},
     "typer": {"cli.py", "client/commands.py"},
@@ -58,6 +58,8 @@ ENVIRONMENT = {
     "api/app_factory.py": "reads the supervisor's pid that `ragsvc serve --workers` sets",
     "cli.py": "sets the supervisor's pid for uvicorn's worker processes",
     "search/embedders.py": "sets switches of the optional embedders' libraries (no download)",
+    "runtime/shared_metrics.py": "names the metrics directory of `serve --workers N` for "
+    "prometheus-client, which reads it from the environment in each worker",
 }
 # Which backend the settings name is asked in one place.
 BACKEND_CHOICE = re.compile(r"\bsettings\.(embedder|generator|store|ingest_queue|ocr)\b")
@@ -66,6 +68,7 @@ CHOOSES_BACKENDS = {"runtime/backends.py"}
 NOT_RAG_ERRORS = {
     "SessionGone": "a session vanished mid-request; the HTTP layer answers it as 401",
     "DataDirUnusable": "a start-up error: the server does not start",
+    "ProbePortUnavailable": "a start-up error: the worker does not start",
     "ProblemError": "raised by the client, around a problem the server sent",
     "WorkerError": "a page worker's error carried back as strings; parse_pdf makes it a 422",
 }

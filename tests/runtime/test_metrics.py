@@ -1,13 +1,16 @@
-"""What /metrics reports, fed directly: answers by outcome, problems by type, documents by
-status and their pages, gauges read when scraped; each app's registry of its own."""
+"""What /metrics reports, fed directly: answers by outcome (an abandoned one apart), problems
+by type, documents by status with their pages and how long they took, gauges read when
+scraped, the build; each app's registry of its own."""
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from ragsvc.core.clock import now
-from ragsvc.core.errors import problem
+from ragsvc.core.errors import AnswerAbandoned, problem, problem_of
 from ragsvc.core.schemas import Document, Timings
 from ragsvc.runtime.metrics import Metrics
 from ragsvc.streams.events import DoneEvent, FailedEvent, SourcesEvent
@@ -42,6 +45,49 @@ def test_answers_are_counted_by_outcome_and_problems_by_type():
     assert got[("ragsvc_first_token_seconds_count", frozenset())] == 2
     [failure] = [labels for name, labels in got if name == "ragsvc_problems_total"]
     assert dict(failure)["type"] == problem(503, "x").type.rpartition(":")[2]
+
+
+def test_an_answer_its_clients_abandoned_is_its_own_outcome_not_a_failure():
+    metrics = Metrics()
+    metrics.observe_answer(FailedEvent(problem_of(AnswerAbandoned())))  # Stop pressed
+    metrics.observe_answer(FailedEvent(problem(503, "the LLM went away")))
+    got = samples(metrics)
+    assert got[("ragsvc_answers_total", labelled(outcome="abandoned"))] == 1
+    assert got[("ragsvc_answers_total", labelled(outcome="failed"))] == 1
+    problems = {dict(labels)["type"] for name, labels in got if name == "ragsvc_problems_total"}
+    assert "answer-abandoned" not in problems
+
+
+def document(status: str, pages: int, age_s: float = 0.0) -> Document:
+    return Document(
+        id=status,
+        filename="x.pdf",
+        sha256="0" * 64,
+        pages=pages,
+        chunks=1,
+        status=status,  # type: ignore[arg-type]
+        created_at=now() - timedelta(seconds=age_s),
+    )
+
+
+def test_a_settled_document_is_timed_from_its_upload_by_final_status():
+    metrics = Metrics()
+    metrics.observe_document(document("ready", 3, age_s=2.0))
+    metrics.observe_document(document("failed", 0, age_s=40.0))
+    metrics.observe_document(document("ready", 1, age_s=-5.0))  # another host's clock: ahead
+    got = samples(metrics)
+    assert got[("ragsvc_ingest_seconds_count", labelled(status="ready"))] == 2
+    assert got[("ragsvc_ingest_seconds_sum", labelled(status="ready"))] == pytest.approx(2, 0.1)
+    assert got[("ragsvc_ingest_seconds_bucket", labelled(status="ready", le="2.5"))] == 2
+    assert got[("ragsvc_ingest_seconds_bucket", labelled(status="failed", le="30.0"))] == 0
+    assert got[("ragsvc_ingest_seconds_bucket", labelled(status="failed", le="60.0"))] == 1
+
+
+def test_the_build_is_a_gauge_of_one_labelled_with_versions_and_backends():
+    metrics = Metrics()
+    metrics.build_info(version="1.2.3", python="3.11.9", embedder="hash:128", generator="echo")
+    build = labelled(version="1.2.3", python="3.11.9", embedder="hash:128", generator="echo")
+    assert samples(metrics)[("ragsvc_build_info", build)] == 1
 
 
 def test_documents_are_counted_by_status_with_their_pages():

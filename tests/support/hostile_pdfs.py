@@ -46,3 +46,18 @@ def huge_scan(side: float = 14_400) -> bytes:
     data = doc.tobytes()
     doc.close()
     return bytes(data)
+
+
+def shared_stream_bomb(megabytes: float, pages: int, mark: str = "x") -> bytes:
+    """`pages` pages all drawing one content stream of `megabytes` of spaces: a few hundred
+    KB on disk, `pages` times the stream once read page by page (`mark`: files differ)."""
+    doc = pymupdf.open()
+    first = doc.new_page()
+    first.insert_text((50, 50), mark, fontsize=8)
+    xref = first.get_contents()[0]
+    doc.update_stream(xref, b" " * int(megabytes * 2**20))
+    for _ in range(pages - 1):
+        doc.xref_set_key(doc.new_page().xref, "Contents", f"{xref} 0 R")
+    data = doc.tobytes(deflate=True, garbage=3)
+    doc.close()
+    return bytes(data)

@@ -76,7 +76,7 @@ def worker_process(log_dir: Path, **env: str) -> Iterator[subprocess.Popen[bytes
     """`ragsvc worker` with these settings, once it takes jobs; stopped (SIGTERM) after."""
     port = free_port()
     log_path = log_dir / f"worker-{port}.log"
-    environment = {**os.environ, "HOST": "127.0.0.1", "PORT": str(port), **env}
+    environment = {**os.environ, "HOST": "127.0.0.1", "RAGSVC_WORKER_PORT": str(port), **env}
     with log_path.open("wb") as log:
         process = subprocess.Popen([str(RAGSVC), "worker"], env=environment, stdout=log, stderr=log)
     try:

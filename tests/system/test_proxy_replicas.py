@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
-import shutil
 import signal
 import subprocess
 import threading
@@ -26,59 +24,13 @@ import pytest
 
 from tests.support.apps import parse_sse
 from tests.support.fake_openai import FakeOpenAI
-from tests.support.paths import ROOT
+from tests.support.nginx_proxy import in_front_of
 from tests.support.pdfs import make_pdf
-from tests.support.server import free_port, server_process, worker_process
-from tests.support.services import unavailable
+from tests.support.server import server_process, worker_process
 
 pytestmark = pytest.mark.slow
 PAGES = ["Herons hunt fish in shallow water at dawn.", "Kingfishers dive from perches."]
 REPLICAS = 3
-
-
-def nginx_config(proxy_port: int, upstreams: list[str], scratch: Path) -> Path:
-    """docker/nginx.conf with loopback upstreams and port, inside a main config of its own."""
-    site = (ROOT / "docker" / "nginx.conf").read_text()
-    servers = "".join(f"    server {address};\n" for address in upstreams)
-    site = re.sub(r"(?m)^    server api\d:8000;\n", "", site)
-    site = site.replace("upstream ragsvc {\n", "upstream ragsvc {\n" + servers)
-    site = site.replace("listen 8080;", f"listen 127.0.0.1:{proxy_port};")
-    config = scratch / "nginx.conf"
-    config.write_text(
-        f"pid {scratch}/nginx.pid;\nerror_log {scratch}/nginx-error.log;\n"
-        "events { worker_connections 512; }\n"
-        f"http {{\n access_log off;\n client_body_temp_path {scratch}/body;\n"
-        f" proxy_temp_path {scratch}/proxy;\n{site}\n}}\n"
-    )
-    return config
-
-
-@contextmanager
-def nginx(config: Path, port: int) -> Iterator[str]:
-    binary = shutil.which("nginx") or "/usr/sbin/nginx"
-    if not os.path.exists(binary):
-        unavailable("nginx is not installed", "apt-get install nginx")
-    log = config.parent / "nginx-stderr.log"
-    with log.open("wb") as stderr:
-        process = subprocess.Popen(
-            [binary, "-c", str(config), "-p", str(config.parent), "-g", "daemon off;"],
-            stderr=stderr,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                httpx.get(f"{base}/healthz", timeout=1)
-                break
-            except httpx.TransportError:
-                assert process.poll() is None, log.read_text()
-                assert time.monotonic() < deadline, "nginx did not start"
-                time.sleep(0.05)
-        yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 @dataclass
@@ -107,12 +59,8 @@ def deployed(tmp_path: Path, shared: tuple[str, str], **env: str) -> Iterator[De
             for _ in range(REPLICAS)
         ]
         worker = stack.enter_context(worker_process(tmp_path, **settings))
-        port = free_port()
-        upstreams = [base.removeprefix("http://") for base, _ in replicas]
-        scratch = tmp_path / "nginx"
-        scratch.mkdir()
-        base = stack.enter_context(nginx(nginx_config(port, upstreams, scratch), port))
-        yield Deployment(base, replicas, worker)
+        proxied = in_front_of([base for base, _ in replicas], tmp_path / "nginx")
+        yield Deployment(stack.enter_context(proxied), replicas, worker)
 
 
 @pytest.fixture

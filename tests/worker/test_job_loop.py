@@ -5,6 +5,7 @@ Runs on the machine's PostgreSQL and Redis; the worker runs here, in the test's 
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -13,12 +14,15 @@ from pathlib import Path
 import anyio
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from saq import Queue
 from typer.testing import CliRunner
 
+from ragsvc.api.probes import probe_server
 from ragsvc.cli import app as cli
 from ragsvc.core.config import Settings
 from ragsvc.ingest.ingestion import INTERRUPTED_DETAIL
+from ragsvc.runtime.app_state import AppState
 from ragsvc.worker.job_loop import run_worker
 from tests.support.apps import app_client, app_of, parse_sse
 from tests.support.fakes import fake_backends
@@ -45,13 +49,13 @@ def queued(tmp_path: Path, database_url: str, redis_url: str) -> Settings:
 async def worker(settings: Settings) -> AsyncIterator[str]:
     """A worker taking jobs until the block ends (the hash embedder, as the apps use); yields
     the base URL of its probes."""
-    settings = settings.model_copy(update={"port": free_port()})  # its probes
+    settings = settings.model_copy(update={"worker_port": free_port()})  # its probes
     backends, stop = fake_backends(settings), anyio.Event()
     try:
         async with anyio.create_task_group() as tasks:
             tasks.start_soon(run_worker, settings, backends, stop)
             try:
-                yield f"http://127.0.0.1:{settings.port}"
+                yield f"http://127.0.0.1:{settings.worker_port}"
             finally:
                 stop.set()
     finally:
@@ -126,6 +130,101 @@ async def test_a_worker_answers_its_probes(queued: Settings):
         alive = await http.get("/healthz")
     assert ready.status_code == 200 and ready.json()["embedder"] == "hash:128"
     assert alive.status_code == 200
+
+
+async def test_a_worker_not_ready_answers_its_readiness_probe_with_a_503_problem(
+    queued: Settings,
+):
+    backends = fake_backends(queued)
+    state = AppState.build(queued, backends)
+    try:
+        with socket.create_server(("127.0.0.1", 0)) as listener:
+            app = probe_server(state, queued, listener).config.app
+        # Not ready, as while its page workers start or Redis is away: here, draining.
+        state.drain.begin()
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://worker") as http:
+            ready = await http.get("/readyz")
+    finally:
+        await state.aclose()
+        await backends.store.aclose()
+    assert ready.status_code == 503, ready.text  # not a 500, with a traceback in the log
+    assert ready.json()["type"].endswith("shutting-down")
+
+
+async def probed(http: httpx.AsyncClient, path: str) -> httpx.Response:
+    """GET `path` on a worker's probes, once they listen."""
+    with anyio.fail_after(10):
+        while True:
+            try:
+                return await http.get(path)
+            except httpx.TransportError:  # not listening yet
+                await anyio.sleep(0.05)
+
+
+async def test_a_worker_serves_its_own_metrics_with_the_ingests_it_ran(queued: Settings):
+    async with app_client(queued) as api:
+        headers, doc_id = await queue_upload(api)
+        async with worker(queued) as probes, httpx.AsyncClient(base_url=probes) as http:
+            with anyio.fail_after(20):
+                while (await api.get(f"/documents/{doc_id}", headers=headers)).json()[
+                    "status"
+                ] == "processing":
+                    await anyio.sleep(0.05)
+            reply = await probed(http, "/metrics")
+    assert reply.status_code == 200 and reply.headers["content-type"].startswith("text/plain")
+    got = {
+        (s.name, frozenset(s.labels.items())): s.value
+        for family in text_string_to_metric_families(reply.text)
+        for s in family.samples
+    }
+    ready = frozenset({("status", "ready")})
+    assert got[("ragsvc_documents_ingested_total", ready)] == 1
+    assert got[("ragsvc_ingest_seconds_count", ready)] == 1
+    assert got[("ragsvc_pages_ingested_total", frozenset())] == len(PAGES)
+    assert got[("ragsvc_backend_seconds_count", frozenset({("backend", "embedder")}))] >= 1
+    assert ("ragsvc_db_pool_max", frozenset()) in got
+
+
+async def test_a_worker_serves_no_metrics_when_they_are_off(queued: Settings):
+    quiet = queued.model_copy(update={"metrics": False})
+    async with worker(quiet) as probes, httpx.AsyncClient(base_url=probes) as http:
+        assert (await probed(http, "/healthz")).status_code == 200
+        assert (await http.get("/metrics")).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("arguments", "environment"),
+    [
+        (["--port", "{port}"], {"RAGSVC_WORKER_PORT": "{other}"}),  # the option first
+        ([], {"RAGSVC_WORKER_PORT": "{port}", "PORT": "{other}"}),  # then the setting
+        ([], {"RAGSVC_WORKER_PORT": None, "PORT": "{port}"}),  # PORT alone, as before it
+    ],
+    ids=["option", "setting", "port-alone"],
+)
+def test_the_worker_command_listens_where_told_and_says_so_in_one_line_when_taken(
+    queued: Settings, arguments: list[str], environment: dict[str, str | None]
+):
+    env = {
+        "RAGSVC_STORE": "postgres",
+        "RAGSVC_DATABASE_URL": str(queued.database_url.get_secret_value()),  # type: ignore[union-attr]
+        "RAGSVC_REDIS_URL": str(queued.redis_url),
+        "RAGSVC_INGEST_QUEUE": "redis",
+        "HOST": "127.0.0.1",
+    }
+    # Both ports taken (as `ragsvc serve` would hold one): the worker fails at once on the
+    # port it chose, which its one line names, instead of running on a wrong one.
+    with (
+        socket.create_server(("127.0.0.1", 0)) as taken,
+        socket.create_server(("127.0.0.1", 0)) as other,
+    ):
+        ports = {"port": str(taken.getsockname()[1]), "other": str(other.getsockname()[1])}
+        told = {name: value and value.format(**ports) for name, value in environment.items()}
+        arguments = [argument.format(**ports) for argument in arguments]
+        result = CliRunner().invoke(cli, ["worker", *arguments], env={**env, **told})
+    assert result.exit_code == 1, result.output
+    assert f"cannot listen on 127.0.0.1:{ports['port']} " in result.output
+    assert "RAGSVC_WORKER_PORT" in result.output and "Traceback" not in result.output
 
 
 @pytest.mark.slow

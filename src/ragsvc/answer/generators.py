@@ -27,6 +27,8 @@ class Sampling:
 
 
 class Generator(Protocol):
+    """Also has a `name` where it can (`openai:<model>`), which /metrics reports."""
+
     def stream(self, prompt: Prompt) -> AsyncIterator[str | Usage]:
         """Yield answer text in order; joined, the pieces are the whole answer. A backend
         that counts tokens yields its `Usage` last."""
@@ -46,8 +48,10 @@ class LlamaGenerator:
     ) -> None:
         from llama_cpp import Llama
 
+        path = model_path or bundled_smollm2()
+        self.name = f"llama:{Path(path).name}"
         self._llm = Llama(
-            model_path=model_path or bundled_smollm2(),
+            model_path=path,
             n_ctx=context,
             n_threads=threads,
             verbose=False,
@@ -128,6 +132,7 @@ class OpenAIGenerator:
     """Chat completions with stream=True against any OpenAI-compatible server."""
 
     def __init__(self, client: openai.AsyncOpenAI, model: str, sampling: Sampling) -> None:
+        self.name = f"openai:{model}"
         self._client = client
         self._model = model
         self._sampling = sampling

@@ -11,6 +11,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 import anyio
+from anyio.abc import TaskGroup
 from fastapi import FastAPI
 
 from ragsvc import __version__
@@ -93,18 +94,10 @@ def _lifespan(settings: Settings, backends: Backends | None) -> Lifespan:
         log.info("ragsvc ready: embedder %s", built.embedder.name)
         try:
             async with anyio.create_task_group() as tasks:
-                tasks.start_soon(_purge_expired_sessions, built)
-                tasks.start_soon(state.answers.run, tasks)
-                tasks.start_soon(state.ingests.run, tasks)
-                tasks.start_soon(state.drain.run, state.answers, state.ingests)
-                tasks.start_soon(state.metrics.keep_shared)  # with `serve --workers N` only
+                _start_background(tasks, state)
                 with drain_on_signals(state.drain):
                     yield {SERVER_LIMITS: ServerLimits.of(settings)}  # for GuardedHttpProtocol
-                # uvicorn shuts the app down once no connection is open: background ingests
-                # still get their drain time
-                await state.drain.finished()
-                if owned:  # the drain is over: a thread parsing a PDF must not hold the exit
-                    built.abort_work()
+                await _wind_down(state, built if owned else None)
                 tasks.cancel_scope.cancel()
         finally:
             await state.aclose()
@@ -112,6 +105,23 @@ def _lifespan(settings: Settings, backends: Backends | None) -> Lifespan:
                 await built.aclose()
 
     return lifespan
+
+
+def _start_background(tasks: TaskGroup, state: AppState) -> None:
+    tasks.start_soon(_purge_expired_sessions, state.backends)
+    tasks.start_soon(state.answers.run, tasks)
+    tasks.start_soon(state.ingests.run, tasks)
+    tasks.start_soon(state.drain.run, state.answers, state.ingests)
+    tasks.start_soon(state.metrics.keep_shared)  # with `serve --workers N` only
+
+
+async def _wind_down(state: AppState, owned: Backends | None) -> None:
+    """uvicorn shuts the app down as soon as no connection is open: a begun drain still
+    gives background ingests their time; then a thread parsing a PDF must not hold the exit
+    (only backends built here are stopped)."""
+    await state.drain.finished()
+    if owned is not None:
+        owned.abort_work()
 
 
 async def _backends(settings: Settings, given: Backends | None) -> Backends:

@@ -3,17 +3,24 @@
 uvicorn waits forever for the headers of a request (a connection that sends nothing, or one
 byte a second, holds its file descriptor for good) and takes every connection it is offered.
 `GuardedHttpProtocol` is uvicorn's httptools protocol with a deadline for each request's
-headers (408), one for its body (the connection is closed), and a cap on open connections
-(503 with Retry-After past it). It reads its limits from the app's lifespan state, so an app
-built with other settings (a test's) is served with its own.
+headers (408), one for its body (the connection is closed), a cap on the connections one
+address may hold (past it, a new one is closed at once; trusted proxies are exempt), and a
+cap on open connections: past it, the connection that has waited longest for its request's
+headers (idle or trickling) is closed to make room, and only when none is waiting does the
+new one get 503 with Retry-After. So a flood of idle connections keeps no client out. It
+reads its limits from the app's lifespan state, so an app built with other settings (a
+test's) is served with its own.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import resource
+from collections import Counter
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
@@ -37,10 +44,52 @@ class ServerLimits:
     max_connections: int
     header_timeout_s: float
     body_timeout_s: float
+    per_address: int = 0  # 0: no cap
+    trusted: tuple[str, ...] = ()  # proxies, exempt from the cap per address
 
     @classmethod
     def of(cls, settings: Settings) -> ServerLimits:
-        return cls(settings.max_connections, settings.header_timeout_s, settings.body_timeout_s)
+        return cls(
+            settings.max_connections,
+            settings.header_timeout_s,
+            settings.body_timeout_s,
+            settings.max_connections_per_address,
+            tuple(settings.trusted_proxies),
+        )
+
+    def capped(self, address: str) -> bool:
+        """Whether `address` is held to the cap per address (it is no trusted proxy)."""
+        return self.per_address > 0 and not _within(address, self.trusted)
+
+
+class ConnectionBook:
+    """The connections of one server: how many each address holds, and those waiting for a
+    request's headers, oldest first (the first to close when room is needed)."""
+
+    def __init__(self) -> None:
+        self.by_address: Counter[str] = Counter()
+        self.awaiting: dict[GuardedHttpProtocol, None] = {}
+
+    def oldest_awaiting(self) -> GuardedHttpProtocol | None:
+        return next(iter(self.awaiting), None)
+
+
+def _within(address: str, proxies: tuple[str, ...]) -> bool:
+    if "*" in proxies or address in proxies:
+        return True
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in _networks(proxies))
+
+
+def _networks(proxies: tuple[str, ...]) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    networks = []
+    for proxy in proxies:
+        with suppress(ValueError):  # a host name: uvicorn matches those by name
+            networks.append(ipaddress.ip_network(proxy, strict=False))
+    return networks
 
 
 def uvicorn_options(settings: Settings) -> dict[str, Any]:
@@ -93,15 +142,32 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         super().__init__(config, server_state, app_state, _loop)
         self.limits: ServerLimits | None = app_state.get(SERVER_LIMITS)
         self.deadline: asyncio.TimerHandle | None = None
+        self.book = _book_of(server_state)
+        self.counted: str | None = None  # the address this connection counts against
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         if self.limits is None:
             return
-        if len(self.connections) > self.limits.max_connections:
+        address = self.client[0] if self.client else ""
+        if self.limits.capped(address):
+            if self.book.by_address[address] >= self.limits.per_address:
+                self.transport.close()  # one address flooding: not worth a reply
+                return
+            self.book.by_address[address] += 1
+            self.counted = address
+        if len(self.connections) > self.limits.max_connections and not self.make_room():
             self.refuse(503, "the server has too many open connections; try again soon")
         else:
             self.await_headers()
+
+    def make_room(self) -> bool:
+        """Close the connection that has waited longest for a request's headers, if any."""
+        oldest = self.book.oldest_awaiting()
+        if oldest is None:
+            return False
+        oldest.headers_too_slow()
+        return True
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
@@ -109,6 +175,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         super().on_headers_complete()
+        self.book.awaiting.pop(self, None)
         if self.limits is not None:
             declared = dict(self.headers).get(b"content-length", b"0")
             length = int(declared) if declared.isdigit() else 0
@@ -120,11 +187,17 @@ class GuardedHttpProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.disarm()
+        self.book.awaiting.pop(self, None)
+        if self.counted is not None:
+            self.book.by_address[self.counted] -= 1
+            self.book.by_address += Counter()  # drop addresses at zero
+            self.counted = None
         super().connection_lost(exc)
 
     def await_headers(self) -> None:
         if self.limits is not None:
             self.arm(self.limits.header_timeout_s, self.headers_too_slow)
+            self.book.awaiting[self] = None
 
     def arm(self, seconds: float, expire: Callable[[], None]) -> None:
         self.disarm()
@@ -136,6 +209,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
             self.deadline = None
 
     def headers_too_slow(self) -> None:
+        self.book.awaiting.pop(self, None)
         self.refuse(408, "the request's headers did not arrive in time")
 
     def body_too_slow(self) -> None:
@@ -153,3 +227,13 @@ class GuardedHttpProtocol(HttpToolsProtocol):
             )
             self.transport.write(head.encode() + body)
         self.transport.close()
+
+
+def _book_of(server_state: ServerState) -> ConnectionBook:
+    """The book of the server's connections, kept on uvicorn's state every connection
+    shares."""
+    book: ConnectionBook | None = getattr(server_state, "ragsvc_connections", None)
+    if book is None:
+        book = ConnectionBook()
+        server_state.ragsvc_connections = book  # type: ignore[attr-defined]
+    return book

@@ -20,6 +20,9 @@ class Settings(BaseSettings):
 
     host: str = Field("127.0.0.1", validation_alias=AliasChoices("RAGSVC_HOST", "HOST"))
     port: int = Field(8000, ge=1, le=65535, validation_alias=AliasChoices("RAGSVC_PORT", "PORT"))
+    worker_port: int = Field(
+        8001, ge=1, le=65535, description="`ragsvc worker`'s probes; PORT if only that is set"
+    )
     data_dir: Path = Path("./data")
     store: Literal["disk", "postgres"] = Field(
         "disk", description="disk: under RAGSVC_DATA_DIR; postgres: RAGSVC_DATABASE_URL"
@@ -47,6 +50,9 @@ class Settings(BaseSettings):
     )
     ocr_dpi: int = Field(300, ge=72, le=600, description="resolution pages are OCR'd at")
     max_page_chars: int = Field(100_000, gt=0, description="characters of text per page")
+    max_shared_content_mb: float = Field(
+        512, gt=0, description="MB of content a PDF's pages may draw from streams they share"
+    )
     max_document_chars: int = Field(10_000_000, gt=0, description="characters per document")
     max_chunks: int = Field(20_000, gt=0, description="chunks per document")
     max_session_documents: int = Field(200, gt=0, description="documents per session")
@@ -99,8 +105,13 @@ class Settings(BaseSettings):
     )
     history_turns: int = Field(6, ge=0, le=50, description="turns kept per session")
 
-    max_connections: int = Field(1000, ge=1, description="open connections; 503 past it")
-    header_timeout_s: float = Field(10, gt=0, description="a request's headers; 408 past it")
+    max_connections: int = Field(
+        1000, ge=1, description="open connections; past it the longest idle one is closed"
+    )
+    max_connections_per_address: int = Field(
+        64, ge=0, description="open connections of one client address (proxies exempt); 0: any"
+    )
+    header_timeout_s: float = Field(5, gt=0, description="a request's headers; 408 past it")
     body_timeout_s: float = Field(
         30, gt=0, description="a request's body, plus 1 s per 64 KiB it declares"
     )
@@ -165,6 +176,15 @@ class Settings(BaseSettings):
             raise ValueError(
                 "an openai backend needs OPENAI_BASE_URL (local server) or OPENAI_API_KEY"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _worker_port_from_port(self) -> Settings:
+        # Workers used to take PORT for their probes: one whose deployment sets only PORT
+        # (the image sets PORT=8000) keeps them there. Unset, the worker's own port keeps
+        # it off `ragsvc serve`'s on one host.
+        if "port" in self.model_fields_set and "worker_port" not in self.model_fields_set:
+            self.worker_port = self.port
         return self
 
     @property

@@ -19,6 +19,7 @@ import anyio
 
 from ragsvc.core.errors import DocumentNotFound, expected, problem_of
 from ragsvc.core.schemas import Document
+from ragsvc.ingest.fair_slots import FairSlots
 from ragsvc.ingest.job_queue import IngestJob, IngestQueue
 from ragsvc.ingest.part_commits import PartCommits
 from ragsvc.ingest.steps import (
@@ -71,8 +72,9 @@ class Ingestion:
     embedder: Embedder
     pdf_workers: PageExtractor | None  # None: pages are extracted in the calling thread
     options: IngestOptions
-    # Background ingests running at once; the others wait, their files on disk.
-    running: anyio.CapacityLimiter = field(default_factory=lambda: anyio.CapacityLimiter(2))
+    # Background ingests running at once, taken in turn by the sessions waiting (their files
+    # on disk meanwhile).
+    running: FairSlots = field(default_factory=lambda: FairSlots(2))
     observe: Callable[[Document], None] = lambda document: None  # told of each new document
 
     async def ingest_files(self, token_hash: str, uploads: list[UploadedFile]) -> list[Document]:
@@ -184,7 +186,7 @@ class Ingestion:
 
         async def work(events: EventLog[IngestEvent]) -> None:
             try:
-                async with self.running:
+                async with self.running.slot(token_hash):
                     item = await self._prepared_or_failed(token_hash, job, events)
                 item, kept = await self._stored_or_failed(token_hash, item)
             finally:

@@ -13,6 +13,15 @@ from ragsvc.core.errors import redis_errors_as_503
 
 NAME = "ragsvc-ingest"
 FUNCTION = "ingest"
+# A worker killed mid-ingest (a rolling update, the OOM killer) leaves its job active: past
+# HEARTBEAT_S without the worker touching it, another worker's sweep (every 2 s, waiting
+# 5 s for an abort the dead one never sends) queues it again, up to ATTEMPTS in all. The
+# document's bytes wait in the store; its commits replace what an earlier attempt put there.
+ATTEMPTS = 3
+HEARTBEAT_S = 4
+# How long a worker's lease on a document outlives the worker: past the ~12 s a retry takes
+# to reach another worker, so the document stays `processing` (not `failed`) meanwhile.
+WORKER_LEASE_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -28,13 +37,15 @@ class IngestQueue:
         self._timeout = int(job_timeout_s) + 1
 
     async def put(self, job: IngestJob) -> None:
-        """Queue one document; one attempt (a worker that dies leaves it `failed`)."""
+        """Queue one document, for up to ATTEMPTS workers in turn if workers die on it (the
+        one running it touches the job every HEARTBEAT_S / 2)."""
         with redis_errors_as_503():
             await self.saq.enqueue(
                 FUNCTION,
                 key=f"{job.token_hash}:{job.document_id}",
                 timeout=self._timeout,
-                retries=1,
+                retries=ATTEMPTS,
+                heartbeat=HEARTBEAT_S,
                 **asdict(job),
             )
 

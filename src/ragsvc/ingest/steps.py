@@ -68,13 +68,20 @@ class IngestOptions:
     ocr_language: str
     ocr_dpi: int
     parse_memory_mb: int  # also bounds the size of a page rendered for OCR
+    max_shared_content_mb: float
 
     @property
     def parse_limits(self) -> ParseLimits:
         ocr = None
         if self.ocr == "auto":
             ocr = Ocr(self.ocr_language, self.ocr_dpi, self.parse_memory_mb)
-        return ParseLimits(self.max_pages, self.max_page_chars, self.max_document_chars, ocr)
+        return ParseLimits(
+            self.max_pages,
+            self.max_page_chars,
+            self.max_document_chars,
+            ocr,
+            int(self.max_shared_content_mb * 2**20),
+        )
 
 
 READ_BLOCK = 2**20

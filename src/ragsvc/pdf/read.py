@@ -17,6 +17,7 @@ from functools import partial
 from typing import Protocol
 
 from ragsvc.core.errors import NotAPdf, RagError, TooLarge, UnreadablePdf
+from ragsvc.pdf.content_budget import shared_content_bytes
 from ragsvc.pdf.layout import lay_out, title_of
 from ragsvc.pdf.mupdf import let_go, pymupdf
 from ragsvc.pdf.ocr import Ocr
@@ -41,6 +42,7 @@ class ParseLimits:
     max_page_chars: int
     max_document_chars: int
     ocr: Ocr | None = None
+    max_shared_content: int = 512 * 2**20  # bytes drawn from streams pages share
 
 
 class PageExtractor(Protocol):
@@ -156,10 +158,20 @@ def _open_checked(source: _Source) -> Iterator[pymupdf.Document]:
 def _check_usable(doc: pymupdf.Document, source: _Source) -> None:
     try:
         _refuse_unusable(doc, source.filename, source.limits.max_pages)
+        _refuse_costly(doc, source.filename, source.limits.max_shared_content)
     except RagError:
         raise
     except Exception as exc:  # e.g. a page tree claiming 10^9 pages
         raise UnreadablePdf(f"{source.filename}: damaged PDF ({exc})") from exc
+
+
+def _refuse_costly(doc: pymupdf.Document, filename: str, limit: int) -> None:
+    """Refuse, before reading a page, a document whose pages share content past `limit`."""
+    if (drawn := shared_content_bytes(doc, limit)) > limit:
+        raise TooLarge(
+            f"{filename}: its pages draw more than {drawn / 2**20:,.0f} MB of content from "
+            f"streams they share, more than the limit of {limit / 2**20:,.0f} MB"
+        )
 
 
 def _refuse_unusable(doc: pymupdf.Document, filename: str, max_pages: int) -> None:

@@ -4,14 +4,17 @@ only here, so the use cases never see the whole Settings."""
 
 from __future__ import annotations
 
+import platform
 from dataclasses import dataclass, fields
+from functools import partial
 from typing import TypeVar
 
-from anyio import CapacityLimiter
 from redis.asyncio import Redis
 
+from ragsvc import __version__
 from ragsvc.answer.answering import Answering, AnswerOptions
 from ragsvc.core.config import Settings
+from ragsvc.ingest.fair_slots import FairSlots
 from ragsvc.ingest.ingestion import Ingestion
 from ragsvc.ingest.job_queue import IngestQueue
 from ragsvc.ingest.progress import IngestProgress
@@ -20,8 +23,16 @@ from ragsvc.ingest.uploads import Uploads
 from ragsvc.runtime.backends import Backends, make_ingest_queue, shared_redis
 from ragsvc.runtime.draining import Drain
 from ragsvc.runtime.metrics import Metrics
+from ragsvc.runtime.observed_backends import (
+    CountedExtractor,
+    TimedEmbedder,
+    TimedGenerator,
+    backend_name,
+)
+from ragsvc.runtime.shared_metrics import shared_dir
 from ragsvc.sessions.lifecycle import SessionOptions, Sessions
 from ragsvc.sessions.rate_limits import RateLimiter
+from ragsvc.storage.postgres.store import PostgresStore
 from ragsvc.streams.events import AnswerEvent, IngestEvent
 from ragsvc.streams.log_hub import Limits, LogHub
 from ragsvc.streams.redis_copies import RedisLogCopies
@@ -55,12 +66,13 @@ class AppState:
 
     @classmethod
     def build(cls, settings: Settings, backends: Backends) -> AppState:
-        metrics = Metrics()
+        metrics = Metrics(shared_dir())  # added up over `serve --workers N`'s processes
         redis = shared_redis(settings.redis_url) if settings.redis_url else None
         answers, ingests = _hubs(settings, metrics, redis)
         limiter, queue = RateLimiter(redis), make_ingest_queue(settings)
         sessions = Sessions(backends.store, limiter, options(settings, SessionOptions))
-        ingestion = _ingestion(settings, backends, metrics)
+        embedder = TimedEmbedder(backends.embedder, metrics)  # every call timed and counted
+        ingestion = _ingestion(settings, backends, embedder, metrics)
         state = cls(
             settings=settings,
             backends=backends,
@@ -70,8 +82,8 @@ class AppState:
             progress=IngestProgress(ingestion, ingests),
             answering=Answering(
                 backends.store,
-                backends.embedder,
-                backends.generator,
+                embedder,
+                TimedGenerator(backends.generator, metrics),
                 options(settings, AnswerOptions),
                 answers,
                 limiter,
@@ -84,8 +96,19 @@ class AppState:
             redis=redis,
             queue=queue,
         )
-        state._gauges()
+        state._observed()
         return state
+
+    def _observed(self) -> None:
+        """What /metrics reads of this state besides its events: gauges, the build."""
+        self._gauges()
+        self._pool_gauges()
+        self.metrics.build_info(
+            version=__version__,
+            python=platform.python_version(),
+            embedder=self.backends.embedder.name,
+            generator=backend_name(self.backends.generator),
+        )
 
     def _gauges(self) -> None:
         metrics, waiting = self.metrics, self.ingestion.running
@@ -100,13 +123,30 @@ class AppState:
         metrics.gauge(
             "ragsvc_ingests_waiting",
             "Background ingests queued for a worker",
-            lambda: waiting.statistics().tasks_waiting,
+            lambda: waiting.waiting,
         )
         metrics.gauge(
             "ragsvc_session_cache_bytes",
             "Memory held by loaded sessions",
             lambda: self.backends.store.cache_bytes,
         )
+
+    def _pool_gauges(self) -> None:
+        """The PDF page workers and, on PostgreSQL, the connection pool, read when scraped."""
+        metrics, workers = self.metrics, self.backends.pdf_workers
+        size = workers.workers if workers is not None else 0
+        metrics.gauge("ragsvc_pdf_workers", "PDF page worker processes", lambda: size)
+        extractor = self.ingestion.pdf_workers
+        if isinstance(extractor, CountedExtractor):
+            metrics.gauge(
+                "ragsvc_pdf_extractions_in_progress",
+                "PDFs whose pages the page workers are extracting",
+                lambda: extractor.running,
+            )
+        store = self.backends.store
+        if isinstance(store, PostgresStore):
+            for key, name, documentation in _POOL_STATS:
+                metrics.gauge(name, documentation, partial(_pool_stat, store, key))
 
 
 def _hubs(
@@ -131,14 +171,29 @@ def _hubs(
     return answers, ingests
 
 
-def _ingestion(settings: Settings, backends: Backends, metrics: Metrics) -> Ingestion:
+_POOL_STATS = [  # psycopg_pool's get_stats() key, the gauge, what it is
+    ("pool_max", "ragsvc_db_pool_max", "PostgreSQL connections the pool may open"),
+    ("pool_size", "ragsvc_db_pool_connections", "PostgreSQL connections open"),
+    ("pool_available", "ragsvc_db_pool_idle", "PostgreSQL connections open and idle"),
+    ("requests_waiting", "ragsvc_db_pool_waiting", "Requests waiting for a connection"),
+]
+
+
+def _pool_stat(store: PostgresStore, key: str) -> float:
+    return store.pool.get_stats().get(key, 0)
+
+
+def _ingestion(
+    settings: Settings, backends: Backends, embedder: TimedEmbedder, metrics: Metrics
+) -> Ingestion:
     ingests_at_once = max(1, settings.parse_workers)  # the rest wait, spooled to disk
+    workers = backends.pdf_workers
     return Ingestion(
         backends.store,
-        backends.embedder,
-        backends.pdf_workers,
+        embedder,
+        CountedExtractor(workers) if workers is not None else None,
         options(settings, IngestOptions),
-        CapacityLimiter(ingests_at_once),
+        FairSlots(ingests_at_once),
         metrics.observe_document,
     )
 

@@ -25,6 +25,7 @@ from ragsvc.search.embedders import (
 )
 from ragsvc.storage.disk.store import DiskStore
 from ragsvc.storage.postgres.migrate import migrate
+from ragsvc.storage.postgres.row_leases import LEASE_S
 from ragsvc.storage.postgres.store import PostgresStore
 from ragsvc.storage.protocols import Store
 
@@ -65,8 +66,9 @@ def openai_client(settings: Settings) -> openai.AsyncOpenAI:
     )
 
 
-def make_backends(settings: Settings) -> Backends:
-    """Build what the settings name; blocking (loads models), so call it off the event loop."""
+def make_backends(settings: Settings, lease_s: float | None = None) -> Backends:
+    """Build what the settings name; blocking (loads models), so call it off the event loop.
+    `lease_s`: how long the leases of a PostgreSQL store outlive this process."""
     if settings.ocr == "auto" and (problem := ocr_unavailable(settings.ocr_language)):
         raise RuntimeError(f"RAGSVC_OCR=auto, but {problem}")
     uses_openai = "openai" in (settings.embedder, settings.generator)
@@ -75,14 +77,15 @@ def make_backends(settings: Settings) -> Backends:
     generator = _generator(settings, client, embedder)
     limits = WorkerLimits(settings.parse_timeout_s, settings.parse_memory_mb)
     workers = PdfWorkers(settings.parse_workers, limits) if settings.parse_workers else None
-    return Backends(embedder, generator, make_store(settings), client, workers)
+    return Backends(embedder, generator, make_store(settings, lease_s), client, workers)
 
 
-def make_store(settings: Settings) -> Store:
+def make_store(settings: Settings, lease_s: float | None = None) -> Store:
     """The store the settings name: blocking (a database store migrates its schema)."""
     if settings.store == "postgres":
         assert settings.database_url is not None  # Settings checks it
-        return PostgresStore(settings.database_url.get_secret_value(), settings.cache_mb)
+        url = settings.database_url.get_secret_value()
+        return PostgresStore(url, settings.cache_mb, lease_s or LEASE_S)
     return DiskStore(settings.data_dir, settings.cache_mb, settings.min_free_mb)
 
 

@@ -5,21 +5,22 @@ same background ingest as a replica would, in an `ingests` hub whose event log i
 Redis: `GET /documents/{id}/events` on any replica follows it, and a worker that dies is
 seen as such (`generation-lost`, then the document `failed` once its lease expires).
 SIGTERM stops taking jobs and lets the running ones finish (saq's grace period). It answers
-`/healthz` and `/readyz` on HOST:PORT for its orchestrator (api/probes.py).
+`/healthz` and `/readyz` on HOST:RAGSVC_WORKER_PORT for its orchestrator (api/probes.py).
 """
 
 from __future__ import annotations
 
 import logging
+import socket
 from functools import partial
 from typing import Any
 
 import anyio
 from saq import Worker
 
-from ragsvc.api.probes import ProbeServer, probe_server
+from ragsvc.api.probes import ProbeServer, probe_listener, probe_server
 from ragsvc.core.config import Settings
-from ragsvc.ingest.job_queue import FUNCTION, IngestJob
+from ragsvc.ingest.job_queue import FUNCTION, HEARTBEAT_S, WORKER_LEASE_S, IngestJob
 from ragsvc.runtime.app_state import AppState
 from ragsvc.runtime.backends import Backends, make_backends
 
@@ -29,14 +30,23 @@ log = logging.getLogger(__name__)
 async def run_worker(
     settings: Settings, given: Backends | None = None, stop: anyio.Event | None = None
 ) -> None:
-    """Take ingest jobs until SIGTERM or SIGINT, or `stop` is set; tests pass their backends."""
+    """Take ingest jobs until SIGTERM or SIGINT, or `stop` is set; tests pass their backends.
+    The probes' port is bound first: taken, it raises ProbePortUnavailable before any loading."""
+    with probe_listener(settings) as listener:
+        await _work(settings, given, stop, listener)
+
+
+async def _work(
+    settings: Settings, given: Backends | None, stop: anyio.Event | None, listener: socket.socket
+) -> None:
     if given is None:
-        backends: Backends = await anyio.to_thread.run_sync(make_backends, settings)
+        backends: Backends = await anyio.to_thread.run_sync(make_backends, settings, WORKER_LEASE_S)
     else:
         backends = given
     state = AppState.build(settings, backends)
+    probes = probe_server(state, settings, listener)
     try:
-        await _take_jobs(state, _job_loop(state, settings), probe_server(state, settings), stop)
+        await _take_jobs(state, _job_loop(state, settings), probes, stop)
     finally:
         with anyio.CancelScope(shield=True):
             await state.aclose()
@@ -67,7 +77,13 @@ async def _take_jobs(
         tasks.start_soon(_serve, probes, probed)
         if stop is not None:
             tasks.start_soon(_stop_when_set, stop, worker)
-        log.info("ragsvc worker ready: embedder %s", state.backends.embedder.name)
+        host, port = probes.listener.getsockname()[:2]
+        log.info(
+            "ragsvc worker ready: embedder %s, probes on %s:%d",
+            state.backends.embedder.name,
+            host,
+            port,
+        )
         await worker.start()  # returns once a signal stopped it and its jobs ended
         probes.should_exit = True  # and let it close its socket before the rest stops
         await probed.wait()
@@ -76,7 +92,7 @@ async def _take_jobs(
 
 async def _serve(probes: ProbeServer, done: anyio.Event) -> None:
     try:
-        await probes.serve()
+        await probes.serve_probes()
     finally:
         done.set()
 
@@ -87,7 +103,8 @@ async def _stop_when_set(stop: anyio.Event, worker: Worker[Any]) -> None:
 
 
 async def ingest(state: AppState, ctx: dict[str, Any], **job: str) -> str:
-    """One queued document, ingested here; what became of it."""
+    """One queued document, ingested here (the job touched as it goes, so that if this
+    worker dies another takes it up); what became of it."""
     queued = IngestJob(**job)
     registered = await state.ingestion.take_over(queued)
     if registered is None:
@@ -98,4 +115,6 @@ async def ingest(state: AppState, ctx: dict[str, Any], **job: str) -> str:
         changed = entry.changed()
         if entry.finished:
             return "settled"
-        await changed.wait()
+        with anyio.move_on_after(HEARTBEAT_S / 2):
+            await changed.wait()
+        await ctx["job"].update()  # saq's heartbeat

@@ -1,4 +1,5 @@
-"""`GET /metrics`: this process's metrics in Prometheus's text format (RAGSVC_METRICS)."""
+"""`GET /metrics`: the metrics in Prometheus's text format (RAGSVC_METRICS): this process's,
+or those of every process of `ragsvc serve --workers N`, added up; a worker's on its probes."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ router = APIRouter(tags=["health"])
     "/metrics",
     response_class=Response,
     responses={200: {"content": {CONTENT_TYPE: {"schema": {"type": "string"}}}}},
-    summary="Prometheus metrics of this process: requests, answers, ingests, memory",
+    summary="Prometheus metrics: requests, answers, ingests, backends, pools, memory",
 )
 async def metrics(state: StateDep) -> Response:
     body = await anyio.to_thread.run_sync(state.metrics.render)  # reads /proc for memory

@@ -1,7 +1,8 @@
 """Leases ("a live process is working on this") as rows in PostgreSQL, for replicas on
 several hosts, where an flock (storage/disk/file_leases.py) is not shared. A lease lasts
-LEASE_S seconds of database time unless its holder renews it: one thread per process renews
-every lease the process holds, so a lease outlives its process by LEASE_S at most."""
+LEASE_S seconds of database time (a process may choose longer) unless its holder renews it:
+one thread per process renews every lease the process holds, so a lease outlives its
+process by that time at most."""
 
 from __future__ import annotations
 
@@ -17,7 +18,6 @@ from psycopg_pool import ConnectionPool
 
 log = logging.getLogger(__name__)
 LEASE_S = 15.0
-RENEW_EVERY_S = LEASE_S / 3
 
 
 @dataclass
@@ -36,8 +36,8 @@ class RowLease:
 class LeaseBook:
     """The leases this process holds, and the thread renewing them."""
 
-    def __init__(self, pool: ConnectionPool) -> None:
-        self.pool = pool
+    def __init__(self, pool: ConnectionPool, lease_s: float = LEASE_S) -> None:
+        self.pool, self.lease_s = pool, lease_s
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._stop = threading.Event()
         self._renewer: threading.Thread | None = None
@@ -52,7 +52,7 @@ class LeaseBook:
                 " ON CONFLICT (token_hash, key) DO UPDATE"
                 " SET holder = excluded.holder, expires_at = excluded.expires_at"
                 " WHERE l.expires_at <= now() RETURNING 1",
-                (token_hash, key, self.holder, LEASE_S),
+                (token_hash, key, self.holder, self.lease_s),
             ).fetchone()
         if claimed is None:
             raise BlockingIOError(f"the lease {key} is held")
@@ -66,7 +66,7 @@ class LeaseBook:
             held = conn.execute(
                 "UPDATE leases SET holder = %s, expires_at = now() + make_interval(secs => %s)"
                 " WHERE token_hash = %s AND key = %s AND expires_at > now() RETURNING 1",
-                (self.holder, LEASE_S, token_hash, key),
+                (self.holder, self.lease_s, token_hash, key),
             ).fetchone()
         if held is None:
             return None
@@ -104,13 +104,13 @@ class LeaseBook:
                 self._renewer.start()
 
     def _renew(self) -> None:
-        while not self._stop.wait(RENEW_EVERY_S):
+        while not self._stop.wait(self.lease_s / 3):
             try:
                 with self.pool.connection() as conn:
                     conn.execute(
                         "UPDATE leases SET expires_at = now() + make_interval(secs => %s)"
                         " WHERE holder = %s",
-                        (LEASE_S, self.holder),
+                        (self.lease_s, self.holder),
                     )
             except psycopg.Error as exc:  # the database is away: its leases expire meanwhile
                 log.warning("could not renew this process's leases: %s", exc)

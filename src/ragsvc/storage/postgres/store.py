@@ -31,7 +31,7 @@ from ragsvc.core.quick_threads import run_quick
 from ragsvc.core.schemas import Turn
 from ragsvc.storage.leases import Lease
 from ragsvc.storage.postgres.migrate import migrate
-from ragsvc.storage.postgres.row_leases import LeaseBook
+from ragsvc.storage.postgres.row_leases import LEASE_S, LeaseBook
 from ragsvc.storage.postgres.state_rows import StateBefore, read_state, write_changes
 from ragsvc.storage.records import Conversation, SessionMeta, SessionState
 from ragsvc.storage.session_cache import SessionCache
@@ -57,7 +57,7 @@ _LIBPQ_TIMEOUTS = {
 
 
 class PostgresStore:
-    def __init__(self, conninfo: str, cache_mb: float = 512) -> None:
+    def __init__(self, conninfo: str, cache_mb: float = 512, lease_s: float = LEASE_S) -> None:
         migrate(conninfo)  # replicas starting together take turns; each file runs once
         self.pool = ConnectionPool(
             conninfo,
@@ -70,7 +70,7 @@ class PostgresStore:
             kwargs=_LIBPQ_TIMEOUTS,
             open=True,
         )
-        self.leases = LeaseBook(self.pool)
+        self.leases = LeaseBook(self.pool, lease_s)
         self.cache = SessionCache(int(cache_mb * 2**20))
 
     @contextmanager
