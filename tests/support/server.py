@@ -36,11 +36,15 @@ def running_server(data_dir: Path, *args: str, **env: str) -> Iterator[str]:
 
 @contextmanager
 def server_process(
-    data_dir: Path, *args: str, popen: dict[str, Any] | None = None, **env: str
+    data_dir: Path,
+    *args: str,
+    popen: dict[str, Any] | None = None,
+    port: int | None = None,
+    **env: str,
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """`running_server`, also yielding the process (for tests that kill it themselves);
-    `popen`: more arguments for subprocess.Popen."""
-    port = free_port()
+    `popen`: more arguments for subprocess.Popen; `port`: this one, not a free one."""
+    port = port or free_port()
     environment = {
         **os.environ,
         "HOST": "127.0.0.1",
