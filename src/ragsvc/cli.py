@@ -1,27 +1,30 @@
 """Command line: `ragsvc serve` (what `make run` does), `ragsvc migrate` (the PostgreSQL
 schema), `ragsvc worker` (queued ingests), `ragsvc eval` (answer quality on a QA set, what
 `make eval` runs), and the client of a running server, `ragsvc upload` and `ragsvc ask`
-(client/commands.py)."""
+(client/commands.py).
+
+Only typer and the client are imported here at start: `ragsvc --help`, `upload` and `ask`
+never load the server's libraries (FastAPI, uvicorn, NumPy, FAISS, PyMuPDF, psycopg, ...),
+which took seconds. Each server command imports what it needs when it runs.
+"""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
-import anyio
 import typer
 
-from ragsvc.api.serving import serve_forever
 from ragsvc.client import commands as client_commands
-from ragsvc.core.config import Settings
-from ragsvc.core.orphans import SUPERVISOR_PID
-from ragsvc.runtime.backends import check_storage, takes_queued_ingests
-from ragsvc.runtime.logging_setup import configure_logging
-from ragsvc.runtime.shared_metrics import shared_by_workers
-from ragsvc.storage.disk.store import DataDirUnusable
 
-app = typer.Typer(help="ragsvc: chat with your PDFs.", no_args_is_help=True)
+if TYPE_CHECKING:
+    from ragsvc.core.config import Settings
+
+# No locals in a traceback: they would print the session token and the settings' secrets.
+app = typer.Typer(
+    help="ragsvc: chat with your PDFs.", no_args_is_help=True, pretty_exceptions_show_locals=False
+)
 app.command("upload")(client_commands.upload)
 app.command("ask")(client_commands.ask)
 
@@ -33,10 +36,30 @@ def main() -> None:
 
 @app.command()
 def serve(
+    host: Annotated[
+        str | None,
+        typer.Option(show_default=False, help="address to listen on [else HOST, 127.0.0.1]"),
+    ] = None,
+    port: Annotated[
+        int | None,
+        typer.Option(
+            min=1, max=65535, show_default=False, help="port to listen on [else PORT, 8000]"
+        ),
+    ] = None,
     workers: Annotated[int, typer.Option(help="worker processes sharing RAGSVC_DATA_DIR")] = 1,
 ) -> None:
-    """Serve the API on HOST:PORT with the settings from the environment (RAGSVC_*)."""
+    """Serve the API with the settings from the environment (RAGSVC_*)."""
+    from ragsvc.api.serving import serve_forever
+    from ragsvc.core.config import Settings
+    from ragsvc.core.orphans import SUPERVISOR_PID
+    from ragsvc.runtime.logging_setup import configure_logging
+    from ragsvc.runtime.shared_metrics import shared_by_workers
+
     settings = Settings()
+    # Given options win over HOST/PORT (RAGSVC_HOST/RAGSVC_PORT); the app never reads them,
+    # only uvicorn's listener does, so its workers need not be told.
+    listen = {"host": host, "port": port}
+    settings = settings.model_copy(update={k: v for k, v in listen.items() if v is not None})
     configure_logging(settings)
     if workers > 1 and not settings.redis_url:
         # Each process keeps its answers and rate limits: a resume that reaches another
@@ -55,6 +78,9 @@ def _check_storage(settings: Settings) -> None:
     """Fail now, in one line, rather than in each worker's lifespan: an unusable data
     directory, or a database that does not answer (its schema is migrated here)."""
     import psycopg
+
+    from ragsvc.runtime.backends import check_storage
+    from ragsvc.storage.disk.store import DataDirUnusable
 
     try:
         check_storage(settings)
@@ -96,7 +122,12 @@ def worker(
     ] = None,
 ) -> None:
     """Ingest the uploads queued by API replicas (RAGSVC_INGEST_QUEUE=redis) until SIGTERM."""
+    import anyio
+
     from ragsvc.api.probes import ProbePortUnavailable
+    from ragsvc.core.config import Settings
+    from ragsvc.runtime.backends import takes_queued_ingests
+    from ragsvc.runtime.logging_setup import configure_logging
     from ragsvc.worker.job_loop import run_worker
 
     settings = Settings()
@@ -119,6 +150,8 @@ def worker(
 @app.command("migrate")
 def migrate_command() -> None:
     """Create or upgrade the PostgreSQL schema at RAGSVC_DATABASE_URL, then exit."""
+    from ragsvc.core.config import Settings
+
     applied = _migrate(Settings())
     typer.echo("applied: " + ", ".join(applied) if applied else "the schema is up to date")
 
@@ -137,6 +170,9 @@ def evaluate_command(
     unanswerable questions said so, wrong refusals, latency) per set, kind of question and
     document; questions asked in a row, alone, and with a set's documents in one session;
     the tutorial LangChain stack too where its packages are (the [bench] extra)."""
+    import anyio
+
+    from ragsvc.core.config import Settings
     from ragsvc.eval import evaluate, tables, tutorial_stack
     from ragsvc.eval.qa_sets import read_sets
 
