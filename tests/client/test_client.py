@@ -1,22 +1,15 @@
-"""ragsvc.client and the `ragsvc upload` / `ragsvc ask` commands against a live server: the
-commands run in this process, then as the installed `ragsvc` program. The events come from
-`ragsvc.events`, where clients import them."""
+"""ragsvc.client against a live server (tests/client/conftest.py): uploads from any kind of
+path, ingestion followed, answers streamed, refusals raised with their problem, replies that
+are not ragsvc's told apart. The events come from `ragsvc.events`, where clients import them."""
 
 from __future__ import annotations
 
-import os
-import re
-import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import typer
 
-from ragsvc.api.app_factory import create_app
-from ragsvc.client import commands
-from ragsvc.client.http_client import Client, ProblemError
-from ragsvc.core.config import Settings
+from ragsvc.client.http_client import RAGSVC_PROBLEM, Client, ProblemError
+from ragsvc.core import errors
 from ragsvc.events import (
     ChunksEmbedded,
     DocumentSettled,
@@ -25,28 +18,7 @@ from ragsvc.events import (
     SourcesEvent,
     TokenEvent,
 )
-from tests.support.fakes import fake_backends
 from tests.support.pdfs import make_pdf
-from tests.support.server import RAGSVC, serving_in_thread
-
-PAGES = [
-    "The lighthouse keeper lights the lamp at dusk every evening.",
-    "The keeper records every passing ship in a leather logbook.",
-]
-
-
-@pytest.fixture(scope="module")
-def base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    settings = Settings(data_dir=tmp_path_factory.mktemp("client") / "data")
-    with serving_in_thread(create_app(settings, fake_backends(settings))) as url:
-        yield url
-
-
-@pytest.fixture
-def paper(tmp_path: Path) -> Path:
-    path = tmp_path / "keeper.pdf"
-    path.write_bytes(make_pdf(PAGES))
-    return path
 
 
 def test_upload_follow_ask_and_turns(base: str, paper: Path):
@@ -73,42 +45,34 @@ def test_a_refusal_is_a_problem_error(base: str):
     assert refused.value.problem.status == 409 and "upload a PDF" in str(refused.value)
 
 
-def test_the_commands_in_this_process_upload_ask_and_say_why_they_were_refused(
-    base: str, paper: Path, capsys: pytest.CaptureFixture[str]
-):
-    commands.upload([paper], url=base, token=None)
-    uploaded = capsys.readouterr().out
-    assert "keeper.pdf: ready, 2 pages" in uploaded
-    token = uploaded.split("export RAGSVC_TOKEN=")[1].strip()
-    commands.ask("What does the keeper record?", url=base, token=token)
-    answer, *cited = capsys.readouterr().out.strip().splitlines()
-    assert "passing ship" in answer
-    assert cited and all(re.fullmatch(r"\[\d\] keeper\.pdf, page [12]", line) for line in cited)
-    with pytest.raises(typer.Exit) as refused:
-        commands.ask("anything?", url=base, token="not-a-session")
-    assert refused.value.exit_code == 1
-    assert "ragsvc: Not authenticated" in capsys.readouterr().err
+@pytest.mark.parametrize("given", [str, Path, lambda p: [str(p)], lambda p: (Path(p),)])
+def test_upload_takes_a_path_or_several_as_str_or_path(base: str, tmp_path: Path, given):
+    path = tmp_path / "plain.pdf"
+    path.write_bytes(make_pdf(["A plain string names this file."]))
+    with Client(base) as rag:
+        [document] = rag.upload(given(str(path)))
+    assert document.filename == "plain.pdf" and document.status == "ready"
 
 
-def run(*args: str, token: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "RAGSVC_TOKEN": token or ""}
-    return subprocess.run([str(RAGSVC), *args], capture_output=True, text=True, env=env, timeout=60)
+def test_upload_sends_the_api_key_that_makes_a_session(keyed: str, paper: Path):
+    with Client(keyed) as rag, pytest.raises(ProblemError) as refused:
+        rag.upload(paper)
+    assert refused.value.problem.status == 401 and refused.value.from_ragsvc
+    with Client(keyed, api_key="the-key") as rag:
+        [document] = rag.upload(paper)
+    assert rag.token and document.status == "ready"
 
 
-def test_the_commands_upload_then_ask(base: str, paper: Path):
-    uploaded = run("upload", str(paper), "--url", base)
-    assert uploaded.returncode == 0, uploaded.stderr
-    assert "keeper.pdf: ready, 2 pages" in uploaded.stdout
-    token = uploaded.stdout.split("export RAGSVC_TOKEN=")[1].strip()
-    asked = run("ask", "What does the keeper record?", "--url", base, token=token)
-    assert asked.returncode == 0, asked.stderr
-    answer, *cited = asked.stdout.strip().splitlines()
-    assert "passing ship" in answer and re.search(r"\[\d\]", answer)
-    assert cited and all(re.fullmatch(r"\[\d\] keeper\.pdf, page [12]", line) for line in cited)
-    assert all(line[:3] in answer for line in cited)  # the sources the answer cites
+def test_a_reply_that_is_not_ragsvcs_is_told_apart(other_server: str, paper: Path):
+    with Client(other_server, "a-token") as rag:
+        with pytest.raises(ProblemError) as page:
+            list(rag.ask("anything?"))  # 502 with an HTML page
+        with pytest.raises(ProblemError) as ok_html:
+            rag.upload(paper)  # 200, but HTML
+    assert not page.value.from_ragsvc and page.value.problem.status == 502
+    assert "text/html" in page.value.problem.detail and "Bad Gateway" in page.value.problem.detail
+    assert not ok_html.value.from_ragsvc and "not JSON" in ok_html.value.problem.detail
 
 
-def test_the_ask_command_says_why_it_was_refused(base: str):
-    asked = run("ask", "anything?", "--url", base, token="not-a-session")
-    assert asked.returncode == 1
-    assert "ragsvc: Not authenticated" in asked.stderr
+def test_the_clients_problem_prefix_is_the_servers():
+    assert RAGSVC_PROBLEM == errors.TYPE_BASE

@@ -48,7 +48,7 @@ LIBRARIES = {
     "prometheus_client": {"runtime/metrics.py", "runtime/shared_metrics.py"},
     "saq": {"ingest/job_queue.py", "worker"},
     "limits": {"sessions/rate_limits.py"},
-    "typer": {"cli.py", "client/commands.py"},
+    "typer": {"cli.py", "client/commands.py", "client/failures.py"},
     "rich": {"client/commands.py"},
     "httpx_sse": {"client"},
 }
