@@ -63,3 +63,15 @@ def test_serve_host_and_port_win_over_the_environment(tmp_path: Path):
                 socket.create_connection(("127.0.0.1", env_port), timeout=5).close()
         finally:
             stop(server, 10)
+
+
+def test_serve_on_a_port_taken_stops_with_one_line_naming_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("RAGSVC_DATA_DIR", str(tmp_path / "data"))
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(cli, ["serve", "--host", "127.0.0.1", "--port", str(port)])
+    assert result.exit_code == 1, result.output
+    [line] = result.output.splitlines()
+    assert f"cannot listen on 127.0.0.1:{port}" in line and "--port" in line

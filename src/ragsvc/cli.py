@@ -70,8 +70,31 @@ def serve(
     if workers > 1:  # each worker process exits with this supervisor, even a killed one
         os.environ[SUPERVISOR_PID] = str(os.getpid())
     _check_storage(settings)
+    _check_listening(settings.host, settings.port)
     with shared_by_workers(workers):  # /metrics adds up the workers' metrics
         serve_forever(settings, workers)
+
+
+def _check_listening(host: str, port: int) -> None:
+    """Fail now, in one line, when HOST:PORT cannot be listened on (taken, or no address of
+    this machine), rather than once the app is loaded, in uvicorn's log."""
+    import socket
+
+    try:
+        family, kind, _, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        with socket.socket(family, kind) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+            probe.bind(address)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        typer.echo(
+            f"ragsvc: cannot listen on {host}:{port} ({reason}): "
+            "choose another with --host/--port (or HOST/PORT)",
+            err=True,
+        )
+        raise typer.Exit(1) from exc
 
 
 def _check_storage(settings: Settings) -> None:
