@@ -61,7 +61,7 @@ def run_bash(code: str, live: dict[str, str]) -> str:
 
 
 def test_the_doc_has_the_examples_this_file_runs():
-    assert len(blocks("bash")) == 3 and len(blocks("python")) == 3 and len(blocks("js")) == 5
+    assert len(blocks("bash")) == 4 and len(blocks("python")) == 3 and len(blocks("js")) == 5
 
 
 def test_curl_upload_and_ask(live):
@@ -73,6 +73,12 @@ def test_the_terminal_client(live):
     out = run_bash(blocks("bash")[2], live)
     assert "paper.pdf: ready" in out and "export RAGSVC_TOKEN=" in out
     assert "passing ship" in out and "paper.pdf, page 2" in out
+
+
+def test_the_terminal_client_for_scripts(live):
+    out = run_bash(blocks("bash")[3], live)
+    assert '"new_session": false' in out and '"status": "ready"' in out
+    assert "passing ship" in out.splitlines()[-1]
 
 
 def test_curl_resume(live):
