@@ -38,12 +38,12 @@ def main() -> None:
 def serve(
     host: Annotated[
         str | None,
-        typer.Option(show_default=False, help="address to listen on [else HOST, 127.0.0.1]"),
+        typer.Option(show_default=False, help="address to listen on (else HOST, or 127.0.0.1)"),
     ] = None,
     port: Annotated[
         int | None,
         typer.Option(
-            min=1, max=65535, show_default=False, help="port to listen on [else PORT, 8000]"
+            min=1, max=65535, show_default=False, help="port to listen on (else PORT, or 8000)"
         ),
     ] = None,
     workers: Annotated[int, typer.Option(help="worker processes sharing RAGSVC_DATA_DIR")] = 1,
