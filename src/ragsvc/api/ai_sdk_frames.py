@@ -13,6 +13,7 @@ import json
 from functools import partial
 from typing import Any
 
+from ragsvc.api.citation_links import page_url, source_title
 from ragsvc.api.sse import Render
 from ragsvc.core.schemas import Source
 from ragsvc.streams.events import AnswerEvent, DoneEvent, FailedEvent, SourcesEvent, TokenEvent
@@ -25,11 +26,6 @@ def ai_sdk_render(base_url: str) -> Render:
     """The renderer of an answer's frames whose source links start with `base_url` (the
     service's, root path included, ending in "/")."""
     return partial(ai_sdk_frame, base_url=base_url)
-
-
-def page_url(base_url: str, source: Source) -> str:
-    """The cited page's preview (GET /documents/{document_id}/pages/{page})."""
-    return f"{base_url}documents/{source.document_id}/pages/{source.page}"
 
 
 def ai_sdk_frame(
@@ -87,7 +83,7 @@ def _source_parts(answer_id: str, source: Source, base_url: str) -> list[dict[st
     url = page_url(base_url, source)
     common = {
         "sourceId": f"{answer_id}:{source.n}",
-        "title": f"[{source.n}] {source.filename}, page {source.page}",
+        "title": source_title(source),
         "providerMetadata": {
             "ragsvc": {
                 "n": source.n,
