@@ -7,6 +7,7 @@ response's `metadata`. (From a chat completion ChatOpenAI keeps the text alone.)
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -20,6 +21,7 @@ from ragsvc.answer.prompts import Prompt
 from ragsvc.api.app_factory import create_app
 from ragsvc.core.config import Settings
 from tests.support.fakes import fake_backends
+from tests.support.paths import ROOT
 from tests.support.pdfs import make_pdf
 from tests.support.server import serving_in_thread
 
@@ -119,3 +121,15 @@ def test_a_refusal_is_the_sdk_s_exception(served: dict[str, Any]):
     empty = httpx.post(f"{served['base']}/sessions").json()["token"]
     with pytest.raises(openai.ConflictError, match="upload a PDF"):
         chat_model(served, empty).invoke(QUESTION)
+
+
+def test_the_docs_langchain_example(served: dict[str, Any], capsys: pytest.CaptureFixture[str]):
+    """docs/clients.md's ChatOpenAI example, run as written (its `py` block)."""
+    [code] = re.findall(r"```py\n(.*?)```", (ROOT / "docs" / "clients.md").read_text(), re.S)
+    keeper = ["The keeper lights the lamp at dusk.", "The keeper records every ship in a log."]
+    files = {"files": ("keeper.pdf", make_pdf(keeper))}
+    token = httpx.post(f"{served['base']}/upload", files=files).json()["token"]
+    exec(compile(code, "docs/clients.md", "exec"), {"BASE": served["base"], "TOKEN": token})
+    printed = capsys.readouterr().out
+    assert "records every ship" in printed
+    assert "keeper.pdf, page 2 http" in printed and "/pages/2 The keeper records" in printed

@@ -11,7 +11,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ragsvc.core.config import Settings
-from ragsvc.core.errors import Unauthorized
+from ragsvc.core.errors import CookieNotSent
 
 COOKIE = "ragsvc_session"
 REFRESH = "ragsvc_refresh_cookie"  # request.state key: a cookie session to renew
@@ -32,10 +32,6 @@ def set_session_cookie(
         secure=_secure(settings) or connection.url.scheme == "https",
         path="/",
     )
-
-
-class CookieNotSent(Unauthorized):
-    slug, title = "cookie-not-sent", "No session cookie came from another site"
 
 
 BEARER_INSTEAD = (

@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
-from ragsvc.api.ai_sdk_request import wants_plain_errors
+from ragsvc.api.protocols.ai_sdk_request import wants_plain_errors
 from ragsvc.core.errors import (
     RagError,
     SessionGone,

@@ -2,7 +2,7 @@
 
 A request carrying `Last-Event-ID: <answer_id>:<seq>` resumes that answer instead of
 asking again, as long as the answer is kept (RAGSVC_RESUME_WINDOW_S). POST takes ragsvc's
-`{question}` or the body the Vercel AI SDK's `useChat` sends (api/ai_sdk_request.py).
+`{question}` or the body the Vercel AI SDK's `useChat` sends (api/protocols/ai_sdk_request.py).
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from ragsvc.answer.plan import AnswerPlan
-from ragsvc.api.ai_sdk_frames import HEADERS, ai_sdk_render
-from ragsvc.api.ai_sdk_request import AiSdkChatRequest, AskBody, asked
 from ragsvc.api.deps import CurrentSession, SessionDep, StateDep
 from ragsvc.api.frame_schemas import stream_content
 from ragsvc.api.problems import problem_responses
+from ragsvc.api.protocols.ai_sdk_frames import HEADERS, ai_sdk_render
+from ragsvc.api.protocols.ai_sdk_request import AiSdkChatRequest, AskBody, asked
 from ragsvc.api.sse import ANSWER_ID_HEADER, Batch, event_stream, parse_event_id
 from ragsvc.core.schemas import Answer, AskRequest, DocumentIds
 from ragsvc.runtime.app_state import AppState

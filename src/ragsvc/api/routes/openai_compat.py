@@ -19,9 +19,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ragsvc.answer.plan import AnswerPlan
 from ragsvc.api.deps import SessionDep, StateDep
-from ragsvc.api.openai_frames import chunks, completion, sources_header, usage_of
-from ragsvc.api.openai_responses import Responding, events
 from ragsvc.api.problems import problem_responses
+from ragsvc.api.protocols.openai_frames import chunks, completion, sources_header, usage_of
+from ragsvc.api.protocols.openai_responses import Responding, events
 from ragsvc.api.sse import ANSWER_ID_HEADER, sse_response
 from ragsvc.core.clock import now
 from ragsvc.core.errors import InvalidInput, Unsupported

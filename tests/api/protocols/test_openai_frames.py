@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from ragsvc.answer.usage_count import counted_usage
-from ragsvc.api.openai_frames import chunks, completion, sources_header, usage_of
+from ragsvc.api.protocols.openai_frames import chunks, completion, sources_header, usage_of
 from ragsvc.api.sse import AnswerBatch
 from ragsvc.core.errors import problem
 from ragsvc.core.schemas import Source, Timings, Usage

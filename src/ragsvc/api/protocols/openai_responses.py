@@ -18,8 +18,8 @@ from typing import Any
 from sse_starlette import ServerSentEvent
 
 from ragsvc.answer.plan import AnswerPlan
-from ragsvc.api.citation_links import url_citations
-from ragsvc.api.openai_frames import sources_header, usage_of
+from ragsvc.api.protocols.citation_links import url_citations
+from ragsvc.api.protocols.openai_frames import sources_header, usage_of
 from ragsvc.api.sse import AnswerBatch
 from ragsvc.core.schemas import Problem
 from ragsvc.streams.events import AnswerEvent, DoneEvent, FailedEvent, TokenEvent

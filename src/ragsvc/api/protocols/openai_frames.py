@@ -16,7 +16,7 @@ from sse_starlette import ServerSentEvent
 
 from ragsvc.answer.plan import AnswerPlan
 from ragsvc.answer.usage_count import counted_usage
-from ragsvc.api.citation_links import url_citations
+from ragsvc.api.protocols.citation_links import url_citations
 from ragsvc.api.sse import AnswerBatch
 from ragsvc.core.quick_threads import run_quick
 from ragsvc.streams.events import AnswerEvent, DoneEvent, FailedEvent, TokenEvent

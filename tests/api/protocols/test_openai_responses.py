@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from ragsvc.api.openai_responses import Responding, events
+from ragsvc.api.protocols.openai_responses import Responding, events
 from ragsvc.api.sse import AnswerBatch
 from ragsvc.core.errors import problem
 from ragsvc.core.schemas import Timings

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ragsvc.api.ai_sdk_frames import TEXT_ID, ai_sdk_frame
+from ragsvc.api.protocols.ai_sdk_frames import TEXT_ID, ai_sdk_frame
 from ragsvc.core.errors import problem
 from ragsvc.core.schemas import Quote, Timings, Usage
 from ragsvc.streams.events import AnswerEvent, DoneEvent, FailedEvent, SourcesEvent, TokenEvent

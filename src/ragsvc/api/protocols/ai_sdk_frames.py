@@ -13,7 +13,7 @@ import json
 from functools import partial
 from typing import Any
 
-from ragsvc.api.citation_links import page_url, source_title
+from ragsvc.api.protocols.citation_links import page_url, source_title
 from ragsvc.api.sse import Render
 from ragsvc.core.schemas import Source
 from ragsvc.streams.events import AnswerEvent, DoneEvent, FailedEvent, SourcesEvent, TokenEvent
