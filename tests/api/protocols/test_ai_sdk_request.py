@@ -11,6 +11,7 @@ from ragsvc.api.protocols.ai_sdk_request import (
     AiSdkChatRequest,
     AskBody,
     asked,
+    plain_for_ai_sdk,
     wants_plain_errors,
 )
 from ragsvc.core.errors import InvalidInput
@@ -80,3 +81,9 @@ def test_errors_are_located_as_in_the_body(sent: dict[str, object], where: tuple
 def test_refusals_are_plain_for_the_sdk_only(query: bytes, accept: bytes, plain: bool):
     scope = {"type": "http", "query_string": query, "headers": [(b"accept", accept)]}
     assert wants_plain_errors(Request(scope)) is plain
+
+
+def test_the_problem_responses_declare_the_plain_sentence_too():
+    declared = plain_for_ai_sdk({409: {"description": "Conflict", "content": {"a/b": {}}}})
+    assert set(declared[409]["content"]) == {"a/b", "text/plain"}
+    assert declared[409]["description"] == "Conflict"

@@ -119,3 +119,19 @@ def wants_plain_errors(request: Request) -> bool:
     problem's sentence alone (useChat's `error.message`)."""
     accept = request.headers.get("accept", "")
     return request.query_params.get("format") == AI_SDK and "json" not in accept
+
+
+def plain_for_ai_sdk(responses: dict[int | str, dict[str, Any]]) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI problem responses that may also be the sentence alone (wants_plain_errors)."""
+    plain = {
+        "text/plain": {
+            "schema": {
+                "type": "string",
+                "description": "with format=ai-sdk, unless JSON is accepted: the problem's detail",
+            }
+        }
+    }
+    return {
+        status: {**response, "content": {**response.get("content", {}), **plain}}
+        for status, response in responses.items()
+    }

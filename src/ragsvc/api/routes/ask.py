@@ -19,7 +19,12 @@ from ragsvc.api.deps import CurrentSession, SessionDep, StateDep
 from ragsvc.api.frame_schemas import stream_content
 from ragsvc.api.problems import problem_responses
 from ragsvc.api.protocols.ai_sdk_frames import HEADERS, ai_sdk_render
-from ragsvc.api.protocols.ai_sdk_request import AiSdkChatRequest, AskBody, asked
+from ragsvc.api.protocols.ai_sdk_request import (
+    AiSdkChatRequest,
+    AskBody,
+    asked,
+    plain_for_ai_sdk,
+)
 from ragsvc.api.sse import ANSWER_ID_HEADER, Batch, event_stream, parse_event_id
 from ragsvc.core.schemas import Answer, AskRequest, DocumentIds
 from ragsvc.runtime.app_state import AppState
@@ -43,7 +48,7 @@ ASK_RESPONSES: dict[int | str, dict[str, Any]] = {
         },
     },
     204: {"description": "resumed after the answer's last event: nothing more to send"},
-    **problem_responses(404, 409, 422, 503, 507),
+    **plain_for_ai_sdk(problem_responses(404, 409, 422, 503, 507)),
 }
 
 
