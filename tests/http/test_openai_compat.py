@@ -75,6 +75,11 @@ def test_completion_with_sources(server):
     extra = reply.model_extra or {}
     assert extra["sources"][0]["filename"] == "owls.pdf" and extra["sources"][0]["page"] == 1
     assert extra["citations"] == [1]
+    [annotation] = reply.choices[0].message.annotations or []
+    cited = annotation.url_citation  # OpenAI's typed citation: the [1] and its page
+    assert content[cited.start_index : cited.end_index] == "[1]"
+    assert cited.url.startswith(f"{base}/documents/") and cited.url.endswith("/pages/1")
+    assert cited.title == "[1] owls.pdf, page 1"
 
 
 def test_streaming_chunks_and_done(server):

@@ -1,6 +1,6 @@
 """`/ask?format=ai-sdk`: the answer in the Vercel AI SDK's UI message stream protocol, read by
-that SDK itself (its DefaultChatTransport and readUIMessageStream, as useChat reads a stream:
-tests/js/ai_sdk_chat.mjs, under Node), and checked frame by frame here."""
+that SDK itself (its Chat, which useChat wraps, over DefaultChatTransport with the default
+request body: tests/js/ai_sdk_chat.mjs, under Node), and checked frame by frame here."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -67,31 +68,50 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield base
 
 
-def chat(node: str, base: str, token: str, question: str) -> subprocess.CompletedProcess[str]:
+def chat(node: str, base: str, token: str, *questions: str) -> dict[str, Any]:
+    """The chat's state after asking `questions` in turn: status, error, messages."""
     script = str(JS / "ai_sdk_chat.mjs")
-    return subprocess.run(
-        [node, script, base, token, question], capture_output=True, text=True, timeout=60
+    done = subprocess.run(
+        [node, script, base, token, *questions], capture_output=True, text=True, timeout=60
     )
+    assert done.returncode == 0, done.stderr
+    state: dict[str, Any] = json.loads(done.stdout)
+    return state
+
+
+def first_parts(message: dict[str, Any]) -> dict[str, Any]:
+    """The message's first part of each type (sources: the best one)."""
+    parts: dict[str, Any] = {}
+    for part in message["parts"]:
+        parts.setdefault(part["type"], part)
+    return parts
 
 
 @pytest.mark.e2e
-def test_the_ai_sdk_reads_the_answer_as_useChat_would(node: str, served: str):
+def test_the_ai_sdk_s_own_chat_converses_with_its_default_body(node: str, served: str):
     files = {"files": ("birds.pdf", make_pdf(PAGES))}
     token = httpx.post(f"{served}/upload", files=files).json()["token"]
-    done = chat(node, served, token, QUESTION)
-    assert done.returncode == 0, done.stderr
-    message = json.loads(done.stdout)
-    parts = {part["type"]: part for part in message["parts"]}
-    assert message["role"] == "assistant"
+    state = chat(node, served, token, QUESTION, "How fast do peregrine falcons stoop?")
+    assert state["status"] == "ready" and state["error"] is None
+    roles = [message["role"] for message in state["messages"]]
+    assert roles == ["user", "assistant", "user", "assistant"]
+    parts = first_parts(state["messages"][1])
     assert "voles" in parts["text"]["text"] and parts["text"]["state"] == "done"
-    assert parts["source-document"]["filename"] == "birds.pdf"
+    cited = parts["source-url"]["providerMetadata"]["ragsvc"]
+    assert (cited["filename"], cited["page"]) == ("birds.pdf", 1)
+    assert parts["source-url"]["url"] == f"{served}/documents/{cited['documentId']}/pages/1"
+    assert parts["source-document"]["providerMetadata"] == parts["source-url"]["providerMetadata"]
     assert parts["data-sources"]["data"][0]["page"] == 1
-    assert parts["data-done"]["data"]["citations"] == [1]
+    done = parts["data-done"]["data"]
+    assert done["citations"] == [1] and done["quotes"][0]["n"] == 1
+    assert "voles" in done["quotes"][0]["text"]
+    second = "".join(p.get("text", "") for p in state["messages"][3]["parts"])
+    assert "three hundred km per hour" in second
 
 
 @pytest.mark.e2e
-def test_a_refusal_reaches_the_sdk_with_its_message(node: str, served: str):
+def test_a_refusal_reaches_useChat_s_error_as_a_sentence(node: str, served: str):
     token = httpx.post(f"{served}/sessions").json()["token"]  # no document: 409
-    refused = chat(node, served, token, QUESTION)
-    assert refused.returncode != 0
-    assert "upload a PDF" in refused.stderr
+    state = chat(node, served, token, QUESTION)
+    assert state["status"] == "error"
+    assert state["error"] == "upload a PDF with a text layer before asking"  # not JSON

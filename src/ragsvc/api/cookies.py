@@ -1,6 +1,7 @@
 """The session cookie, for browsers (EventSource cannot send headers): HttpOnly,
 SameSite=Strict (RAGSVC_COOKIE_SAMESITE), Secure behind TLS, and a Max-Age that follows the
-sliding session TTL."""
+sliding session TTL. A page on another site whose request comes without it is told why
+(CookieNotSent), rather than given a new session its browser would not keep either."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ragsvc.core.config import Settings
+from ragsvc.core.errors import CookieNotSent
 
 COOKIE = "ragsvc_session"
 REFRESH = "ragsvc_refresh_cookie"  # request.state key: a cookie session to renew
@@ -30,6 +32,30 @@ def set_session_cookie(
         secure=_secure(settings) or connection.url.scheme == "https",
         path="/",
     )
+
+
+BEARER_INSTEAD = (
+    "create a session with POST /sessions and send its token as 'Authorization: Bearer <token>'"
+)
+
+
+def cookie_not_sent(connection: HTTPConnection, settings: Settings) -> CookieNotSent | None:
+    """The refusal of a request from a page on another site (the browser's Sec-Fetch-Site)
+    with neither a token nor the cookie: the browser withheld the cookie (SameSite, or
+    third-party cookies blocked), so a session made now would be lost as well. None for
+    any other request (same site, or not from a browser)."""
+    if connection.headers.get("sec-fetch-site") != "cross-site":
+        return None
+    if settings.cookie_samesite != "none":
+        why = (
+            f"the browser does not send ragsvc's SameSite={settings.cookie_samesite} session "
+            "cookie to a page on another site"
+        )
+        fix = f"{BEARER_INSTEAD} (or have the server set RAGSVC_COOKIE_SAMESITE=none, over HTTPS)"
+    else:
+        why = "the browser did not send the session cookie (it blocks third-party cookies)"
+        fix = BEARER_INSTEAD
+    return CookieNotSent(f"no session token came from this page on another site: {why}; {fix}")
 
 
 def delete_session_cookie(response: Response, settings: Settings) -> None:

@@ -10,7 +10,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from ragsvc.api.cookies import COOKIE, REFRESH
+from ragsvc.api.cookies import COOKIE, REFRESH, cookie_not_sent
 from ragsvc.core.errors import Unauthorized
 from ragsvc.runtime.app_state import AppState
 from ragsvc.sessions.session_tokens import same_secret
@@ -59,13 +59,18 @@ async def _resolve(request: Request, token: str, state: AppState) -> CurrentSess
 async def current_session(request: Request, state: StateDep) -> CurrentSession:
     token = presented_token(request)
     if token is None:
-        raise Unauthorized("no session token: send 'Authorization: Bearer <token>'")
+        refused = cookie_not_sent(request, state.settings)
+        raise refused or Unauthorized("no session token: send 'Authorization: Bearer <token>'")
     return await _resolve(request, token, state)
 
 
 async def optional_session(request: Request, state: StateDep) -> CurrentSession | None:
-    """None when no token is presented; a presented but bad token is still a 401."""
+    """None when no token is presented (a new session is made); a presented but bad token
+    is still a 401, and so is a page on another site whose cookie was withheld: its new
+    session would be lost like the one before (POST /sessions creates one from there)."""
     token = presented_token(request)
+    if token is None and (refused := cookie_not_sent(request, state.settings)) is not None:
+        raise refused
     return None if token is None else await _resolve(request, token, state)
 
 

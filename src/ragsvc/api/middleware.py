@@ -32,10 +32,29 @@ SECURITY_HEADERS = {
 }
 
 
-# What a page on an allowed origin may send (Last-Event-ID: a fetch-based SSE client
-# resuming) and read (the ids naming an answer or a document, and when to retry).
-CORS_REQUEST_HEADERS = ["Authorization", "Content-Type", "Accept", "Last-Event-ID", "X-Request-Id"]
-CORS_RESPONSE_HEADERS = ["X-Answer-Id", "X-Document-Id", "X-Sources", "X-Request-Id", "Retry-After"]
+# What a page on an allowed origin may send: every request header the API reads
+# (Last-Event-ID: a fetch-based SSE client resuming; X-API-Key: creating a session where
+# RAGSVC_API_KEYS is set), and read: every response header it sends that is not
+# CORS-safelisted (the ids naming an answer or a document, when to retry, how to
+# authenticate, the AI SDK's protocol marker). A test holds both lists to the code.
+CORS_REQUEST_HEADERS = [
+    "Authorization",
+    "Content-Type",
+    "Accept",
+    "Last-Event-ID",
+    "X-Request-Id",
+    "X-API-Key",
+]
+CORS_RESPONSE_HEADERS = [
+    "X-Answer-Id",
+    "X-Document-Id",
+    "X-Sources",
+    "X-Request-Id",
+    "Retry-After",
+    "WWW-Authenticate",
+    "Allow",
+    "x-vercel-ai-ui-message-stream",
+]
 
 
 def allow_origins(app: Starlette, origins: list[str]) -> None:

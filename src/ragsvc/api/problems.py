@@ -9,10 +9,11 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
+from ragsvc.api.protocols.ai_sdk_request import wants_plain_errors
 from ragsvc.core.errors import (
     RagError,
     SessionGone,
@@ -56,25 +57,27 @@ def error_response(exc: RagError) -> JSONResponse:
     return problem_response(exc.problem(), exc.headers)
 
 
-def _reply(request: Request, body: Problem, headers: dict[str, str] | None = None) -> JSONResponse:
+def _reply(request: Request, body: Problem, headers: dict[str, str] | None = None) -> Response:
     """The problem as a response, counted in the app's metrics (once it has them); on the
-    OpenAI-compatible routes in OpenAI's envelope too."""
+    OpenAI-compatible routes in OpenAI's envelope too; for the AI SDK, its sentence."""
     if (state := getattr(request.app.state, "ragsvc", None)) is not None:
         state.metrics.problem(body.type)
+    if wants_plain_errors(request):
+        return PlainTextResponse(body.detail, status_code=body.status, headers=headers)
     route = request.url.path.removeprefix(request.scope.get("root_path", ""))
     return problem_response(body, headers, openai=route.startswith("/v1/"))
 
 
-async def _on_rag_error(request: Request, exc: Exception) -> JSONResponse:
+async def _on_rag_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RagError)
     return _reply(request, exc.problem(), exc.headers)
 
 
-async def _on_session_gone(request: Request, exc: Exception) -> JSONResponse:
+async def _on_session_gone(request: Request, exc: Exception) -> Response:
     return _reply(request, problem_of(exc), Unauthorized.challenge)
 
 
-async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
+async def _on_http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
     headers = dict(exc.headers or {})
@@ -93,7 +96,7 @@ def _methods_at(request: Request) -> list[str]:
     return sorted(methods)
 
 
-async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse:
+async def _on_validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     parts = [
         f"{'.'.join(str(p) for p in err.get('loc', ()))}: {err.get('msg', '')}"
@@ -103,7 +106,7 @@ async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse
     return _reply(request, body)
 
 
-async def _on_os_error(request: Request, exc: Exception) -> JSONResponse:
+async def _on_os_error(request: Request, exc: Exception) -> Response:
     """A full disk is a condition to report (507), not a bug; other OS errors are bugs."""
     if not disk_full(exc):
         raise exc
@@ -112,7 +115,7 @@ async def _on_os_error(request: Request, exc: Exception) -> JSONResponse:
     return _reply(request, full.problem(), full.headers)
 
 
-async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+async def _on_unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error", exc_info=exc)
     body = problem(500, "unexpected server error; see the server log")
     return _reply(request, body)

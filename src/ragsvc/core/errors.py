@@ -51,6 +51,13 @@ class Unauthorized(RagError):
         super().__init__(detail, headers=self.challenge)
 
 
+class CookieNotSent(Unauthorized):
+    """A page on another site sent neither a token nor the session cookie (withheld by its
+    browser): the detail says how to authenticate from there (api/cookies.py)."""
+
+    slug, title = "cookie-not-sent", "No session cookie came from another site"
+
+
 class DocumentNotFound(RagError):
     status, slug, title = 404, "document-not-found", "No such document in this session"
 

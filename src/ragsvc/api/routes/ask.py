@@ -1,7 +1,8 @@
 """Asking: SSE by default (POST for fetch clients, GET for EventSource), JSON on request.
 
 A request carrying `Last-Event-ID: <answer_id>:<seq>` resumes that answer instead of
-asking again, as long as the answer is kept (RAGSVC_RESUME_WINDOW_S).
+asking again, as long as the answer is kept (RAGSVC_RESUME_WINDOW_S). POST takes ragsvc's
+`{question}` or the body the Vercel AI SDK's `useChat` sends (api/protocols/ai_sdk_request.py).
 """
 
 from __future__ import annotations
@@ -14,10 +15,16 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from ragsvc.answer.plan import AnswerPlan
-from ragsvc.api.ai_sdk_frames import HEADERS, ai_sdk_frame
 from ragsvc.api.deps import CurrentSession, SessionDep, StateDep
 from ragsvc.api.frame_schemas import stream_content
 from ragsvc.api.problems import problem_responses
+from ragsvc.api.protocols.ai_sdk_frames import HEADERS, ai_sdk_render
+from ragsvc.api.protocols.ai_sdk_request import (
+    AiSdkChatRequest,
+    AskBody,
+    asked,
+    plain_for_ai_sdk,
+)
 from ragsvc.api.sse import ANSWER_ID_HEADER, Batch, event_stream, parse_event_id
 from ragsvc.core.schemas import Answer, AskRequest, DocumentIds
 from ragsvc.runtime.app_state import AppState
@@ -41,7 +48,7 @@ ASK_RESPONSES: dict[int | str, dict[str, Any]] = {
         },
     },
     204: {"description": "resumed after the answer's last event: nothing more to send"},
-    **problem_responses(404, 409, 422, 503, 507),
+    **plain_for_ai_sdk(problem_responses(404, 409, 422, 503, 507)),
 }
 
 
@@ -49,7 +56,7 @@ async def respond(
     request: Request,
     session: CurrentSession,
     state: AppState,
-    body: AskRequest,
+    body: AskRequest | AiSdkChatRequest,
     rendering: Rendering = "ragsvc",
 ) -> Response:
     """Resume the answer named by Last-Event-ID, or answer afresh: as a stream (ragsvc's
@@ -57,11 +64,12 @@ async def respond(
     resumed = await resume(request, session, state, rendering)
     if resumed is not None:
         return resumed
+    question, history = asked(body)  # history: the conversation an AI SDK client sent
     if wants_json(request):
-        plan, done = await state.answering.whole(session.token_hash, body)
+        plan, done = await state.answering.whole(session.token_hash, question, history)
         return json_answer(plan, done)
-    started = await state.answering.stream(session.token_hash, body)
-    return answer_stream(started.plan.answer_id, started.batches, state, rendering)
+    started = await state.answering.stream(session.token_hash, question, history)
+    return answer_stream(started.plan.answer_id, started.batches, state, request, rendering)
 
 
 async def resume(
@@ -77,17 +85,20 @@ async def resume(
         return None
     if resumed.batches is None:
         return Response(status_code=204)  # EventSource stops reconnecting on 204
-    return answer_stream(resumed.answer_id, resumed.batches, state, rendering)
+    return answer_stream(resumed.answer_id, resumed.batches, state, request, rendering)
 
 
 def answer_stream(
-    answer_id: str, batches: AsyncIterator[Batch], state: AppState, rendering: Rendering
+    answer_id: str,
+    batches: AsyncIterator[Batch],
+    state: AppState,
+    request: Request,
+    rendering: Rendering,
 ) -> Response:
     headers = {ANSWER_ID_HEADER: answer_id}
     if rendering == "ai-sdk":
-        return event_stream(
-            answer_id, batches, state.settings, {**headers, **HEADERS}, ai_sdk_frame
-        )
+        render = ai_sdk_render(str(request.base_url))  # its sources link to their pages
+        return event_stream(answer_id, batches, state.settings, {**headers, **HEADERS}, render)
     return event_stream(answer_id, batches, state.settings, headers)
 
 
@@ -136,7 +147,7 @@ RenderingQuery = Annotated[
 
 @router.post("/ask", responses=ASK_RESPONSES, summary="Ask; the answer streams as SSE")
 async def ask(
-    body: AskRequest,
+    body: AskBody,
     request: Request,
     session: SessionDep,
     state: StateDep,

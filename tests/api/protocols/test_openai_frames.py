@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from ragsvc.answer.usage_count import counted_usage
-from ragsvc.api.openai_frames import chunks, completion, sources_header, usage_of
+from ragsvc.api.protocols.openai_frames import chunks, completion, sources_header, usage_of
 from ragsvc.api.sse import AnswerBatch
 from ragsvc.core.errors import problem
 from ragsvc.core.schemas import Source, Timings, Usage
@@ -24,7 +24,7 @@ DONE = DoneEvent("Owls hunt at night [1].", [1], TIMINGS)
 
 def test_a_completion_has_openais_shape_and_ragsvcs_sources():
     usage = {"prompt_tokens": 5, "completion_tokens": 3, "total_tokens": 8}
-    body = completion(plan_of(), DONE, "ragsvc", usage)
+    body = completion(plan_of(), DONE, "ragsvc", usage, "http://x.test/")
     assert (body["id"], body["object"], body["model"]) == (
         "chatcmpl-a1",
         "chat.completion",
@@ -34,7 +34,25 @@ def test_a_completion_has_openais_shape_and_ragsvcs_sources():
     assert body["choices"] == [
         {
             "index": 0,
-            "message": {"role": "assistant", "content": DONE.answer},
+            "message": {
+                "role": "assistant",
+                "content": DONE.answer,
+                "annotations": [
+                    {
+                        "type": "url_citation",
+                        "url_citation": {
+                            "start_index": 19,
+                            "end_index": 22,
+                            "url": "http://x.test/documents/d1/pages/3",
+                            "title": "[1] owls.pdf, page 3",
+                            "n": 1,
+                            "document_id": "d1",
+                            "filename": "owls.pdf",
+                            "page": 3,
+                        },
+                    }
+                ],
+            },
             "finish_reason": "stop",
         }
     ]
@@ -71,7 +89,7 @@ async def streamed(*events, counted: bool = False, sources: list[Source] | None 
     plan = plan_of(sources)
     return [
         sent.data
-        async for sent in chunks(plan, batches_of(*events), "ragsvc", counted)  # type: ignore[arg-type]
+        async for sent in chunks(plan, batches_of(*events), "ragsvc", counted, "/")  # type: ignore[arg-type]
     ]
 
 
@@ -83,7 +101,9 @@ async def test_a_streamed_answer_is_chunks_then_done():
     assert first["choices"][0]["delta"] == {"role": "assistant", "content": ""}
     assert first["sources"] == [SOURCE.model_dump()]
     assert token["choices"][0]["delta"] == {"content": "Owls hunt"} and "sources" not in token
-    assert last["choices"][0] == {"index": 0, "delta": {}, "finish_reason": "stop"}
+    assert last["choices"][0]["finish_reason"] == "stop"
+    [annotation] = last["choices"][0]["delta"]["annotations"]
+    assert annotation["url_citation"]["url"] == "/documents/d1/pages/3"
     assert last["citations"] == [1]
 
 

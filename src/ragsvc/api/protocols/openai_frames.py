@@ -1,7 +1,9 @@
 """An answer as OpenAI's chat completion: one `chat.completion` object, or a stream of
 `chat.completion.chunk` events ending in `data: [DONE]`, with ragsvc's extra fields
-(`sources` on the completion or the first chunk, `citations` at the end) and the `usage`
-the generator's backend counted, or counted here with the bundled tokenizer."""
+(`sources` on the completion or the first chunk, `citations` at the end), each [n] as a
+`url_citation` annotation linking to its page (the message's, or the last chunk's delta),
+and the `usage` the generator's backend counted, or counted here with the bundled
+tokenizer."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from sse_starlette import ServerSentEvent
 
 from ragsvc.answer.plan import AnswerPlan
 from ragsvc.answer.usage_count import counted_usage
+from ragsvc.api.protocols.citation_links import url_citations
 from ragsvc.api.sse import AnswerBatch
 from ragsvc.core.quick_threads import run_quick
 from ragsvc.streams.events import AnswerEvent, DoneEvent, FailedEvent, TokenEvent
@@ -47,10 +50,22 @@ def _envelope(plan: AnswerPlan, model: str, kind: str) -> dict[str, Any]:
     }
 
 
+def citation_annotations(plan: AnswerPlan, done: DoneEvent, base_url: str) -> list[dict[str, Any]]:
+    """The answer's [n] markers as Chat Completions' `url_citation` annotations."""
+    return [
+        {"type": "url_citation", "url_citation": {k: v for k, v in c.items() if k != "type"}}
+        for c in url_citations(done.answer, plan.sources, done.quotes, base_url)
+    ]
+
+
 def completion(
-    plan: AnswerPlan, done: DoneEvent, model: str, usage: dict[str, int]
+    plan: AnswerPlan, done: DoneEvent, model: str, usage: dict[str, int], base_url: str
 ) -> dict[str, Any]:
-    message = {"role": "assistant", "content": done.answer}
+    message = {
+        "role": "assistant",
+        "content": done.answer,
+        "annotations": citation_annotations(plan, done, base_url),
+    }
     return {
         **_envelope(plan, model, "chat.completion"),
         "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
@@ -62,7 +77,11 @@ def completion(
 
 
 async def chunks(
-    plan: AnswerPlan, batches: AsyncIterator[AnswerBatch], model: str, counted: bool
+    plan: AnswerPlan,
+    batches: AsyncIterator[AnswerBatch],
+    model: str,
+    counted: bool,
+    base_url: str,
 ) -> AsyncIterator[ServerSentEvent]:
     """OpenAI's streaming format: `data: <chunk>` lines, then `data: [DONE]`; `counted`
     (stream_options.include_usage): a chunk with the usage and no choices before it."""
@@ -73,7 +92,7 @@ async def chunks(
             counts = (
                 await usage_of(plan, event) if counted and isinstance(event, DoneEvent) else None
             )
-            for chunk in _chunks_of(plan, model, event, counts):
+            for chunk in _chunks_of(plan, model, event, counts, base_url):
                 yield chunk
             if isinstance(event, FailedEvent):
                 return
@@ -81,14 +100,19 @@ async def chunks(
 
 
 def _chunks_of(
-    plan: AnswerPlan, model: str, event: AnswerEvent, usage: dict[str, int] | None
+    plan: AnswerPlan,
+    model: str,
+    event: AnswerEvent,
+    usage: dict[str, int] | None,
+    base_url: str,
 ) -> list[ServerSentEvent]:
     """The chunks carrying an answer event; none for the sources (the first chunk has them).
     With `usage` (asked for), the answer's last chunk is one holding it and no choices."""
     if isinstance(event, TokenEvent):
         return [_chunk(plan, model, {"content": event.text})]
     if isinstance(event, DoneEvent):
-        done = [_chunk(plan, model, {}, "stop", citations=event.citations, found=event.found)]
+        delta = {"annotations": citation_annotations(plan, event, base_url)}
+        done = [_chunk(plan, model, delta, "stop", citations=event.citations, found=event.found)]
         if usage is None:
             return done
         counts = {**_envelope(plan, model, "chat.completion.chunk"), "choices": [], "usage": usage}
