@@ -35,8 +35,11 @@ NOT_FROM_PAGES = {"content-length", "sec-fetch-site", "cookie", "host", "origin"
 
 
 def read_request_headers() -> set[str]:
-    """Every request header ragsvc's code reads by name."""
-    code = "\n".join(p.read_text() for p in (ROOT / "src" / "ragsvc").rglob("*.py"))
+    """Every request header ragsvc's server code reads by name (ragsvc.client reads the
+    headers of responses)."""
+    package = ROOT / "src" / "ragsvc"
+    files = [p for p in package.rglob("*.py") if "client" not in p.relative_to(package).parts]
+    code = "\n".join(p.read_text() for p in files)
     found = re.findall(r"""headers["'\]]*\)?\.get\(b?["']([A-Za-z-]+)["']""", code)
     return {name.lower() for name in found}
 
