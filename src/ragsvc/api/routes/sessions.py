@@ -16,7 +16,19 @@ router = APIRouter(tags=["sessions"])
     "/sessions",
     status_code=201,
     dependencies=[Depends(require_api_key)],
-    responses=problem_responses(507),
+    responses={
+        201: {
+            "description": "the session; its cookie is set too",
+            "headers": {
+                "Set-Cookie": {
+                    "description": "the session's cookie",
+                    "required": True,
+                    "schema": {"type": "string"},
+                }
+            },
+        },
+        **problem_responses(507),
+    },
     summary="Create a session; the token is shown only here",
 )
 async def create_session(request: Request, response: Response, state: StateDep) -> SessionCreated:
