@@ -1,14 +1,17 @@
 """Clients generated from openapi/openapi.json alone call a live server correctly: a Python
 client made by openapi-python-client, and TypeScript types made by openapi-typescript used
 with openapi-fetch (tests/js/generated_client.ts, compiled by tsc --strict and run by Node).
-Before either, `redocly lint` finds nothing in the document."""
+Before either, `redocly lint` finds nothing in the document. The examples of docs/clients.md's
+"Generated clients" run too, generated from the live server's /openapi.json as they say."""
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -17,6 +20,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import httpx
 import pytest
 
 from ragsvc.api.app_factory import create_app
@@ -38,6 +42,11 @@ PAGES = [
 ]
 OTHER_PAGES = ["Swifts sleep on the wing."]  # uploaded without waiting: a new document
 QUESTION = "What do barn owls hunt?"
+CLIENTS_DOC = (ROOT / "docs" / "clients.md").read_text()
+KEEPER = [  # the pages docs/clients.md's examples ask about
+    "The lighthouse keeper lights the lamp at dusk every evening.",
+    "The keeper records every passing ship in a leather logbook.",
+]
 PACKAGE = "ragsvc_generated"  # the Python client's package, in a temporary directory
 # The client's strict compile: tests/js/generated_client.ts next to the generated types.
 TSCONFIG = {
@@ -54,6 +63,12 @@ TSCONFIG = {
     },
     "files": ["generated_client.ts"],
 }
+
+
+def examples(language: str) -> list[str]:
+    """The code blocks of docs/clients.md's section "Generated clients"."""
+    section = CLIENTS_DOC.split("\n## Generated clients\n", 1)[1].split("\n## ", 1)[0]
+    return re.findall(rf"```{language}\n(.*?)```", section, flags=re.DOTALL)
 
 
 def tool(name: str) -> str:
@@ -82,6 +97,30 @@ def test_redocly_finds_nothing_in_the_document():
     assert totals == {"errors": 0, "warnings": 0, "ignored": 0}, report
 
 
+@contextlib.contextmanager
+def importable(folder: Path, package: str) -> Iterator[None]:
+    """`package` importable from `folder`, and forgotten after."""
+    sys.path.insert(0, str(folder))
+    try:
+        yield
+    finally:
+        sys.path.remove(str(folder))
+        for name in [n for n in sys.modules if n.split(".")[0] == package]:
+            del sys.modules[name]
+
+
+def typescript_project(folder: Path, source: Path | str) -> None:
+    """`folder` set up to compile `source` as generated_client.ts (tsconfig, Node's packages)."""
+    (folder / "node_modules").symlink_to(JS / "node_modules")
+    (folder / "package.json").write_text('{"type": "module"}')
+    (folder / "tsconfig.json").write_text(json.dumps(TSCONFIG))
+    target = folder / "generated_client.ts"
+    if isinstance(source, Path):
+        shutil.copy(source, target)
+    else:
+        target.write_text(source)
+
+
 @pytest.fixture(scope="module")
 def python_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModuleType]:
     """The generated package, imported from a temporary directory, forgotten after."""
@@ -94,13 +133,8 @@ def python_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModuleTy
          "--output-path", str(folder / PACKAGE)],
         check=True, capture_output=True, env=env, timeout=120,
     )  # fmt: skip
-    sys.path.insert(0, str(folder))
-    try:
+    with importable(folder, PACKAGE):
         yield importlib.import_module(PACKAGE)
-    finally:
-        sys.path.remove(str(folder))
-        for name in [n for n in sys.modules if n.split(".")[0] == PACKAGE]:
-            del sys.modules[name]
 
 
 def generated(name: str) -> Any:
@@ -148,10 +182,7 @@ def test_the_generated_python_client_reads_a_stream_whole(python_client, served:
 
 def test_typescript_types_and_openapi_fetch(served: str, tmp_path: Path):
     tsc, generate = tool("tsc"), tool("openapi-typescript")
-    (tmp_path / "node_modules").symlink_to(JS / "node_modules")
-    (tmp_path / "package.json").write_text('{"type": "module"}')
-    (tmp_path / "tsconfig.json").write_text(json.dumps(TSCONFIG))
-    shutil.copy(JS / "generated_client.ts", tmp_path)
+    typescript_project(tmp_path, JS / "generated_client.ts")
     # Optional request fields with a default are optional (the tool's default says otherwise).
     run(generate, str(DOCUMENT), "-o", str(tmp_path / "schema.ts"), "--default-non-nullable",
         "false")  # fmt: skip
@@ -169,3 +200,28 @@ def test_typescript_types_and_openapi_fetch(served: str, tmp_path: Path):
     assert stream["text"] == stream["answer"] and "voles" in stream["text"]
     assert stream["firstPage"] == 1 and stream["citations"] == [1] and stream["id"]
     assert "voles" in read["chat"]["content"] and read["chat"]["sources"] >= 1
+
+
+def test_the_docs_examples(served: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    tsc = tool("tsc")
+    if not GENERATOR.exists():
+        unavailable("openapi-python-client is not installed", "make test-e2e installs [e2e]")
+    (tmp_path / "paper.pdf").write_bytes(make_pdf(KEEPER))
+    files = {"files": ("paper.pdf", (tmp_path / "paper.pdf").read_bytes())}
+    token = httpx.post(f"{served}/upload", files=files).json()["token"]
+    typescript_project(tmp_path, f"const BASE = {served!r}; const TOKEN = {token!r};\n"
+                       + examples("ts")[0])  # fmt: skip
+    env = {**os.environ, "BASE": served, "PATH": os.pathsep.join(
+        [str(GENERATOR.parent), str(BIN), os.environ["PATH"]])}  # fmt: skip
+    generation = subprocess.run(["bash", "-euo", "pipefail", "-c", examples("sh")[0]],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180)  # fmt: skip
+    assert generation.returncode == 0, generation.stderr
+    run(tsc, "-p", str(tmp_path))
+    printed = run("node", str(tmp_path / "out" / "generated_client.js"))
+    assert "] paper.pdf, page 2" in printed
+    monkeypatch.chdir(tmp_path)  # the Python example opens paper.pdf
+    out = io.StringIO()
+    with importable(tmp_path, "ragsvc_client"), contextlib.redirect_stdout(out):
+        code = compile(examples("py")[0], "docs/clients.md", "exec")
+        exec(code, {"BASE": served, "TOKEN": token})
+    assert out.getvalue().startswith("ready\n") and "] paper.pdf, page 2" in out.getvalue()
