@@ -78,8 +78,14 @@ def tool(name: str) -> str:
     return str(found)
 
 
+# Redocly CLI reports its use to redocly.com and looks for a newer version on npm: tests touch
+# no network but loopback.
+OFFLINE = {"REDOCLY_TELEMETRY": "off", "REDOCLY_SUPPRESS_UPDATE_NOTICE": "true"}
+
+
 def run(*command: str, cwd: Path | None = None) -> str:
-    done = subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=cwd)
+    env = {**os.environ, **OFFLINE}
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=cwd, env=env)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
     return done.stdout
 
