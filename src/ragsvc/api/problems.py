@@ -28,7 +28,8 @@ log = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"
 
 
-def _header(description: str, *, required: bool = False) -> dict[str, Any]:
+def header(description: str, *, required: bool = True) -> dict[str, Any]:
+    """An OpenAPI response header of a string value (`required`: sent with every such response)."""
     return {"description": description, "required": required, "schema": {"type": "string"}}
 
 
@@ -37,10 +38,10 @@ RETRY_AFTER = "seconds to wait before trying again"
 # 507 a Retry-After, a 503 one when waiting helps (shutting down, overloaded), not when a
 # backend is down.
 PROBLEM_HEADERS: dict[int, dict[str, Any]] = {
-    401: {"WWW-Authenticate": _header('`Bearer realm="ragsvc"`', required=True)},
-    429: {"Retry-After": _header(RETRY_AFTER, required=True)},
-    503: {"Retry-After": _header(RETRY_AFTER + " (draining, overloaded)")},
-    507: {"Retry-After": _header(RETRY_AFTER, required=True)},
+    401: {"WWW-Authenticate": header('`Bearer realm="ragsvc"`')},
+    429: {"Retry-After": header(RETRY_AFTER)},
+    503: {"Retry-After": header(RETRY_AFTER + " (draining, overloaded)", required=False)},
+    507: {"Retry-After": header(RETRY_AFTER)},
 }
 
 

@@ -17,7 +17,7 @@ from ragsvc.answer.plan import AnswerPlan
 from ragsvc.api.ai_sdk_frames import HEADERS, ai_sdk_frame
 from ragsvc.api.deps import CurrentSession, SessionDep, StateDep
 from ragsvc.api.frame_schemas import stream_content
-from ragsvc.api.problems import problem_responses
+from ragsvc.api.problems import header, problem_responses
 from ragsvc.api.sse import ANSWER_ID_HEADER, Batch, event_stream, parse_event_id
 from ragsvc.core.schemas import Answer, AskRequest, DocumentIds
 from ragsvc.runtime.app_state import AppState
@@ -33,13 +33,7 @@ EVENT_STREAM_DOC = (
     "nothing follows it. The schema is one event's, its `data` parsed as JSON. "
     "(`Accept: application/json` still gets one Answer, as `POST /answers` does.)"
 )
-ANSWER_ID = {
-    ANSWER_ID_HEADER: {
-        "description": "the answer's id, the first part of its event ids",
-        "required": True,
-        "schema": {"type": "string"},
-    }
-}
+ANSWER_ID = {ANSWER_ID_HEADER: header("the answer's id, the first part of its event ids")}
 ASK_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
         "description": EVENT_STREAM_DOC,

@@ -17,16 +17,13 @@ from ragsvc.api.deps import (
 )
 from ragsvc.api.frame_schemas import stream_content
 from ragsvc.api.multipart_files import UPLOAD_BODY, uploaded_files
-from ragsvc.api.problems import problem_responses
+from ragsvc.api.problems import header, problem_responses
 from ragsvc.api.sse import DOCUMENT_ID_HEADER, event_stream, parse_event_id
 from ragsvc.core.schemas import Document, DocumentList, UploadResult
 
 router = APIRouter(tags=["documents"])
 SESSION_COOKIE = {
-    "Set-Cookie": {
-        "description": "the new session's cookie, when the upload created the session",
-        "schema": {"type": "string"},
-    }
+    "Set-Cookie": header("the new session's cookie, if the upload created it", required=False)
 }
 
 
@@ -110,11 +107,7 @@ async def remove_document(document_id: str, session: SessionDep, state: StateDep
             "one queued for a worker gets heartbeats until the worker starts it. The schema "
             "is one event's, its `data` parsed as JSON.",
             "headers": {
-                DOCUMENT_ID_HEADER: {
-                    "description": "the document's id, the first part of its event ids",
-                    "required": True,
-                    "schema": {"type": "string"},
-                }
+                DOCUMENT_ID_HEADER: header("the document's id, the first part of its event ids")
             },
             "content": stream_content("IngestStreamFrame"),
         },

@@ -19,7 +19,7 @@ from ragsvc.answer.plan import AnswerPlan
 from ragsvc.api.deps import SessionDep, StateDep
 from ragsvc.api.openai_frames import chunks, completion, sources_header, usage_of
 from ragsvc.api.openai_schemas import ModelList
-from ragsvc.api.problems import problem_responses
+from ragsvc.api.problems import header, problem_responses
 from ragsvc.api.sse import ANSWER_ID_HEADER, sse_response
 from ragsvc.core.clock import now
 from ragsvc.core.errors import InvalidInput, Unsupported
@@ -76,10 +76,6 @@ def split_conversation(messages: list[ChatMessage]) -> tuple[str, list[Turn]]:
     return messages[-1].text, turns
 
 
-def _header(description: str) -> dict[str, Any]:
-    return {"description": description, "required": True, "schema": {"type": "string"}}
-
-
 @router.get("/models", response_model=ModelList, summary="The one model ragsvc serves")
 async def models(_: SessionDep) -> dict[str, Any]:
     created = int(time.time())
@@ -99,8 +95,8 @@ async def models(_: SessionDep) -> dict[str, Any]:
             "events (the schema is one event's `data`), the last one `data: [DONE]`; extra "
             "fields `sources`, `citations` and `found`",
             "headers": {
-                ANSWER_ID_HEADER: _header("the answer's id"),
-                SOURCES_HEADER: _header(
+                ANSWER_ID_HEADER: header("the answer's id"),
+                SOURCES_HEADER: header(
                     "the sources in brief, `[{n, document_id, filename, page}]`, as ASCII JSON"
                 ),
             },

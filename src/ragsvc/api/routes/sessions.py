@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Request, Response
 
 from ragsvc.api.cookies import delete_session_cookie, set_session_cookie
 from ragsvc.api.deps import SessionDep, StateDep, client_address, require_api_key
-from ragsvc.api.problems import problem_responses
+from ragsvc.api.problems import header, problem_responses
 from ragsvc.core.schemas import SessionCreated, SessionInfo, TurnList
 
 router = APIRouter(tags=["sessions"])
@@ -19,13 +19,7 @@ router = APIRouter(tags=["sessions"])
     responses={
         201: {
             "description": "the session; its cookie is set too",
-            "headers": {
-                "Set-Cookie": {
-                    "description": "the session's cookie",
-                    "required": True,
-                    "schema": {"type": "string"},
-                }
-            },
+            "headers": {"Set-Cookie": header("the session's cookie")},
         },
         **problem_responses(507),
     },
