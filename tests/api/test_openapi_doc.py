@@ -4,9 +4,10 @@ is, not as FastAPI's validation model."""
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from pydantic import BaseModel
 
+from ragsvc.api.deps import SessionDep, require_api_key
 from ragsvc.api.frame_schemas import STREAMS
 from ragsvc.api.openapi_doc import complete_openapi
 from ragsvc.api.problems import PROBLEM_JSON, problem_responses
@@ -51,3 +52,26 @@ def test_every_reference_in_the_document_resolves():
 
     missing = {r for r in refs(document) if r.rpartition("/")[2] not in schemas}
     assert missing == set()
+
+
+def test_security_and_operation_ids_come_from_the_routes():
+    async def mine(_: SessionDep) -> str:
+        return "mine"
+
+    async def probe() -> str:
+        return "ok"
+
+    router = APIRouter()
+    router.add_api_route("/mine", mine, methods=["GET"])
+    router.add_api_route("/probe", probe, methods=["GET"], operation_id="probe_it")
+    router.add_api_route("/new", probe, methods=["POST"], dependencies=[Depends(require_api_key)])
+    app = FastAPI()
+    app.include_router(router)  # included routes are found too
+    complete_openapi(app)
+    paths = app.openapi()["paths"]
+    assert paths["/mine"]["get"]["security"] == [{"bearer": []}, {"cookie": []}]
+    assert paths["/mine"]["get"]["operationId"] == "mine"
+    assert paths["/probe"]["get"]["security"] == []
+    assert paths["/probe"]["get"]["operationId"] == "probe_it"  # one given is kept
+    assert paths["/new"]["post"]["security"] == [{"apiKey": []}, {}]
+    assert set(app.openapi()["components"]["securitySchemes"]) == {"bearer", "cookie", "apiKey"}

@@ -20,7 +20,6 @@ TESTS = ROOT / "tests"
 
 REASONS = {
     "api/app_factory.py": "the app's assembly (lifespan, routers, middleware): tests/http/ runs it",
-    "api/deps.py": "FastAPI dependencies resolved per request: tested through HTTP in tests/http/",
     "api/probes.py": "the worker's probe server: tested through HTTP in tests/worker/",
     "api/routes/api_docs.py": "a route (/docs, /redoc): tested in a browser in tests/system/",
     "api/routes/ask.py": "a route: tested through HTTP in tests/http/",

@@ -1,8 +1,8 @@
-"""The SSE frames of ragsvc's two streams for the OpenAPI document, as OpenAPI 3.2's
-`itemSchema` describes an event stream (and schemathesis checks it): each frame an object of
-its fields, `data` a string of JSON (`contentMediaType`, `contentSchema`). The streams: an
-answer (`/ask`) and a document's ingestion (`/documents/{id}/events`). `streams/event_codec.py`
-writes them; a test checks that what the server sends validates against these."""
+"""The SSE frames of ragsvc's two streams: an answer (`/ask`) and a document's ingestion
+(`/documents/{id}/events`). `streams/event_codec.py` writes them. As models, `data` is the
+string of JSON the wire carries (tests validate sent frames with STREAMS); in the OpenAPI
+document (`frame_schemas()`), `data` is that JSON parsed, its payload schema linked, so that
+generators type a frame's payload (openapi-typescript types a JSON string as `string`)."""
 
 from __future__ import annotations
 
@@ -137,7 +137,26 @@ STREAMS: dict[str, TypeAdapter[object]] = {
 }
 
 
+def frame_schemas(ref_template: str) -> dict[str, dict[str, object]]:
+    """The streams' schemas for the OpenAPI document, `data` parsed: each stream a `oneOf`
+    of its frames discriminated by `event`, the payloads in `$defs`."""
+    return {
+        name: adapter.json_schema(mode="serialization", ref_template=ref_template)
+        for name, adapter in STREAMS.items()
+    }
+
+
+# A client that reads the body whole, as a generated one does, gets the frames as text: the
+# last alternative, without which openapi-python-client's parse of the body fails.
+STREAM_TEXT = {
+    "type": "string",
+    "title": "EventStreamText",
+    "description": "the whole stream as text, to a client that reads the body at once",
+}
+
+
 def stream_content(*names: str) -> dict[str, object]:
-    """The `text/event-stream` content of a response whose frames are one of `names`'s."""
-    refs = [{"$ref": f"#/components/schemas/{name}"} for name in names]
-    return {"text/event-stream": {"schema": refs[0] if len(refs) == 1 else {"anyOf": refs}}}
+    """The `text/event-stream` content of a response whose frames are one of `names`'s: the
+    schema describes one event, its `data` parsed as JSON (or the stream read whole)."""
+    refs: list[dict[str, object]] = [{"$ref": f"#/components/schemas/{name}"} for name in names]
+    return {"text/event-stream": {"schema": {"anyOf": [*refs, STREAM_TEXT]}}}

@@ -29,16 +29,34 @@ log = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"
 
 
+def header(description: str, *, required: bool = True) -> dict[str, Any]:
+    """An OpenAPI response header of a string value (`required`: sent with every such response)."""
+    return {"description": description, "required": required, "schema": {"type": "string"}}
+
+
+RETRY_AFTER = "seconds to wait before trying again"
+# The headers some problems carry (core/errors.py): every 401 its challenge, every 429 and
+# 507 a Retry-After, a 503 one when waiting helps (shutting down, overloaded), not when a
+# backend is down.
+PROBLEM_HEADERS: dict[int, dict[str, Any]] = {
+    401: {"WWW-Authenticate": header('`Bearer realm="ragsvc"`')},
+    429: {"Retry-After": header(RETRY_AFTER)},
+    503: {"Retry-After": header(RETRY_AFTER + " (draining, overloaded)", required=False)},
+    507: {"Retry-After": header(RETRY_AFTER)},
+}
+
+
 def problem_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI `responses` entries declaring problem+json bodies for these statuses."""
+    """OpenAPI `responses` entries declaring problem+json bodies (and the headers that come
+    with them) for these statuses."""
     schema = {"$ref": "#/components/schemas/Problem"}
-    return {
-        code: {
-            "description": HTTPStatus(code).phrase,
-            "content": {PROBLEM_JSON: {"schema": schema}},
-        }
-        for code in codes
-    }
+    responses: dict[int | str, dict[str, Any]] = {}
+    for code in codes:
+        response: dict[str, Any] = {"description": HTTPStatus(code).phrase}
+        if code in PROBLEM_HEADERS:
+            response["headers"] = PROBLEM_HEADERS[code]
+        responses[code] = {**response, "content": {PROBLEM_JSON: {"schema": schema}}}
+    return responses
 
 
 def problem_response(

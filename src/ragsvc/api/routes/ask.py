@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 from ragsvc.answer.plan import AnswerPlan
 from ragsvc.api.deps import CurrentSession, SessionDep, StateDep
 from ragsvc.api.frame_schemas import stream_content
-from ragsvc.api.problems import problem_responses
+from ragsvc.api.problems import header, problem_responses
 from ragsvc.api.protocols.ai_sdk_frames import HEADERS, ai_sdk_render
 from ragsvc.api.protocols.ai_sdk_request import (
     AiSdkChatRequest,
@@ -37,18 +37,22 @@ EVENT_STREAM_DOC = (
     "Server-Sent Events: `sources`, then `token`s, then `done` or `error` (problem+json). "
     "Each event id is `<answer_id>:<seq>`; the `X-Answer-Id` header names the answer. "
     "Reconnecting with `Last-Event-ID` resumes the answer after that event; `204` when "
-    "nothing follows it."
+    "nothing follows it. The schema is one event's, its `data` parsed as JSON. "
+    "(`Accept: application/json` still gets one Answer, as `POST /answers` does.)"
 )
+ANSWER_ID = {ANSWER_ID_HEADER: header("the answer's id, the first part of its event ids")}
 ASK_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
-        "description": EVENT_STREAM_DOC + " With `Accept: application/json`, one Answer.",
-        "content": {
-            **stream_content("AnswerStreamFrame", "AiSdkFrame"),
-            "application/json": {"schema": {"$ref": "#/components/schemas/Answer"}},
-        },
+        "description": EVENT_STREAM_DOC,
+        "headers": ANSWER_ID,
+        "content": stream_content("AnswerStreamFrame", "AiSdkFrame"),
     },
     204: {"description": "resumed after the answer's last event: nothing more to send"},
     **plain_for_ai_sdk(problem_responses(404, 409, 422, 503, 507)),
+}
+ANSWERS_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "the whole answer", "headers": ANSWER_ID},
+    **problem_responses(404, 409, 422, 503, 507),
 }
 
 
@@ -145,7 +149,13 @@ RenderingQuery = Annotated[
 ]
 
 
-@router.post("/ask", responses=ASK_RESPONSES, summary="Ask; the answer streams as SSE")
+# response_class: FastAPI would otherwise declare a JSON 200 too (its default class's).
+@router.post(
+    "/ask",
+    response_class=Response,
+    responses=ASK_RESPONSES,
+    summary="Ask; the answer streams as SSE",
+)
 async def ask(
     body: AskBody,
     request: Request,
@@ -156,9 +166,27 @@ async def ask(
     return await respond(request, session, state, body, rendering)
 
 
-@router.get("/ask", responses=ASK_RESPONSES, summary="Ask for EventSource clients (cookie auth)")
+@router.get(
+    "/ask",
+    response_class=Response,
+    responses=ASK_RESPONSES,
+    summary="Ask for EventSource clients (cookie auth)",
+)
 async def ask_get(
     params: Annotated[AskParams, Query()], request: Request, session: SessionDep, state: StateDep
 ) -> Response:
     body = AskRequest(question=params.q, top_k=params.top_k, document_ids=params.document_ids)
     return await respond(request, session, state, body, params.format)
+
+
+@router.post(
+    "/answers",
+    response_model=Answer,
+    responses=ANSWERS_RESPONSES,
+    summary="Ask; the whole answer as one JSON object, once it is complete",
+)
+async def answer(body: AskRequest, session: SessionDep, state: StateDep) -> Response:
+    """For clients that want no stream (generated ones): what `/ask`'s `done` event and its
+    `sources` say, in one object."""
+    plan, done = await state.answering.whole(session.token_hash, body)
+    return json_answer(plan, done)

@@ -17,11 +17,14 @@ from ragsvc.api.deps import (
 )
 from ragsvc.api.frame_schemas import stream_content
 from ragsvc.api.multipart_files import UPLOAD_BODY, uploaded_files
-from ragsvc.api.problems import problem_responses
+from ragsvc.api.problems import header, problem_responses
 from ragsvc.api.sse import DOCUMENT_ID_HEADER, event_stream, parse_event_id
 from ragsvc.core.schemas import Document, DocumentList, UploadResult
 
 router = APIRouter(tags=["documents"])
+SESSION_COOKIE = {
+    "Set-Cookie": header("the new session's cookie, if the upload created it", required=False)
+}
 
 
 @router.post(
@@ -29,7 +32,12 @@ router = APIRouter(tags=["documents"])
     status_code=201,
     openapi_extra=UPLOAD_BODY,
     responses={
-        202: {"description": "with wait=false: accepted, documents `processing`"},
+        201: {"description": "stored and ingested", "headers": SESSION_COOKIE},
+        202: {
+            "model": UploadResult,
+            "description": "with wait=false: accepted, documents `processing`",
+            "headers": SESSION_COOKIE,
+        },
         **problem_responses(400, 413, 415, 422, 503, 507),
     },
     summary="Upload PDFs; without a token this creates a session and returns its token",
@@ -88,6 +96,7 @@ async def remove_document(document_id: str, session: SessionDep, state: StateDep
 
 @router.get(
     "/documents/{document_id}/events",
+    response_class=Response,  # else FastAPI declares a JSON 200 beside the stream
     responses={
         200: {
             "description": "Server-Sent Events of the document's ingestion: `page` "
@@ -95,7 +104,11 @@ async def remove_document(document_id: str, session: SessionDep, state: StateDep
             "embedded, then one of `ready`, `no_text`, `failed` with the Document. Ids are "
             "`<document_id>:<seq>`, and the `X-Document-Id` header names the document; "
             "`Last-Event-ID` resumes. A finished document gets its final event at once; "
-            "one queued for a worker gets heartbeats until the worker starts it.",
+            "one queued for a worker gets heartbeats until the worker starts it. The schema "
+            "is one event's, its `data` parsed as JSON.",
+            "headers": {
+                DOCUMENT_ID_HEADER: header("the document's id, the first part of its event ids")
+            },
             "content": stream_content("IngestStreamFrame"),
         },
         **problem_responses(404),

@@ -19,15 +19,17 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ragsvc.answer.plan import AnswerPlan
 from ragsvc.api.deps import SessionDep, StateDep
-from ragsvc.api.problems import problem_responses
+from ragsvc.api.problems import header, problem_responses
 from ragsvc.api.protocols.openai_frames import chunks, completion, sources_header, usage_of
 from ragsvc.api.protocols.openai_responses import Responding, events
+from ragsvc.api.protocols.openai_schemas import ModelList
 from ragsvc.api.sse import ANSWER_ID_HEADER, sse_response
 from ragsvc.core.clock import now
 from ragsvc.core.errors import InvalidInput, Unsupported
 from ragsvc.core.schemas import AskRequest, DocumentIds, Turn
 
 router = APIRouter(prefix="/v1", tags=["openai-compatible"])
+REF = "#/components/schemas/{model}"
 SOURCES_HEADER = "X-Sources"  # the sources in brief, for clients that drop extra fields
 MODEL = "ragsvc"
 
@@ -116,7 +118,7 @@ def split_conversation(messages: list[ChatMessage]) -> tuple[str, list[Turn]]:
     return messages[-1].text, turns
 
 
-@router.get("/models", summary="The one model ragsvc serves")
+@router.get("/models", response_model=ModelList, summary="The one model ragsvc serves")
 async def models(_: SessionDep) -> dict[str, Any]:
     created = int(time.time())
     return {
@@ -127,12 +129,30 @@ async def models(_: SessionDep) -> dict[str, Any]:
 
 @router.post(
     "/chat/completions",
+    response_class=Response,  # its 200's two contents are declared below
     summary="OpenAI-compatible chat over the session's documents",
     responses={
         200: {
             "description": "chat.completion, or with stream=true `chat.completion.chunk` "
-            "events ending in `data: [DONE]`; extra fields `sources`, `citations` and `found`",
-            "content": {"text/event-stream": {}},  # events: see the description
+            "events (the schema is one event's `data`), the last one `data: [DONE]`; extra "
+            "fields `sources`, `citations` and `found`",
+            "headers": {
+                ANSWER_ID_HEADER: header("the answer's id"),
+                SOURCES_HEADER: header(
+                    "the sources in brief, `[{n, document_id, filename, page}]`, as ASCII JSON"
+                ),
+            },
+            "content": {
+                "application/json": {"schema": {"$ref": REF.format(model="ChatCompletion")}},
+                "text/event-stream": {
+                    "schema": {
+                        "oneOf": [
+                            {"$ref": REF.format(model="ChatCompletionChunk")},
+                            {"$ref": REF.format(model="ChatCompletionErrorChunk")},
+                        ]
+                    }
+                },
+            },
         },
         **problem_responses(404, 409, 422, 503, 507),
     },
@@ -162,6 +182,7 @@ def _headers(plan: AnswerPlan) -> dict[str, str]:
 
 @router.post(
     "/responses",
+    response_class=Response,  # its 200's two contents are declared below
     summary="OpenAI's Responses API over the session's documents",
     responses={
         200: {
@@ -169,7 +190,16 @@ def _headers(plan: AnswerPlan) -> dict[str, str]:
             "(`response.created` ... `response.completed`); the answer's [n] markers are "
             "`url_citation` annotations of its `output_text`; extra fields `sources`, "
             "`citations` and `found`",
-            "content": {"text/event-stream": {}},  # events: see the description
+            "headers": {
+                ANSWER_ID_HEADER: header("the answer's id"),
+                SOURCES_HEADER: header(
+                    "the sources in brief, `[{n, document_id, filename, page}]`, as ASCII JSON"
+                ),
+            },
+            "content": {
+                "application/json": {"schema": {"$ref": REF.format(model="ResponseObject")}},
+                "text/event-stream": {"schema": {"$ref": REF.format(model="ResponseStreamEvent")}},
+            },
         },
         **problem_responses(404, 409, 422, 503, 507),
     },

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Request, Response
 
 from ragsvc.api.cookies import delete_session_cookie, set_session_cookie
 from ragsvc.api.deps import SessionDep, StateDep, client_address, require_api_key
-from ragsvc.api.problems import problem_responses
+from ragsvc.api.problems import header, problem_responses
 from ragsvc.core.schemas import SessionCreated, SessionInfo, TurnList
 
 router = APIRouter(tags=["sessions"])
@@ -16,7 +16,13 @@ router = APIRouter(tags=["sessions"])
     "/sessions",
     status_code=201,
     dependencies=[Depends(require_api_key)],
-    responses=problem_responses(507),
+    responses={
+        201: {
+            "description": "the session; its cookie is set too",
+            "headers": {"Set-Cookie": header("the session's cookie")},
+        },
+        **problem_responses(507),
+    },
     summary="Create a session; the token is shown only here",
 )
 async def create_session(request: Request, response: Response, state: StateDep) -> SessionCreated:
