@@ -48,7 +48,8 @@ ASK_RESPONSES: dict[int | str, dict[str, Any]] = {
         "content": stream_content("AnswerStreamFrame", "AiSdkFrame"),
     },
     204: {"description": "resumed after the answer's last event: nothing more to send"},
-    **plain_for_ai_sdk(problem_responses(404, 409, 422, 503, 507)),
+    # 413 and the connection cap's 503 come from middleware, before any route: problem+json only
+    **plain_for_ai_sdk(problem_responses(400, 401, 404, 409, 422, 429, 503, 507)),
 }
 ANSWERS_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"description": "the whole answer", "headers": ANSWER_ID},
