@@ -68,7 +68,7 @@ def pdf(tmp_path: Path) -> Path:
 def open_page(browser: Any, base: str, query: str = "", **context: Any) -> Any:
     page = browser.new_context(**context).new_page()
     page.goto(f"{base}/{query}")
-    page.wait_for_selector("#session-status:has-text('session until')")
+    page.wait_for_selector("#session-status:has-text('Session ends')")
     return page
 
 
@@ -149,9 +149,14 @@ def test_keyboard_alone_uploads_asks_and_opens_a_citation(browser, tmp_path: Pat
         page.keyboard.type("What does the keeper record?")
         page.keyboard.press("Enter")
         page.wait_for_selector(".answer[data-done='true']", timeout=20_000)
-        page.keyboard.press("Shift+Tab")  # from the question box to the answer's last citation
-        cite = page.evaluate("document.activeElement.className")
-        assert cite == "cite"
+        # from the question box back: the answer's actions, its sources, its last citation
+        passed = []
+        while not passed or passed[-1] not in ("cite", "") and len(passed) < 20:
+            page.keyboard.press("Shift+Tab")
+            passed.append(page.evaluate("document.activeElement.className"))
+        actions, sources = passed[:2], passed[2:-1]
+        assert actions == ["regenerate", "copy"] and passed[-1] == "cite"
+        assert sources and set(sources) == {"chip"}
         page.keyboard.press("Enter")
         assert page.is_visible("#source") and page.evaluate("document.activeElement.id") == "source"
         assert "keeper.pdf, page" in page.inner_text("#source-title")
@@ -283,7 +288,7 @@ def test_new_session_asks_before_deleting(browser, tmp_path: Path, pdf: Path):
         page.click("#new-session")
         page.click("#confirm-new-yes")
         page.wait_for_function("() => document.querySelectorAll('#documents li').length === 0")
-        page.wait_for_selector("#session-status:has-text('session until')")
+        page.wait_for_selector("#session-status:has-text('Session ends')")
         assert page.context.cookies()[0]["value"] != token
         page.context.close()
 
