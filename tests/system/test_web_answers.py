@@ -53,7 +53,8 @@ def test_markdown_is_rendered_and_html_in_it_stays_inert(browser, tmp_path: Path
         answer = page.locator(".answer")
         assert answer.locator("strong").inner_text() == "leather logbook"
         assert answer.locator("em").inner_text() == "every"
-        assert answer.locator("li").count() == 2 and answer.locator("li code").inner_text() == "leather"
+        assert answer.locator("li").count() == 2
+        assert answer.locator("li code").inner_text() == "leather"
         assert answer.locator("a").count() == 1  # only the https link is a link
         link = answer.locator("a")
         assert link.get_attribute("href") == "https://example.org/ships"
