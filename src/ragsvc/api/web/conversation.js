@@ -77,8 +77,11 @@ function renderAnswer(container, text, sources, quotes = []) {
 function renderSources(list, sources) {
   list.replaceChildren(...sources.map((source) => {
     const label = `${source.filename}, p. ${source.page}`;
+    // Read out as "Source 1: keeper.pdf, p. 2"; the words around the number are for the ear.
     const chip = el("button", { type: "button", className: "chip", title: source.section || label },
-      el("span", { className: "n", textContent: String(source.n) }), label);
+      el("span", { className: "visually-hidden", textContent: "Source " }),
+      el("span", { className: "n", textContent: String(source.n) }),
+      el("span", { className: "visually-hidden", textContent: ": " }), label);
     chip.addEventListener("click", () => showSource(source, chip, null));
     return el("li", {}, chip);
   }));
