@@ -55,6 +55,9 @@ async def test_a_page_as_a_png_with_its_quote_highlighted(client, session, pdf, 
         assert image.width == 400 and image.height > 400  # A4, upright
     assert plain.headers["x-highlighted"] == "false" and yellow_pixels(plain.content) == 0
     assert marked.headers["x-highlighted"] == "true" and yellow_pixels(marked.content) > 500
+    assert "x-highlight-box" not in plain.headers
+    left, top, right, bottom = map(float, marked.headers["x-highlight-box"].split(","))
+    assert 0 < left < right < 1 and 0 < top < bottom < 0.2  # a line near the page's top
     assert plain.headers["etag"] != marked.headers["etag"]
     absent = await client.get(url, params={"quote": "penguins on the ice"}, headers=session)
     assert absent.headers["x-highlighted"] == "false"

@@ -36,3 +36,11 @@ def test_a_quote_found_in_part_is_still_marked():
 def test_no_such_page_is_an_index_error():
     with pytest.raises(IndexError):
         render_page(make_pdf(PAGES), 2, 400)
+
+
+def test_where_the_quote_was_marked_is_given_as_fractions_of_the_page():
+    with pymupdf.open() as doc:
+        doc.new_page(width=600, height=800).insert_text((300, 700), "The bell rings at noon.")
+        data = doc.tobytes()
+    left, top, right, bottom = render_page(data, 1, 300, "bell rings at noon").marked or ()
+    assert 0.5 < left < right < 1 and 0.85 < top < bottom < 0.9

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import pymupdf
 import pytest
 
 from ragsvc.answer.prompts import Prompt
@@ -88,6 +89,28 @@ def test_a_citation_chip_opens_the_cited_page_with_the_passage_highlighted(
         # the sources are chips too: one opens its source and page, without a quote
         page.locator(".sources .chip").first.click()
         assert page.is_visible("#source") and page.locator("#source-text mark").count() == 0
+        page.context.close()
+
+
+def test_the_panel_scrolls_to_the_passage_marked_low_on_its_page(browser, tmp_path: Path):
+    pdf = tmp_path / "low.pdf"
+    with pymupdf.open() as doc:  # the passage at the foot of an A4 page
+        doc.new_page().insert_text((72, 800), "The keeper records every passing ship.")
+        doc.save(pdf)
+    with served(tmp_path) as base:
+        page = open_page(browser, base, viewport={"width": 1280, "height": 700})
+        upload_and_ask(page, pdf, "What does the keeper record?")
+        page.click(".answer .cite")
+        page.locator("#source-page").wait_for(state="visible")
+        page.wait_for_function("() => document.getElementById('source').scrollTop > 100")
+        mark = page.evaluate(
+            """() => { const img = document.getElementById('source-page');
+                       const panel = document.getElementById('source').getBoundingClientRect();
+                       const box = img.dataset.box.split(',').map(Number);
+                       const y = img.getBoundingClientRect().top + img.height * box[1];
+                       return y > panel.top && y < panel.bottom; }"""
+        )
+        assert mark  # the marked line is in view
         page.context.close()
 
 

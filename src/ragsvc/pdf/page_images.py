@@ -21,7 +21,13 @@ class PageImage:
     png: bytes
     width: int
     height: int
-    highlighted: bool  # whether the quote was found on the page and marked
+    # Where the quote was found and marked, as fractions of the page (left, top, right,
+    # bottom), so a viewer can scroll to it; None when it was not found.
+    marked: tuple[float, float, float, float] | None = None
+
+    @property
+    def highlighted(self) -> bool:
+        return self.marked is not None
 
 
 def render_page(data: bytes, number: int, width: int, quote: str = "") -> PageImage:
@@ -31,10 +37,10 @@ def render_page(data: bytes, number: int, width: int, quote: str = "") -> PageIm
         if not 1 <= number <= doc.page_count:
             raise IndexError(number)
         page = doc[number - 1]
-        highlighted = bool(quote.strip()) and _highlight(page, quote)
+        marked = _highlight(page, quote) if quote.strip() else None
         scale = _scale(page.rect, min(width, MAX_WIDTH))
         pixmap = page.get_pixmap(matrix=pymupdf.Matrix(scale, scale), alpha=False, annots=True)
-        return PageImage(pixmap.tobytes("png"), pixmap.width, pixmap.height, highlighted)
+        return PageImage(pixmap.tobytes("png"), pixmap.width, pixmap.height, marked)
 
 
 def _scale(rect: pymupdf.Rect, width: int) -> float:
@@ -48,7 +54,7 @@ def _scale(rect: pymupdf.Rect, width: int) -> float:
     return scale
 
 
-def _highlight(page: pymupdf.Page, quote: str) -> bool:
+def _highlight(page: pymupdf.Page, quote: str) -> tuple[float, float, float, float] | None:
     """Mark where `quote` stands on `page`. The source's text is normalised (ligatures,
     hyphens, spaces), so when the whole quote is not found, its first and last words are
     tried: a passage marked in part rather than not at all."""
@@ -61,5 +67,19 @@ def _highlight(page: pymupdf.Page, quote: str) -> bool:
         rects = page.search_for(text)
         if rects:
             page.add_highlight_annot(rects)
-            return True
-    return False
+            return _fractions(rects, page.rect)
+    return None
+
+
+def _fractions(rects: list[pymupdf.Rect], page: pymupdf.Rect) -> tuple[float, float, float, float]:
+    """The box around `rects`, as fractions of the page's width and height."""
+    box = pymupdf.Rect(rects[0])
+    for rect in rects[1:]:
+        box |= rect
+    left, top = (box.x0 - page.x0) / page.width, (box.y0 - page.y0) / page.height
+    right, bottom = (box.x1 - page.x0) / page.width, (box.y1 - page.y0) / page.height
+    return (_clamped(left), _clamped(top), _clamped(right), _clamped(bottom))
+
+
+def _clamped(fraction: float) -> float:
+    return round(min(max(float(fraction), 0.0), 1.0), 4)

@@ -47,7 +47,8 @@ class PageParams(BaseModel):
         200: {
             "description": "The page as a PNG, `width` pixels wide (less for a page so tall "
             "that it would pass the pixel budget). `X-Highlighted: true` when the quote was "
-            "found on the page and marked. An ETag; `If-None-Match` gets 304.",
+            "found on the page and marked, and then `X-Highlight-Box` where: left, top, right, "
+            "bottom as fractions of the page. An ETag; `If-None-Match` gets 304.",
             "content": {PNG: {"schema": {"type": "string", "format": "binary"}}},
         },
         304: {"description": "Not modified: the ETag of `If-None-Match`"},
@@ -69,6 +70,8 @@ async def page_image(
         return Response(status_code=304, headers=headers)
     image = await state.pages.image(session.token_hash, wanted)
     headers["X-Highlighted"] = "true" if image.highlighted else "false"
+    if image.marked is not None:
+        headers["X-Highlight-Box"] = ",".join(f"{v:.4f}" for v in image.marked)
     return Response(image.png, media_type=PNG, headers=headers)
 
 

@@ -38,13 +38,40 @@ function showSource(source, chip, quote) {
   image.alt = `Page ${source.page} of ${source.filename}${mark ? ", the quoted passage highlighted" : ""}`;
   $("source-page-note").textContent = "Loading the page…";
   image.hidden = true;
-  image.src = pageImageUrl(source, quote);
+  showPage(pageImageUrl(source, quote));
   opener = chip;
   $("source").focus();
   mark?.scrollIntoView({ block: "nearest" });
 }
 
+// The page is fetched first to read where the quote was marked (X-Highlight-Box), then
+// shown from the browser's cache (the image is cacheable; the page's policy allows no
+// blob: URLs), and the panel scrolls to the mark once the image is in.
+let showing = "";
+
+async function showPage(url) {
+  showing = url;
+  const image = $("source-page");
+  image.dataset.box = "";
+  try {
+    const reply = await fetch(url);
+    if (showing !== url) return;  // another source was opened meanwhile
+    image.dataset.box = reply.headers.get("X-Highlight-Box") || "";
+  } catch { /* the image's own request reports the failure */ }
+  image.src = url;
+}
+
+function scrollToMark() {
+  const image = $("source-page");
+  const [, top, , bottom] = (image.dataset.box || "").split(",").map(Number);
+  if (!image.dataset.box || !image.height) return;
+  const panel = $("source");
+  const middle = image.offsetTop + image.height * (top + bottom) / 2;
+  panel.scrollTop = Math.max(0, middle - panel.clientHeight / 2);
+}
+
 function closeSource() {
+  showing = "";
   $("source").hidden = true;
   $("source-page").removeAttribute("src");
   opener?.focus();
@@ -227,7 +254,7 @@ export function wireConversation({ answered }) {
   $("source-close").addEventListener("click", closeSource);
   $("source").addEventListener("keydown", (e) => { if (e.key === "Escape") closeSource(); });
   const image = $("source-page");
-  image.addEventListener("load", () => { image.hidden = false; $("source-page-note").textContent = ""; });
+  image.addEventListener("load", () => { image.hidden = false; $("source-page-note").textContent = ""; scrollToMark(); });
   image.addEventListener("error", () => {
     if (!image.getAttribute("src")) return;
     image.hidden = true;
