@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import httpx
 import pytest
 from pydantic import SecretStr
 
@@ -62,6 +63,7 @@ async def test_every_response_header_the_api_sends_may_be_read(tmp_path: Path):
             await http.post("/ask?format=ai-sdk", json={"question": "Owls?"}, headers=auth),
             await http.post("/v1/chat/completions", json=chat("Owls?"), headers=auth),
             await http.delete("/ask", headers=auth),  # 405: Allow
+            await http.get(f"{page_of(uploaded)}?quote=Barn+owls", headers=auth),
             await http.get("/documents", headers=origin | {"Authorization": "Bearer x"}),
         ]
     exposed = {name.lower() for name in CORS_RESPONSE_HEADERS}
@@ -70,6 +72,10 @@ async def test_every_response_header_the_api_sends_may_be_read(tmp_path: Path):
         assert set(readable) == exposed
         sent = {name.lower() for name in reply.headers} - NOT_FOR_PAGES
         assert {n for n in sent if not n.startswith("access-control-")} <= exposed, reply.url
+
+
+def page_of(uploaded: httpx.Response) -> str:
+    return f"/documents/{uploaded.json()['documents'][0]['id']}/pages/1"
 
 
 def chat(question: str) -> dict[str, object]:

@@ -153,3 +153,16 @@ async def test_turns_list_the_session_s_own_conversation_oldest_first(
     assert [t["answer"] for t in turns] == [json.loads(a)["answer"] for a in answers[-len(kept) :]]
     assert (await client.get("/sessions/current/turns", headers=bob)).json() == {"turns": []}
     assert (await client.get("/sessions/current/turns")).status_code == 401
+
+
+async def test_a_turn_keeps_the_sources_and_quotes_its_answer_showed(
+    client: httpx.AsyncClient, session: dict, pdf: Callable
+):
+    """A page shows a past answer as it showed it fresh: with its sources and quotes."""
+    files = {"files": ("herons.pdf", pdf(["Grey herons nest in tall trees by the river."]))}
+    await client.post("/upload", files=files, headers=session)
+    reply = await client.post("/ask", json={"question": "Where do herons nest?"}, headers=session)
+    frames = {f["event"]: json.loads(f["data"]) for f in parse_sse(reply.text)}
+    [turn] = (await client.get("/sessions/current/turns", headers=session)).json()["turns"]
+    assert turn["sources"] == frames["sources"]["sources"] and turn["sources"]
+    assert turn["quotes"] == frames["done"]["quotes"] and turn["quotes"]

@@ -29,6 +29,8 @@ REASONS = {
     "api/routes/openai_compat.py": "a route: tested through HTTP, with OpenAI's clients, in "
     "tests/http/",
     "api/routes/sessions.py": "a route: tested through HTTP in tests/http/",
+    "api/routes/page_images.py": "a route: tested through HTTP in tests/http/ and in a browser "
+    "in tests/system/",
     "api/routes/web.py": "a route (the web page): tested through HTTP in tests/http/ and in a "
     "browser in tests/system/",
     "core/orphans.py": "covered by the slow system test of helper processes that outlive a "

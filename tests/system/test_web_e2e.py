@@ -46,7 +46,7 @@ def test_upload_ask_and_open_a_citation(browser, tmp_path: Path, root_path: str)
         errors: list[str] = []
         page.on("pageerror", lambda error: errors.append(str(error)))
         page.goto(f"{base}{root_path}/")
-        page.wait_for_selector("#session-status:has-text('session until')")
+        page.wait_for_selector("#session-status:has-text('Session ends')")
         page.set_input_files("#file-input", str(pdf))
         page.wait_for_selector("#documents .status.ready", timeout=20_000)
         assert "The Keeper's Year" in page.inner_text("#documents")
@@ -114,7 +114,7 @@ def test_an_answer_resumes_after_the_network_drops(browser, tmp_path: Path):
         context = browser.new_context()
         page = context.new_page()
         page.goto(base)
-        page.wait_for_selector("#session-status:has-text('session until')")
+        page.wait_for_selector("#session-status:has-text('Session ends')")
         pdf = tmp_path / "h.pdf"
         pdf.write_bytes(make_pdf(["The harbour master rings the bell at noon."]))
         page.set_input_files("#file-input", str(pdf))

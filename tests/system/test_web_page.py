@@ -4,11 +4,10 @@ stop button, a confirmation before everything is deleted, and the bytes of an up
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -17,21 +16,21 @@ import pymupdf
 import pytest
 
 from ragsvc.answer.prompts import Prompt
-from ragsvc.api.app_factory import create_app
-from ragsvc.core.config import Settings
-from tests.support.fakes import SlowGenerator, fake_backends
-from tests.support.paths import JS
+from tests.support.fakes import SlowGenerator
 from tests.support.pdfs import make_pdf
-from tests.support.server import serving_in_thread
 from tests.support.services import unavailable
+from tests.support.web_page import (
+    AXE,
+    LONG_TITLE,
+    PAGES,
+    axe_violations,
+    box_inside,
+    open_page,
+    served,
+    upload_and_ask,
+)
 
 pytestmark = pytest.mark.e2e
-AXE = JS / "node_modules" / "axe-core" / "axe.min.js"
-LONG_TITLE = "Extraordinary Lighthouse Chronicles of the Northernmost Archipelagos"
-PAGES = [
-    "The lighthouse keeper lights the lamp at dusk every evening.",
-    "The keeper records every passing ship in a leather logbook.",
-]
 TRANSPORTS = ["eventsource", "fetch"]  # the page's default, and its developer option
 
 
@@ -48,46 +47,11 @@ class HesitantGenerator(SlowGenerator):
             yield word
 
 
-@contextlib.contextmanager
-def served(tmp_path: Path, generator: Any = None, **settings: Any) -> Iterator[str]:
-    config = Settings(data_dir=tmp_path / "data", **settings)
-    backends = fake_backends(config)
-    if generator is not None:
-        backends.generator = generator
-    with serving_in_thread(create_app(config, backends)) as base:
-        yield base
-
-
 @pytest.fixture
 def pdf(tmp_path: Path) -> Path:
     path = tmp_path / "keeper.pdf"
     path.write_bytes(make_pdf(PAGES, title=LONG_TITLE))
     return path
-
-
-def open_page(browser: Any, base: str, query: str = "", **context: Any) -> Any:
-    page = browser.new_context(**context).new_page()
-    page.goto(f"{base}/{query}")
-    page.wait_for_selector("#session-status:has-text('session until')")
-    return page
-
-
-def upload_and_ask(page: Any, pdf: Path, question: str) -> None:
-    page.set_input_files("#file-input", str(pdf))
-    page.wait_for_selector("#documents .status.ready", timeout=20_000)
-    page.fill("#question", question)
-    page.click("#ask")
-    page.wait_for_selector(".answer[data-done='true']", timeout=20_000)
-
-
-def box_inside(page: Any, selector: str, width: int, height: int | None = None) -> None:
-    """`selector` is shown, and within the viewport's width (and height, if given)."""
-    element = page.locator(selector).first
-    assert element.is_visible(), selector
-    box = element.bounding_box()
-    assert box["x"] >= 0 and box["x"] + box["width"] <= width, (selector, box)
-    if height is not None:
-        assert box["y"] >= 0 and box["y"] + box["height"] <= height, (selector, box)
 
 
 # Words of an element's text that the browser split across two lines.
@@ -149,9 +113,14 @@ def test_keyboard_alone_uploads_asks_and_opens_a_citation(browser, tmp_path: Pat
         page.keyboard.type("What does the keeper record?")
         page.keyboard.press("Enter")
         page.wait_for_selector(".answer[data-done='true']", timeout=20_000)
-        page.keyboard.press("Shift+Tab")  # from the question box to the answer's last citation
-        cite = page.evaluate("document.activeElement.className")
-        assert cite == "cite"
+        # from the question box back: the answer's actions, its sources, its last citation
+        passed = []
+        while not passed or passed[-1] not in ("cite", "") and len(passed) < 20:
+            page.keyboard.press("Shift+Tab")
+            passed.append(page.evaluate("document.activeElement.className"))
+        actions, sources = passed[:2], passed[2:-1]
+        assert actions == ["regenerate", "copy"] and passed[-1] == "cite"
+        assert sources and set(sources) == {"chip"}
         page.keyboard.press("Enter")
         assert page.is_visible("#source") and page.evaluate("document.activeElement.id") == "source"
         assert "keeper.pdf, page" in page.inner_text("#source-title")
@@ -174,17 +143,6 @@ def open_chooser_by_keyboard(page: Any) -> Any:
             if attempt == 2:
                 raise
     raise AssertionError("unreachable")
-
-
-def axe_violations(page: Any) -> list[tuple[str, str, list[Any]]]:
-    """axe-core's serious and critical violations on the page as it is now."""
-    page.add_script_tag(path=str(AXE))
-    report = page.evaluate("() => axe.run(document, { resultTypes: ['violations'] })")
-    return [
-        (found["id"], found["impact"], [node["target"] for node in found["nodes"]])
-        for found in report["violations"]
-        if found["impact"] in ("serious", "critical")
-    ]
 
 
 @pytest.mark.parametrize("width", [1280, 390])
@@ -283,7 +241,7 @@ def test_new_session_asks_before_deleting(browser, tmp_path: Path, pdf: Path):
         page.click("#new-session")
         page.click("#confirm-new-yes")
         page.wait_for_function("() => document.querySelectorAll('#documents li').length === 0")
-        page.wait_for_selector("#session-status:has-text('session until')")
+        page.wait_for_selector("#session-status:has-text('Session ends')")
         assert page.context.cookies()[0]["value"] != token
         page.context.close()
 

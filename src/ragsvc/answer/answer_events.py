@@ -53,8 +53,10 @@ async def _done(
     plan: AnswerPlan, answer: str, usage: Usage | None, record: RecordTurn
 ) -> DoneEvent:
     """Record the turn, then the answer's last event."""
-    await record(Turn(question=plan.question, answer=answer, at=now()))
     quotes = await run_quick(supporting_quotes, answer, plan.sources)  # stemming: CPU
+    await record(
+        Turn(question=plan.question, answer=answer, at=now(), sources=plan.sources, quotes=quotes)
+    )
     return DoneEvent(
         answer=answer,
         citations=citations(answer, len(plan.sources)),

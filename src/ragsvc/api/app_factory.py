@@ -26,6 +26,7 @@ from ragsvc.api.routes import (
     health,
     metrics,
     openai_compat,
+    page_images,
     sessions,
     web,
 )
@@ -66,7 +67,7 @@ def create_app(settings: Settings | None = None, backends: Backends | None = Non
     app.add_middleware(BodyLimit, default=settings.max_json_kb * 1024, streamed=streamed)
     allow_origins(app, settings.cors_origins)  # outside the others: their refusals get CORS too
     app.add_middleware(Observed)  # outermost: it sees every request, refused ones too
-    for module in (sessions, documents, ask, openai_compat, health, web, api_docs):
+    for module in (sessions, documents, page_images, ask, openai_compat, health, web, api_docs):
         app.include_router(module.router)
     if settings.metrics:
         app.include_router(metrics.router)

@@ -34,9 +34,10 @@ SECURITY_HEADERS = {
 
 # What a page on an allowed origin may send: every request header the API reads
 # (Last-Event-ID: a fetch-based SSE client resuming; X-API-Key: creating a session where
-# RAGSVC_API_KEYS is set), and read: every response header it sends that is not
-# CORS-safelisted (the ids naming an answer or a document, when to retry, how to
-# authenticate, the AI SDK's protocol marker). A test holds both lists to the code.
+# RAGSVC_API_KEYS is set; If-None-Match: a cached page image), and read: every response
+# header it sends that is not CORS-safelisted (the ids naming an answer or a document, when
+# to retry, how to authenticate, the AI SDK's protocol marker, a page image's ETag and
+# highlight). A test holds both lists to the code.
 CORS_REQUEST_HEADERS = [
     "Authorization",
     "Content-Type",
@@ -44,6 +45,7 @@ CORS_REQUEST_HEADERS = [
     "Last-Event-ID",
     "X-Request-Id",
     "X-API-Key",
+    "If-None-Match",
 ]
 CORS_RESPONSE_HEADERS = [
     "X-Answer-Id",
@@ -54,6 +56,9 @@ CORS_RESPONSE_HEADERS = [
     "WWW-Authenticate",
     "Allow",
     "x-vercel-ai-ui-message-stream",
+    "ETag",
+    "X-Highlighted",
+    "X-Highlight-Box",
 ]
 
 

@@ -62,6 +62,10 @@ class DocumentNotFound(RagError):
     status, slug, title = 404, "document-not-found", "No such document in this session"
 
 
+class PageNotFound(RagError):
+    status, slug, title = 404, "page-not-found", "No such page to show"
+
+
 class NoReadyDocuments(RagError):
     status, slug, title = 409, "no-ready-documents", "Nothing to answer from"
 

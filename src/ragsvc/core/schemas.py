@@ -53,12 +53,6 @@ class Chunk(BaseModel):
         return f"{context}. {text}" if context else text
 
 
-class Turn(BaseModel):
-    question: str
-    answer: str
-    at: datetime
-
-
 class TurnList(BaseModel):
     """The session's kept conversation, oldest first (RAGSVC_HISTORY_TURNS of them)."""
 
@@ -128,6 +122,17 @@ class Quote(BaseModel):
     verified: bool = Field(
         description="false when no passage of the source holds most of the claim's content words"
     )
+
+
+class Turn(BaseModel):
+    """A question and its answer, with what the answer cited, so a page shows a past answer
+    as it showed it fresh. Turns kept before sources were stored have none."""
+
+    question: str
+    answer: str
+    at: datetime
+    sources: list[Source] = Field(default_factory=list, description="as the `sources` event")
+    quotes: list[Quote] = Field(default_factory=list, description="as the `done` event's")
 
 
 class Usage(BaseModel):

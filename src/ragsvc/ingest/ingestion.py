@@ -37,7 +37,7 @@ from ragsvc.ingest.steps import (
 from ragsvc.pdf.read import NO_LISTENERS, Listeners, PageExtractor
 from ragsvc.search.embedders import Embedder
 from ragsvc.storage.leases import Lease
-from ragsvc.storage.protocols import LeaseStore, Spooled, StateStore, UploadSpool
+from ragsvc.storage.protocols import LeaseStore, PdfStore, Spooled, StateStore, UploadSpool
 from ragsvc.storage.records import SessionState
 from ragsvc.streams.event_log import EventLog, Work
 from ragsvc.streams.events import DocumentDeleted, DocumentSettled, IngestEvent
@@ -49,7 +49,7 @@ INTERRUPTED_DETAIL = (
 log = logging.getLogger(__name__)
 
 
-class IngestStore(StateStore, LeaseStore, UploadSpool, Protocol):
+class IngestStore(StateStore, LeaseStore, UploadSpool, PdfStore, Protocol):
     """What ingestion reads and writes of a store."""
 
 
@@ -102,6 +102,7 @@ class Ingestion:
             )
             for item in fresh.values():
                 self.observe(item.document)
+            await anyio.to_thread.run_sync(self._keep_pdfs, token_hash, fresh, uploads)
         else:  # every file is already in the session: nothing to write
             by_sha = {d.sha256: d for d in state.documents.values()}
         return in_upload_order(by_sha, uploads)
@@ -185,6 +186,8 @@ class Ingestion:
         or with `deleted` when the document was deleted before it settled."""
 
         async def work(events: EventLog[IngestEvent]) -> None:
+            item: Prepared | None = None
+            kept = False
             try:
                 async with self.running.slot(token_hash):
                     item = await self._prepared_or_failed(token_hash, job, events)
@@ -192,9 +195,9 @@ class Ingestion:
             finally:
                 job.lease.release()  # after the final commit: never `processing` without a lease
                 with anyio.CancelScope(shield=True):  # also when shutdown cancels a waiting one
-                    await anyio.to_thread.run_sync(job.spooled.remove)
+                    await anyio.to_thread.run_sync(_settle_spooled, job, item, kept)
             if not kept:  # deleted meanwhile: the commit dropped it
-                events.append(DocumentDeleted(item.document.id))
+                events.append(DocumentDeleted(job.document.id))
                 return
             self.observe(item.document)
             events.append(DocumentSettled(item.document))
@@ -269,6 +272,16 @@ class Ingestion:
                 state.index.remove_document(document_id)
 
         await self.store.update(token_hash, remove)
+        await anyio.to_thread.run_sync(self.store.drop_pdf, token_hash, document_id)
+
+    def _keep_pdfs(
+        self, token_hash: str, fresh: dict[str, Prepared], uploads: list[UploadedFile]
+    ) -> None:
+        """Blocking: keep the PDFs of the documents just ingested, for their page images."""
+        for upload in uploads:
+            item = fresh.get(upload.sha256)
+            if item is not None and item.document.status == "ready":
+                self.store.keep_pdf(token_hash, item.document.id, upload.opened())
 
 
 def failure_detail(exc: Exception, step: str) -> str:
@@ -286,6 +299,17 @@ def _prepare_spooled(
     kept a whole PDF (20 background uploads of 43 MB held 860 MB after they were done)."""
     upload = UploadedFile(job.filename, job.spooled.read())
     return prepare(upload, job.document, options, listeners, extractor)
+
+
+def _settle_spooled(job: Registered, item: Prepared | None, kept: bool) -> None:
+    """Blocking: a ready document's spooled file becomes its kept PDF; any other goes."""
+    if item is not None and kept and item.document.status == "ready":
+        try:
+            job.spooled.keep()
+            return
+        except OSError as exc:  # the document stands without its page images
+            log.warning("could not keep the PDF of a document: %s", exc)
+    job.spooled.remove()
 
 
 def _failed(document: Document, detail: str) -> Document:

@@ -17,6 +17,7 @@ from ragsvc.core.config import Settings
 from ragsvc.ingest.fair_slots import FairSlots
 from ragsvc.ingest.ingestion import Ingestion
 from ragsvc.ingest.job_queue import IngestQueue
+from ragsvc.ingest.page_images import PageImages
 from ragsvc.ingest.progress import IngestProgress
 from ragsvc.ingest.steps import IngestOptions
 from ragsvc.ingest.uploads import Uploads
@@ -50,6 +51,7 @@ class AppState:
     ingestion: Ingestion
     uploads: Uploads
     progress: IngestProgress
+    pages: PageImages  # cited pages as images
     answering: Answering
     answers: LogHub[AnswerEvent]  # answers being streamed, resumable with Last-Event-ID
     ingests: LogHub[IngestEvent]  # documents being ingested in the background
@@ -80,6 +82,7 @@ class AppState:
             ingestion=ingestion,
             uploads=Uploads(ingestion, sessions, ingests, queue, settings.queue_wait_s),
             progress=IngestProgress(ingestion, ingests),
+            pages=PageImages(backends.store),
             answering=Answering(
                 backends.store,
                 embedder,

@@ -83,6 +83,10 @@ class Spooled(Protocol):
         """Blocking: forget them."""
         ...
 
+    def keep(self) -> None:
+        """Blocking: keep them as their document's PDF (see `PdfStore`), no longer spooled."""
+        ...
+
 
 class UploadSpool(Protocol):
     """Uploads put aside until their background ingest runs, on this process or another."""
@@ -97,7 +101,24 @@ class UploadSpool(Protocol):
         ...
 
 
-class Store(SessionStore, StateStore, TurnStore, LeaseStore, UploadSpool, Protocol):
+class PdfStore(Protocol):
+    """The PDFs of a session's ingested documents, kept so their pages can be shown; they
+    go with their document or session."""
+
+    def keep_pdf(self, token_hash: str, document_id: str, content: BinaryIO) -> None:
+        """Blocking: keep the PDF read from `content` (a file at its start)."""
+        ...
+
+    def read_pdf(self, token_hash: str, document_id: str) -> bytes | None:
+        """Blocking: the document's PDF; None when it is not kept (ingested before PDFs were)."""
+        ...
+
+    def drop_pdf(self, token_hash: str, document_id: str) -> None:
+        """Blocking: forget the document's PDF, if kept."""
+        ...
+
+
+class Store(SessionStore, StateStore, TurnStore, LeaseStore, UploadSpool, PdfStore, Protocol):
     """Every concern of the above, in one backend."""
 
     async def health(self) -> str | None:

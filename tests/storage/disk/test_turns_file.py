@@ -58,3 +58,12 @@ def test_a_turn_the_disk_cannot_take_leaves_the_file_as_it_was(
     with pytest.raises(OSError):
         append_turn(tmp_path, turn(9), keep=6)
     assert (path.read_bytes() if path.exists() else None) == before
+
+
+def test_turns_kept_before_sources_were_load_without_them(tmp_path: Path):
+    old = b'{"question": "q0", "answer": "a0 [1]", "at": "2026-01-01T00:00:00Z"}\n'
+    (tmp_path / TURNS_FILE).write_bytes(old)
+    append_turn(tmp_path, turn(1), keep=6)
+    first, second = read_turns(tmp_path, keep=6)
+    assert (first.answer, first.sources, first.quotes) == ("a0 [1]", [], [])
+    assert second.question == "q1"

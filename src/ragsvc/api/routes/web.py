@@ -27,5 +27,13 @@ async def page() -> FileResponse:
     )
 
 
+@router.get("/favicon.ico", include_in_schema=False)
+async def favicon() -> FileResponse:
+    """For whatever asks at the conventional address; the page names the SVG itself."""
+    return FileResponse(
+        WEB / "favicon.svg", media_type="image/svg+xml", headers={"Cache-Control": "max-age=86400"}
+    )
+
+
 def mount_static(app: FastAPI) -> None:
     app.mount("/static", StaticFiles(directory=WEB), name="static")

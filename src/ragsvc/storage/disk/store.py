@@ -6,6 +6,7 @@
     lock         flock(2) target serialising writers across threads and processes
     leases/      flock(2) leases of documents being ingested
     uploads/     files waiting for their background ingest
+    pdfs/        the PDFs of ingested documents, for their page images
 
 Writers publish a new snapshot, then atomically replace CURRENT: a crash leaves either
 the old or the new state, never a mix, and readers keep using the snapshot they loaded
@@ -55,6 +56,7 @@ log = logging.getLogger(__name__)
 _TOUCH_EVERY = timedelta(seconds=60)
 _TOKEN_HASH = re.compile(r"[0-9a-f]{64}")
 _READ_ATTEMPTS = 5  # a snapshot can vanish under a reader when a writer replaces it
+PDFS = "pdfs"  # the kept PDFs of ingested documents, by document id
 
 
 class DataDirUnusable(Exception):
@@ -279,6 +281,22 @@ class DiskStore:
     def spooled(self, token_hash: str, key: str) -> SpooledFile:
         return SpooledFile(self._dir(token_hash) / "uploads" / key)
 
+    # the PDFs of ingested documents, in `pdfs/<document id>` ---------------------
+
+    def keep_pdf(self, token_hash: str, document_id: str, content: BinaryIO) -> None:
+        folder = self._session_folder(token_hash) / PDFS
+        folder.mkdir(exist_ok=True)
+        atomic_write(folder / document_id, content)
+
+    def read_pdf(self, token_hash: str, document_id: str) -> bytes | None:
+        try:
+            return (self._dir(token_hash) / PDFS / document_id).read_bytes()
+        except FileNotFoundError:
+            return None
+
+    def drop_pdf(self, token_hash: str, document_id: str) -> None:
+        (self._dir(token_hash) / PDFS / document_id).unlink(missing_ok=True)
+
     # turns ------------------------------------------------------------------
 
     async def turns(self, token_hash: str, keep: int) -> list[Turn]:
@@ -311,6 +329,12 @@ class SpooledFile:
 
     def remove(self) -> None:
         self.path.unlink(missing_ok=True)
+
+    def keep(self) -> None:
+        """Move it from the session's `uploads/` to its `pdfs/`: a rename, no copy."""
+        kept = self.path.parent.parent / PDFS
+        kept.mkdir(exist_ok=True)
+        self.path.replace(kept / self.path.name)
 
 
 def _touched(path: Path, meta: SessionMeta, at: datetime, ttl: timedelta) -> SessionMeta:

@@ -1,12 +1,13 @@
 """The PostgreSQL Store (`RAGSVC_STORE=postgres`): what replicas on several hosts share.
 
 Tables (migrations/): sessions, documents, chunks (text, vector, BM25 terms), turns,
-uploads waiting for their ingest, leases. A change to a session's documents or index runs
-in one transaction holding the session's row lock (`SELECT ... FOR NO KEY UPDATE`), so concurrent
-writers on any replica queue up and none loses another's change; it writes only what
-changed (new chunks by COPY) and bumps the session's `generation`. Each replica keeps the
-sessions it loaded in a cache keyed by that generation: an unchanged session is not read
-again, a changed one is read afresh by the next request on any replica.
+uploads waiting for their ingest, the PDFs of ingested documents, leases. A change to a
+session's documents or index runs in one transaction holding the session's row lock
+(`SELECT ... FOR NO KEY UPDATE`), so concurrent writers on any replica queue up and none
+loses another's change; it writes only what changed (new chunks by COPY) and bumps the
+session's `generation`. Each replica keeps the sessions it loaded in a cache keyed by that
+generation: an unchanged session is not read again, a changed one is read afresh by the
+next request on any replica.
 
 Blocking psycopg calls on a connection pool, made from worker threads like DiskStore's.
 """
@@ -272,6 +273,31 @@ class PostgresStore:
     def spooled(self, token_hash: str, key: str) -> SpooledRow:
         return SpooledRow(self, token_hash, key)
 
+    # the PDFs of ingested documents ---------------------------------------------
+
+    def keep_pdf(self, token_hash: str, document_id: str, content: BinaryIO) -> None:
+        with self._conn() as conn:
+            conn.execute(
+                "INSERT INTO pdfs (token_hash, document_id, data) VALUES (%s, %s, %s)"
+                " ON CONFLICT (token_hash, document_id) DO UPDATE SET data = excluded.data",
+                (token_hash, document_id, content.read()),
+            )
+
+    def read_pdf(self, token_hash: str, document_id: str) -> bytes | None:
+        with self._conn() as conn:
+            row = conn.execute(
+                "SELECT data FROM pdfs WHERE token_hash = %s AND document_id = %s",
+                (token_hash, document_id),
+            ).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def drop_pdf(self, token_hash: str, document_id: str) -> None:
+        with self._conn() as conn:
+            conn.execute(
+                "DELETE FROM pdfs WHERE token_hash = %s AND document_id = %s",
+                (token_hash, document_id),
+            )
+
     # turns ------------------------------------------------------------------
 
     async def turns(self, token_hash: str, keep: int) -> list[Turn]:
@@ -332,6 +358,20 @@ class SpooledRow:
 
     def remove(self) -> None:
         with self.store._conn() as conn:
+            conn.execute(
+                "DELETE FROM uploads WHERE token_hash = %s AND document_id = %s",
+                (self.token_hash, self.key),
+            )
+
+    def keep(self) -> None:
+        """Move the row from `uploads` to `pdfs`, in one transaction, inside the database."""
+        with self.store._conn() as conn, conn.transaction():
+            conn.execute(
+                "INSERT INTO pdfs (token_hash, document_id, data) SELECT token_hash,"
+                " document_id, data FROM uploads WHERE token_hash = %s AND document_id = %s"
+                " ON CONFLICT (token_hash, document_id) DO UPDATE SET data = excluded.data",
+                (self.token_hash, self.key),
+            )
             conn.execute(
                 "DELETE FROM uploads WHERE token_hash = %s AND document_id = %s",
                 (self.token_hash, self.key),
