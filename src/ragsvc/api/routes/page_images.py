@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from ragsvc.api.deps import SessionDep, StateDep
-from ragsvc.api.problems import problem_responses
+from ragsvc.api.problems import header, problem_responses
 from ragsvc.ingest.page_images import PageRequest
 from ragsvc.pdf.page_images import MAX_WIDTH
 
@@ -49,9 +49,20 @@ class PageParams(BaseModel):
             "that it would pass the pixel budget). `X-Highlighted: true` when the quote was "
             "found on the page and marked, and then `X-Highlight-Box` where: left, top, right, "
             "bottom as fractions of the page. An ETag; `If-None-Match` gets 304.",
+            "headers": {
+                "ETag": header("the image's: send it back as `If-None-Match`"),
+                "Cache-Control": header(CACHE_CONTROL),
+                "X-Highlighted": header("`true` when the quote was found and marked"),
+                "X-Highlight-Box": header(
+                    "left,top,right,bottom of the mark as fractions of the page", required=False
+                ),
+            },
             "content": {PNG: {"schema": {"type": "string", "format": "binary"}}},
         },
-        304: {"description": "Not modified: the ETag of `If-None-Match`"},
+        304: {
+            "description": "Not modified: the ETag of `If-None-Match`",
+            "headers": {"ETag": header("the image's")},
+        },
         **problem_responses(404, 422),
     },
     summary="A page of a document as an image, a quoted passage highlighted",
