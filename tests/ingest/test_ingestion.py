@@ -1,12 +1,15 @@
 """The ingestion use case on a real disk store, without HTTP: a session's documents, one of
 them (404 when it has none such), a document deleted with its chunks, and a `processing`
-document whose ingest died with its process, failed when the documents are read."""
+document whose ingest died with its process, failed when the documents are read; no PDF
+kept for a document deleted as it was being kept."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import BinaryIO
 
+import anyio
 import pytest
 
 from ragsvc.core.config import Settings
@@ -58,3 +61,19 @@ async def test_a_processing_document_nobody_holds_the_lease_of_is_failed_when_re
     job.spooled.remove()
     failed = await ingestion.document(TOKEN_HASH, queued.id)
     assert (failed.status, failed.detail) == ("failed", INTERRUPTED_DETAIL)
+
+
+async def test_a_document_deleted_while_its_pdf_is_kept_leaves_no_pdf(ingestion: Ingestion):
+    """The delete lands between the final commit and the PDF being kept (it then finds no
+    PDF to drop): the PDF must not outlive the document."""
+    store = ingestion.store
+    keep = store.keep_pdf
+
+    def deleted_first(token_hash: str, document_id: str, content: BinaryIO) -> None:
+        anyio.from_thread.run(ingestion.delete_document, token_hash, document_id)
+        keep(token_hash, document_id, content)
+
+    store.keep_pdf = deleted_first  # type: ignore[method-assign]
+    [owls] = await ingestion.ingest_files(TOKEN_HASH, [OWLS])
+    assert owls.id not in await ingestion.documents(TOKEN_HASH)
+    assert store.read_pdf(TOKEN_HASH, owls.id) is None

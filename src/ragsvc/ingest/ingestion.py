@@ -103,6 +103,7 @@ class Ingestion:
             for item in fresh.values():
                 self.observe(item.document)
             await anyio.to_thread.run_sync(self._keep_pdfs, token_hash, fresh, uploads)
+            await self._drop_pdfs_deleted(token_hash, [i.document.id for i in fresh.values()])
         else:  # every file is already in the session: nothing to write
             by_sha = {d.sha256: d for d in state.documents.values()}
         return in_upload_order(by_sha, uploads)
@@ -199,6 +200,7 @@ class Ingestion:
             if not kept:  # deleted meanwhile: the commit dropped it
                 events.append(DocumentDeleted(job.document.id))
                 return
+            await self._drop_pdfs_deleted(token_hash, [job.document.id])
             self.observe(item.document)
             events.append(DocumentSettled(item.document))
 
@@ -273,6 +275,14 @@ class Ingestion:
 
         await self.store.update(token_hash, remove)
         await anyio.to_thread.run_sync(self.store.drop_pdf, token_hash, document_id)
+
+    async def _drop_pdfs_deleted(self, token_hash: str, document_ids: list[str]) -> None:
+        """A document deleted after its final commit but before its PDF was kept: its delete
+        found no PDF to drop, so the PDF is dropped here, not left until the session ends."""
+        documents = (await self.store.load_state(token_hash)).documents
+        for document_id in document_ids:
+            if document_id not in documents:
+                await anyio.to_thread.run_sync(self.store.drop_pdf, token_hash, document_id)
 
     def _keep_pdfs(
         self, token_hash: str, fresh: dict[str, Prepared], uploads: list[UploadedFile]
