@@ -171,7 +171,13 @@ async def test_a_worker_serves_its_own_metrics_with_the_ingests_it_ran(queued: S
                     "status"
                 ] == "processing":
                     await anyio.sleep(0.05)
-            reply = await probed(http, "/metrics")
+                # The worker counts a document once its final commit is done, a moment
+                # after the document reads `ready`.
+                while (
+                    "ragsvc_documents_ingested_total{"
+                    not in (reply := await probed(http, "/metrics")).text
+                ):
+                    await anyio.sleep(0.05)
     assert reply.status_code == 200 and reply.headers["content-type"].startswith("text/plain")
     got = {
         (s.name, frozenset(s.labels.items())): s.value
