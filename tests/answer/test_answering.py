@@ -7,10 +7,12 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
+import anyio.to_thread
 import pytest
 
 from ragsvc.answer.answer_events import final_answer
 from ragsvc.answer.answering import Answering, AnswerOptions, checked_question
+from ragsvc.answer.citation_check import supporting_quotes
 from ragsvc.answer.extractive import ExtractiveGenerator
 from ragsvc.answer.passages import (
     answerable_index,
@@ -170,3 +172,20 @@ async def test_only_a_follow_up_is_searched_with_the_turn_before(session):
         "and how does that compare?",
         "How fast do falcons stoop? and how does that compare?",
     ]
+
+
+async def test_an_extractive_answer_is_quoted_without_a_thread_hop(session, monkeypatch):
+    # its sentences are its sources' own: found where they stand, as matching would find them
+    _, answering = session
+    plan = await answering.plan(TOKEN_HASH, AskRequest(question="How fast do falcons stoop?"))
+    hops: list[str] = []
+    real = anyio.to_thread.run_sync
+
+    async def counted(func, *args, **kwargs):
+        hops.append(func.__name__)
+        return await real(func, *args, **kwargs)
+
+    monkeypatch.setattr(anyio.to_thread, "run_sync", counted)
+    done = await final_answer(answering.events(plan))
+    assert hops == ["append"]  # recording the turn, the one step left after planning
+    assert done.quotes and done.quotes == supporting_quotes(done.answer, plan.sources)

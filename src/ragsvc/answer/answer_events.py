@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import anyio
 
-from ragsvc.answer.citation_check import supporting_quotes
+from ragsvc.answer.citation_check import supporting_quotes, verbatim_quotes
 from ragsvc.answer.plan import AnswerPlan
 from ragsvc.answer.prompts import says_not_found
 from ragsvc.core.clock import now
@@ -53,7 +53,9 @@ async def _done(
     plan: AnswerPlan, answer: str, usage: Usage | None, record: RecordTurn
 ) -> DoneEvent:
     """Record the turn, then the answer's last event."""
-    quotes = await run_quick(supporting_quotes, answer, plan.sources)  # stemming: CPU
+    quotes = verbatim_quotes(answer, plan.sources)  # an extractive answer's: its sources' own
+    if quotes is None:
+        quotes = await run_quick(supporting_quotes, answer, plan.sources)  # stemming: CPU
     await record(
         Turn(question=plan.question, answer=answer, at=now(), sources=plan.sources, quotes=quotes)
     )
