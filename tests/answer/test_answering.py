@@ -174,18 +174,34 @@ async def test_only_a_follow_up_is_searched_with_the_turn_before(session):
     ]
 
 
-async def test_an_extractive_answer_is_quoted_without_a_thread_hop(session, monkeypatch):
-    # its sentences are its sources' own: found where they stand, as matching would find them
-    _, answering = session
-    plan = await answering.plan(TOKEN_HASH, AskRequest(question="How fast do falcons stoop?"))
-    hops: list[str] = []
+@pytest.fixture
+def hops(monkeypatch) -> list[str]:
+    """The functions sent to a worker thread, in order (each a hop of ~0.2 ms of CPU)."""
+    sent: list[str] = []
     real = anyio.to_thread.run_sync
 
     async def counted(func, *args, **kwargs):
-        hops.append(func.__name__)
+        sent.append(func.__name__)
         return await real(func, *args, **kwargs)
 
     monkeypatch.setattr(anyio.to_thread, "run_sync", counted)
+    return sent
+
+
+async def test_planning_an_answer_naming_something_takes_two_thread_hops(session, hops):
+    # the session's state and turns in one; the search and the names no chunk holds in one
+    _, answering = session
+    question = AskRequest(question="How fast do Gyrfalcons stoop?")
+    plan = await answering.plan(TOKEN_HASH, question)
+    assert hops == ["load", "_ranked"]
+    assert plan.prompt.unmentioned == ("Gyrfalcons",)
+
+
+async def test_an_extractive_answer_is_quoted_without_a_thread_hop(session, hops):
+    # its sentences are its sources' own: found where they stand, as matching would find them
+    _, answering = session
+    plan = await answering.plan(TOKEN_HASH, AskRequest(question="How fast do falcons stoop?"))
+    hops.clear()
     done = await final_answer(answering.events(plan))
     assert hops == ["append"]  # recording the turn, the one step left after planning
     assert done.quotes and done.quotes == supporting_quotes(done.answer, plan.sources)
