@@ -41,7 +41,7 @@ from ragsvc.storage.disk.store import DiskStore
 from ragsvc.storage.records import SessionState
 from ragsvc.streams.events import AnswerEvent, FailedEvent, SourcesEvent, TokenEvent
 from ragsvc.streams.log_hub import Limits, LogHub
-from tests.support.fakes import HashEmbedder
+from tests.support.fakes import HashEmbedder, SlowGenerator
 from tests.support.pdfs import make_pdf
 
 pytestmark = pytest.mark.anyio
@@ -205,3 +205,18 @@ async def test_an_extractive_answer_is_quoted_without_a_thread_hop(session, hops
     done = await final_answer(answering.events(plan))
     assert hops == ["append"]  # recording the turn, the one step left after planning
     assert done.quotes and done.quotes == supporting_quotes(done.answer, plan.sources)
+
+
+async def test_turns_are_read_only_where_the_answer_or_its_search_uses_them(session):
+    _, answering = session
+    plan = await answering.plan(TOKEN_HASH, AskRequest(question="How fast do falcons stoop?"))
+    await final_answer(answering.events(plan))
+    # the extractive generator reads no history: a question on its own reads no turns
+    fresh = await answering.plan(TOKEN_HASH, AskRequest(question="What do barn owls hunt?"))
+    assert fresh.prompt.history == []
+    follow_up = await answering.plan(TOKEN_HASH, AskRequest(question="and owls?"))
+    assert [t.question for t in follow_up.prompt.history] == ["How fast do falcons stoop?"]
+    # a generator that reads history (any LLM) gets the turns with every question
+    answering.generator = SlowGenerator(words=2, pause=0)
+    llm = await answering.plan(TOKEN_HASH, AskRequest(question="What do barn owls hunt?"))
+    assert [t.question for t in llm.prompt.history] == ["How fast do falcons stoop?"]

@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 from ragsvc.answer.answer_events import answer_events, answer_work, final_answer, ms_since
-from ragsvc.answer.generators import Generator
+from ragsvc.answer.generators import Generator, reads_history
 from ragsvc.answer.passages import (
     answerable_index,
     find_passages,
@@ -132,8 +132,9 @@ class Answering:
         `history` replaces the session's stored turns (a client that sends its conversation)."""
         started = time.perf_counter()
         question = checked_question(request.question, self.options.max_question_chars)
-        keep = self.options.history_turns if history is None else 0  # else: not read
-        conversation = await self.store.load_conversation(token_hash, keep)
+        conversation = await self.store.load_conversation(
+            token_hash, self._turns_to_read(question, history)
+        )
         state = conversation.state
         wanted = wanted_documents(state, request.document_ids)
         index = answerable_index(state, wanted, self.embedder.name)
@@ -168,6 +169,16 @@ class Answering:
             await self.store.add_turn(plan.token_hash, turn, self.options.history_turns)
 
         return answer_events(plan, record)
+
+    def _turns_to_read(self, question: str, history: list[Turn] | None) -> int:
+        """How many of the session's turns to read: none when the client sent its own, or
+        when nothing would use them (a generator reading no history, and a question that
+        is not a follow-up, searched on its own): parsing them cost a tenth of an answer."""
+        if history is not None:
+            return 0
+        if reads_history(self.generator) or is_follow_up(question):
+            return self.options.history_turns
+        return 0
 
     def _query(
         self, question: str, turns: list[Turn], top_k: int, wanted: frozenset[str] | None
