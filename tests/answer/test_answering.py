@@ -39,7 +39,7 @@ from ragsvc.search.retrieval import Retrieved
 from ragsvc.sessions.rate_limits import RateLimiter
 from ragsvc.storage.disk.store import DiskStore
 from ragsvc.storage.records import SessionState
-from ragsvc.streams.events import AnswerEvent, FailedEvent, SourcesEvent, TokenEvent
+from ragsvc.streams.events import AnswerEvent, DoneEvent, FailedEvent, SourcesEvent, TokenEvent
 from ragsvc.streams.log_hub import Limits, LogHub
 from tests.support.fakes import HashEmbedder, SlowGenerator
 from tests.support.pdfs import make_pdf
@@ -220,3 +220,22 @@ async def test_turns_are_read_only_where_the_answer_or_its_search_uses_them(sess
     answering.generator = SlowGenerator(words=2, pause=0)
     llm = await answering.plan(TOKEN_HASH, AskRequest(question="What do barn owls hunt?"))
     assert [t.question for t in llm.prompt.history] == ["How fast do falcons stoop?"]
+
+
+async def test_an_answer_whole_when_planned_goes_out_in_one_batch_and_stays_resumable(session):
+    # no background task to wait for, no log to read back; the log still has every event
+    _, answering = session
+    async with anyio.create_task_group() as tasks:
+        tasks.start_soon(answering.answers.run, tasks)
+        request = AskRequest(question="How fast do falcons stoop?")
+        started = await answering.stream(TOKEN_HASH, request)
+        batches = [batch async for batch in started.batches]
+        assert len(batches) == 1
+        [(seq, first), *_, (last_seq, done)] = batches[0]
+        assert (seq, type(first), type(done)) == (0, SourcesEvent, DoneEvent)
+        assert "three hundred km" in done.answer
+        resumed = await answering.resume(TOKEN_HASH, started.plan.answer_id, 0)
+        assert resumed is not None and resumed.batches is not None
+        rest = [event async for batch in resumed.batches for _, event in batch]
+        assert rest == [event for _, event in batches[0][1:]]
+        tasks.cancel_scope.cancel()

