@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
+import answer_cpu
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -403,6 +404,7 @@ def main() -> None:
     else:
         skipped = f"2 workers: no Redis answers at {REDIS_URL} (RAGSVC_BENCH_REDIS_URL)"
     text = report(phases, skipped, work_ms)
+    text += f"\n{answer_cpu.measure().line()}\n"  # bench/answer_cpu.py: one client, no queueing
     (ROOT / "docs" / "load.md").write_text(text)
     print(text)
 

@@ -7,10 +7,12 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
+import anyio.to_thread
 import pytest
 
 from ragsvc.answer.answer_events import final_answer
 from ragsvc.answer.answering import Answering, AnswerOptions, checked_question
+from ragsvc.answer.citation_check import supporting_quotes
 from ragsvc.answer.extractive import ExtractiveGenerator
 from ragsvc.answer.passages import (
     answerable_index,
@@ -37,9 +39,9 @@ from ragsvc.search.retrieval import Retrieved
 from ragsvc.sessions.rate_limits import RateLimiter
 from ragsvc.storage.disk.store import DiskStore
 from ragsvc.storage.records import SessionState
-from ragsvc.streams.events import AnswerEvent, FailedEvent, SourcesEvent, TokenEvent
+from ragsvc.streams.events import AnswerEvent, DoneEvent, FailedEvent, SourcesEvent, TokenEvent
 from ragsvc.streams.log_hub import Limits, LogHub
-from tests.support.fakes import HashEmbedder
+from tests.support.fakes import HashEmbedder, SlowGenerator
 from tests.support.pdfs import make_pdf
 
 pytestmark = pytest.mark.anyio
@@ -170,3 +172,70 @@ async def test_only_a_follow_up_is_searched_with_the_turn_before(session):
         "and how does that compare?",
         "How fast do falcons stoop? and how does that compare?",
     ]
+
+
+@pytest.fixture
+def hops(monkeypatch) -> list[str]:
+    """The functions sent to a worker thread, in order (each a hop of ~0.2 ms of CPU)."""
+    sent: list[str] = []
+    real = anyio.to_thread.run_sync
+
+    async def counted(func, *args, **kwargs):
+        sent.append(func.__name__)
+        return await real(func, *args, **kwargs)
+
+    monkeypatch.setattr(anyio.to_thread, "run_sync", counted)
+    return sent
+
+
+async def test_planning_an_answer_naming_something_takes_two_thread_hops(session, hops):
+    # the session's state and turns in one; the search and the names no chunk holds in one
+    _, answering = session
+    question = AskRequest(question="How fast do Gyrfalcons stoop?")
+    plan = await answering.plan(TOKEN_HASH, question)
+    assert hops == ["load", "_ranked"]
+    assert plan.prompt.unmentioned == ("Gyrfalcons",)
+
+
+async def test_an_extractive_answer_is_quoted_without_a_thread_hop(session, hops):
+    # its sentences are its sources' own: found where they stand, as matching would find them
+    _, answering = session
+    plan = await answering.plan(TOKEN_HASH, AskRequest(question="How fast do falcons stoop?"))
+    hops.clear()
+    done = await final_answer(answering.events(plan))
+    assert hops == ["append"]  # recording the turn, the one step left after planning
+    assert done.quotes and done.quotes == supporting_quotes(done.answer, plan.sources)
+
+
+async def test_turns_are_read_only_where_the_answer_or_its_search_uses_them(session):
+    _, answering = session
+    plan = await answering.plan(TOKEN_HASH, AskRequest(question="How fast do falcons stoop?"))
+    await final_answer(answering.events(plan))
+    # the extractive generator reads no history: a question on its own reads no turns
+    fresh = await answering.plan(TOKEN_HASH, AskRequest(question="What do barn owls hunt?"))
+    assert fresh.prompt.history == []
+    follow_up = await answering.plan(TOKEN_HASH, AskRequest(question="and owls?"))
+    assert [t.question for t in follow_up.prompt.history] == ["How fast do falcons stoop?"]
+    # a generator that reads history (any LLM) gets the turns with every question
+    answering.generator = SlowGenerator(words=2, pause=0)
+    llm = await answering.plan(TOKEN_HASH, AskRequest(question="What do barn owls hunt?"))
+    assert [t.question for t in llm.prompt.history] == ["How fast do falcons stoop?"]
+
+
+async def test_an_answer_whole_when_planned_goes_out_in_one_batch_and_stays_resumable(session):
+    # no background task to wait for, no log to read back; the log still has every event
+    _, answering = session
+    async with anyio.create_task_group() as tasks:
+        tasks.start_soon(answering.answers.run, tasks)
+        request = AskRequest(question="How fast do falcons stoop?")
+        started = await answering.stream(TOKEN_HASH, request)
+        batches = [batch async for batch in started.batches]
+        assert len(batches) == 1
+        [(seq, first), *_, (last_seq, done)] = batches[0]
+        assert (seq, type(first), type(done)) == (0, SourcesEvent, DoneEvent)
+        assert "three hundred km" in done.answer
+        resumed = await answering.resume(TOKEN_HASH, started.plan.answer_id, 0)
+        assert resumed is not None and resumed.batches is not None
+        rest = [event async for batch in resumed.batches for _, event in batch]
+        assert rest == [event for _, event in batches[0][1:]]
+        tasks.cancel_scope.cancel()

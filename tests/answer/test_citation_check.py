@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ragsvc.answer.citation_check import supporting_quotes
+from ragsvc.answer.citation_check import supporting_quotes, verbatim_quotes
 from ragsvc.core.schemas import Source
 
 OWLS = (
@@ -69,3 +69,20 @@ def test_a_paraphrase_is_read_in_its_source_language():
     assert supporting_quotes(answer, [german.model_copy(update={"language": "de"})])[0].verified
     # read as English, "zündet"/"zündeten" and "Lampe"/"Lampen" differ, "der"/"die" count
     assert not supporting_quotes(answer, [german])[0].verified
+
+
+def test_verbatim_sentences_are_quoted_as_matching_would_quote_them():
+    answer = "Spring tides follow the full and the new moon. [1] Neap tides come in between. [2]"
+    sources = [source(1, TIDES, page=3), source(2, TIDES, page=3)]
+    assert verbatim_quotes(answer, sources) == supporting_quotes(answer, sources)
+
+
+def test_a_claim_not_verbatim_or_a_mere_fragment_is_left_to_matching():
+    sources = [source(1, OWLS)]
+    assert verbatim_quotes("Owls find voles in darkness by sound [1].", sources) is None
+    short = [source(1, "Owls nest. Voles hide in the long grass.")]
+    assert verbatim_quotes("Owls nest. [1]", short) is None  # too short to judge by its words
+    # inside a sentence: matching quotes the whole sentence it belongs to
+    inside = [source(1, "So they locate voles by sound alone. Owls nest.")]
+    assert verbatim_quotes("they locate voles by sound alone. [1]", inside) is None
+    assert verbatim_quotes("Owls nest in barns at night. [1]", sources) is None

@@ -1,6 +1,7 @@
 """An answer's events, once planned: its sources, its tokens as the generator yields them,
 then `done` (the turn recorded, each [n]'s quote found) or `failed`; and the two ways to
-consume them: whole (a JSON client) or written to an event log by a background task."""
+consume them: whole (a JSON client) or written to an event log by a background task, or,
+for an answer known whole when planned, written at once and sent as they are."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import anyio
 
-from ragsvc.answer.citation_check import supporting_quotes
+from ragsvc.answer.citation_check import supporting_quotes, verbatim_quotes
 from ragsvc.answer.plan import AnswerPlan
 from ragsvc.answer.prompts import says_not_found
 from ragsvc.core.clock import now
@@ -53,7 +54,9 @@ async def _done(
     plan: AnswerPlan, answer: str, usage: Usage | None, record: RecordTurn
 ) -> DoneEvent:
     """Record the turn, then the answer's last event."""
-    quotes = await run_quick(supporting_quotes, answer, plan.sources)  # stemming: CPU
+    quotes = verbatim_quotes(answer, plan.sources)  # an extractive answer's: its sources' own
+    if quotes is None:
+        quotes = await run_quick(supporting_quotes, answer, plan.sources)  # stemming: CPU
     await record(
         Turn(question=plan.question, answer=answer, at=now(), sources=plan.sources, quotes=quotes)
     )
@@ -106,6 +109,32 @@ def answer_work(events: AsyncIterator[AnswerEvent]) -> Work[AnswerEvent]:
         finally:
             with anyio.CancelScope(shield=True):
                 await events.aclose()  # type: ignore[attr-defined]
+
+    return work
+
+
+async def all_events(events: AsyncIterator[AnswerEvent]) -> list[AnswerEvent]:
+    """Every event of an answer whose generator had it whole when planned (no wait between
+    its pieces): what `answer_work` would write, a failure to record the turn included."""
+    collected: list[AnswerEvent] = []
+    try:
+        async for event in events:
+            collected.append(event)
+    except Exception as exc:
+        collected.append(FailedEvent(failure_problem(exc)))
+    finally:
+        with anyio.CancelScope(shield=True):
+            await events.aclose()  # type: ignore[attr-defined]
+    return collected
+
+
+def kept_work(events: list[AnswerEvent]) -> Work[AnswerEvent]:
+    """Work writing an answer's events, all known already, to its log at once: the log is
+    what `Last-Event-ID` resumes and what is copied to Redis."""
+
+    async def work(entry: EventLog[AnswerEvent]) -> None:
+        for event in events:
+            entry.append(event)
 
     return work
 

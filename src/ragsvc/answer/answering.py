@@ -6,7 +6,9 @@ progress), then planned: everything that can fail as a plain HTTP error (the que
 session's documents, retrieval, the generator's first piece) fails there, before the first
 byte. Its events then stream, where a failure becomes a `FailedEvent`, run to their end for
 a client that wants the answer whole, or written by a background task to the answer's event
-log, which any number of connections follow (and resume with `Last-Event-ID`).
+log, which any number of connections follow (and resume with `Last-Event-ID`). An answer its
+generator had whole when planned (the extractive one's) skips the task: its events are made
+in the request, written to the log at once and sent as they are.
 """
 
 from __future__ import annotations
@@ -17,8 +19,15 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
-from ragsvc.answer.answer_events import answer_events, answer_work, final_answer, ms_since
-from ragsvc.answer.generators import Generator
+from ragsvc.answer.answer_events import (
+    all_events,
+    answer_events,
+    answer_work,
+    final_answer,
+    kept_work,
+    ms_since,
+)
+from ragsvc.answer.generators import Generator, reads_history, whole_when_planned
 from ragsvc.answer.passages import (
     answerable_index,
     find_passages,
@@ -94,8 +103,14 @@ class Answering:
         await self._admit(token_hash, request.question)
         async with self.answers.reserve(token_hash) as room:
             plan = await self.plan(token_hash, request, history)
-            entry = room.start(plan.answer_id, answer_work(self.events(plan)))
-        return Streaming(plan, self.answers.follow(entry, -1))
+            if not whole_when_planned(self.generator):
+                entry = room.start(plan.answer_id, answer_work(self.events(plan)))
+                return Streaming(plan, self.answers.follow(entry, -1))
+            # The answer is whole already: its events go out as they are, no task to wait
+            # for and no log to read back; the log still gets them, to resume and to copy.
+            events = await all_events(self.events(plan))
+            room.start(plan.answer_id, kept_work(events))
+        return Streaming(plan, one_batch(events))
 
     async def whole(
         self, token_hash: str, request: AskRequest, history: list[Turn] | None = None
@@ -132,8 +147,9 @@ class Answering:
         `history` replaces the session's stored turns (a client that sends its conversation)."""
         started = time.perf_counter()
         question = checked_question(request.question, self.options.max_question_chars)
-        keep = self.options.history_turns if history is None else 0  # else: not read
-        conversation = await self.store.load_conversation(token_hash, keep)
+        conversation = await self.store.load_conversation(
+            token_hash, self._turns_to_read(question, history)
+        )
         state = conversation.state
         wanted = wanted_documents(state, request.document_ids)
         index = answerable_index(state, wanted, self.embedder.name)
@@ -169,6 +185,16 @@ class Answering:
 
         return answer_events(plan, record)
 
+    def _turns_to_read(self, question: str, history: list[Turn] | None) -> int:
+        """How many of the session's turns to read: none when the client sent its own, or
+        when nothing would use them (a generator reading no history, and a question that
+        is not a follow-up, searched on its own): parsing them cost a tenth of an answer."""
+        if history is not None:
+            return 0
+        if reads_history(self.generator) or is_follow_up(question):
+            return self.options.history_turns
+        return 0
+
     def _query(
         self, question: str, turns: list[Turn], top_k: int, wanted: frozenset[str] | None
     ) -> Query:
@@ -192,6 +218,11 @@ class Answering:
         if sum(len(t.question) + len(t.answer) for t in history) > limit:
             raise InvalidInput(f"the conversation has more than {limit} characters")
         return history[-keep:] if keep else []
+
+
+async def one_batch(events: list[AnswerEvent]) -> AsyncIterator[list[tuple[int, AnswerEvent]]]:
+    """An answer's events numbered from 0, in one batch (one write)."""
+    yield list(enumerate(events))
 
 
 def checked_question(question: str, max_chars: int) -> str:

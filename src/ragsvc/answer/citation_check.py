@@ -7,6 +7,10 @@ most of its content words; the quote runs from the first matched sentence to the
 is `verified` when every claim sentence found a source sentence holding at least
 SUPPORTED of its content words. The extractive generator quotes its sources, so its claims
 are always verified; an LLM's paraphrase usually is, an invented sentence is not.
+
+A claim found verbatim in its source needs no matching: `verbatim_quotes` quotes it where it
+stands, cheaply enough to run on the event loop (the extractive generator's answers, whose
+sentences are its sources' own, are quoted so without a thread hop or any stemming).
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ from ragsvc.text.terms import content_words
 
 SUPPORTED = 0.5  # share of a claim sentence's content words a quote must hold
 MEMO_SOURCES = 4096  # passages whose sentences are remembered (a few KB each)
+MIN_VERBATIM_WORDS = 3  # a shorter claim is matched, even where it is verbatim
+_SENTENCE_ENDS = (".", "!", "?", ":", ";")
 
 
 @dataclass(frozen=True)
@@ -45,6 +51,41 @@ def supporting_quotes(answer: str, sources: list[Source]) -> list[Quote]:
             spans[n] = _spans_of(source.text, source.language)
         quotes.append(_quote(claim, source, spans[n]))
     return quotes
+
+
+def verbatim_quotes(answer: str, sources: list[Source]) -> list[Quote] | None:
+    """`supporting_quotes` for an answer whose every claim is its source's text verbatim (a
+    substring search each); None when one is not, for `supporting_quotes` to match them."""
+    by_n = {source.n: source for source in sources}
+    quotes = []
+    for n, claim in _claims(answer):
+        source = by_n.get(n)
+        if source is None:
+            continue
+        start = source.text.find(claim) if _sentence_like(claim) else -1
+        end = start + len(claim)
+        if start < 0 or not _bounded(source.text, start, end):
+            return None
+        quotes.append(
+            Quote(
+                n=n, claim=claim, text=claim, start=start, end=end, page=source.page, verified=True
+            )
+        )
+    return quotes
+
+
+def _sentence_like(claim: str) -> bool:
+    """A claim of a few words ending a sentence: not a fragment ("Yes", "owls") that a
+    source holds inside other words or sentences, which only matching can judge."""
+    return claim.endswith(_SENTENCE_ENDS) and len(claim.split()) >= MIN_VERBATIM_WORDS
+
+
+def _bounded(text: str, start: int, end: int) -> bool:
+    """Whether text[start:end] is whole sentences of `text`: it opens the text or follows a
+    sentence's end, and the text ends or a blank follows it."""
+    before = text[:start].rstrip()
+    opens = start == 0 or (text[start - 1].isspace() and before.endswith(_SENTENCE_ENDS))
+    return opens and (end == len(text) or text[end].isspace())
 
 
 def _claims(answer: str) -> Iterator[tuple[int, str]]:

@@ -105,6 +105,8 @@ class ExtractiveGenerator:
     """
 
     name = "extractive"  # as /metrics names the generator (ragsvc_build_info)
+    reads_history = False  # it quotes the sources; earlier turns never change its answer
+    whole_when_planned = True  # composed before its first word: the rest follows at once
     RANK_PRIOR = 0.15  # added as RANK_PRIOR / rank: retrieval's confidence counts a little
     LABEL_PENALTY = 0.5  # a caption names what answers; it never is one
     QUANTITY_BONUS = 0.2  # for a sentence stating a number, when the question asks for one

