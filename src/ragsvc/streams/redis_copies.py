@@ -40,6 +40,9 @@ log = logging.getLogger(__name__)
 E = TypeVar("E", bound=Event)
 ALIVE_EVERY_S = 1.0  # how often a working replica says it is alive
 ALIVE_FOR_S = 3  # how long that lasts: a replica silent this long is taken for dead
+# Well under a client's reconnection delay (RAGSVC_SSE_RETRY_MS, 1 s): a resume on another
+# replica finds the copy made.
+COPY_AFTER_S = 0.05
 READ_BLOCK_MS = 1000  # a reader's wait for new entries before it checks the replica
 END = b"end"  # a bare entry ending a log
 BATCH, ENDS = b"b", b"e"  # a batch's events (encode_events); set when it ends the log
@@ -67,7 +70,12 @@ class RedisLogCopies(Generic[E]):
             return int(await self._redis.zcount(self._running_key(owner), time.time(), "+inf"))
 
     async def publish(self, entry: EventLog[E]) -> None:
-        """Copy the log's events to its stream as they come, then its end."""
+        """Copy the log's events to its stream as they come, then its end. The first copy
+        waits COPY_AFTER_S for the log to end: a quick answer is then one entry and one
+        round trip, not the marks of a running log set and cleared again."""
+        with anyio.move_on_after(COPY_AFTER_S):
+            while not entry.finished:
+                await entry.changed().wait()
         sent = 0
         while True:
             changed = entry.changed()  # taken before reading, so no append is missed
