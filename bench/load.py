@@ -402,7 +402,9 @@ def main() -> None:
         bench_redis()  # leave nothing behind
     else:
         skipped = f"2 workers: no Redis answers at {REDIS_URL} (RAGSVC_BENCH_REDIS_URL)"
-    text = report(phases, skipped, work_ms)
+    from redis_cost import redis_rows  # CPU per answer with and without Redis copies
+
+    text = report(phases, skipped, work_ms) + "\n" + "\n".join(redis_rows(phases)) + "\n"
     (ROOT / "docs" / "load.md").write_text(text)
     print(text)
 
