@@ -92,7 +92,7 @@ def decode_event(name: str, text: str) -> Event:
 def encode_events(events: Iterable[Event]) -> str:
     """Several events as one text: name and JSON on a line each (neither holds a line
     break), what one Redis entry keeps of a batch."""
-    return "\n".join(line for event in events for line in encode_event(event))
+    return "\n".join([line for event in events for line in encode_event(event)])
 
 
 def decode_events(text: str) -> list[Event]:

@@ -55,6 +55,7 @@ class RedisLogCopies(Generic[E]):
         self._redis = redis
         self._kind = kind
         self._window = max(1, int(window_s))
+        self._marked: set[tuple[str, str]] = set()  # (owner, key) marked running here
 
     def _key(self, owner: str, key: str) -> str:
         return f"ragsvc:{{{owner}}}:{self._kind}:{key}"
@@ -77,24 +78,28 @@ class RedisLogCopies(Generic[E]):
             while not entry.finished:
                 await entry.changed().wait()
         sent = 0
-        while True:
-            changed = entry.changed()  # taken before reading, so no append is missed
-            events, finished = entry.events[sent:], entry.finished
-            if events or finished:
-                await self._append(entry.owner, entry.key, sent, events, finished)
-                sent += len(events)
-            if finished:
-                return
-            await changed.wait()
+        try:
+            while True:
+                changed = entry.changed()  # taken before reading, so no append is missed
+                events, finished = entry.events[sent:], entry.finished
+                if events or finished:
+                    await self._append(entry.owner, entry.key, sent, events, finished)
+                    sent += len(events)
+                if finished:
+                    return
+                await changed.wait()
+        finally:
+            self._marked.discard((entry.owner, entry.key))
 
     async def _append(self, owner: str, key: str, first: int, events: list[E], end: bool) -> None:
         stream = self._key(owner, key)
         pipe = self._redis.pipeline(transaction=False)
         _add_entry(pipe, stream, first, events, end)
-        if end:
+        if end and (owner, key) in self._marked:
             pipe.delete(f"{stream}:alive")
             pipe.zrem(self._running_key(owner), key)
-        elif first == 0:  # alive and counted as running from its first copy on
+        elif first == 0 and not end:  # alive and counted as running from its first copy on
+            self._marked.add((owner, key))
             pipe.set(f"{stream}:alive", b"1", ex=ALIVE_FOR_S)
             pipe.zadd(self._running_key(owner), {key: time.time() + ALIVE_FOR_S})
         if first == 0 or end:  # while it runs, keep_alive extends it; ended, the window
@@ -102,9 +107,11 @@ class RedisLogCopies(Generic[E]):
         await pipe.execute()
 
     async def keep_alive(self, running: Callable[[], Iterable[EventLog[E]]]) -> None:
-        """Say every second that this replica still works on its running logs."""
+        """Say every second that this replica still works on its running logs (those
+        copied already: a log that ends before its first copy is never marked running)."""
         while True:
-            entries = [e for e in running() if not e.finished]
+            marked = self._marked
+            entries = [e for e in running() if not e.finished and (e.owner, e.key) in marked]
             if entries:
                 pipe = self._redis.pipeline(transaction=False)
                 for entry in entries:
