@@ -204,6 +204,7 @@ def measure(clients: int, seconds: float, workers: int, redis_url: str | None) -
         "RAGSVC_SESSION_RATE_PER_MINUTE": "0",
         "RAGSVC_MAX_ANSWERS": str(max(256, clients)),
         "RAGSVC_MAX_ANSWERS_PER_SESSION": str(clients),
+        "RAGSVC_MAX_CONNECTIONS_PER_ADDRESS": "0",  # every client is 127.0.0.1
         "RAGSVC_LOG_LEVEL": "warning",
         **({"RAGSVC_REDIS_URL": redis_url} if redis_url else {}),
     }
