@@ -205,6 +205,7 @@ def measure(clients: int, seconds: float, workers: int, redis_url: str | None) -
         "RAGSVC_SESSION_RATE_PER_MINUTE": "0",
         "RAGSVC_MAX_ANSWERS": str(max(256, clients)),
         "RAGSVC_MAX_ANSWERS_PER_SESSION": str(clients),
+        "RAGSVC_MAX_CONNECTIONS_PER_ADDRESS": "0",  # every client is 127.0.0.1
         "RAGSVC_LOG_LEVEL": "warning",
         **({"RAGSVC_REDIS_URL": redis_url} if redis_url else {}),
     }
@@ -403,7 +404,9 @@ def main() -> None:
         bench_redis()  # leave nothing behind
     else:
         skipped = f"2 workers: no Redis answers at {REDIS_URL} (RAGSVC_BENCH_REDIS_URL)"
-    text = report(phases, skipped, work_ms)
+    from redis_cost import redis_rows  # CPU per answer with and without Redis copies
+
+    text = report(phases, skipped, work_ms) + "\n" + "\n".join(redis_rows(phases)) + "\n"
     text += f"\n{answer_cpu.measure().line()}\n"  # bench/answer_cpu.py: one client, no queueing
     (ROOT / "docs" / "load.md").write_text(text)
     print(text)

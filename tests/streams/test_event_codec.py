@@ -1,5 +1,7 @@
 """Events as a shared log keeps them: (name, one line of JSON) and back to the same event,
-for every event type; token text with line breaks stays on one line."""
+for every event type; token text with line breaks stays on one line; a batch of events is
+one text and back; an event is serialised once, and one read back keeps the text it was
+read from."""
 
 from __future__ import annotations
 
@@ -10,7 +12,13 @@ import pytest
 
 from ragsvc.core.errors import Overloaded, WorkLost
 from ragsvc.core.schemas import Document, Quote, Source, Timings, Usage
-from ragsvc.streams.event_codec import Event, decode_event, encode_event
+from ragsvc.streams.event_codec import (
+    Event,
+    decode_event,
+    decode_events,
+    encode_event,
+    encode_events,
+)
 from ragsvc.streams.events import (
     ChunksEmbedded,
     DocumentSettled,
@@ -87,3 +95,25 @@ def test_a_tokens_text_keeps_its_line_breaks_escaped_and_its_letters_as_they_are
 def test_a_done_event_without_usage_has_no_usage_field():
     _, text = encode_event(DoneEvent("Tides rise.", [], TIMINGS))
     assert "usage" not in json.loads(text)
+
+
+def test_a_batch_of_events_is_one_text_and_comes_back_as_those_events():
+    events = [event for _, event in EVENTS]
+    text = encode_events(events)
+    assert decode_events(text) == events
+    assert [encode_event(e) for e in decode_events(text)] == [encode_event(e) for e in events]
+    assert decode_events(encode_events([])) == []
+
+
+def test_an_event_is_serialised_once_however_often_it_is_framed_or_copied():
+    event = DoneEvent("Tides rise [1].", [1], TIMINGS, None, [QUOTE])
+    first = encode_event(event)
+    assert encode_event(event) is first  # the same text, not made again
+    assert event == DoneEvent("Tides rise [1].", [1], TIMINGS, None, [QUOTE])  # fields only
+
+
+def test_an_event_read_back_keeps_the_text_it_was_read_from():
+    text = '{"text":"Tides"}'  # as another writer spaced it: not json.dumps' spacing
+    event = decode_event("token", text)
+    assert event == TokenEvent("Tides")
+    assert encode_event(event) == ("token", text)

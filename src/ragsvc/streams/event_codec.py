@@ -1,10 +1,15 @@
 """Typed events <-> (`event:` name, one line of JSON): what an SSE frame carries, and what a
-shared event log (Redis) keeps so another replica can stream it again."""
+shared event log (Redis) keeps so another replica can stream it again.
+
+An event is serialised once: its encoding is kept on the event, so every connection that
+frames it and the Redis copy reuse the same text, and an event read back from Redis carries
+the text it was read from. Events are frozen and never changed once made, so that text
+cannot go stale."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from ragsvc.core.schemas import Document, Problem, Quote, Source, Timings, Usage
@@ -22,6 +27,7 @@ from ragsvc.streams.events import (
 )
 
 Event = AnswerEvent | IngestEvent
+_ENCODED = "_encoded"  # the attribute an event keeps its encoding in
 
 
 def event_name_and_data(event: Event) -> tuple[str, dict[str, Any]]:
@@ -61,7 +67,15 @@ def _ingest_name_and_data(event: IngestEvent) -> tuple[str, dict[str, Any]]:
 
 def encode_event(event: Event) -> tuple[str, str]:
     """The name and the JSON text of an event (`data` is one line: json.dumps escapes line
-    breaks)."""
+    breaks), made on the first call and kept on the event for the next ones."""
+    encoded: tuple[str, str] | None = event.__dict__.get(_ENCODED)
+    if encoded is None:
+        encoded = _encode(event)
+        object.__setattr__(event, _ENCODED, encoded)  # frozen: its fields, not this memo
+    return encoded
+
+
+def _encode(event: Event) -> tuple[str, str]:
     if isinstance(event, TokenEvent):  # most events by far: its JSON without a dict
         return "token", '{"text": ' + json.dumps(event.text, ensure_ascii=False) + "}"
     name, data = event_name_and_data(event)
@@ -69,8 +83,24 @@ def encode_event(event: Event) -> tuple[str, str]:
 
 
 def decode_event(name: str, text: str) -> Event:
-    """The event `encode_event` gave (`name`, `text`) for."""
-    return _DECODERS.get(name, _settled)(json.loads(text))
+    """The event `encode_event` gave (`name`, `text`) for, keeping that encoding."""
+    event = _DECODERS.get(name, _settled)(json.loads(text))
+    object.__setattr__(event, _ENCODED, (name, text))
+    return event
+
+
+def encode_events(events: Iterable[Event]) -> str:
+    """Several events as one text: name and JSON on a line each (neither holds a line
+    break), what one Redis entry keeps of a batch."""
+    return "\n".join([line for event in events for line in encode_event(event)])
+
+
+def decode_events(text: str) -> list[Event]:
+    """The events `encode_events` gave `text` for."""
+    if not text:
+        return []
+    lines = text.split("\n")
+    return [decode_event(name, data) for name, data in zip(lines[::2], lines[1::2], strict=True)]
 
 
 def _settled(data: dict[str, Any]) -> Event:  # named by the document's status

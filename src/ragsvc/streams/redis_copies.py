@@ -1,9 +1,15 @@
 """Event logs shared by replicas through Redis Streams (RAGSVC_REDIS_URL).
 
 The replica doing the work keeps its log in memory, as without Redis, and copies each new
-batch of events to a stream; a client that resumes (`Last-Event-ID`) on another replica
-reads that stream. Entry ids are `0-<seq + 1>`, so reading after an event id is reading
-after its sequence number; an `end` entry closes a log. While the work runs, its replica
+batch of events to a stream as one entry (a burst of tokens is one XADD, not one each); a
+client that resumes (`Last-Event-ID`) on another replica reads that stream. A batch's entry
+id is `0-<last seq + 1>`, so reading after an event id returns the batches holding the
+events after it, and the reader drops those of the first batch it already had. The last
+batch says that it ends the log (`e`), or a bare `end` entry does. Entries of one event
+each (`n`, `d`: the format before batches) are still read, so a replica resumes a log
+copied by one of the previous version during a rolling update; a replica of the previous
+version cannot read a batch, and its resume fails with an error rather than misreading
+it (a batch has neither of its fields). While the work runs, its replica
 refreshes an `alive` key every second: a reader that sees no new entry and no `alive` key
 knows the replica died, and ends its stream with a 503 `generation-lost` event instead of
 waiting for ever or starting the work again. Readers refresh a `followed` key, so the
@@ -22,9 +28,11 @@ from typing import Any, Generic, TypeVar, cast
 
 import anyio
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
+from redis.typing import EncodableT, FieldT
 
 from ragsvc.core.errors import SharedStateUnavailable, WorkLost, redis_errors_as_503
-from ragsvc.streams.event_codec import Event, decode_event, encode_event
+from ragsvc.streams.event_codec import Event, decode_event, decode_events, encode_events
 from ragsvc.streams.event_log import EventLog
 from ragsvc.streams.events import FailedEvent
 
@@ -32,8 +40,12 @@ log = logging.getLogger(__name__)
 E = TypeVar("E", bound=Event)
 ALIVE_EVERY_S = 1.0  # how often a working replica says it is alive
 ALIVE_FOR_S = 3  # how long that lasts: a replica silent this long is taken for dead
+# Well under a client's reconnection delay (RAGSVC_SSE_RETRY_MS, 1 s): a resume on another
+# replica finds the copy made.
+COPY_AFTER_S = 0.05
 READ_BLOCK_MS = 1000  # a reader's wait for new entries before it checks the replica
-END = b"end"
+END = b"end"  # a bare entry ending a log
+BATCH, ENDS = b"b", b"e"  # a batch's events (encode_events); set when it ends the log
 
 
 class RedisLogCopies(Generic[E]):
@@ -43,6 +55,7 @@ class RedisLogCopies(Generic[E]):
         self._redis = redis
         self._kind = kind
         self._window = max(1, int(window_s))
+        self._marked: set[tuple[str, str]] = set()  # (owner, key) marked running here
 
     def _key(self, owner: str, key: str) -> str:
         return f"ragsvc:{{{owner}}}:{self._kind}:{key}"
@@ -58,39 +71,47 @@ class RedisLogCopies(Generic[E]):
             return int(await self._redis.zcount(self._running_key(owner), time.time(), "+inf"))
 
     async def publish(self, entry: EventLog[E]) -> None:
-        """Copy the log's events to its stream as they come, then its end."""
+        """Copy the log's events to its stream as they come, then its end. The first copy
+        waits COPY_AFTER_S for the log to end: a quick answer is then one entry and one
+        round trip, not the marks of a running log set and cleared again."""
+        with anyio.move_on_after(COPY_AFTER_S):
+            while not entry.finished:
+                await entry.changed().wait()
         sent = 0
-        while True:
-            changed = entry.changed()  # taken before reading, so no append is missed
-            events, finished = entry.events[sent:], entry.finished
-            if events or finished:
-                await self._append(entry.owner, entry.key, sent, events, finished)
-                sent += len(events)
-            if finished:
-                return
-            await changed.wait()
+        try:
+            while True:
+                changed = entry.changed()  # taken before reading, so no append is missed
+                events, finished = entry.events[sent:], entry.finished
+                if events or finished:
+                    await self._append(entry.owner, entry.key, sent, events, finished)
+                    sent += len(events)
+                if finished:
+                    return
+                await changed.wait()
+        finally:
+            self._marked.discard((entry.owner, entry.key))
 
     async def _append(self, owner: str, key: str, first: int, events: list[E], end: bool) -> None:
         stream = self._key(owner, key)
         pipe = self._redis.pipeline(transaction=False)
-        for seq, event in enumerate(events, start=first):
-            name, data = encode_event(event)
-            pipe.xadd(stream, {"n": name, "d": data}, id=f"0-{seq + 1}")
-        if end:
-            pipe.xadd(stream, {END: b"1"}, id=f"0-{first + len(events) + 1}")
+        _add_entry(pipe, stream, first, events, end)
+        if end and (owner, key) in self._marked:
             pipe.delete(f"{stream}:alive")
             pipe.zrem(self._running_key(owner), key)
-        elif first == 0:  # alive and counted as running from its first copy on
+        elif first == 0 and not end:  # alive and counted as running from its first copy on
+            self._marked.add((owner, key))
             pipe.set(f"{stream}:alive", b"1", ex=ALIVE_FOR_S)
             pipe.zadd(self._running_key(owner), {key: time.time() + ALIVE_FOR_S})
-        # While it runs, a log lives as long as its work; once ended, for the resume window.
-        pipe.expire(stream, self._window)
+        if first == 0 or end:  # while it runs, keep_alive extends it; ended, the window
+            pipe.expire(stream, self._window)
         await pipe.execute()
 
     async def keep_alive(self, running: Callable[[], Iterable[EventLog[E]]]) -> None:
-        """Say every second that this replica still works on its running logs."""
+        """Say every second that this replica still works on its running logs (those
+        copied already: a log that ends before its first copy is never marked running)."""
         while True:
-            entries = [e for e in running() if not e.finished]
+            marked = self._marked
+            entries = [e for e in running() if not e.finished and (e.owner, e.key) in marked]
             if entries:
                 pipe = self._redis.pipeline(transaction=False)
                 for entry in entries:
@@ -113,8 +134,8 @@ class RedisLogCopies(Generic[E]):
         if not last:
             return None
         entry_id, fields = last[0]
-        seq = _seq(entry_id)
-        return (True, seq - 1) if END in fields else (False, seq)
+        seq = _seq(entry_id)  # a batch's last event; a bare end's is the one before it
+        return (True, seq - 1) if END in fields else (ENDS in fields, seq)
 
     async def followed_elsewhere(self, owner: str, key: str) -> bool:
         """Whether a reader on any replica follows the log now."""
@@ -135,13 +156,17 @@ class RedisLogCopies(Generic[E]):
 
     async def _read(self, owner: str, key: str, after: int) -> AsyncIterator[list[tuple[int, E]]]:
         stream, last = self._key(owner, key), after
+        # First from the entry holding event `after` itself: a batch ending there may be
+        # the one that ends the log, and only its entry says so.
+        cursor = f"0-{max(after, 0)}"
         while True:
             await self._redis.set(f"{stream}:followed", b"1", ex=ALIVE_FOR_S)
-            reply: Any = await self._redis.xread({stream: f"0-{last + 1}"}, block=READ_BLOCK_MS)
-            batch, ended = _entries(reply)
+            reply: Any = await self._redis.xread({stream: cursor}, block=READ_BLOCK_MS)
+            batch, ended = _entries(reply, last)
             if batch:
                 last = batch[-1][0]
                 yield cast(list[tuple[int, E]], batch)  # this hub's own kind of events
+            cursor = f"0-{last + 1}"
             if ended:
                 return
             if not batch and await self._lost(owner, key):
@@ -163,14 +188,38 @@ def _seq(entry_id: bytes | str) -> int:
     return int(text.partition("-")[2]) - 1
 
 
-def _entries(reply: Any) -> tuple[list[tuple[int, Event]], bool]:
-    """XREAD's reply as numbered events, and whether the end entry was among them."""
+def _add_entry(pipe: Pipeline, stream: str, first: int, events: list[E], end: bool) -> None:
+    """One entry for the batch of events numbered from `first`, saying whether it ends the
+    log; a bare end entry when it ends with no new event."""
+    after = first + len(events)  # the entry id after the batch's: a bare end's
+    if events:
+        fields: dict[FieldT, EncodableT] = {BATCH: encode_events(events)}
+        if end:
+            fields[ENDS] = b"1"
+        pipe.xadd(stream, fields, id=f"0-{after}")
+    elif end:
+        pipe.xadd(stream, {END: b"1"}, id=f"0-{after + 1}")
+
+
+def _entries(reply: Any, after: int) -> tuple[list[tuple[int, Event]], bool]:
+    """XREAD's reply as numbered events after `after`, and whether the log ended there."""
     batch: list[tuple[int, Event]] = []
     for _stream, entries in reply or []:
         for entry_id, fields in entries:
             if END in fields:
                 return batch, True
-            batch.append(
-                (_seq(entry_id), decode_event(fields[b"n"].decode(), fields[b"d"].decode()))
-            )
+            batch += _numbered(_seq(entry_id), fields, after)
+            if ENDS in fields:
+                return batch, True
     return batch, False
+
+
+def _numbered(last: int, fields: dict[bytes, bytes], after: int) -> list[tuple[int, Event]]:
+    """An entry's events after `after`, numbered: a batch ending at `last`, or the one event
+    of an entry copied before batches."""
+    if BATCH not in fields:
+        one = (last, decode_event(fields[b"n"].decode(), fields[b"d"].decode()))
+        return [one] if last > after else []
+    events = decode_events(fields[BATCH].decode())
+    numbered = enumerate(events, start=last - len(events) + 1)
+    return [(seq, event) for seq, event in numbered if seq > after]
