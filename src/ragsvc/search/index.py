@@ -2,19 +2,17 @@
 
 Vectors live in a flat inner-product index wrapped in an id map, so a deleted document's
 chunks leave by id. Each chunk's BM25 terms are kept, so a change tokenizes only what it
-adds; the BM25 scores themselves are built when a search first needs them. An index hands
+adds, and indexed in one block per document (lexical.py), so a change indexes only what it
+adds: the first question after an upload costs what a warm one does. An index hands
 out and takes back one part per document (its chunks, vectors and terms), which is how the
 stores keep it. All methods are blocking; the use cases call them from worker threads.
 """
 
 from __future__ import annotations
 
-import logging
-import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-import bm25s
 import faiss
 import numpy as np
 
@@ -22,12 +20,10 @@ from ragsvc.core.errors import IndexMismatch
 from ragsvc.core.schemas import Chunk
 from ragsvc.search.bm25_terms import Tokens, query_terms, tokens_of
 from ragsvc.search.embedders import Vectors
+from ragsvc.search.lexical import Lexical, postings_of
 from ragsvc.text.abbreviations import spelled_out
 
 Hit = tuple[int, float]  # (chunk id, score)
-
-# bm25s logs every build at DEBUG and draws progress bars unless told not to.
-logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 
 @dataclass(frozen=True)
@@ -47,8 +43,8 @@ class SessionIndex:
         self.next_id = 0
         self._dense: faiss.Index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
         self._tokens: dict[int, Tokens] = {}
-        self._lexical: tuple[bm25s.BM25, list[int], list[str]] | None = None  # when first needed
-        self._lexical_lock = threading.Lock()
+        self._lexical = Lexical()
+        self._languages: dict[str, str] = {}  # each document's language
 
     def check_embedder(self, embedder_name: str) -> None:
         """Refuse to mix vector spaces: queries must be embedded as the chunks were."""
@@ -73,7 +69,8 @@ class SessionIndex:
         twin = SessionIndex(self.embedder_name, self.dim)
         twin.chunks, twin.next_id = dict(self.chunks), self.next_id
         twin._dense = faiss.clone_index(self._dense)
-        twin._tokens, twin._lexical = dict(self._tokens), self._lexical
+        twin._tokens, twin._lexical = dict(self._tokens), self._lexical.copy()
+        twin._languages = dict(self._languages)
         return twin
 
     def add(
@@ -90,7 +87,13 @@ class SessionIndex:
         self.chunks.update((c.id, c) for c in chunks)
         tokens = tokens if tokens is not None else tokens_of(chunks)
         self._tokens.update(zip(ids.tolist(), tokens, strict=True))
-        self._lexical = None
+        by_document: dict[str, list[int]] = {}
+        for row, chunk in enumerate(chunks):
+            by_document.setdefault(chunk.document_id, []).append(row)
+            self._languages.setdefault(chunk.document_id, chunk.language)
+        for document_id, rows in by_document.items():
+            block = postings_of([chunks[r].id for r in rows], [tokens[r] for r in rows])
+            self._lexical.add(document_id, block)
 
     def reserve_ids(self, count: int) -> range:
         ids = range(self.next_id, self.next_id + count)
@@ -103,7 +106,8 @@ class SessionIndex:
             self._dense.remove_ids(faiss.IDSelectorBatch(np.array(doomed, dtype=np.int64)))
             for cid in doomed:
                 del self.chunks[cid], self._tokens[cid]
-            self._lexical = None
+            self._lexical.remove(document_id)
+            self._languages.pop(document_id, None)
         return len(doomed)
 
     def document_ids(self) -> list[str]:
@@ -158,35 +162,27 @@ class SessionIndex:
     def lexical_search(self, query: str, k: int) -> list[Hit]:
         if not self.chunks:
             return []
-        bm25, ids, languages = self._bm25()
-        terms = bm25.get_tokens_ids(query_terms(query, languages))  # those the chunks use
-        if not terms:  # a query of stop words, or of words no chunk holds, matches nothing
+        by_id = self._lexical.scores(query_terms(query, self._language_list()), self.next_id)
+        if by_id is None:  # a query of stop words, or of words no chunk holds, matches nothing
             return []
-        # Scores of every chunk, the top k taken here: bm25s's retrieve() costs more in its
-        # progress-bar and batching plumbing than the scoring itself for one query.
-        scores = bm25.get_scores_from_ids(terms)
+        # Every chunk's score, in chunk id order, and the top k taken as bm25s's index did.
+        ids = np.fromiter(self.chunks, dtype=np.int64, count=len(self.chunks))
+        ids.sort()
+        scores = by_id[ids]
         k = min(k, len(ids))
         top = np.argpartition(-scores, k - 1)[:k]
         top = top[np.argsort(-scores[top], kind="stable")]
-        return [(ids[int(d)], float(scores[d])) for d in top if scores[d] > 0]
+        return [(int(ids[d]), float(scores[d])) for d in top if scores[d] > 0]
 
     def unknown(self, words: list[str]) -> list[str]:
         """The words of which no chunk holds any term (stemmed as BM25 stems them), nor
         spells them out ("AGPL" as "Affero General Public License")."""
         if not self.chunks:
             return list(words)
-        bm25, _, languages = self._bm25()
-        absent = [w for w in words if not bm25.get_tokens_ids(query_terms(w, languages))]
+        languages = self._language_list()
+        absent = [w for w in words if not any(map(self._lexical.knows, query_terms(w, languages)))]
         return [w for w in absent if not spelled_out(w, (c.text for c in self.chunks.values()))]
 
-    def _bm25(self) -> tuple[bm25s.BM25, list[int], list[str]]:
-        """The BM25 scores of the chunks, built from their kept tokens when first needed,
-        and the languages they are in."""
-        with self._lexical_lock:
-            if self._lexical is None:
-                ids = sorted(self.chunks)
-                bm25 = bm25s.BM25()
-                bm25.index([self._tokens[cid] for cid in ids], show_progress=False)
-                languages = sorted({c.language for c in self.chunks.values()})
-                self._lexical = (bm25, ids, languages)
-            return self._lexical
+    def _language_list(self) -> list[str]:
+        """The languages the chunks are in."""
+        return sorted(set(self._languages.values()))
