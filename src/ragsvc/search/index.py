@@ -45,6 +45,7 @@ class SessionIndex:
         self._tokens: dict[int, Tokens] = {}
         self._lexical = Lexical()
         self._languages: dict[str, str] = {}  # each document's language
+        self._sorted_ids: np.ndarray | None = None  # the chunk ids in order, when asked for
 
     def check_embedder(self, embedder_name: str) -> None:
         """Refuse to mix vector spaces: queries must be embedded as the chunks were."""
@@ -87,6 +88,7 @@ class SessionIndex:
         self.chunks.update((c.id, c) for c in chunks)
         tokens = tokens if tokens is not None else tokens_of(chunks)
         self._tokens.update(zip(ids.tolist(), tokens, strict=True))
+        self._sorted_ids = None
         by_document: dict[str, list[int]] = {}
         for row, chunk in enumerate(chunks):
             by_document.setdefault(chunk.document_id, []).append(row)
@@ -107,6 +109,7 @@ class SessionIndex:
             for cid in doomed:
                 del self.chunks[cid], self._tokens[cid]
             self._lexical.remove(document_id)
+            self._sorted_ids = None
             self._languages.pop(document_id, None)
         return len(doomed)
 
@@ -166,8 +169,7 @@ class SessionIndex:
         if by_id is None:  # a query of stop words, or of words no chunk holds, matches nothing
             return []
         # Every chunk's score, in chunk id order, and the top k taken as bm25s's index did.
-        ids = np.fromiter(self.chunks, dtype=np.int64, count=len(self.chunks))
-        ids.sort()
+        ids = self._ids_in_order()
         scores = by_id[ids]
         k = min(k, len(ids))
         top = np.argpartition(-scores, k - 1)[:k]
@@ -182,6 +184,13 @@ class SessionIndex:
         languages = self._language_list()
         absent = [w for w in words if not any(map(self._lexical.knows, query_terms(w, languages)))]
         return [w for w in absent if not spelled_out(w, (c.text for c in self.chunks.values()))]
+
+    def _ids_in_order(self) -> np.ndarray:
+        if (ids := self._sorted_ids) is None:
+            ids = np.fromiter(self.chunks, dtype=np.int64, count=len(self.chunks))
+            ids.sort()
+            self._sorted_ids = ids
+        return ids
 
     def _language_list(self) -> list[str]:
         """The languages the chunks are in."""
