@@ -29,19 +29,29 @@ def bm25s_scores(tokens: list[list[str]], query: list[str]) -> np.ndarray:
     return reference.get_scores_from_ids(reference.get_tokens_ids(query))
 
 
-def test_scores_are_bm25s_over_every_document_bit_for_bit():
-    documents = [corpus(seed, count) for seed, count in ((1, 30), (2, 7), (3, 50))]
-    lexical, start = Lexical(), 0
-    for number, tokens in enumerate(documents):
-        lexical.add(f"d{number}", postings_of(list(range(start, start + len(tokens))), tokens))
-        start += len(tokens)
-    everything = [t for tokens in documents for t in tokens]
-    for query in (["w1", "w2", "w1"], ["w59", "w3", "nowhere"], ["w7"]):
-        ours = lexical.scores(query, start)
-        assert ours is not None
-        assert ours.dtype == np.float32
-        assert np.array_equal(ours, bm25s_scores(everything, query))
+def test_scores_are_bm25s_over_every_document_bit_for_bit_through_adds_and_removals():
+    rng = random.Random(9)
+    lexical, kept, start = Lexical(), {}, 0
+    for number in range(12):
+        tokens = corpus(number, rng.randint(1, 40))
+        ids = list(range(start, start + len(tokens)))
+        lexical.add(f"d{number}", postings_of(ids, tokens))
+        kept[f"d{number}"], start = (ids, tokens), start + len(tokens)
+        if number % 4 == 3:  # a deletion now and then, of any document still there
+            name = rng.choice(sorted(kept))
+            ids, tokens = kept.pop(name)
+            lexical.remove(name, ids, [len(t) for t in tokens])
+        everything = sorted(
+            pair for ids, tokens in kept.values() for pair in zip(ids, tokens, strict=True)
+        )
+        for query in (["w1", "w2", "w1"], ["w59", "w3", "nowhere"]):
+            ours = lexical.scores(query, start)
+            assert ours is not None
+            assert ours.dtype == np.float32
+            reference = bm25s_scores([t for _, t in everything], query)
+            assert np.array_equal(ours[[i for i, _ in everything]], reference)
     assert lexical.scores(["nowhere"], start) is None
+    assert len(lexical.segments) <= 4  # merged as it grew
 
 
 def test_a_removed_document_leaves_the_statistics_of_the_rest():
@@ -49,7 +59,7 @@ def test_a_removed_document_leaves_the_statistics_of_the_rest():
     lexical = Lexical()
     lexical.add("a", postings_of(list(range(20)), first))
     lexical.add("b", postings_of(list(range(20, 45)), second))
-    lexical.remove("a")
+    lexical.remove("a", list(range(20)), [len(t) for t in first])
     ours = lexical.scores(["w5", "w6"], 45)
     assert ours is not None
     assert not ours[:20].any()
@@ -68,17 +78,18 @@ def index_of(documents: dict[str, list[str]]) -> SessionIndex:
 
 
 def test_adding_a_document_to_a_copy_indexes_that_document_only():
-    index = index_of({"a": ["attention is all you need", "transformers use attention"]})
-    kept = index._lexical.blocks["a"]
+    texts = [f"attention is all you need, part {n}" for n in range(10)]
+    index = index_of({"a": texts})
+    (kept,) = index._lexical.segments
     twin = index.copy()
     twin.add(
         [Chunk(id=twin.reserve_ids(1)[0], document_id="b", page=1, text="attention heads")],
         EMBEDDER.embed_sync(["attention heads"]),
     )
-    assert twin._lexical.blocks["a"] is kept  # the other document's block, not rebuilt
-    assert "b" not in index._lexical.blocks  # the published index is left as it was
-    assert [cid for cid, _ in twin.lexical_search("attention heads", 3)][0] == 2
-    assert sorted(cid for cid, _ in index.lexical_search("attention heads", 3)) == [0, 1]
+    assert twin._lexical.segments[0] is kept  # the larger document's postings, not rebuilt
+    assert index._lexical.segments == (kept,)  # the published index is left as it was
+    assert [cid for cid, _ in twin.lexical_search("attention heads", 3)][0] == 10
+    assert index.unknown(["heads"]) == ["heads"]
 
 
 def test_a_deleted_documents_terms_are_no_longer_known():

@@ -2,7 +2,7 @@
 
 Vectors live in a flat inner-product index wrapped in an id map, so a deleted document's
 chunks leave by id. Each chunk's BM25 terms are kept, so a change tokenizes only what it
-adds, and indexed in one block per document (lexical.py), so a change indexes only what it
+adds, and indexed in blocks merged incrementally (lexical.py), so a change indexes only what it
 adds: the first question after an upload costs what a warm one does. An index hands
 out and takes back one part per document (its chunks, vectors and terms), which is how the
 stores keep it. All methods are blocking; the use cases call them from worker threads.
@@ -106,9 +106,10 @@ class SessionIndex:
         doomed = [cid for cid, c in self.chunks.items() if c.document_id == document_id]
         if doomed:
             self._dense.remove_ids(faiss.IDSelectorBatch(np.array(doomed, dtype=np.int64)))
+            lengths = [len(self._tokens[cid]) for cid in doomed]
             for cid in doomed:
                 del self.chunks[cid], self._tokens[cid]
-            self._lexical.remove(document_id)
+            self._lexical.remove(document_id, doomed, lengths)
             self._sorted_ids = None
             self._languages.pop(document_id, None)
         return len(doomed)
