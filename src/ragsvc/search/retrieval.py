@@ -19,7 +19,7 @@ from ragsvc.core.quick_threads import run_quick
 from ragsvc.core.schemas import Chunk
 from ragsvc.search.embedders import Embedder, Vectors, embed_queries
 from ragsvc.search.index import Hit, SessionIndex
-from ragsvc.text.sentences import is_table_of_contents
+from ragsvc.text.sentences import CONTENTS_SHARE, is_table_of_contents
 
 RRF_K = 60
 MMR_POOL = 30  # fused hits that diversification chooses from
@@ -93,6 +93,10 @@ def _weight(chunk: Chunk) -> float:
 def _is_contents(text: str) -> bool:
     # The dot-leader scan costs ~50 us a chunk, ~10 ms for a question's 200 fused hits;
     # the same chunks come back question after question (a text's hash is kept on it).
+    # A leader is dots each followed by at most one space, so a text with too few dots to
+    # fill the share twice over cannot be one: prose is answered by a count in C.
+    if 2 * text.count(".") < CONTENTS_SHARE * len(text):
+        return False
     return is_table_of_contents(text)
 
 
