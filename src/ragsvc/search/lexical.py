@@ -113,16 +113,16 @@ class Lexical:
         if not chunks:
             return None
         mean_length = sum(segment.total_length for segment in self.segments) / chunks
-        scores: np.ndarray | None = None
+        scores = np.zeros(size, dtype=np.float32)
+        matched = False
         for term in terms:
             found = [p for p in (s.postings(term) for s in self.segments) if p is not None]
-            if not found:
-                continue
-            ids, counts, lengths = (np.concatenate(column) for column in zip(*found, strict=True))
-            if scores is None:
-                scores = np.zeros(size, dtype=np.float32)
-            scores[ids] += _term_scores(len(ids), chunks, counts, lengths, mean_length)
-        return scores
+            frequency = sum(len(ids) for ids, _, _ in found)
+            # A chunk is in one segment: each gets the term's score once, as in one array.
+            for ids, counts, lengths in found:
+                scores[ids] += _term_scores(frequency, chunks, counts, lengths, mean_length)
+            matched = matched or bool(found)
+        return scores if matched else None
 
 
 def merged(first: Postings, second: Postings) -> Postings:
