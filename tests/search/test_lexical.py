@@ -35,7 +35,7 @@ def test_scores_are_bm25s_over_every_document_bit_for_bit_through_adds_and_remov
     for number in range(12):
         tokens = corpus(number, rng.randint(1, 40))
         ids = list(range(start, start + len(tokens)))
-        lexical.add(f"d{number}", postings_of(ids, tokens))
+        lexical.add(frozenset({f"d{number}"}), postings_of(ids, tokens))
         kept[f"d{number}"], start = (ids, tokens), start + len(tokens)
         if number % 4 == 3:  # a deletion now and then, of any document still there
             name = rng.choice(sorted(kept))
@@ -57,8 +57,8 @@ def test_scores_are_bm25s_over_every_document_bit_for_bit_through_adds_and_remov
 def test_a_removed_document_leaves_the_statistics_of_the_rest():
     first, second = corpus(4, 20), corpus(5, 25)
     lexical = Lexical()
-    lexical.add("a", postings_of(list(range(20)), first))
-    lexical.add("b", postings_of(list(range(20, 45)), second))
+    lexical.add(frozenset({"a"}), postings_of(list(range(20)), first))
+    lexical.add(frozenset({"b"}), postings_of(list(range(20, 45)), second))
     lexical.remove("a", list(range(20)), [len(t) for t in first])
     ours = lexical.scores(["w5", "w6"], 45)
     assert ours is not None
@@ -98,3 +98,15 @@ def test_a_deleted_documents_terms_are_no_longer_known():
     index.remove_document("b")
     assert index.unknown(["convolutions", "attention"]) == ["convolutions"]
     assert index.lexical_search("convolutions", 3) == []
+
+
+def test_a_document_leaves_a_block_shared_with_others_as_a_session_loaded_whole_has():
+    first, second = corpus(6, 15), corpus(7, 30)
+    lexical = Lexical()
+    lexical.add(frozenset({"a", "b"}), postings_of(list(range(45)), first + second))
+    lexical.remove("a", list(range(15)), [len(t) for t in first])
+    ours = lexical.scores(["w5", "w6", "w40"], 45)
+    assert ours is not None
+    assert not ours[:15].any()
+    assert np.array_equal(ours[15:], bm25s_scores(second, ["w5", "w6", "w40"]))
+    assert [segment.documents for segment in lexical.segments] == [frozenset({"b"})]

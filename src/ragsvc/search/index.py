@@ -109,14 +109,12 @@ class SessionIndex:
         self._index_terms(chunks, tokens)
 
     def _index_terms(self, chunks: list[Chunk], tokens: list[Tokens]) -> None:
-        """Add the chunks' BM25 postings, one block per document."""
-        by_document: dict[str, list[int]] = {}
-        for row, chunk in enumerate(chunks):
-            by_document.setdefault(chunk.document_id, []).append(row)
+        """Add the chunks' BM25 postings: one block, whatever documents they are of (a
+        session loaded whole is indexed in one pass, with no merges)."""
+        for chunk in chunks:
             self._languages.setdefault(chunk.document_id, chunk.language)
-        for document_id, rows in by_document.items():
-            block = postings_of([chunks[r].id for r in rows], [tokens[r] for r in rows])
-            self._lexical.add(document_id, block)
+        documents = frozenset(c.document_id for c in chunks)
+        self._lexical.add(documents, postings_of([c.id for c in chunks], tokens))
 
     def reserve_ids(self, count: int) -> range:
         ids = range(self.next_id, self.next_id + count)
@@ -158,8 +156,13 @@ class SessionIndex:
         cls, embedder_name: str, dim: int, next_id: int, parts: Iterable[DocumentPart]
     ) -> SessionIndex:
         index = cls(embedder_name, dim)
-        for part in parts:
-            index.add(part.chunks, part.vectors, part.tokens)
+        every = list(parts)  # added at once: the BM25 postings built in one pass
+        if every:
+            index.add(
+                [chunk for part in every for chunk in part.chunks],
+                np.concatenate([part.vectors.reshape(-1, dim) for part in every]),
+                [terms for part in every for terms in part.tokens],
+            )
         index.next_id = next_id
         return index
 

@@ -85,8 +85,9 @@ class Lexical:
     def copy(self) -> Lexical:
         return Lexical(self.segments)
 
-    def add(self, document_id: str, block: Postings) -> None:
-        segments = [*self.segments, replace(block, documents=frozenset({document_id}))]
+    def add(self, documents: frozenset[str], block: Postings) -> None:
+        """Add the block of these documents' chunks."""
+        segments = [*self.segments, replace(block, documents=documents)]
         while len(segments) > 1 and segments[-2].chunks <= MERGE_RATIO * segments[-1].chunks:
             last = segments.pop()
             segments[-1] = merged(segments[-1], last)
