@@ -86,7 +86,7 @@ class SessionIndex:
             ivf, trained_on = self._approximate
             twin._approximate = (faiss.clone_index(ivf), trained_on)
         twin._tokens, twin._lexical = dict(self._tokens), self._lexical.copy()
-        twin._languages = dict(self._languages)
+        twin._languages, twin._sorted_ids = dict(self._languages), self._sorted_ids
         return twin
 
     def add(
@@ -105,7 +105,7 @@ class SessionIndex:
         self.chunks.update((c.id, c) for c in chunks)
         tokens = tokens if tokens is not None else tokens_of(chunks)
         self._tokens.update(zip(ids.tolist(), tokens, strict=True))
-        self._sorted_ids = None
+        self._sorted_ids = _extended(self._sorted_ids, ids)
         self._index_terms(chunks, tokens)
 
     def _index_terms(self, chunks: list[Chunk], tokens: list[Tokens]) -> None:
@@ -234,6 +234,16 @@ class SessionIndex:
     def _language_list(self) -> list[str]:
         """The languages the chunks are in."""
         return sorted(set(self._languages.values()))
+
+
+def _extended(ordered: np.ndarray | None, ids: np.ndarray) -> np.ndarray | None:
+    """Ids in order with these added, when they come after them all (as reserved ids do),
+    so an upload does not make the next question sort the session's ids again."""
+    if ordered is None or (len(ordered) and ids.min() <= ordered[-1]):
+        return None
+    if np.any(np.diff(ids) <= 0):
+        return None
+    return np.concatenate([ordered, ids])
 
 
 def _trained(vectors: Vectors, ids: np.ndarray) -> faiss.Index:
