@@ -38,8 +38,10 @@ def large(monkeypatch: pytest.MonkeyPatch) -> tuple[SessionIndex, np.ndarray]:
 def test_a_large_session_is_searched_through_an_inverted_file(large):
     index, vectors = large
     assert index._approximate is None  # trained when first needed, not before
+    flat_only = index.nbytes
     assert index.dense_search(vectors[123], 1)[0][0] == 123
     assert index._approximate is not None
+    assert index.nbytes > flat_only  # the session cache counts its copy of the vectors
     assert index.dense_search(vectors[1_777], 1)[0][0] == 1_777
 
 

@@ -72,10 +72,11 @@ class SessionIndex:
 
     @property
     def nbytes(self) -> int:
-        """About how much memory the index holds: the vectors, and the texts thrice (the
-        chunks, their tokens, the BM25 postings)."""
+        """About how much memory the index holds: the vectors (twice once an inverted file
+        holds them too), and the texts thrice (the chunks, their tokens, the BM25 postings)."""
         text = sum(len(c.text) + len(c.section or "") for c in self.chunks.values())
-        return len(self.chunks) * self.dim * 4 + 3 * text
+        copies = 1 if self._approximate is None else 2
+        return copies * len(self.chunks) * self.dim * 4 + 3 * text
 
     def copy(self) -> SessionIndex:
         """An independent copy to change (published indexes are never changed in place)."""
