@@ -205,11 +205,12 @@ class SessionIndex:
     def lexical_search(self, query: str, k: int) -> list[Hit]:
         if not self.chunks:
             return []
-        by_id = self._lexical.scores(query_terms(query, self._language_list()), self.next_id)
+        ids = self._ids_in_order()
+        size = int(ids[-1]) + 1  # ids given without reserve_ids may pass next_id
+        by_id = self._lexical.scores(query_terms(query, self._language_list()), size)
         if by_id is None:  # a query of stop words, or of words no chunk holds, matches nothing
             return []
         # Every chunk's score, in chunk id order, and the top k taken as bm25s's index did.
-        ids = self._ids_in_order()
         scores = by_id[ids]
         k = min(k, len(ids))
         top = np.argpartition(-scores, k - 1)[:k]
