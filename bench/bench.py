@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from growth_bench import rows as growth_rows  # noqa: E402
 from ingest_bench import (  # noqa: E402
     IngestResult,
     langchain_baseline,
@@ -292,6 +293,7 @@ def main() -> None:
         pg = postgres_redis(PAPER, big_pdfs[:-1])  # the same ~10,000 chunks
         chart(ingests, lats, ROOT / "docs" / "benchmarks.png")
     text = report(starts, ingests, heavy, lats, session) + "\n" + "\n".join(postgres_rows(pg))
+    text += "\n" + "\n".join(growth_rows())
     (ROOT / "docs" / "benchmarks.md").write_text(text)
     print(text)
     print(f"(bench took {time.perf_counter() - started:.0f} s)")

@@ -163,3 +163,17 @@ def test_the_section_a_question_asks_about(question: str, section: str | None):
 )
 def test_global_questions(question: str, is_global: bool):
     assert is_global_question(question) is is_global
+
+
+def test_fusion_sums_each_chunks_reciprocal_ranks_as_the_definition_does():
+    rng = np.random.default_rng(7)
+    for _ in range(200):
+        rankings = [
+            [(int(c), 0.0) for c in rng.choice(300, size=rng.integers(0, 60), replace=False)]
+            for _ in range(rng.integers(0, 5))
+        ]
+        expected: dict[int, float] = {}
+        for ranking in rankings:
+            for position, (cid, _) in enumerate(ranking):
+                expected[cid] = expected.get(cid, 0.0) + 1.0 / (60 + position + 1)
+        assert fuse(rankings) == sorted(expected.items(), key=lambda hit: (-hit[1], hit[0]))

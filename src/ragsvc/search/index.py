@@ -1,20 +1,20 @@
 """One session's search index: FAISS (dense) + BM25 (lexical) over its chunks.
 
 Vectors live in a flat inner-product index wrapped in an id map, so a deleted document's
-chunks leave by id. Each chunk's BM25 terms are kept, so a change tokenizes only what it
-adds; the BM25 scores themselves are built when a search first needs them. An index hands
-out and takes back one part per document (its chunks, vectors and terms), which is how the
-stores keep it. All methods are blocking; the use cases call them from worker threads.
+chunks leave by id; large sessions are also searched through an inverted file (see
+APPROXIMATE_FROM). Each chunk's BM25 terms are kept, so a change tokenizes only what it
+adds, and indexed in blocks merged incrementally (lexical.py), so a change indexes only
+what it adds: the first question after an upload costs what a warm one does. An index
+hands out and takes back one part per document (its chunks, vectors and terms), which is
+how the stores keep it. All methods are blocking; the use cases call them from worker threads.
 """
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-import bm25s
 import faiss
 import numpy as np
 
@@ -22,12 +22,17 @@ from ragsvc.core.errors import IndexMismatch
 from ragsvc.core.schemas import Chunk
 from ragsvc.search.bm25_terms import Tokens, query_terms, tokens_of
 from ragsvc.search.embedders import Vectors
+from ragsvc.search.lexical import Lexical, postings_of
 from ragsvc.text.abbreviations import spelled_out
 
 Hit = tuple[int, float]  # (chunk id, score)
 
-# bm25s logs every build at DEBUG and draws progress bars unless told not to.
-logging.getLogger("bm25s").setLevel(logging.WARNING)
+# Past this many chunks a flat search (every vector read, ~2 ms at 30,000 on 256 dimensions)
+# costs more than an inverted-file one; deeper searches (a filter asks for every chunk)
+# stay flat, and so does an index until it is asked, so small sessions never train one.
+APPROXIMATE_FROM = 30_000
+APPROXIMATE_DEPTH = 256  # deepest search answered by the inverted file
+PROBE_SHARE = 2  # lists probed: one in this many (recall@10 0.99 measured: growth_bench)
 
 
 @dataclass(frozen=True)
@@ -47,8 +52,12 @@ class SessionIndex:
         self.next_id = 0
         self._dense: faiss.Index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
         self._tokens: dict[int, Tokens] = {}
-        self._lexical: tuple[bm25s.BM25, list[int], list[str]] | None = None  # when first needed
-        self._lexical_lock = threading.Lock()
+        self._lexical = Lexical()
+        self._languages: dict[str, str] = {}  # each document's language
+        self._sorted_ids: np.ndarray | None = None  # the chunk ids in order, when asked for
+        # The inverted file and how many vectors it was trained on, when first needed.
+        self._approximate: tuple[faiss.Index, int] | None = None
+        self._approximate_lock = threading.Lock()
 
     def check_embedder(self, embedder_name: str) -> None:
         """Refuse to mix vector spaces: queries must be embedded as the chunks were."""
@@ -63,17 +72,22 @@ class SessionIndex:
 
     @property
     def nbytes(self) -> int:
-        """About how much memory the index holds: the vectors, and the texts thrice (the
-        chunks, their tokens, the BM25 postings)."""
+        """About how much memory the index holds: the vectors (twice once an inverted file
+        holds them too), and the texts thrice (the chunks, their tokens, the BM25 postings)."""
         text = sum(len(c.text) + len(c.section or "") for c in self.chunks.values())
-        return len(self.chunks) * self.dim * 4 + 3 * text
+        copies = 1 if self._approximate is None else 2
+        return copies * len(self.chunks) * self.dim * 4 + 3 * text
 
     def copy(self) -> SessionIndex:
         """An independent copy to change (published indexes are never changed in place)."""
         twin = SessionIndex(self.embedder_name, self.dim)
         twin.chunks, twin.next_id = dict(self.chunks), self.next_id
         twin._dense = faiss.clone_index(self._dense)
-        twin._tokens, twin._lexical = dict(self._tokens), self._lexical
+        if self._approximate is not None:
+            ivf, trained_on = self._approximate
+            twin._approximate = (faiss.clone_index(ivf), trained_on)
+        twin._tokens, twin._lexical = dict(self._tokens), self._lexical.copy()
+        twin._languages, twin._sorted_ids = dict(self._languages), self._sorted_ids
         return twin
 
     def add(
@@ -87,10 +101,21 @@ class SessionIndex:
             return
         ids = np.array([c.id for c in chunks], dtype=np.int64)
         self._dense.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids)
+        if self._approximate is not None:  # its lists take the new vectors; retrained later
+            self._approximate[0].add_with_ids(np.ascontiguousarray(vectors, np.float32), ids)
         self.chunks.update((c.id, c) for c in chunks)
         tokens = tokens if tokens is not None else tokens_of(chunks)
         self._tokens.update(zip(ids.tolist(), tokens, strict=True))
-        self._lexical = None
+        self._sorted_ids = _extended(self._sorted_ids, ids)
+        self._index_terms(chunks, tokens)
+
+    def _index_terms(self, chunks: list[Chunk], tokens: list[Tokens]) -> None:
+        """Add the chunks' BM25 postings: one block, whatever documents they are of (a
+        session loaded whole is indexed in one pass, with no merges)."""
+        for chunk in chunks:
+            self._languages.setdefault(chunk.document_id, chunk.language)
+        documents = frozenset(c.document_id for c in chunks)
+        self._lexical.add(documents, postings_of([c.id for c in chunks], tokens))
 
     def reserve_ids(self, count: int) -> range:
         ids = range(self.next_id, self.next_id + count)
@@ -101,9 +126,14 @@ class SessionIndex:
         doomed = [cid for cid, c in self.chunks.items() if c.document_id == document_id]
         if doomed:
             self._dense.remove_ids(faiss.IDSelectorBatch(np.array(doomed, dtype=np.int64)))
+            if self._approximate is not None:
+                self._approximate[0].remove_ids(faiss.IDSelectorBatch(np.array(doomed, np.int64)))
+            lengths = [len(self._tokens[cid]) for cid in doomed]
             for cid in doomed:
                 del self.chunks[cid], self._tokens[cid]
-            self._lexical = None
+            self._lexical.remove(document_id, doomed, lengths)
+            self._sorted_ids = None
+            self._languages.pop(document_id, None)
         return len(doomed)
 
     def document_ids(self) -> list[str]:
@@ -127,8 +157,13 @@ class SessionIndex:
         cls, embedder_name: str, dim: int, next_id: int, parts: Iterable[DocumentPart]
     ) -> SessionIndex:
         index = cls(embedder_name, dim)
-        for part in parts:
-            index.add(part.chunks, part.vectors, part.tokens)
+        every = list(parts)  # added at once: the BM25 postings built in one pass
+        if every:
+            index.add(
+                [chunk for part in every for chunk in part.chunks],
+                np.concatenate([part.vectors.reshape(-1, dim) for part in every]),
+                [terms for part in every for terms in part.tokens],
+            )
         index.next_id = next_id
         return index
 
@@ -141,8 +176,20 @@ class SessionIndex:
         # burnt on 2 cores that concurrent requests need. The setting is per thread, so it
         # is made here, on the worker thread that searches.
         faiss.omp_set_num_threads(1)
-        scores, ids = self._dense.search(np.ascontiguousarray(query.reshape(1, -1)), k)
+        searched = self._dense
+        if len(self.chunks) >= APPROXIMATE_FROM and k <= APPROXIMATE_DEPTH:
+            searched = self._inverted_file()
+        scores, ids = searched.search(np.ascontiguousarray(query.reshape(1, -1)), k)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+
+    def _inverted_file(self) -> faiss.Index:
+        """The inverted-file index of the vectors, trained (again) when missing or when the
+        session has doubled since it was trained: about sqrt(n) lists."""
+        with self._approximate_lock:
+            if self._approximate is None or len(self.chunks) > 2 * self._approximate[1]:
+                ids = self._ids_in_order()
+                self._approximate = (_trained(self.vectors(ids.tolist()), ids), len(ids))
+            return self._approximate[0]
 
     def tokens(self, ids: list[int]) -> list[Tokens]:
         """The kept BM25 terms of these chunks, in order."""
@@ -158,35 +205,56 @@ class SessionIndex:
     def lexical_search(self, query: str, k: int) -> list[Hit]:
         if not self.chunks:
             return []
-        bm25, ids, languages = self._bm25()
-        terms = bm25.get_tokens_ids(query_terms(query, languages))  # those the chunks use
-        if not terms:  # a query of stop words, or of words no chunk holds, matches nothing
+        ids = self._ids_in_order()
+        size = int(ids[-1]) + 1  # ids given without reserve_ids may pass next_id
+        by_id = self._lexical.scores(query_terms(query, self._language_list()), size)
+        if by_id is None:  # a query of stop words, or of words no chunk holds, matches nothing
             return []
-        # Scores of every chunk, the top k taken here: bm25s's retrieve() costs more in its
-        # progress-bar and batching plumbing than the scoring itself for one query.
-        scores = bm25.get_scores_from_ids(terms)
+        # Every chunk's score, in chunk id order, and the top k taken as bm25s's index did.
+        scores = by_id[ids]
         k = min(k, len(ids))
         top = np.argpartition(-scores, k - 1)[:k]
         top = top[np.argsort(-scores[top], kind="stable")]
-        return [(ids[int(d)], float(scores[d])) for d in top if scores[d] > 0]
+        return [(int(ids[d]), float(scores[d])) for d in top if scores[d] > 0]
 
     def unknown(self, words: list[str]) -> list[str]:
         """The words of which no chunk holds any term (stemmed as BM25 stems them), nor
         spells them out ("AGPL" as "Affero General Public License")."""
         if not self.chunks:
             return list(words)
-        bm25, _, languages = self._bm25()
-        absent = [w for w in words if not bm25.get_tokens_ids(query_terms(w, languages))]
+        languages = self._language_list()
+        absent = [w for w in words if not any(map(self._lexical.knows, query_terms(w, languages)))]
         return [w for w in absent if not spelled_out(w, (c.text for c in self.chunks.values()))]
 
-    def _bm25(self) -> tuple[bm25s.BM25, list[int], list[str]]:
-        """The BM25 scores of the chunks, built from their kept tokens when first needed,
-        and the languages they are in."""
-        with self._lexical_lock:
-            if self._lexical is None:
-                ids = sorted(self.chunks)
-                bm25 = bm25s.BM25()
-                bm25.index([self._tokens[cid] for cid in ids], show_progress=False)
-                languages = sorted({c.language for c in self.chunks.values()})
-                self._lexical = (bm25, ids, languages)
-            return self._lexical
+    def _ids_in_order(self) -> np.ndarray:
+        if (ids := self._sorted_ids) is None:
+            ids = np.fromiter(self.chunks, dtype=np.int64, count=len(self.chunks))
+            ids.sort()
+            self._sorted_ids = ids
+        return ids
+
+    def _language_list(self) -> list[str]:
+        """The languages the chunks are in."""
+        return sorted(set(self._languages.values()))
+
+
+def _extended(ordered: np.ndarray | None, ids: np.ndarray) -> np.ndarray | None:
+    """Ids in order with these added, when they come after them all (as reserved ids do),
+    so an upload does not make the next question sort the session's ids again."""
+    if ordered is None or (len(ordered) and ids.min() <= ordered[-1]):
+        return None
+    if np.any(np.diff(ids) <= 0):
+        return None
+    return np.concatenate([ordered, ids])
+
+
+def _trained(vectors: Vectors, ids: np.ndarray) -> faiss.Index:
+    """An inverted-file index over these vectors (k-means on a sample of them)."""
+    lists = max(16, round(np.sqrt(len(ids))))
+    dim = vectors.shape[1]
+    ivf = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, lists, faiss.METRIC_INNER_PRODUCT)
+    ivf.cp.niter, ivf.cp.max_points_per_centroid = 10, 40  # a sample of 40 a list, as FAISS asks
+    ivf.train(vectors)
+    ivf.add_with_ids(vectors, ids)
+    ivf.nprobe = max(1, lists // PROBE_SHARE)
+    return ivf
