@@ -12,27 +12,15 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ragsvc.answer.prompts import Prompt
 from ragsvc.api.app_factory import create_app
 from ragsvc.api.problems import PROBLEM_JSON
 from ragsvc.core.config import Settings
 from tests.support.apps import parse_sse
-from tests.support.fakes import fake_backends
+from tests.support.fakes import RecordingGenerator, fake_backends
 from tests.support.pdfs import make_pdf
 
 pytestmark = pytest.mark.anyio
 PAGES = ["Barn owls hunt voles at night.", "Peregrine falcons stoop at three hundred km/h."]
-
-
-class RecordingGenerator:
-    """Keeps the prompts it is given; answers with a fixed cited sentence."""
-
-    def __init__(self) -> None:
-        self.prompts: list[Prompt] = []
-
-    async def stream(self, prompt: Prompt) -> AsyncIterator[str]:
-        self.prompts.append(prompt)
-        yield "Noted [1]."
 
 
 def ui(role: str, text: str, n: int) -> dict[str, object]:

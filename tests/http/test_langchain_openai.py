@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -17,10 +17,9 @@ import pytest
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from langchain_openai import ChatOpenAI
 
-from ragsvc.answer.prompts import Prompt
 from ragsvc.api.app_factory import create_app
 from ragsvc.core.config import Settings
-from tests.support.fakes import fake_backends
+from tests.support.fakes import RecordingGenerator, fake_backends
 from tests.support.paths import ROOT
 from tests.support.pdfs import make_pdf
 from tests.support.server import serving_in_thread
@@ -87,15 +86,6 @@ def test_a_streamed_answer_carries_them_too(served: dict[str, Any]):
     [cited] = citations_of(message)
     assert (cited["page"], cited["title"]) == (2, "[1] birds.pdf, page 2")
     assert "ragsvc_sources" in message.response_metadata["metadata"]
-
-
-class RecordingGenerator:
-    def __init__(self) -> None:
-        self.prompts: list[Prompt] = []
-
-    async def stream(self, prompt: Prompt) -> AsyncIterator[str]:
-        self.prompts.append(prompt)
-        yield "Noted [1]."
 
 
 def test_the_messages_before_the_question_are_the_conversation(served: dict[str, Any]):

@@ -15,7 +15,7 @@ from ragsvc.answer.usage_count import count_tokens
 from ragsvc.api.app_factory import create_app
 from ragsvc.core.config import Settings
 from ragsvc.core.errors import BackendUnavailable
-from tests.support.fakes import fake_backends
+from tests.support.fakes import RecordingGenerator, fake_backends
 from tests.support.pdfs import make_pdf
 from tests.support.server import serving_in_thread
 
@@ -98,17 +98,6 @@ def test_streaming_chunks_and_done(server):
     assert "three hundred km per hour" in text
     assert chunks[-1].choices[0].finish_reason == "stop"
     assert len({c.id for c in chunks}) == 1
-
-
-class RecordingGenerator:
-    """Keeps the prompts it is given; answers with a fixed cited sentence."""
-
-    def __init__(self) -> None:
-        self.prompts: list[Prompt] = []
-
-    async def stream(self, prompt: Prompt) -> AsyncIterator[str]:
-        self.prompts.append(prompt)
-        yield "Noted [1]."
 
 
 def test_conversation_in_messages_becomes_the_history(server):

@@ -1,5 +1,6 @@
 """Fast fakes that really implement the backend protocols: a hashing embedder, one that
-waits for the test's signal, a generator that takes its time, and backends made of them."""
+waits for the test's signal, a generator that records its prompts, one that takes its
+time, and backends made of them."""
 
 from __future__ import annotations
 
@@ -64,6 +65,17 @@ def fake_backends(settings: Settings) -> Backends:
         generator=ExtractiveGenerator(embedder),
         store=make_store(settings),
     )
+
+
+class RecordingGenerator:
+    """Keeps the prompts it is given; answers with a fixed cited sentence."""
+
+    def __init__(self) -> None:
+        self.prompts: list[Prompt] = []
+
+    async def stream(self, prompt: Prompt) -> AsyncIterator[str]:
+        self.prompts.append(prompt)
+        yield "Noted [1]."
 
 
 class SlowGenerator:
