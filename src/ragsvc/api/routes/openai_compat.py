@@ -127,6 +127,15 @@ async def models(_: SessionDep) -> dict[str, Any]:
     }
 
 
+# What `_headers` sends with every answer, whole or streamed.
+ANSWER_HEADERS = {
+    ANSWER_ID_HEADER: header("the answer's id"),
+    SOURCES_HEADER: header(
+        "the sources in brief, `[{n, document_id, filename, page}]`, as ASCII JSON"
+    ),
+}
+
+
 @router.post(
     "/chat/completions",
     response_class=Response,  # its 200's two contents are declared below
@@ -136,12 +145,7 @@ async def models(_: SessionDep) -> dict[str, Any]:
             "description": "chat.completion, or with stream=true `chat.completion.chunk` "
             "events (the schema is one event's `data`), the last one `data: [DONE]`; extra "
             "fields `sources`, `citations` and `found`",
-            "headers": {
-                ANSWER_ID_HEADER: header("the answer's id"),
-                SOURCES_HEADER: header(
-                    "the sources in brief, `[{n, document_id, filename, page}]`, as ASCII JSON"
-                ),
-            },
+            "headers": ANSWER_HEADERS,
             "content": {
                 "application/json": {"schema": {"$ref": REF.format(model="ChatCompletion")}},
                 "text/event-stream": {
@@ -169,7 +173,7 @@ async def chat_completions(
         usage = await usage_of(plan, done)
         completed = completion(plan, done, body.model, usage, str(request.base_url))
         return JSONResponse(completed, headers=_headers(plan))
-    # Generated in the background like every answer, so it counts against the limits.
+    # Started as /ask's answers are, so it counts against the same limits.
     started = await state.answering.stream(session.token_hash, asked, history=turns)
     counted = body.stream_options is not None and body.stream_options.include_usage
     events = chunks(started.plan, started.batches, body.model, counted, str(request.base_url))
@@ -190,12 +194,7 @@ def _headers(plan: AnswerPlan) -> dict[str, str]:
             "(`response.created` ... `response.completed`); the answer's [n] markers are "
             "`url_citation` annotations of its `output_text`; extra fields `sources`, "
             "`citations` and `found`",
-            "headers": {
-                ANSWER_ID_HEADER: header("the answer's id"),
-                SOURCES_HEADER: header(
-                    "the sources in brief, `[{n, document_id, filename, page}]`, as ASCII JSON"
-                ),
-            },
+            "headers": ANSWER_HEADERS,
             "content": {
                 "application/json": {"schema": {"$ref": REF.format(model="ResponseObject")}},
                 "text/event-stream": {"schema": {"$ref": REF.format(model="ResponseStreamEvent")}},
