@@ -16,23 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+from load import QUESTIONS, ROOT, cpu_seconds, paper_bytes
+from tests.support.server import free_port, server_process, stop
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from tests.support.pdfs import make_pdf  # noqa: E402
-from tests.support.server import free_port, server_process, stop  # noqa: E402
-
-PAPER = ROOT.parent / "shared" / "data" / "DeepSeek_R1.pdf"
-QUESTIONS = [
-    "What is DeepSeek-R1?",
-    "How does reinforcement learning improve reasoning?",
-    "What is the reward model?",
-    "How does it compare to OpenAI-o1?",
-    "What is distillation used for?",
-]
 WARM_UP = 50  # answers before measuring: the memos warm, as a running server's are
-TICKS = os.sysconf("SC_CLK_TCK")
 
 
 @dataclass(frozen=True)
@@ -52,40 +39,20 @@ class AnswerCpu:
         )
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU of a process and its children (page workers included)."""
-    total = 0.0
-    pids = [pid, *_children(pid)]
-    for each in pids:
-        try:
-            fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / TICKS
-    return total
-
-
-def _children(pid: int) -> list[int]:
-    try:
-        found = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    except OSError:
-        return []
-    return [int(child) for p in found for child in (p, *map(str, _children(int(p))))]
-
-
 def ms_per_answer(base: str, pid: int, token: str | None, answers: int) -> float:
     """Ask `answers` questions in a row (after a warm-up) on one connection."""
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     with httpx.Client(base_url=base, headers=headers, timeout=60) as http:
         for n in range(WARM_UP):
-            _ask(http, n)
+            ask(http, n)
         before = cpu_seconds(pid)
         for n in range(answers):
-            _ask(http, n)
+            ask(http, n)
         return 1000 * (cpu_seconds(pid) - before) / answers
 
 
-def _ask(http: httpx.Client, n: int) -> bytes:
+def ask(http: httpx.Client, n: int) -> bytes:
+    """The `n`th question's whole answer stream; an answer not ending with done raises."""
     reply = http.post("/ask", json={"question": QUESTIONS[n % len(QUESTIONS)]})
     reply.raise_for_status()
     if b"event: done" not in reply.content:
@@ -98,12 +65,12 @@ def ragsvc(answers: int) -> tuple[float, bytes]:
     with tempfile.TemporaryDirectory() as scratch:
         env = {"RAGSVC_ASK_RATE_PER_MINUTE": "0", "RAGSVC_LOG_LEVEL": "warning"}
         with server_process(Path(scratch) / "data", **env) as (base, process):
-            data = PAPER.read_bytes() if PAPER.exists() else make_pdf(QUESTIONS * 4)
+            data = paper_bytes()
             upload = httpx.post(f"{base}/upload", files={"files": ("p.pdf", data)}, timeout=120)
             token = upload.raise_for_status().json()["token"]
             ms = ms_per_answer(base, process.pid, token, answers)
             with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}) as h:
-                return ms, _ask(h, 0)
+                return ms, ask(h, 0)
 
 
 def floor(answers: int, recorded: bytes) -> float:

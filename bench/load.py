@@ -28,7 +28,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
-import answer_cpu
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -178,8 +177,13 @@ async def load(base: str, tokens: list[str], phase: Phase, seconds: float) -> No
         phase.seconds = time.perf_counter() - started
 
 
+def paper_bytes() -> bytes:
+    """The DeepSeek-R1 paper, or where ../shared is absent a small PDF of the questions."""
+    return PAPER.read_bytes() if PAPER.exists() else make_pdf(QUESTIONS * 4)
+
+
 def sessions(base: str) -> list[str]:
-    data = PAPER.read_bytes() if PAPER.exists() else make_pdf(QUESTIONS * 4)
+    data = paper_bytes()
     tokens = []
     for _ in range(SESSIONS):
         reply = httpx.post(f"{base}/upload", files={"files": ("paper.pdf", data)}, timeout=120)
@@ -283,7 +287,7 @@ async def _answer_work(rounds: int) -> float:
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app)
             async with httpx.AsyncClient(transport=transport, base_url="http://bench") as http:
-                data = PAPER.read_bytes() if PAPER.exists() else make_pdf(QUESTIONS * 4)
+                data = paper_bytes()
                 token = (await http.post("/upload", files={"files": ("p.pdf", data)})).json()
             answering, token_hash = app.state.ragsvc.answering, hash_token(token["token"])
             cpu = 0.0
@@ -404,6 +408,7 @@ def main() -> None:
         bench_redis()  # leave nothing behind
     else:
         skipped = f"2 workers: no Redis answers at {REDIS_URL} (RAGSVC_BENCH_REDIS_URL)"
+    import answer_cpu  # CPU per answer against the bare stack, one client
     from redis_cost import redis_rows  # CPU per answer with and without Redis copies
 
     text = report(phases, skipped, work_ms) + "\n" + "\n".join(redis_rows(phases)) + "\n"

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from load import PAPER, QUESTIONS, REDIS_URL, bench_redis, cpu_seconds
-from tests.support.pdfs import make_pdf
+from answer_cpu import ask
+from load import REDIS_URL, bench_redis, cpu_seconds, paper_bytes
 from tests.support.server import server_process
 
 WARM = 30  # answers before measuring: the session cached, the memos filled
@@ -34,7 +34,7 @@ def cpu_per_answer(answers: int, redis_url: str) -> tuple[float, float]:
             for n, (http, pid) in enumerate((plain, shared)):
                 before = cpu_seconds(pid)
                 for i in range(BLOCK):
-                    _ask(http, i)
+                    ask(http, i)
                 cpu[n] += cpu_seconds(pid) - before
     count = BLOCK * (answers // BLOCK)
     return 1000 * cpu[0] / count, 1000 * cpu[1] / count
@@ -46,21 +46,15 @@ def _server(redis_url: str | None) -> Iterator[tuple[httpx.Client, int]]:
     env = {"RAGSVC_ASK_RATE_PER_MINUTE": "0", "RAGSVC_LOG_LEVEL": "warning"}
     if redis_url:
         env["RAGSVC_REDIS_URL"] = redis_url
-    data = PAPER.read_bytes() if PAPER.exists() else make_pdf(QUESTIONS * 4)
+    data = paper_bytes()
     with tempfile.TemporaryDirectory() as scratch:
         with server_process(Path(scratch) / "data", **env) as (base, process):
             with httpx.Client(base_url=base, timeout=60) as http:
                 token = http.post("/upload", files={"files": ("p.pdf", data)}).json()["token"]
                 http.headers["Authorization"] = f"Bearer {token}"
                 for n in range(WARM):
-                    _ask(http, n)
+                    ask(http, n)
                 yield http, process.pid
-
-
-def _ask(http: httpx.Client, n: int) -> None:
-    reply = http.post("/ask", json={"question": QUESTIONS[n % len(QUESTIONS)]})
-    if reply.status_code != 200 or b"event: done" not in reply.content:
-        raise RuntimeError(f"the answer did not end done: {reply.status_code} {reply.text}")
 
 
 def redis_rows(phases: list[Any], answers: int = 300) -> list[str]:
