@@ -21,7 +21,7 @@ from pydantic import (
 )
 from starlette.requests import Request
 
-from ragsvc.core.clock import now
+from ragsvc.api.protocols.conversation import turns_of
 from ragsvc.core.errors import InvalidInput
 from ragsvc.core.schemas import AskRequest, DocumentIds, Turn
 
@@ -65,21 +65,7 @@ class AiSdkChatRequest(BaseModel):
         if last.role != "user" or not last.text.strip():
             raise InvalidInput("the last message must be a user message with text")
         asked = AskRequest(question=last.text, top_k=self.top_k, document_ids=self.document_ids)
-        return asked, _turns(self.messages[:-1])
-
-
-def _turns(messages: list[UIMessage]) -> list[Turn]:
-    """Each user message with the assistant message answering it; system messages and a
-    question left unanswered (the user asked again) are skipped."""
-    turns: list[Turn] = []
-    pending: str | None = None
-    for message in messages:
-        if message.role == "user":
-            pending = message.text
-        elif message.role == "assistant" and pending is not None:
-            turns.append(Turn(question=pending, answer=message.text, at=now()))
-            pending = None
-    return turns
+        return asked, turns_of(self.messages[:-1])
 
 
 def _shape(body: Any) -> str:

@@ -20,11 +20,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from ragsvc.answer.plan import AnswerPlan
 from ragsvc.api.deps import SessionDep, StateDep
 from ragsvc.api.problems import header, problem_responses
+from ragsvc.api.protocols.conversation import turns_of
 from ragsvc.api.protocols.openai_frames import chunks, completion, sources_header, usage_of
 from ragsvc.api.protocols.openai_responses import Responding, events
 from ragsvc.api.protocols.openai_schemas import ModelList
 from ragsvc.api.sse import ANSWER_ID_HEADER, sse_response
-from ragsvc.core.clock import now
 from ragsvc.core.errors import InvalidInput, Unsupported
 from ragsvc.core.schemas import AskRequest, DocumentIds, Turn
 
@@ -107,15 +107,7 @@ def split_conversation(messages: list[ChatMessage]) -> tuple[str, list[Turn]]:
     """The last user message, and the user/assistant pairs before it as turns."""
     if messages[-1].role != "user" or not messages[-1].text.strip():
         raise InvalidInput("the last message must be a non-empty user message")
-    turns: list[Turn] = []
-    pending: str | None = None
-    for message in messages[:-1]:
-        if message.role == "user":
-            pending = message.text
-        elif message.role == "assistant" and pending is not None:
-            turns.append(Turn(question=pending, answer=message.text, at=now()))
-            pending = None
-    return messages[-1].text, turns
+    return messages[-1].text, turns_of(messages[:-1])
 
 
 @router.get("/models", response_model=ModelList, summary="The one model ragsvc serves")
