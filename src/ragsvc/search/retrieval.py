@@ -15,9 +15,8 @@ from typing import Literal
 
 import numpy as np
 
-from ragsvc.core.quick_threads import run_quick
 from ragsvc.core.schemas import Chunk
-from ragsvc.search.embedders import Embedder, Vectors, embed_queries
+from ragsvc.search.embedders import Vectors
 from ragsvc.search.index import Hit, SessionIndex
 from ragsvc.text.sentences import CONTENTS_SHARE, is_table_of_contents
 
@@ -59,15 +58,10 @@ class Query:
         return self.document_ids is None or chunk.document_id in self.document_ids
 
 
-async def retrieve(index: SessionIndex, embedder: Embedder, query: Query) -> list[Retrieved]:
-    """Top `query.top_k` chunks for the question, restricted to its documents when given."""
-    vectors = await embed_queries(embedder, query.texts)
-    return await run_quick(rank, index, query, vectors)
-
-
 def rank(index: SessionIndex, query: Query, vectors: Vectors) -> list[Retrieved]:
-    """Blocking part of `retrieve` (`vectors` embed `query.texts`): search, fuse, filter,
-    diversify, and put the cards first for a global question."""
+    """Top `query.top_k` chunks for the question (`vectors` embed `query.texts`), blocking:
+    search, fuse, filter to its documents, diversify, and put the cards first for a global
+    question."""
     fused = [
         (cid, score * _weight(index.chunks[cid]))
         for cid, score in fuse(_rankings(index, query, vectors))
