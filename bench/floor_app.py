@@ -3,7 +3,9 @@
 the same bytes, and doing nothing else: no session lookup, retrieval, answer or turn.
 
 `POST /ask` validates the JSON question as ragsvc does and streams a recorded ragsvc answer
-(RAGSVC_FLOOR_ANSWER: the raw SSE bytes) in two writes, its `sources` frame then the rest,
+(RAGSVC_FLOOR_ANSWER: the raw SSE bytes). RAGSVC_FLOOR_WRITES says how: `events`, one write
+per event, as an app replaying the events with sse-starlette does (issue 25's "bare stack",
+the baseline of its CPU target); `batched`, two writes (the `sources` frame, then the rest),
 as ragsvc's batching sends an extractive answer. What ragsvc costs above this is its own.
 """
 
@@ -18,7 +20,12 @@ from pydantic import BaseModel, Field
 from sse_starlette import EventSourceResponse
 
 RECORDED = Path(os.environ.get("RAGSVC_FLOOR_ANSWER", "answer.sse")).read_bytes()
-FIRST, _, REST = RECORDED.partition(b"\r\n\r\n")
+FRAMES = [frame + b"\r\n\r\n" for frame in RECORDED.split(b"\r\n\r\n") if frame]
+WRITES = (
+    FRAMES
+    if os.environ.get("RAGSVC_FLOOR_WRITES", "batched") == "events"
+    else [FRAMES[0], b"".join(FRAMES[1:])]
+)
 
 app = FastAPI()
 
@@ -35,7 +42,7 @@ async def healthz() -> dict[str, str]:
 @app.post("/ask")
 async def ask(body: Question) -> EventSourceResponse:
     async def frames() -> AsyncIterator[bytes]:
-        yield FIRST + b"\r\n\r\n"
-        yield REST
+        for write in WRITES:
+            yield write
 
     return EventSourceResponse(frames(), ping=15, send_timeout=30)

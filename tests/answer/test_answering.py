@@ -41,7 +41,7 @@ from ragsvc.storage.disk.store import DiskStore
 from ragsvc.storage.records import SessionState
 from ragsvc.streams.events import AnswerEvent, DoneEvent, FailedEvent, SourcesEvent, TokenEvent
 from ragsvc.streams.log_hub import Limits, LogHub
-from tests.support.fakes import HashEmbedder, SlowGenerator
+from tests.support.fakes import HashEmbedder, RemoteHashEmbedder, SlowGenerator
 from tests.support.pdfs import make_pdf
 
 pytestmark = pytest.mark.anyio
@@ -188,13 +188,27 @@ def hops(monkeypatch) -> list[str]:
     return sent
 
 
-async def test_planning_an_answer_naming_something_takes_two_thread_hops(session, hops):
-    # the session's state and turns in one; the search and the names no chunk holds in one
+async def test_planning_an_answer_reads_the_session_and_searches_it_in_one_thread_hop(
+    session, hops
+):
+    # the state, the turns, the question embedded, the search and the names no chunk holds
     _, answering = session
     question = AskRequest(question="How fast do Gyrfalcons stoop?")
     plan = await answering.plan(TOKEN_HASH, question)
-    assert hops == ["load", "_ranked"]
+    assert hops == ["load"]
     assert plan.prompt.unmentioned == ("Gyrfalcons",)
+    assert [s.page for s in plan.sources][:1] == [2]
+
+
+async def test_an_embedder_behind_a_network_is_awaited_between_reading_and_searching(session, hops):
+    _, answering = session
+    question = AskRequest(question="How fast do Gyrfalcons stoop?")
+    here = await answering.plan(TOKEN_HASH, question)
+    hops.clear()
+    answering.embedder = RemoteHashEmbedder()
+    remote = await answering.plan(TOKEN_HASH, question)
+    assert hops == ["load", "_ranked"]  # never its awaited call inside the store's thread
+    assert remote.sources == here.sources and remote.prompt.unmentioned == ("Gyrfalcons",)
 
 
 async def test_an_extractive_answer_is_quoted_without_a_thread_hop(session, hops):

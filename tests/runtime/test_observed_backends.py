@@ -29,8 +29,8 @@ from ragsvc.runtime.observed_backends import (
     backend_name,
     error_kind,
 )
-from ragsvc.search.embedders import Vectors, embed_queries
-from tests.support.fakes import HashEmbedder
+from ragsvc.search.embedders import Vectors, embed_queries, queries_embedded_here
+from tests.support.fakes import HashEmbedder, RemoteHashEmbedder
 
 pytestmark = pytest.mark.anyio
 REQUEST = httpx.Request("POST", "http://llm.invalid/v1/chat/completions")
@@ -82,6 +82,28 @@ async def test_embeddings_are_timed_and_questions_still_embedded_as_the_embedder
     got = samples(metrics)
     assert got[errors("embedder", "timeout")] == 1
     assert got[("ragsvc_backend_seconds_count", of("embedder"))] == 3  # a failure is no call
+
+
+async def test_an_embedder_in_this_process_embeds_questions_blocking_timed_and_counted():
+    metrics = Metrics()
+    here, remote = (
+        TimedEmbedder(HashEmbedder(), metrics),
+        TimedEmbedder(RemoteHashEmbedder(), metrics),
+    )
+    embed = queries_embedded_here(here)
+    assert embed is not None and queries_embedded_here(remote) is None
+    assert np.allclose(embed(["owls hunt"]), HashEmbedder().embed_sync(["owls hunt"]))
+    assert samples(metrics)[("ragsvc_backend_seconds_count", of("embedder"))] == 1
+    failing = TimedEmbedder(FailingHere(), metrics).embed_queries_blocking
+    assert failing is not None
+    with pytest.raises(BackendUnavailable):
+        failing(["x"])
+    assert samples(metrics)[errors("embedder", "timeout")] == 1
+
+
+class FailingHere(HashEmbedder):
+    def embed_queries_blocking(self, texts: list[str]) -> Vectors:
+        raise BackendUnavailable("embedding backend failed") from openai.APITimeoutError(REQUEST)
 
 
 class Pieces:

@@ -35,6 +35,20 @@ class HashEmbedder:
     async def embed(self, texts: list[str]) -> Vectors:
         return self.embed_sync(texts)
 
+    def embed_queries_blocking(self, texts: list[str]) -> Vectors:
+        """It runs in this process: an answer embeds its question in its search's thread."""
+        return self.embed_sync(texts)
+
+
+class RemoteHashEmbedder:
+    """The hashing embedder as one behind a network would be: awaited, never blocking."""
+
+    name = HashEmbedder.name
+
+    async def embed(self, texts: list[str]) -> Vectors:
+        await anyio.sleep(0)
+        return HashEmbedder().embed_sync(texts)
+
 
 class CountingEmbedder(HashEmbedder):
     """The hashing embedder, recording every text it was asked to embed."""

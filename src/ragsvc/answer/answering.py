@@ -18,6 +18,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from functools import partial
 
 from ragsvc.answer.answer_events import (
     all_events,
@@ -29,8 +30,10 @@ from ragsvc.answer.answer_events import (
 )
 from ragsvc.answer.generators import Generator, reads_history, whole_when_planned
 from ragsvc.answer.passages import (
+    Found,
     answerable_index,
     find_passages,
+    find_passages_here,
     numbered_sources,
     still_ingesting,
     wanted_documents,
@@ -40,10 +43,12 @@ from ragsvc.answer.prompts import Prompt
 from ragsvc.answer.question_shapes import is_follow_up, is_global_question
 from ragsvc.core.errors import InvalidInput
 from ragsvc.core.schemas import AskRequest, Turn
-from ragsvc.search.embedders import Embedder
+from ragsvc.search.embedders import Embedder, queries_embedded_here
+from ragsvc.search.index import SessionIndex
 from ragsvc.search.retrieval import Mode, Query
 from ragsvc.sessions.rate_limits import RateLimiter
 from ragsvc.storage.protocols import TurnStore
+from ragsvc.storage.records import Conversation, SessionState
 from ragsvc.streams.events import AnswerEvent, DoneEvent
 from ragsvc.streams.log_hub import LogHub
 
@@ -73,6 +78,19 @@ class Streaming:
 
     plan: AnswerPlan
     batches: AsyncIterator[list[tuple[int, AnswerEvent]]]
+
+
+@dataclass(frozen=True)
+class Searched:
+    """What an answer's read of its session settled: the state, the documents asked about,
+    the turns it reads, the query, and its passages (None while still to find)."""
+
+    state: SessionState
+    wanted: frozenset[str] | None
+    turns: list[Turn]
+    index: SessionIndex
+    query: Query
+    found: Found | None
 
 
 @dataclass(frozen=True)
@@ -147,19 +165,22 @@ class Answering:
         `history` replaces the session's stored turns (a client that sends its conversation)."""
         started = time.perf_counter()
         question = checked_question(request.question, self.options.max_question_chars)
-        conversation = await self.store.load_conversation(
-            token_hash, self._turns_to_read(question, history)
+        searched = await self.store.read_conversation(
+            token_hash,
+            self._turns_to_read(question, history),
+            partial(self._search_here, request, question, history),
         )
-        state = conversation.state
-        wanted = wanted_documents(state, request.document_ids)
-        index = answerable_index(state, wanted, self.embedder.name)
-        turns = conversation.turns if history is None else self._client_turns(history)
-        query = self._query(question, turns, request.top_k or self.options.top_k, wanted)
-        found = await find_passages(index, self.embedder, query)
-        sources = numbered_sources(found.hits, state.documents)
+        found = searched.found
+        if found is None:  # an embedder behind a network: searched after its await
+            found = await find_passages(searched.index, self.embedder, searched.query)
+        sources = numbered_sources(found.hits, searched.state.documents)
         retrieval_ms = ms_since(started)
         prompt = Prompt(
-            question, sources, turns, summarise=found.summarise, unmentioned=found.unmentioned
+            question,
+            sources,
+            searched.turns,
+            summarise=found.summarise,
+            unmentioned=found.unmentioned,
         )
         pieces = self.generator.stream(prompt)
         first = await anext(pieces, "")  # an unreachable LLM becomes a 503 before the stream opens
@@ -174,8 +195,26 @@ class Answering:
             started=started,
             retrieval_ms=retrieval_ms,
             first_token_ms=ms_since(started),
-            pending=still_ingesting(state, wanted),
+            pending=still_ingesting(searched.state, searched.wanted),
         )
+
+    def _search_here(
+        self,
+        request: AskRequest,
+        question: str,
+        history: list[Turn] | None,
+        conversation: Conversation,
+    ) -> Searched:
+        """In the store's worker thread, once it read the session: the documents asked
+        about, the turns, the query and, with an embedder in this process, the passages."""
+        state = conversation.state
+        wanted = wanted_documents(state, request.document_ids)
+        index = answerable_index(state, wanted, self.embedder.name)
+        turns = conversation.turns if history is None else self._client_turns(history)
+        query = self._query(question, turns, request.top_k or self.options.top_k, wanted)
+        embed = queries_embedded_here(self.embedder)
+        found = None if embed is None else find_passages_here(index, embed, query)
+        return Searched(state, wanted, turns, index, query, found)
 
     def events(self, plan: AnswerPlan) -> AsyncIterator[AnswerEvent]:
         """The planned answer's events; its turn is recorded before `done`."""

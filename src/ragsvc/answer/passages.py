@@ -11,7 +11,7 @@ from ragsvc.answer.question_shapes import names_in, requested_section
 from ragsvc.core.errors import DocumentNotFound, NoReadyDocuments
 from ragsvc.core.quick_threads import run_quick
 from ragsvc.core.schemas import Document, Source
-from ragsvc.search.embedders import Embedder, Vectors, embed_queries
+from ragsvc.search.embedders import BlockingEmbed, Embedder, Vectors, embed_queries
 from ragsvc.search.index import SessionIndex
 from ragsvc.search.retrieval import Query, Retrieved, rank
 from ragsvc.search.sections import section_hits
@@ -31,13 +31,31 @@ class Found:
 async def find_passages(index: SessionIndex, embedder: Embedder, query: Query) -> Found:
     """A section's passages when the question names one that exists; else retrieval, with
     the document cards summarised for a global question."""
+    if section := _section_found(index, query):
+        return section
+    vectors = await embed_queries(embedder, query.texts)
+    return _found(query, *await run_quick(_ranked, index, query, vectors, _names(query)))
+
+
+def find_passages_here(index: SessionIndex, embed: BlockingEmbed, query: Query) -> Found:
+    """`find_passages` in the calling (worker) thread, for an embedder that runs in this
+    process: an answer reads its session and searches it in one thread hop."""
+    if section := _section_found(index, query):
+        return section
+    return _found(query, *_ranked(index, query, embed(query.texts), _names(query)))
+
+
+def _section_found(index: SessionIndex, query: Query) -> Found | None:
     section = requested_section(query.question)
     hits = section_hits(index, section, query.top_k, query.document_ids) if section else []
-    if hits:
-        return Found(hits, frozenset(range(1, len(hits) + 1)))
-    vectors = await embed_queries(embedder, query.texts)
-    names = [] if query.global_question else names_in(query.question)
-    hits, unmentioned = await run_quick(_ranked, index, query, vectors, names)
+    return Found(hits, frozenset(range(1, len(hits) + 1))) if hits else None
+
+
+def _names(query: Query) -> list[str]:
+    return [] if query.global_question else names_in(query.question)
+
+
+def _found(query: Query, hits: list[Retrieved], unmentioned: list[str]) -> Found:
     if query.global_question:
         cards = {n for n, hit in enumerate(hits, start=1) if hit.chunk.kind == "card"}
         return Found(hits, frozenset(cards))

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from functools import partial
 
 import httpx
 import openai
@@ -20,7 +22,13 @@ from ragsvc.core.schemas import Usage
 from ragsvc.pdf.page_lines import PageLines, PageOptions
 from ragsvc.pdf.read import PageExtractor
 from ragsvc.runtime.metrics import Metrics
-from ragsvc.search.embedders import Embedder, Vectors, embed_queries
+from ragsvc.search.embedders import (
+    BlockingEmbed,
+    Embedder,
+    Vectors,
+    embed_queries,
+    queries_embedded_here,
+)
 
 EMBEDDER, GENERATOR = "embedder", "generator"  # the `backend` label
 # The `error` label: timeout, connection, rate_limited, server_error, refused, unavailable
@@ -51,6 +59,10 @@ class TimedEmbedder:
 
     def __init__(self, embedder: Embedder, metrics: Metrics) -> None:
         self.inner, self._metrics = embedder, metrics
+        blocking = queries_embedded_here(embedder)
+        self.embed_queries_blocking: BlockingEmbed | None = (
+            None if blocking is None else partial(self._timed_blocking, blocking)
+        )
 
     @property
     def name(self) -> str:
@@ -63,14 +75,22 @@ class TimedEmbedder:
         return await self._timed(lambda: embed_queries(self.inner, texts))
 
     async def _timed(self, call: Callable[[], Awaitable[Vectors]]) -> Vectors:
+        with self._observed():
+            return await call()
+
+    def _timed_blocking(self, embed: BlockingEmbed, texts: list[str]) -> Vectors:
+        with self._observed():
+            return embed(texts)
+
+    @contextmanager
+    def _observed(self) -> Iterator[None]:
         started = time.perf_counter()
         try:
-            vectors = await call()
+            yield
         except Exception as exc:
             self._metrics.backend_errors.labels(EMBEDDER, error_kind(exc)).inc()
             raise
         self._metrics.backend_time.labels(EMBEDDER).observe(time.perf_counter() - started)
-        return vectors
 
 
 class TimedGenerator:

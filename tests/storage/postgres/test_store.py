@@ -228,7 +228,7 @@ async def test_text_with_nul_characters_is_kept_whole(database_url: str):
         await store.aclose()
     fresh = PostgresStore(database_url)  # nothing cached: read back from the database
     try:
-        conversation = await fresh.load_conversation(token_hash, keep=4)
+        conversation = await fresh.read_conversation(token_hash, 4, lambda read: read)
     finally:
         await fresh.aclose()
     assert conversation.state.documents == {"d1": document}

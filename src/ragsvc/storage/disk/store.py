@@ -302,10 +302,12 @@ class DiskStore:
     async def turns(self, token_hash: str, keep: int) -> list[Turn]:
         return await anyio.to_thread.run_sync(read_turns, self._dir(token_hash), keep)
 
-    async def load_conversation(self, token_hash: str, keep: int) -> Conversation:
-        def load() -> Conversation:
+    async def read_conversation(
+        self, token_hash: str, keep: int, then: Callable[[Conversation], T]
+    ) -> T:
+        def load() -> T:
             state = self._load_state(token_hash)
-            return Conversation(state, read_turns(self._dir(token_hash), keep))
+            return then(Conversation(state, read_turns(self._dir(token_hash), keep)))
 
         return await run_quick(load)  # one thread hop, not two: ~0.2 ms each
 

@@ -307,8 +307,10 @@ class PostgresStore:
 
         return await anyio.to_thread.run_sync(read)
 
-    async def load_conversation(self, token_hash: str, keep: int) -> Conversation:
-        def load() -> Conversation:
+    async def read_conversation(
+        self, token_hash: str, keep: int, then: Callable[[Conversation], T]
+    ) -> T:
+        def load() -> T:
             with self._conn() as conn:  # the generation and the turns in one round trip
                 row = conn.execute(
                     "SELECT generation, ARRAY(SELECT body FROM turns WHERE token_hash = %s"
@@ -318,7 +320,7 @@ class PostgresStore:
             if row is None:
                 raise SessionGone(_GONE)
             turns = [_TURN.validate_json(body) for body in reversed(row[1])]
-            return Conversation(self._state_at(token_hash, row[0]), turns)
+            return then(Conversation(self._state_at(token_hash, row[0]), turns))
 
         return await run_quick(load)
 
