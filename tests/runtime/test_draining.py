@@ -47,6 +47,18 @@ async def test_sigterm_begins_the_drain_and_the_earlier_handler_still_runs():
         signal.signal(signal.SIGTERM, earlier)
 
 
+async def test_the_hubs_close_the_moment_the_drain_begins():
+    # not on the drain task's next turn: a request that never waits would still start work
+    answers = FakeHub(running=0)
+    drain = Drain(60)
+    async with anyio.create_task_group() as tasks:
+        tasks.start_soon(drain.run, answers)
+        await anyio.sleep(0.01)
+        drain.begin()
+        assert answers.closed
+    assert drain.draining
+
+
 async def test_work_that_ends_in_time_is_not_stopped():
     answers, ingests = FakeHub(running=1), FakeHub(running=2)
     drain = Drain(60)

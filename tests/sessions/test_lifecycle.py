@@ -15,8 +15,10 @@ from ragsvc.core.errors import RateLimited, Unauthorized
 from ragsvc.core.schemas import Turn
 from ragsvc.sessions.lifecycle import SessionOptions, Sessions
 from ragsvc.sessions.rate_limits import RateLimiter
+from ragsvc.sessions.session_memo import RECHECK_S, SessionMemo
 from ragsvc.sessions.session_tokens import hash_token
 from ragsvc.storage.disk.store import DiskStore
+from ragsvc.storage.records import SessionMeta
 
 pytestmark = pytest.mark.anyio
 OPTIONS = SessionOptions(
@@ -90,6 +92,45 @@ async def test_a_deleted_session_is_gone(sessions: Sessions):
     await sessions.delete(made.meta.token_hash)
     with pytest.raises(Unauthorized):
         await sessions.resolve(made.token, ALICE)
+
+
+async def test_a_session_found_a_moment_ago_is_not_looked_up_again(tmp_path: Path):
+    store = CountingStore(tmp_path)
+    sessions = Sessions(store, RateLimiter(), OPTIONS)
+    made = await sessions.create(ALICE)
+    for _ in range(3):
+        assert (await sessions.resolve(made.token, ALICE)).token_hash == made.meta.token_hash
+    assert store.lookups == 1
+    await sessions.delete(made.meta.token_hash)  # forgotten at once where it is deleted
+    with pytest.raises(Unauthorized):
+        await sessions.resolve(made.token, ALICE)
+    await store.aclose()
+
+
+async def test_a_session_deleted_by_another_process_is_refused_within_the_recheck(tmp_path: Path):
+    clock = [0.0]
+    here = Sessions(
+        DiskStore(tmp_path), RateLimiter(), OPTIONS, SessionMemo(clock=lambda: clock[0])
+    )
+    elsewhere = Sessions(DiskStore(tmp_path), RateLimiter(), OPTIONS)
+    made = await here.create(ALICE)
+    await here.resolve(made.token, ALICE)
+    await elsewhere.delete(made.meta.token_hash)
+    clock[0] = RECHECK_S - 0.01
+    await here.resolve(made.token, ALICE)  # still the moment it was found in
+    clock[0] = RECHECK_S
+    with pytest.raises(Unauthorized):
+        await here.resolve(made.token, ALICE)
+    for store in (here.store, elsewhere.store):
+        await store.aclose()  # type: ignore[attr-defined]
+
+
+class CountingStore(DiskStore):
+    lookups = 0
+
+    async def get_session(self, token_hash: str, ttl: timedelta) -> SessionMeta | None:
+        self.lookups += 1
+        return await super().get_session(token_hash, ttl)
 
 
 async def test_the_conversation_kept_is_the_last_turns(sessions: Sessions):

@@ -45,19 +45,25 @@ class Drain:
         self.seconds = seconds
         self._begun = anyio.Event()
         self._over = anyio.Event()
+        self._hubs: tuple[Hub, ...] = ()
 
     @property
     def draining(self) -> bool:
         return self._begun.is_set()
 
     def begin(self) -> None:
+        """No new work from now on: the hubs close at once, not when `run` next wakes (a
+        request that never waits, its session found in memory, would still start)."""
         if not self._begun.is_set():
             log.info("draining: no new work; work in flight has %.0f s to finish", self.seconds)
+            for hub in self._hubs:
+                hub.close()
             self._begun.set()
 
     async def run(self, *hubs: Hub) -> None:
         """Once begun: close every hub to new work, wait for the work in flight (answers,
         background ingests) up to the drain time, then stop what still runs."""
+        self._hubs = hubs
         await self._begun.wait()
         for hub in hubs:
             hub.close()

@@ -5,13 +5,14 @@ The server keeps only each token's hash."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Protocol
 
 from ragsvc.core.errors import Unauthorized
 from ragsvc.core.schemas import Turn
 from ragsvc.sessions.rate_limits import RateLimiter
+from ragsvc.sessions.session_memo import SessionMemo
 from ragsvc.sessions.session_tokens import hash_token, new_token, same_secret
 from ragsvc.storage.protocols import SessionStore, TurnStore
 from ragsvc.storage.records import SessionMeta
@@ -53,6 +54,7 @@ class Sessions:
     store: SessionRecords
     limiter: RateLimiter
     options: SessionOptions
+    memo: SessionMemo = field(default_factory=SessionMemo)  # found a moment ago
 
     async def create(self, client: str) -> NewSession:
         """A new session for the client at address `client`; 429 past its budget."""
@@ -68,11 +70,14 @@ class Sessions:
         a valid token is never refused for it: everyone behind one NAT or proxy shares an
         address, and only the guessing should be throttled."""
         token_hash = hash_token(token)
+        if (meta := self.memo.get(token_hash)) is not None:
+            return meta
         meta = await self.store.get_session(token_hash, self.options.ttl)
         if meta is None or not same_secret(meta.token_hash, token_hash):
             per_minute = self.options.failed_auth_per_minute
             await self.limiter.check(UNKNOWN_TOKENS, client, per_minute)
             raise Unauthorized("unknown or expired session token; create one with POST /sessions")
+        self.memo.put(meta)
         return meta
 
     async def turns(self, token_hash: str) -> list[Turn]:
@@ -81,4 +86,5 @@ class Sessions:
 
     async def delete(self, token_hash: str) -> None:
         """The session and everything in it."""
+        self.memo.forget(token_hash)
         await self.store.delete_session(token_hash)
