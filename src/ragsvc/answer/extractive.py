@@ -157,12 +157,9 @@ class ExtractiveGenerator:
         prior = np.array([self.RANK_PRIOR / c.source_n for c in candidates])
         prior -= np.array([self.LABEL_PENALTY * _is_label(c.text) for c in candidates])
         if asks_for_quantity(question):  # a sentence without a number cannot answer it
-            prior += np.array([self.QUANTITY_BONUS * states_quantity(c.own) for c in candidates])
+            prior += np.array([self.QUANTITY_BONUS * _states_quantity(c.own) for c in candidates])
         if asks_for_definition(question):  # "X means ...", "X is a ...": the defining sentence
-            defining = [
-                overlap[i] >= 0.5 and bool(_DEFINING.search(c.text))
-                for i, c in enumerate(candidates)
-            ]
+            defining = [overlap[i] >= 0.5 and _defines(c.text) for i, c in enumerate(candidates)]
             prior += self.DEFINITION_BONUS * np.array(defining)
         return cosine + overlap + prior, overlap
 
@@ -294,6 +291,18 @@ _DEFINING = re.compile(
     r"|is an?|are an?|désigne|signifie|s['’]entend)\b",
     re.IGNORECASE,
 )
+
+
+# Answers keep quoting the same sentences: what each says of itself is remembered (a
+# search over every candidate was a tenth of a definition question's answer).
+@lru_cache(maxsize=MEMO_SENTENCES)
+def _defines(sentence: str) -> bool:
+    return bool(_DEFINING.search(sentence))
+
+
+@lru_cache(maxsize=MEMO_SENTENCES)
+def _states_quantity(sentence: str) -> bool:
+    return states_quantity(sentence)
 
 
 def _is_label(sentence: str) -> bool:
