@@ -117,3 +117,12 @@ def test_an_event_read_back_keeps_the_text_it_was_read_from():
     event = decode_event("token", text)
     assert event == TokenEvent("Tides")
     assert encode_event(event) == ("token", text)
+
+
+@pytest.mark.parametrize(
+    "text", ["", 'a "quoted" \\ word', "Zeile\r\nzwei\u2028 über", "\x00\x1f\t"]
+)
+def test_a_token_is_the_json_a_client_parses_back(text: str):
+    name, data = encode_event(TokenEvent(text))
+    assert name == "token" and json.loads(data) == {"text": text} and "\n" not in data
+    assert data == json.dumps({"text": text}, ensure_ascii=False)  # as before: same bytes

@@ -91,6 +91,20 @@ async def test_what_is_logged_before_a_follower_runs_comes_in_one_batch():
     assert len(batches) == 1 and [seq for seq, _ in batches[0]] == list(range(41))
 
 
+async def test_work_done_already_is_kept_finished_at_once_without_a_task():
+    seen: list[str] = []
+    hub = LogHub[str](window_s=60, grace_s=None, limits=Limits(100, 100), observe=seen.append)
+    async with running(hub):
+        async with hub.reserve("alice") as room:
+            entry = room.keep("answer", ["a", "b", "c"])
+        assert entry.finished and hub.running == 0  # nothing runs: no task was started
+        assert await collect(hub, entry, -1) == [[(0, "a"), (1, "b"), (2, "c")]]
+        assert await collect(hub, entry, 1) == [[(2, "c")]]  # resumable like any log
+        located = await hub.locate("answer", "alice")
+        assert located is not None and located.finished and located.last_seq == 2
+    assert seen == ["a", "b", "c"]  # every event observed once (metrics)
+
+
 async def test_work_every_follower_left_is_cancelled_after_the_grace_period():
     async with running(hub_of(grace_s=0)) as hub:
         work = Work("a")

@@ -171,3 +171,19 @@ async def test_entries_of_one_event_each_copied_before_batches_are_still_read(
     assert await copies.located(ALICE, "answer-7") == (True, 3)
     assert await followed(copies, "answer-7", 1) == [(2, TIDES[2]), (3, TIDES[3])]
     assert await followed(copies, "answer-7", 3) == []
+
+
+async def test_a_log_kept_finished_at_once_is_copied_for_another_replica(
+    copies: RedisLogCopies[AnswerEvent], redis_url: str
+):
+    events: list[AnswerEvent] = [SourcesEvent([]), TokenEvent("Ebb "), TokenEvent("and flow.")]
+    hub = LogHub[AnswerEvent](60, None, Limits(8, 8), copies=copies)
+    async with anyio.create_task_group() as tasks:
+        tasks.start_soon(hub.run, tasks)
+        async with hub.reserve(ALICE) as room:
+            room.keep("answer-kept", events)
+        with anyio.fail_after(5):
+            while await copies.located(ALICE, "answer-kept") != (True, 2):
+                await anyio.sleep(0.01)
+        tasks.cancel_scope.cancel()
+    assert await followed(copies, "answer-kept", -1) == list(enumerate(events))

@@ -128,17 +128,6 @@ async def all_events(events: AsyncIterator[AnswerEvent]) -> list[AnswerEvent]:
     return collected
 
 
-def kept_work(events: list[AnswerEvent]) -> Work[AnswerEvent]:
-    """Work writing an answer's events, all known already, to its log at once: the log is
-    what `Last-Event-ID` resumes and what is copied to Redis."""
-
-    async def work(entry: EventLog[AnswerEvent]) -> None:
-        for event in events:
-            entry.append(event)
-
-    return work
-
-
 def citations(answer: str, source_count: int) -> list[int]:
     """Source numbers cited by [n] markers, in order of first use, ignoring invalid ones."""
     return list(dict.fromkeys(n for n in cited_numbers(answer) if 1 <= n <= source_count))

@@ -25,7 +25,6 @@ from ragsvc.answer.answer_events import (
     answer_events,
     answer_work,
     final_answer,
-    kept_work,
     ms_since,
 )
 from ragsvc.answer.generators import Generator, reads_history, whole_when_planned
@@ -127,7 +126,7 @@ class Answering:
             # The answer is whole already: its events go out as they are, no task to wait
             # for and no log to read back; the log still gets them, to resume and to copy.
             events = await all_events(self.events(plan))
-            room.start(plan.answer_id, kept_work(events))
+            room.keep(plan.answer_id, events)
         return Streaming(plan, one_batch(events))
 
     async def whole(

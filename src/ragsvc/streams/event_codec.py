@@ -9,6 +9,7 @@ cannot go stale."""
 from __future__ import annotations
 
 import json
+from json.encoder import encode_basestring
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -76,8 +77,9 @@ def encode_event(event: Event) -> tuple[str, str]:
 
 
 def _encode(event: Event) -> tuple[str, str]:
-    if isinstance(event, TokenEvent):  # most events by far: its JSON without a dict
-        return "token", '{"text": ' + json.dumps(event.text, ensure_ascii=False) + "}"
+    if isinstance(event, TokenEvent):  # most events by far: its JSON without a dict, and
+        # the C string encoder json.dumps ends in, without its encoder made per call
+        return "token", '{"text": ' + encode_basestring(event.text) + "}"
     name, data = event_name_and_data(event)
     return name, json.dumps(data, ensure_ascii=False)
 

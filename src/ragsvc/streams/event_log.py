@@ -37,6 +37,14 @@ class EventLog(Generic[E]):
         if self.observe is not None:
             self.observe(event)
 
+    def extend(self, events: list[E]) -> None:
+        """Several events at once (work whose events were all known): followers woken once."""
+        self.events.extend(events)
+        self._wake()
+        if self.observe is not None:
+            for event in events:
+                self.observe(event)
+
     def finish(self) -> None:
         self.finished_at = time.monotonic()
         self._wake()

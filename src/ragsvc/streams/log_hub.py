@@ -124,15 +124,33 @@ class LogHub(Generic[E]):
         reserve room first (`reserve`); room is made by dropping finished logs only."""
         if self._tasks is None:
             raise RuntimeError("the hub is not running (no app lifespan?)")
+        entry = self._new_log(key, owner)
+        self._running[owner] += 1
+        self._tasks.start_soon(self._run_work, entry, work)
+        self._copy_soon(entry)
+        return entry
+
+    def keep(self, key: str, owner: str, events: list[E]) -> EventLog[E]:
+        """A log of work already done (`events`, all of them), finished at once: no task
+        to run, only its copy to Redis, where there is one."""
+        if self._tasks is None:
+            raise RuntimeError("the hub is not running (no app lifespan?)")
+        entry = self._new_log(key, owner)
+        entry.extend(events)
+        entry.finish()
+        self._copy_soon(entry)
+        return entry
+
+    def _new_log(self, key: str, owner: str) -> EventLog[E]:
         entry: EventLog[E] = EventLog(key, owner, self._observe)
         self._logs[key] = entry
         self._logs.move_to_end(key)
-        self._running[owner] += 1
         self._drop_finished_beyond(max(self._limits.kept, self._limits.running))
-        self._tasks.start_soon(self._run_work, entry, work)
-        if self._copies is not None:
-            self._tasks.start_soon(self._copy, self._copies, entry)
         return entry
+
+    def _copy_soon(self, entry: EventLog[E]) -> None:
+        if self._copies is not None and self._tasks is not None:
+            self._tasks.start_soon(self._copy, self._copies, entry)
 
     async def _copy(self, copies: LogCopies[E], entry: EventLog[E]) -> None:
         try:
@@ -247,3 +265,6 @@ class Reservation(Generic[E]):
 
     def start(self, key: str, work: Work[E]) -> EventLog[E]:
         return self.hub.start(key, self.owner, work)
+
+    def keep(self, key: str, events: list[E]) -> EventLog[E]:
+        return self.hub.keep(key, self.owner, events)
