@@ -1,7 +1,8 @@
 """Server CPU per extractive answer against the bare stack (bench/floor_app.py): one
 keep-alive client asking one question after another, so the figure is the answer path's
-own cost, with no queueing and no contention between answers. CPU is read from the server
-process tree (/proc), before and after a run of answers.
+own cost, with no queueing and no contention between answers. CPU is read from each server's
+process tree (/proc); the servers are asked in turn, a block of answers each, so the shared
+machine's load weighs on all of them alike.
 
 The target's baseline is issue 25's bare stack: FastAPI + sse-starlette on uvicorn
 replaying the same events, one write each. The same stack sending them in two writes, as
@@ -17,6 +18,8 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +28,7 @@ from load import QUESTIONS, ROOT, cpu_seconds, paper_bytes
 from tests.support.server import free_port, server_process, stop
 
 WARM_UP = 50  # answers before measuring: the memos warm, as a running server's are
+BLOCK = 50  # answers asked of one server before the next one's turn
 
 
 @dataclass(frozen=True)
@@ -47,18 +51,6 @@ class AnswerCpu:
         )
 
 
-def ms_per_answer(base: str, pid: int, token: str | None, answers: int) -> float:
-    """Ask `answers` questions in a row (after a warm-up) on one connection."""
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    with httpx.Client(base_url=base, headers=headers, timeout=60) as http:
-        for n in range(WARM_UP):
-            ask(http, n)
-        before = cpu_seconds(pid)
-        for n in range(answers):
-            ask(http, n)
-        return 1000 * (cpu_seconds(pid) - before) / answers
-
-
 def ask(http: httpx.Client, n: int) -> bytes:
     """The `n`th question's whole answer stream; an answer not ending with done raises."""
     reply = http.post("/ask", json={"question": QUESTIONS[n % len(QUESTIONS)]})
@@ -68,22 +60,25 @@ def ask(http: httpx.Client, n: int) -> bytes:
     return reply.content
 
 
-def ragsvc(answers: int) -> tuple[float, bytes]:
-    """CPU per answer of `ragsvc serve` (rate limit raised), and one answer's bytes."""
+@contextmanager
+def ragsvc() -> Iterator[tuple[httpx.Client, int]]:
+    """`ragsvc serve` (rate limit raised) holding the paper, warmed: its client and pid."""
     with tempfile.TemporaryDirectory() as scratch:
         env = {"RAGSVC_ASK_RATE_PER_MINUTE": "0", "RAGSVC_LOG_LEVEL": "warning"}
         with server_process(Path(scratch) / "data", **env) as (base, process):
-            data = paper_bytes()
-            upload = httpx.post(f"{base}/upload", files={"files": ("p.pdf", data)}, timeout=120)
-            token = upload.raise_for_status().json()["token"]
-            ms = ms_per_answer(base, process.pid, token, answers)
-            with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}) as h:
-                return ms, ask(h, 0)
+            with httpx.Client(base_url=base, timeout=60) as http:
+                upload = http.post("/upload", files={"files": ("p.pdf", paper_bytes())})
+                token = upload.raise_for_status().json()["token"]
+                http.headers["Authorization"] = f"Bearer {token}"
+                for n in range(WARM_UP):
+                    ask(http, n)
+                yield http, process.pid
 
 
-def floor(answers: int, recorded: bytes, writes: str) -> float:
-    """CPU per answer of bench/floor_app.py streaming the same bytes (`writes`: `events`,
-    one write per event, or `batched`)."""
+@contextmanager
+def floor(recorded: bytes, writes: str) -> Iterator[tuple[httpx.Client, int]]:
+    """bench/floor_app.py streaming the same bytes (`writes`: `events`, one write per
+    event, or `batched`), warmed: its client and pid."""
     port = free_port()
     with tempfile.TemporaryDirectory() as scratch:
         path = Path(scratch) / "answer.sse"
@@ -93,16 +88,30 @@ def floor(answers: int, recorded: bytes, writes: str) -> float:
             "--host", "127.0.0.1", "--port", str(port), "--http", "httptools", "--loop",
             "uvloop", "--no-access-log", "--log-level", "warning",
         ]  # fmt: skip
-        process = subprocess.Popen(
-            command,
-            env={**os.environ, "RAGSVC_FLOOR_ANSWER": str(path), "RAGSVC_FLOOR_WRITES": writes},
-        )
+        env = {**os.environ, "RAGSVC_FLOOR_ANSWER": str(path), "RAGSVC_FLOOR_WRITES": writes}
+        process = subprocess.Popen(command, env=env)
         try:
             base = f"http://127.0.0.1:{port}"
             _until_up(base)
-            return ms_per_answer(base, process.pid, None, answers)
+            with httpx.Client(base_url=base, timeout=60) as http:
+                for n in range(WARM_UP):
+                    ask(http, n)
+                yield http, process.pid
         finally:
             stop(process, 10)
+
+
+def ms_per_answer(servers: list[tuple[httpx.Client, int]], answers: int) -> list[float]:
+    """CPU per answer of each server, asked in turn BLOCK answers at a time, so a change in
+    the machine's load (it is shared) weighs on all of them alike."""
+    cpu = [0.0] * len(servers)
+    for _ in range(answers // BLOCK):
+        for n, (http, pid) in enumerate(servers):
+            before = cpu_seconds(pid)
+            for i in range(BLOCK):
+                ask(http, i)
+            cpu[n] += cpu_seconds(pid) - before
+    return [1000 * seconds / (BLOCK * (answers // BLOCK)) for seconds in cpu]
 
 
 def _until_up(base: str) -> None:
@@ -117,8 +126,10 @@ def _until_up(base: str) -> None:
 
 
 def measure(answers: int = 1000) -> AnswerCpu:
-    ours, recorded = ragsvc(answers)
-    return AnswerCpu(ours, floor(answers, recorded, "events"), floor(answers, recorded, "batched"))
+    with ragsvc() as ours:
+        recorded = ask(ours[0], 0)
+        with floor(recorded, "events") as events, floor(recorded, "batched") as batched:
+            return AnswerCpu(*ms_per_answer([ours, events, batched], answers))
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import aiohttp
 import httpx
@@ -35,6 +36,9 @@ sys.path.insert(0, str(ROOT))
 
 from tests.support.pdfs import make_pdf  # noqa: E402
 from tests.support.server import free_port, server_process, stop  # noqa: E402
+
+if TYPE_CHECKING:
+    from answer_cpu import AnswerCpu
 
 PAPER = ROOT.parent / "shared" / "data" / "DeepSeek_R1.pdf"
 QUESTIONS = [
@@ -412,9 +416,45 @@ def main() -> None:
     from redis_cost import redis_rows  # CPU per answer with and without Redis copies
 
     text = report(phases, skipped, work_ms) + "\n" + "\n".join(redis_rows(phases)) + "\n"
-    text += f"\n{answer_cpu.measure().line()}\n"  # bench/answer_cpu.py: one client, no queueing
+    cpu = answer_cpu.measure()  # one client, no queueing
+    text += f"\n{cpu.line()}\n\n" + "\n".join(targets(phases, cpu)) + "\n"
     (ROOT / "docs" / "load.md").write_text(text)
     print(text)
+
+
+def targets(phases: list[Phase], cpu: AnswerCpu) -> list[str]:
+    """Issue 25's targets that `make load` measures, each with its figure, met or not
+    (`cpu`: bench/answer_cpu.py's AnswerCpu; the Redis ratio is in the section above)."""
+    rows = [
+        "## Targets (issue 25) in this run",
+        "",
+        "| target | this run | met |",
+        "|---|---|---|",
+        f"| server CPU per extractive answer ≤ 2.0× the bare stack replaying its events | "
+        f"{cpu.ragsvc_ms:.2f} / {cpu.floor_ms:.2f} ms = {cpu.ratio:.2f}× | "
+        f"{_met(cpu.ratio <= 2.0)} |",
+    ]
+    saturated = {p.server: p for p in phases if p.name == "saturation"}
+    one, two = saturated.get("1 process"), saturated.get("2 workers + Redis")
+    if one is not None and two is not None:
+        ratio = (two.answers / two.seconds) / (one.answers / one.seconds)
+        rows.append(
+            f"| `--workers 2` answers more a second than one process | "
+            f"{two.answers / two.seconds:.0f}/s vs {one.answers / one.seconds:.0f}/s = "
+            f"{ratio:.2f}× | {_met(ratio > 1)} |"
+        )
+    for phase in (p for p in (one, two) if p is not None):
+        p99 = pct(phase.first_token_ms, 0.99)
+        rows.append(
+            f"| {phase.clients} clients back to back ({phase.server}): first token p99 "
+            f"< 1 s, 0 errors | {p99:.0f} ms, {len(phase.errors)} errors | "
+            f"{_met(p99 < 1000 and not phase.errors)} |"
+        )
+    return rows
+
+
+def _met(ok: bool) -> str:
+    return "yes" if ok else "**no**"
 
 
 if __name__ == "__main__":

@@ -9,8 +9,8 @@ cannot go stale."""
 from __future__ import annotations
 
 import json
-from json.encoder import encode_basestring
 from collections.abc import Callable, Iterable
+from json.encoder import encode_basestring
 from typing import Any
 
 from ragsvc.core.schemas import Document, Problem, Quote, Source, Timings, Usage
