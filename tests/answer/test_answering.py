@@ -217,7 +217,7 @@ async def test_an_extractive_answer_is_quoted_without_a_thread_hop(session, hops
     plan = await answering.plan(TOKEN_HASH, AskRequest(question="How fast do falcons stoop?"))
     hops.clear()
     done = await final_answer(answering.events(plan))
-    assert hops == ["append"]  # recording the turn, the one step left after planning
+    assert hops == ["add_turn_blocking"]  # recording the turn, the one step left after planning
     assert done.quotes and done.quotes == supporting_quotes(done.answer, plan.sources)
 
 
@@ -253,3 +253,57 @@ async def test_an_answer_whole_when_planned_goes_out_in_one_batch_and_stays_resu
         rest = [event async for batch in resumed.batches for _, event in batch]
         assert rest == [event for _, event in batches[0][1:]]
         tasks.cancel_scope.cancel()
+
+
+async def test_an_extractive_answer_is_read_searched_composed_and_recorded_in_one_hop(
+    session, hops
+):
+    _, answering = session
+    request = AskRequest(question="How fast do falcons stoop?")
+    answered = await answering.answered_here(TOKEN_HASH, request)
+    assert hops == ["load"]  # the store's: the read, and all the rest in its thread
+    assert answered is not None
+    plan, events = answered
+    # the events the planned path makes, but for the timings
+    hops.clear()
+    planned = await answering.plan(TOKEN_HASH, request)
+    expected = [event async for event in answering.events(planned)]
+    assert [type(e) for e in events] == [type(e) for e in expected]
+    assert events[1:-1] == expected[1:-1] and events[0] == expected[0]
+    done, expected_done = events[-1], expected[-1]
+    assert isinstance(done, DoneEvent) and isinstance(expected_done, DoneEvent)
+    assert (done.answer, done.citations, done.quotes) == (
+        expected_done.answer,
+        expected_done.citations,
+        expected_done.quotes,
+    )
+    turns = await answering.store.turns(TOKEN_HASH, keep=6)
+    assert [t.answer for t in turns] == [done.answer, done.answer]  # recorded before done
+
+
+async def test_an_answer_is_composed_in_a_thread_only_where_its_backends_run_here(session):
+    _, answering = session
+    request = AskRequest(question="How fast do falcons stoop?")
+    answering.embedder = RemoteHashEmbedder()
+    assert await answering.answered_here(TOKEN_HASH, request) is None
+    answering.embedder = HashEmbedder()
+    answering.generator = SlowGenerator(words=2, pause=0)  # an LLM streams as it generates
+    assert await answering.answered_here(TOKEN_HASH, request) is None
+
+
+async def test_a_turn_that_cannot_be_recorded_ends_an_answer_composed_here_with_failed(
+    session, monkeypatch
+):
+    _, answering = session
+
+    def full_disk(token_hash: str, turn: Turn, keep: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(answering.store, "add_turn_blocking", full_disk)
+    answered = await answering.answered_here(TOKEN_HASH, AskRequest(question="Falcons?"))
+    assert answered is not None
+    *tokens, failed = answered[1]
+    assert isinstance(failed, FailedEvent) and failed.problem.status == 507
+    assert isinstance(tokens[0], SourcesEvent) and all(
+        isinstance(t, TokenEvent) for t in tokens[1:]
+    )

@@ -16,10 +16,10 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from ragsvc.answer.extractive import ExtractiveGenerator
-from ragsvc.answer.generators import OpenAIGenerator, Sampling
+from ragsvc.answer.generators import OpenAIGenerator, Sampling, composed_here
 from ragsvc.answer.prompts import Prompt
 from ragsvc.core.errors import BackendUnavailable
-from ragsvc.core.schemas import Usage
+from ragsvc.core.schemas import Source, Usage
 from ragsvc.pdf.page_lines import PageLines, PageOptions
 from ragsvc.runtime.metrics import Metrics
 from ragsvc.runtime.observed_backends import (
@@ -104,6 +104,24 @@ async def test_an_embedder_in_this_process_embeds_questions_blocking_timed_and_c
 class FailingHere(HashEmbedder):
     def embed_queries_blocking(self, texts: list[str]) -> Vectors:
         raise BackendUnavailable("embedding backend failed") from openai.APITimeoutError(REQUEST)
+
+
+async def test_an_answer_composed_in_a_thread_is_timed_as_its_first_piece_and_its_end():
+    metrics = Metrics()
+    here = TimedGenerator(ExtractiveGenerator(HashEmbedder()), metrics)
+    assert composed_here(TimedGenerator(ExtractiveGenerator(RemoteHashEmbedder()), metrics)) is None
+    assert composed_here(TimedGenerator(Pieces(["a"]), metrics)) is None
+    compose = composed_here(here)
+    assert compose is not None
+    source = Source(n=1, document_id="d", filename="d.pdf", page=1, score=1.0, text=OWLS)
+    pieces = compose(Prompt("What do barn owls hunt?", [source]))
+    assert "".join(pieces).startswith("Barn owls hunt voles") and len(pieces) > 3
+    got = samples(metrics)
+    assert got[("ragsvc_generator_first_piece_seconds_count", frozenset())] == 1
+    assert got[("ragsvc_backend_seconds_count", of("generator"))] == 1
+
+
+OWLS = "Barn owls hunt voles at night using their acute hearing. They nest in old barns."
 
 
 class Pieces:

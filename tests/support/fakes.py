@@ -39,6 +39,9 @@ class HashEmbedder:
         """It runs in this process: an answer embeds its question in its search's thread."""
         return self.embed_sync(texts)
 
+    def embed_blocking(self, texts: list[str]) -> Vectors:
+        return self.embed_sync(texts)
+
 
 class RemoteHashEmbedder:
     """The hashing embedder as one behind a network would be: awaited, never blocking."""

@@ -17,7 +17,7 @@ from ragsvc.answer.prompts import says_not_found
 from ragsvc.core.clock import now
 from ragsvc.core.errors import AnswerAbandoned, ProblemRaised, expected, problem, problem_of
 from ragsvc.core.quick_threads import run_quick
-from ragsvc.core.schemas import Problem, Timings, Turn, Usage
+from ragsvc.core.schemas import Problem, Quote, Timings, Turn, Usage
 from ragsvc.streams.event_log import EventLog, Work
 from ragsvc.streams.events import AnswerEvent, DoneEvent, FailedEvent, SourcesEvent, TokenEvent
 from ragsvc.text.citation_markers import cited_numbers
@@ -57,9 +57,38 @@ async def _done(
     quotes = verbatim_quotes(answer, plan.sources)  # an extractive answer's: its sources' own
     if quotes is None:
         quotes = await run_quick(supporting_quotes, answer, plan.sources)  # stemming: CPU
-    await record(
-        Turn(question=plan.question, answer=answer, at=now(), sources=plan.sources, quotes=quotes)
+    await record(_turn(plan, answer, quotes))
+    return _done_event(plan, answer, usage, quotes)
+
+
+def whole_answer_events(
+    plan: AnswerPlan, pieces: list[str], record: Callable[[Turn], None]
+) -> list[AnswerEvent]:
+    """The events of an answer composed whole in a worker thread, made there: what
+    `answer_events` yields for it, the turn recorded by `record` (blocking) before `done`,
+    a failure to record it ending them with `failed`."""
+    answer = "".join(pieces)
+    events: list[AnswerEvent] = [SourcesEvent(plan.sources)]
+    events += [TokenEvent(piece) for piece in pieces if piece]
+    try:
+        quotes = verbatim_quotes(answer, plan.sources)
+        if quotes is None:
+            quotes = supporting_quotes(answer, plan.sources)
+        record(_turn(plan, answer, quotes))
+    except Exception as exc:
+        return [*events, FailedEvent(failure_problem(exc))]
+    return [*events, _done_event(plan, answer, None, quotes)]
+
+
+def _turn(plan: AnswerPlan, answer: str, quotes: list[Quote]) -> Turn:
+    return Turn(
+        question=plan.question, answer=answer, at=now(), sources=plan.sources, quotes=quotes
     )
+
+
+def _done_event(
+    plan: AnswerPlan, answer: str, usage: Usage | None, quotes: list[Quote]
+) -> DoneEvent:
     return DoneEvent(
         answer=answer,
         citations=citations(answer, len(plan.sources)),

@@ -19,6 +19,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from functools import partial
+from typing import TypeVar
 
 from ragsvc.answer.answer_events import (
     all_events,
@@ -26,8 +27,14 @@ from ragsvc.answer.answer_events import (
     answer_work,
     final_answer,
     ms_since,
+    whole_answer_events,
 )
-from ragsvc.answer.generators import Generator, reads_history, whole_when_planned
+from ragsvc.answer.generators import (
+    Generator,
+    composed_here,
+    reads_history,
+    whole_when_planned,
+)
 from ragsvc.answer.passages import (
     Found,
     answerable_index,
@@ -41,7 +48,7 @@ from ragsvc.answer.plan import AnswerPlan
 from ragsvc.answer.prompts import Prompt
 from ragsvc.answer.question_shapes import is_follow_up, is_global_question
 from ragsvc.core.errors import InvalidInput
-from ragsvc.core.schemas import AskRequest, Turn
+from ragsvc.core.schemas import AskRequest, Source, Turn
 from ragsvc.search.embedders import Embedder, queries_embedded_here
 from ragsvc.search.index import SessionIndex
 from ragsvc.search.retrieval import Mode, Query
@@ -52,6 +59,7 @@ from ragsvc.streams.events import AnswerEvent, DoneEvent
 from ragsvc.streams.log_hub import LogHub
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 ASKING = "asking"  # the rate limit's scope
 
 
@@ -119,13 +127,16 @@ class Answering:
         """Admit, plan and start an answer in the background; its events follow."""
         await self._admit(token_hash, request.question)
         async with self.answers.reserve(token_hash) as room:
-            plan = await self.plan(token_hash, request, history)
-            if not whole_when_planned(self.generator):
-                entry = room.start(plan.answer_id, answer_work(self.events(plan)))
-                return Streaming(plan, self.answers.follow(entry, -1))
+            answered = await self.answered_here(token_hash, request, history)
+            if answered is None:
+                plan = await self.plan(token_hash, request, history)
+                if not whole_when_planned(self.generator):
+                    entry = room.start(plan.answer_id, answer_work(self.events(plan)))
+                    return Streaming(plan, self.answers.follow(entry, -1))
+                answered = plan, await all_events(self.events(plan))
             # The answer is whole already: its events go out as they are, no task to wait
             # for and no log to read back; the log still gets them, to resume and to copy.
-            events = await all_events(self.events(plan))
+            plan, events = answered
             room.keep(plan.answer_id, events)
         return Streaming(plan, one_batch(events))
 
@@ -135,10 +146,30 @@ class Answering:
         """Admit, plan and run an answer to its end (its failure raised as its problem)."""
         await self._admit(token_hash, request.question)
         async with self.answers.reserve(token_hash):
-            plan = await self.plan(token_hash, request, history)
-            done = await final_answer(self.events(plan))
+            answered = await self.answered_here(token_hash, request, history)
+            if answered is None:
+                plan = await self.plan(token_hash, request, history)
+                done = await final_answer(self.events(plan))
+            else:
+                plan, done = answered[0], await final_answer(replayed(answered[1]))
             self.observe(done)
         return plan, done
+
+    async def answered_here(
+        self, token_hash: str, request: AskRequest, history: list[Turn] | None = None
+    ) -> tuple[AnswerPlan, list[AnswerEvent]] | None:
+        """An answer read, searched, composed and its turn recorded in one worker-thread
+        hop (the store's), where the generator composes in a thread and the embedder runs
+        in this process (the extractive default); None elsewhere. Failures before its
+        first event are raised, as `plan`'s."""
+        if composed_here(self.generator) is None or queries_embedded_here(self.embedder) is None:
+            return None
+        started = time.perf_counter()
+        question = checked_question(request.question, self.options.max_question_chars)
+        answer = partial(self._answer_here, started, token_hash, request, history)
+        return await self.store.read_conversation(
+            token_hash, self._turns_to_read(question, history), answer
+        )
 
     async def resume(self, token_hash: str, answer_id: str, after: int) -> Resumed | None:
         """The rest of a kept answer (kept here, or copied to Redis by another replica)
@@ -174,13 +205,7 @@ class Answering:
             found = await find_passages(searched.index, self.embedder, searched.query)
         sources = numbered_sources(found.hits, searched.state.documents)
         retrieval_ms = ms_since(started)
-        prompt = Prompt(
-            question,
-            sources,
-            searched.turns,
-            summarise=found.summarise,
-            unmentioned=found.unmentioned,
-        )
+        prompt = self._prompt(question, sources, searched.turns, found)
         pieces = self.generator.stream(prompt)
         first = await anext(pieces, "")  # an unreachable LLM becomes a 503 before the stream opens
         return AnswerPlan(
@@ -195,6 +220,48 @@ class Answering:
             retrieval_ms=retrieval_ms,
             first_token_ms=ms_since(started),
             pending=still_ingesting(searched.state, searched.wanted),
+        )
+
+    def _answer_here(
+        self,
+        started: float,
+        token_hash: str,
+        request: AskRequest,
+        history: list[Turn] | None,
+        conversation: Conversation,
+    ) -> tuple[AnswerPlan, list[AnswerEvent]]:
+        """In the store's worker thread, once it read the session: the answer's search,
+        its composition, its events and its turn recorded."""
+        question = checked_question(request.question, self.options.max_question_chars)
+        searched = self._search_here(request, question, history, conversation)
+        compose = composed_here(self.generator)
+        if searched.found is None or compose is None:  # answered_here checked both
+            raise RuntimeError("an answer composed here needs its passages found here")
+        sources = numbered_sources(searched.found.hits, searched.state.documents)
+        retrieval_ms = ms_since(started)
+        prompt = self._prompt(question, sources, searched.turns, searched.found)
+        pieces = compose(prompt)
+        plan = AnswerPlan(
+            answer_id=uuid.uuid4().hex,
+            token_hash=token_hash,
+            question=question,
+            sources=sources,
+            prompt=prompt,
+            pieces=replayed([]),
+            first=pieces[0] if pieces else "",
+            started=started,
+            retrieval_ms=retrieval_ms,
+            first_token_ms=ms_since(started),
+            pending=still_ingesting(searched.state, searched.wanted),
+        )
+        keep = self.options.history_turns
+        record = partial(self.store.add_turn_blocking, token_hash, keep=keep)
+        return plan, whole_answer_events(plan, pieces, lambda turn: record(turn=turn))
+
+    @staticmethod
+    def _prompt(question: str, sources: list[Source], turns: list[Turn], found: Found) -> Prompt:
+        return Prompt(
+            question, sources, turns, summarise=found.summarise, unmentioned=found.unmentioned
         )
 
     def _search_here(
@@ -256,6 +323,12 @@ class Answering:
         if sum(len(t.question) + len(t.answer) for t in history) > limit:
             raise InvalidInput(f"the conversation has more than {limit} characters")
         return history[-keep:] if keep else []
+
+
+async def replayed(events: list[T]) -> AsyncIterator[T]:
+    """Events already made, as an iterator of them."""
+    for event in events:
+        yield event
 
 
 async def one_batch(events: list[AnswerEvent]) -> AsyncIterator[list[tuple[int, AnswerEvent]]]:

@@ -4,8 +4,9 @@ each cited as [n]; it never writes a word of its own, so it needs no model and n
 from __future__ import annotations
 
 import re
+import threading
 from collections import OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -14,7 +15,7 @@ from numpy.typing import NDArray
 
 from ragsvc.answer.prompts import NOT_FOUND, Prompt
 from ragsvc.answer.question_shapes import asks_for_definition, asks_for_quantity, is_comparison
-from ragsvc.search.embedders import Embedder, Vectors
+from ragsvc.search.embedders import Embedder, Vectors, passages_embedded_here
 from ragsvc.text.quantities import states_quantity
 from ragsvc.text.sentences import is_contents, is_signpost, split_sentences
 from ragsvc.text.table_rows import CAPTION, is_row, row_values
@@ -34,11 +35,16 @@ MEMO_CHUNKS = 4_096
 ANSWER_AFTER = 2
 
 
+def split_words(text: str) -> list[str]:
+    """The text's words, each with the blanks after it: joined, the text again."""
+    return [match.group() for match in _TOKEN.finditer(text)]
+
+
 async def words(text: str) -> AsyncIterator[str]:
     """Stream text word by word. The text is complete already, so no pause between words:
     they reach the client in one write, each still its own `token` event."""
-    for match in _TOKEN.finditer(text):
-        yield match.group()
+    for word in split_words(text):
+        yield word
 
 
 @lru_cache(maxsize=MEMO_CHUNKS)
@@ -49,25 +55,44 @@ def _quotable(text: str) -> tuple[str, ...]:
 
 
 class _VectorMemo:
-    """The vectors of the sentences embedded last, least recently used dropped first."""
+    """The vectors of the sentences embedded last, least recently used dropped first; used
+    from the event loop and from worker threads alike."""
 
     def __init__(self, embedder: Embedder, size: int) -> None:
         self._embedder = embedder
+        self.embed_here = passages_embedded_here(embedder)  # None: only awaited
         self._size = size
         self._rows: OrderedDict[str, Vectors] = OrderedDict()
+        self._lock = threading.Lock()
 
     async def embed(self, question: str, sentences: list[str]) -> Vectors:
         """Rows for the question, then each sentence; only new sentences are embedded."""
+        unique, new = self._new(sentences)
+        return self._stacked(sentences, unique, new, await self._embedder.embed([question, *new]))
+
+    def embed_blocking(self, question: str, sentences: list[str]) -> Vectors:
+        """`embed` in the calling thread, for an embedder that runs in this process."""
+        if self.embed_here is None:
+            raise RuntimeError("this embedder is only awaited")
+        unique, new = self._new(sentences)
+        return self._stacked(sentences, unique, new, self.embed_here([question, *new]))
+
+    def _new(self, sentences: list[str]) -> tuple[list[str], list[str]]:
         unique = list(dict.fromkeys(sentences))
-        known = {s: self._rows[s] for s in unique if s in self._rows}  # before any await
-        new = [s for s in unique if s not in known]
-        fresh = await self._embedder.embed([question, *new])
-        found = {**known, **dict(zip(new, fresh[1:], strict=True))}
-        for sentence in unique:
-            self._rows[sentence] = found[sentence]
-            self._rows.move_to_end(sentence)
-        while len(self._rows) > self._size:
-            self._rows.popitem(last=False)
+        with self._lock:
+            return unique, [s for s in unique if s not in self._rows]
+
+    def _stacked(
+        self, sentences: list[str], unique: list[str], new: list[str], fresh: Vectors
+    ) -> Vectors:
+        embedded = dict(zip(new, fresh[1:], strict=True))
+        with self._lock:  # one dropped meanwhile by another answer comes from `embedded`
+            found = {s: embedded[s] if s in embedded else self._rows[s] for s in unique}
+            for sentence in unique:
+                self._rows[sentence] = found[sentence]
+                self._rows.move_to_end(sentence)
+            while len(self._rows) > self._size:
+                self._rows.popitem(last=False)
         return np.stack([fresh[0], *(found[s] for s in sentences)])
 
 
@@ -126,6 +151,10 @@ class ExtractiveGenerator:
         self._global = global_sentences
         self._terms = lru_cache(maxsize=MEMO_SENTENCES)(_terms_of)
         self._question_terms = lru_cache(maxsize=256)(_question_terms_of)
+        # composed in a worker thread where its embedder runs in this process (generators.py)
+        self.compose_here: Callable[[Prompt], list[str]] | None = (
+            self.pieces_blocking if self._vectors.embed_here is not None else None
+        )
 
     async def stream(self, prompt: Prompt) -> AsyncIterator[str]:
         text = await self.compose(prompt)
@@ -133,12 +162,35 @@ class ExtractiveGenerator:
             yield word
 
     async def compose(self, prompt: Prompt) -> str:
+        found = self._answer_or_candidates(prompt)
+        if isinstance(found, str):
+            return found
+        vectors = await self._vectors.embed(prompt.question, [c.read for c in found])
+        return self._best(prompt, found, vectors)
+
+    def pieces_blocking(self, prompt: Prompt) -> list[str]:
+        """The answer's pieces as `stream` yields them, composed in the calling thread."""
+        return split_words(self.compose_blocking(prompt))
+
+    def compose_blocking(self, prompt: Prompt) -> str:
+        """`compose` in the calling (worker) thread, its embedder running in this process:
+        an answer is searched and composed in one thread hop."""
+        found = self._answer_or_candidates(prompt)
+        if isinstance(found, str):
+            return found
+        vectors = self._vectors.embed_blocking(prompt.question, [c.read for c in found])
+        return self._best(prompt, found, vectors)
+
+    def _answer_or_candidates(self, prompt: Prompt) -> str | list[_Candidate]:
+        """The answer when no sentence needs scoring (an overview, nothing to quote), else
+        the sentences to score."""
         if prompt.summarise:
             return self._overview(prompt)
-        candidates = self._candidates(prompt)
-        if not candidates:
-            return NOT_FOUND
-        scores, overlap = await self._scores(prompt.question, candidates)
+        return self._candidates(prompt) or NOT_FOUND
+
+    def _best(self, prompt: Prompt, candidates: list[_Candidate], vectors: Vectors) -> str:
+        """The answer from the best-scoring sentences, the question's and theirs `vectors`."""
+        scores, overlap = self._scores(prompt.question, candidates, vectors)
         ranked = [int(i) for i in np.argsort(-scores) if overlap[i] > 0]
         if prompt.unmentioned or not ranked:
             top = candidates[ranked[0] if ranked else int(np.argmax(scores))]
@@ -147,11 +199,10 @@ class ExtractiveGenerator:
         chosen = self._select(ranked, scores, candidates, is_comparison(prompt.question))
         return " ".join(f"{c.text} [{c.source_n}]" for c in chosen)
 
-    async def _scores(
-        self, question: str, candidates: list[_Candidate]
+    def _scores(
+        self, question: str, candidates: list[_Candidate], vectors: Vectors
     ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """Each candidate's score, and the share of the question's content words it holds."""
-        vectors = await self._vectors.embed(question, [c.read for c in candidates])
         cosine = vectors[1:] @ vectors[0]
         overlap = np.array([self._overlap(question, c) for c in candidates])
         prior = np.array([self.RANK_PRIOR / c.source_n for c in candidates])

@@ -4,7 +4,7 @@ run in-process by llama-cpp-python. The default, extractive generator is in `ext
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -50,6 +50,14 @@ def whole_when_planned(generator: Generator) -> bool:
     without a wait; LLMs stream as they generate."""
     inner = getattr(generator, "inner", generator)
     return bool(getattr(inner, "whole_when_planned", False))
+
+
+def composed_here(generator: Generator) -> Callable[[Prompt], list[str]] | None:
+    """A blocking call composing the whole answer, as the pieces `stream` would yield, for
+    a generator that can in a worker thread (the extractive one, its embedder in this
+    process: `compose_here`); None for the others, LLMs streaming as they generate."""
+    compose = getattr(generator, "compose_here", None)
+    return compose if callable(compose) else None
 
 
 class LlamaGenerator:

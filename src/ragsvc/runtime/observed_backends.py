@@ -15,7 +15,7 @@ from functools import partial
 import httpx
 import openai
 
-from ragsvc.answer.generators import Generator
+from ragsvc.answer.generators import Generator, composed_here
 from ragsvc.answer.prompts import Prompt
 from ragsvc.core.errors import BackendUnavailable
 from ragsvc.core.schemas import Usage
@@ -27,6 +27,7 @@ from ragsvc.search.embedders import (
     Embedder,
     Vectors,
     embed_queries,
+    passages_embedded_here,
     queries_embedded_here,
 )
 
@@ -59,9 +60,12 @@ class TimedEmbedder:
 
     def __init__(self, embedder: Embedder, metrics: Metrics) -> None:
         self.inner, self._metrics = embedder, metrics
-        blocking = queries_embedded_here(embedder)
+        queries, passages = queries_embedded_here(embedder), passages_embedded_here(embedder)
         self.embed_queries_blocking: BlockingEmbed | None = (
-            None if blocking is None else partial(self._timed_blocking, blocking)
+            None if queries is None else partial(self._timed_blocking, queries)
+        )
+        self.embed_blocking: BlockingEmbed | None = (
+            None if passages is None else partial(self._timed_blocking, passages)
         )
 
     @property
@@ -100,6 +104,23 @@ class TimedGenerator:
     def __init__(self, generator: Generator, metrics: Metrics) -> None:
         self.inner, self._metrics = generator, metrics
         self.name = backend_name(generator)
+        compose = composed_here(generator)
+        self.compose_here: Callable[[Prompt], list[str]] | None = (
+            None if compose is None else partial(self._timed_compose, compose)
+        )
+
+    def _timed_compose(self, compose: Callable[[Prompt], list[str]], prompt: Prompt) -> list[str]:
+        """A whole answer composed at once: its first piece and its end are the same."""
+        started = time.perf_counter()
+        try:
+            pieces = compose(prompt)
+        except Exception as exc:
+            self._metrics.backend_errors.labels(GENERATOR, error_kind(exc)).inc()
+            raise
+        elapsed = time.perf_counter() - started
+        self._metrics.generator_first_piece.observe(elapsed)
+        self._metrics.backend_time.labels(GENERATOR).observe(elapsed)
+        return pieces
 
     async def stream(self, prompt: Prompt) -> AsyncIterator[str | Usage]:
         started = time.perf_counter()

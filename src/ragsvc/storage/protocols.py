@@ -50,6 +50,10 @@ class TurnStore(Protocol):
 
     async def turns(self, token_hash: str, keep: int) -> list[Turn]: ...
     async def add_turn(self, token_hash: str, turn: Turn, keep: int) -> None: ...
+    def add_turn_blocking(self, token_hash: str, turn: Turn, keep: int) -> None:
+        """`add_turn` for a caller in a worker thread already (`read_conversation`'s)."""
+        ...
+
     async def read_conversation(
         self, token_hash: str, keep: int, then: Callable[[Conversation], T]
     ) -> T:

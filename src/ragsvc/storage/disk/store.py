@@ -312,14 +312,14 @@ class DiskStore:
         return await run_quick(load)  # one thread hop, not two: ~0.2 ms each
 
     async def add_turn(self, token_hash: str, turn: Turn, keep: int) -> None:
-        def append() -> None:
-            folder = self._dir(token_hash)
-            if not folder.is_dir():
-                return  # the session was deleted while the answer streamed: nothing to keep
-            with locked(self._session_folder(token_hash) / "lock"):
-                append_turn(folder, turn, keep)
+        await run_quick(self.add_turn_blocking, token_hash, turn, keep)
 
-        await run_quick(append)
+    def add_turn_blocking(self, token_hash: str, turn: Turn, keep: int) -> None:
+        folder = self._dir(token_hash)
+        if not folder.is_dir():
+            return  # the session was deleted while the answer streamed: nothing to keep
+        with locked(self._session_folder(token_hash) / "lock"):
+            append_turn(folder, turn, keep)
 
 
 @dataclass(frozen=True)

@@ -325,21 +325,21 @@ class PostgresStore:
         return await run_quick(load)
 
     async def add_turn(self, token_hash: str, turn: Turn, keep: int) -> None:
-        def append() -> None:
-            with self._conn() as conn, conn.transaction():
-                # Nothing to keep when the session was deleted while the answer streamed.
-                conn.execute(
-                    "INSERT INTO turns (token_hash, body) SELECT token_hash, %s FROM sessions"
-                    " WHERE token_hash = %s FOR KEY SHARE",
-                    (turn.model_dump_json().encode(), token_hash),
-                )
-                conn.execute(
-                    "DELETE FROM turns WHERE token_hash = %s AND seq <= (SELECT seq FROM turns"
-                    " WHERE token_hash = %s ORDER BY seq DESC OFFSET %s LIMIT 1)",
-                    (token_hash, token_hash, keep),
-                )
+        await run_quick(self.add_turn_blocking, token_hash, turn, keep)
 
-        await run_quick(append)
+    def add_turn_blocking(self, token_hash: str, turn: Turn, keep: int) -> None:
+        with self._conn() as conn, conn.transaction():
+            # Nothing to keep when the session was deleted while the answer streamed.
+            conn.execute(
+                "INSERT INTO turns (token_hash, body) SELECT token_hash, %s FROM sessions"
+                " WHERE token_hash = %s FOR KEY SHARE",
+                (turn.model_dump_json().encode(), token_hash),
+            )
+            conn.execute(
+                "DELETE FROM turns WHERE token_hash = %s AND seq <= (SELECT seq FROM turns"
+                " WHERE token_hash = %s ORDER BY seq DESC OFFSET %s LIMIT 1)",
+                (token_hash, token_hash, keep),
+            )
 
 
 @dataclass(frozen=True)
