@@ -16,6 +16,7 @@ _ABBREVIATIONS = (
     "u.s.",
 )  # fmt: skip
 # the abbreviation is a whole word: "first." ends a sentence, "St." does not
+_ABBREVIATION_TAIL = 1 + max(map(len, _ABBREVIATIONS))  # a word this long is none of them
 _LAST_WORD = re.compile(r"[\s(\[\"']")
 # A sentence about the paper's own layout ("Section 5 has the measurements", "The rest of
 # this paper is organised as follows") points at an answer; it never is one.
@@ -51,7 +52,9 @@ def split_sentences(text: str) -> list[str]:
 
 
 def _last_word(text: str) -> str:
-    return _LAST_WORD.split(text)[-1].lower()
+    """The text's last word if it may be an abbreviation: split from its last few
+    characters, as a longer word cannot be one."""
+    return _LAST_WORD.split(text[-_ABBREVIATION_TAIL:])[-1].lower()
 
 
 # A table of contents' dot leader: "1.4 Overall Operation ........ 12"
