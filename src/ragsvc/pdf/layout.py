@@ -52,8 +52,8 @@ def _furniture(line: Line, height: float, furniture: set[str]) -> bool:
         return True
     if len(words) < 6:
         return False
-    letters = sum(len(w) == 1 and w.isalpha() for w in words)
-    return letters >= 0.7 * len(words)
+    singles = [w for w in words if len(w) == 1]  # few, on a line of text
+    return sum(map(str.isalpha, singles)) >= 0.7 * len(words)
 
 
 def _shape(text: str) -> str:
