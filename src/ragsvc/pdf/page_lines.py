@@ -35,7 +35,7 @@ class PageOptions:
 def page_lines(data: bytes, start: int, stop: int, options: PageOptions) -> list[PageLines]:
     """Pages start..stop-1 of a PDF already validated by read.parse_pdf (run in the page
     workers)."""
-    with pdf_from(data) as doc:
+    with pdf_from(data, pages_only=True) as doc:
         return [lines_of_page(doc[number], options) for number in range(start, stop)]
 
 
