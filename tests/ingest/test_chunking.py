@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from ragsvc.core.schemas import Chunk
@@ -34,6 +36,23 @@ def test_lines_unwrap_and_paragraphs_stay():
 def test_blanks_and_line_breaks_become_single_spaces_other_characters_stay():
     text = "a \t b\u00a0c  \n  d\te \n\r f\u2009g\n \t\n\nh"
     assert clean_page_text(text) == "a b c d e \r f\u2009g\n\nh"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "trans-\nformer GPT-\n4 Berkeley- \n Parser a -\nb -\nc x-\t\ny é-\nü _-\nz",
+        "a  b\t\tc \u00a0 d\n\n\ne \n f\u00a0g\th  \t\n-\n\n",
+        " \n - \n\u00a0\n\t-x-\n-\nY",
+    ],
+)
+def test_page_text_is_cleaned_as_by_the_plain_patterns(text: str):
+    """The patterns written to be searched fast make what the plain ones make."""
+    joined = re.sub(r"(?<=\w)-\s*\n\s*(?=[a-z])", "", text)
+    joined = re.sub(r"(?<=\w)-[ \t]*\n[ \t]*(?=[A-Z0-9])", "-", joined)
+    paragraphs = (re.sub(r"[ \t\u00a0\n]{2,}|[\t\u00a0\n]", " ", p).strip() for p in
+                  re.split(r"\n\s*\n", joined))  # fmt: skip
+    assert clean_page_text(text) == "\n\n".join(p for p in paragraphs if p)
 
 
 def test_chunks_respect_size_sentences_and_overlap():

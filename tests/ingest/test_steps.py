@@ -34,6 +34,7 @@ from ragsvc.ingest.steps import (
 from ragsvc.pdf.parsed import ParsedDocument
 from ragsvc.pdf.read import parse_pdf
 from ragsvc.runtime.app_state import options
+from ragsvc.search.bm25_terms import tokens_of
 from ragsvc.storage.records import SessionState
 from tests.support.fakes import CountingEmbedder, HashEmbedder
 from tests.support.pdfs import LIMITS, make_pdf
@@ -161,6 +162,27 @@ async def test_embedding_fills_the_vectors_and_reports_each_batch(
     assert reports == [(2, 5), (4, 5), (5, 5)]
     expected = HashEmbedder().embed_sync([d.search_text for d in item.drafts])
     assert item.vectors is not None and np.array_equal(item.vectors, expected)
+    assert item.tokens == tokens_of(item.drafts)  # the BM25 terms, from the same texts
+
+
+async def test_the_terms_made_with_the_vectors_are_the_ones_indexed(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    monkeypatch.setattr(steps, "EMBED_BATCH", 2)
+    monkeypatch.setattr(steps, "PART_EVERY_S", 0.0)
+    item, parts = drafted(5), []
+
+    async def on_part(part: Prepared) -> None:
+        parts.append(part)
+
+    await embed(HashEmbedder(), item, on_part=on_part)
+    assert item.tokens is not None
+    assert [p.tokens for p in parts] == [item.tokens[0:2], item.tokens[2:4]]
+    item.tokens = [[f"made-once-{i}"] for i in range(5)]  # not made again at commit
+    item.committed, state = 3, SessionState({"d1": item.document})
+    commit(state, [item], EMBEDDER, OPTIONS, replace=True)
+    assert state.index is not None
+    assert state.index.tokens(sorted(state.index.chunks)) == [["made-once-3"], ["made-once-4"]]
 
 
 async def test_embedding_hands_over_parts_of_the_drafts_embedded_so_far(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from ragsvc.pdf.mupdf import pymupdf
+from ragsvc.pdf.mupdf import pdf_from, pymupdf
 
 
 def test_the_package_gets_the_pymupdf_module_with_mupdfs_messages_off():
@@ -30,3 +30,17 @@ def test_imported_first_it_masks_pymupdfs_add_ons():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["None", "None", "masked", "0"]
+
+
+def test_a_pdf_opened_for_its_pages_alone_has_no_outline_loaded():
+    made = pymupdf.open()
+    for _ in range(2):
+        made.new_page().insert_text((72, 72), "Barn owls hunt voles at night.")
+    made.set_toc([[1, "Owls", 1], [1, "Voles", 2]])
+    data = made.tobytes()
+    with pdf_from(data) as doc:
+        assert doc.get_toc() == [[1, "Owls", 1], [1, "Voles", 2]]
+    with pdf_from(data, pages_only=True) as doc:
+        assert doc.outline is None and doc.get_toc() == []
+        assert [page.get_text().strip() for page in doc] == ["Barn owls hunt voles at night."] * 2
+    assert doc.is_closed

@@ -3,10 +3,14 @@ question's terms in every language of the session's documents."""
 
 from __future__ import annotations
 
+import re
+
+import pytest
 import Stemmer
 from bm25s.tokenization import Tokenizer
 
-from ragsvc.search.bm25_terms import query_terms, tokenize
+from ragsvc.core.schemas import Chunk
+from ragsvc.search.bm25_terms import _COMPOUND, query_terms, tokenize, tokens_of
 
 
 def test_bm25_terms_are_the_ones_bm25s_makes():
@@ -34,6 +38,30 @@ def test_compound_names_are_found_whole():
         "pass@k",
         "28.4",
     ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a-b- deepseek-r1-zero. x..y _a-b a_-b foo-- --bar a-b c-d é-ü 3.14.15 a.b-c@d/e+f{g}h",
+        "word" * 50 + "-x " + "-" * 30 + " ab" * 20 + "/",
+    ],
+)
+def test_compound_names_are_those_of_the_plain_pattern(text: str):
+    """The pattern tried once per word finds what the plain one finds, letter by letter."""
+    plain = re.compile(r"\w+(?:[-@+/.{}]+\w+)+")
+    assert tokenize([text])[0][-len(plain.findall(text.lower())) :] == plain.findall(text.lower())
+    assert _COMPOUND.findall(text) == plain.findall(text)
+
+
+def test_the_terms_of_chunks_are_made_from_their_search_texts_once_known():
+    chunks = [
+        Chunk(id=1, document_id="d", page=1, text="Owls hunt voles.", section="2 Owls"),
+        Chunk(id=2, document_id="d", page=1, text="Les chouettes chassent.", language="fr"),
+    ]
+    assert tokens_of(chunks) == [tokenize([chunks[0].search_text])[0], tokenize(
+        [chunks[1].search_text], "fr")[0]]  # fmt: skip
+    assert tokens_of(chunks, ["gulls", "mouettes"]) == [["gull"], ["mouet"]]
 
 
 def test_a_questions_terms_are_its_terms_in_each_language_each_once():

@@ -74,6 +74,23 @@ def test_signposts_are_left_out_unless_nothing_else_is_left():
 
 
 @pytest.mark.parametrize(
+    "signpost",
+    [
+        "SECTION 3 describes the terns.",
+        "The REST of this paper covers terns.",
+        "This article is Organized as follows.",
+        # letters a case-blind match takes for ASCII ones: the long s, the dotless i
+        "\u017fection 3 describes the terns.",
+        "The remainder of this paper is organ\u0131zed as follows.",
+    ],
+)
+def test_signposts_are_found_whatever_their_case(signpost: str):
+    assert is_signpost(signpost)
+    text = f"{signpost} Gulls nest on cliffs."
+    assert without_signposts(text) == "Gulls nest on cliffs."
+
+
+@pytest.mark.parametrize(
     ("sentence", "contents"),
     [
         ("1.4 Overall Operation ........................ 12", True),

@@ -32,6 +32,7 @@ from ragsvc.pdf.read import (
     check_pdf_magic,
     parse_pdf,
 )
+from ragsvc.search.bm25_terms import Tokens, tokens_of
 from ragsvc.search.embedders import Embedder, Vectors
 from ragsvc.search.index import SessionIndex
 from ragsvc.storage.records import SessionState
@@ -143,6 +144,7 @@ class Prepared:
     document: Document
     drafts: list[Chunk] = field(default_factory=list)  # ids are assigned at commit
     vectors: Vectors | None = None
+    tokens: list[Tokens] | None = None  # each draft's BM25 terms, made with its vector
     committed: int = 0  # drafts already in the index, committed while it was embedded
     adds: bool = False  # its drafts join its document's chunks indexed before, not replace them
 
@@ -277,8 +279,9 @@ async def embed(
     handed over, every PART_EVERY_S seconds at most (as the pages read while it was
     parsed), as a `processing` document."""
     # Each text's sentences are split and its signposts dropped: 0.3 s for 2,000 chunks,
-    # which would hold the event loop (the slow non-blocking test caught it).
-    texts = await anyio.to_thread.run_sync(search_texts, prepared.drafts)
+    # which would hold the event loop (the slow non-blocking test caught it). The BM25 terms
+    # come from the same texts, once, and not under the session's lock at commit.
+    texts, prepared.tokens = await anyio.to_thread.run_sync(search_terms, prepared.drafts)
     parts: list[Vectors] = []
     last_part = time.monotonic()
     for start in range(0, len(texts), EMBED_BATCH):
@@ -292,9 +295,10 @@ async def embed(
     prepared.vectors = np.concatenate(parts) if parts else None
 
 
-def search_texts(chunks: list[Chunk]) -> list[str]:
-    """Blocking: what each chunk is embedded as (`Chunk.search_text`)."""
-    return [chunk.search_text for chunk in chunks]
+def search_terms(chunks: list[Chunk]) -> tuple[list[str], list[Tokens]]:
+    """Blocking: what each chunk is embedded as (`Chunk.search_text`), and its BM25 terms."""
+    texts = [chunk.search_text for chunk in chunks]
+    return texts, tokens_of(chunks, texts)
 
 
 class RememberingEmbedder:
@@ -322,10 +326,10 @@ def _part(prepared: Prepared, vectors: Vectors, done: int) -> Prepared:
     """The drafts embedded since the last part (copies: the index keeps what it is given),
     under the document still `processing`, counting the chunks indexed so far."""
     document = prepared.document.model_copy(update={"status": "processing", "chunks": done})
-    drafts = [chunk.model_copy() for chunk in prepared.drafts[prepared.committed : done]]
-    return Prepared(
-        document, drafts, vectors[prepared.committed : done], adds=bool(prepared.committed)
-    )
+    start = prepared.committed
+    drafts = [chunk.model_copy() for chunk in prepared.drafts[start:done]]
+    tokens = prepared.tokens[start:done] if prepared.tokens is not None else None
+    return Prepared(document, drafts, vectors[start:done], tokens, adds=bool(start))
 
 
 def commit(
@@ -352,8 +356,9 @@ def commit(
         if not (item.adds or item.committed) and state.index is not None:
             state.index.remove_document(doc.id)  # what a part of it read earlier put there
         if item.drafts[item.committed :] and item.vectors is not None:
-            drafts, vectors = item.drafts[item.committed :], item.vectors[item.committed :]
-            _index(state, drafts, vectors, embedder_name)
+            start = item.committed
+            tokens = item.tokens[start:] if item.tokens is not None else None
+            _index(state, item.drafts[start:], item.vectors[start:], embedder_name, tokens)
         state.documents[doc.id] = doc
         by_sha[doc.sha256] = doc
     within_quota(state, options)
@@ -374,11 +379,18 @@ def within_quota(state: SessionState, options: IngestOptions) -> None:
             raise QuotaExceeded(f"a session may hold at most {limit:g} {what}")
 
 
-def _index(state: SessionState, drafts: list[Chunk], vectors: Vectors, embedder_name: str) -> None:
-    """Give the drafts their chunk ids and add them to the state's index (made if need be)."""
+def _index(
+    state: SessionState,
+    drafts: list[Chunk],
+    vectors: Vectors,
+    embedder_name: str,
+    tokens: list[Tokens] | None,
+) -> None:
+    """Give the drafts their chunk ids and add them, with their vectors (and their terms,
+    when made with the vectors), to the state's index (made if need be)."""
     if state.index is None:
         state.index = SessionIndex(embedder_name, int(vectors.shape[1]))
     state.index.check_embedder(embedder_name)
     for chunk, cid in zip(drafts, state.index.reserve_ids(len(drafts)), strict=True):
         chunk.id = cid
-    state.index.add(drafts, vectors)
+    state.index.add(drafts, vectors, tokens)

@@ -47,11 +47,13 @@ def _furniture(line: Line, height: float, furniture: set[str]) -> bool:
     of a plot read as text ("G G G G G G")."""
     if _in_margin(line, height) and _shape(line.text) in furniture:
         return True
-    if _EMAIL.search(line.text) and len(line.text.split()) <= 12:
-        return True
     words = line.text.split()
-    letters = sum(len(w) == 1 and w.isalpha() for w in words)
-    return len(words) >= 6 and letters >= 0.7 * len(words)
+    if "@" in line.text and _EMAIL.search(line.text) and len(words) <= 12:
+        return True
+    if len(words) < 6:
+        return False
+    singles = [w for w in words if len(w) == 1]  # few, on a line of text
+    return sum(map(str.isalpha, singles)) >= 0.7 * len(words)
 
 
 def _shape(text: str) -> str:
@@ -114,6 +116,8 @@ _URL = re.compile(r"https?://|www\.|\bdoi\b|\.(?:com|org|edu|html?)\b", re.IGNOR
 def _is_heading(line: Line, previous: Line | None, body: float) -> bool:
     """Short, emphasised, and shaped like a title: numbered and bold, larger than the body,
     or bold and opening its block (which keeps bold words inside a paragraph out)."""
+    if not line.bold and line.size < body + 1.0:
+        return False  # the body text's lines, most of them: no need to read their words
     text = line.text.strip()
     if not _titlelike(text):
         return False

@@ -35,7 +35,7 @@ class PageOptions:
 def page_lines(data: bytes, start: int, stop: int, options: PageOptions) -> list[PageLines]:
     """Pages start..stop-1 of a PDF already validated by read.parse_pdf (run in the page
     workers)."""
-    with pdf_from(data) as doc:
+    with pdf_from(data, pages_only=True) as doc:
         return [lines_of_page(doc[number], options) for number in range(start, stop)]
 
 
@@ -81,14 +81,17 @@ def _lines(page: pymupdf.Page, textpage: pymupdf.TextPage | None = None) -> list
     lines = []
     found = page.get_text("dict", flags=_TEXT_ONLY, textpage=textpage)["blocks"]
     for number, block in enumerate(found):
-        for line in block.get("lines", []):
-            spans = [s for s in line["spans"] if s["text"].strip()]
-            if not spans or tuple(line.get("dir", (1, 0))) != (1, 0):
+        for line in block.get("lines", ()):
+            if tuple(line.get("dir", (1, 0))) != (1, 0):
                 continue  # rotated text (arXiv's margin stamp) is not content
-            text = normalise("".join(s["text"] for s in line["spans"])).strip()
-            size = max(s["size"] for s in spans)
+            texts = [span["text"] for span in line["spans"]]
+            spans = [s for s, t in zip(line["spans"], texts, strict=True) if t.strip()]
+            if not spans:
+                continue
+            size = max([s["size"] for s in spans])
             bold = all(_is_bold(s) for s in spans)
-            left, top, right, bottom = (float(v) for v in line["bbox"])
+            left, top, right, bottom = map(float, line["bbox"])
+            text = normalise("".join(texts)).strip()
             lines.append(Line(text, size, bold, number, top, bottom, left, right))
     return tables_as_rows(lines)
 

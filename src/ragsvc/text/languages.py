@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import threading
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -81,5 +82,8 @@ def detect_language(texts: Iterable[str]) -> str:
     words = _WORD.findall(" ".join(sample)[:SAMPLE_CHARS].lower())
     if len(words) < _MIN_WORDS:
         return DEFAULT
-    shares = {code: sum(w in a.stop_words for w in words) for code, a in _ANALYZERS.items()}
+    counts = Counter(words)  # each stop word looked up once, not each word 12 times
+    shares = {
+        code: sum(counts[w] for w in a.stop_words if w in counts) for code, a in _ANALYZERS.items()
+    }
     return max(shares, key=lambda code: (shares[code], code == DEFAULT))
