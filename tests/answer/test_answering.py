@@ -307,3 +307,14 @@ async def test_a_turn_that_cannot_be_recorded_ends_an_answer_composed_here_with_
     assert isinstance(tokens[0], SourcesEvent) and all(
         isinstance(t, TokenEvent) for t in tokens[1:]
     )
+
+
+async def test_answers_writing_the_same_word_share_its_token_event(session):
+    # thousands of kept answers would otherwise hold one object per word each
+    _, answering = session
+    request = AskRequest(question="How fast do falcons stoop?")
+    first = await answering.answered_here(TOKEN_HASH, request)
+    second = await answering.answered_here(TOKEN_HASH, request)
+    assert first is not None and second is not None
+    tokens = [[e for e in events if isinstance(e, TokenEvent)] for _, events in (first, second)]
+    assert tokens[0] and all(a is b for a, b in zip(*tokens, strict=True))

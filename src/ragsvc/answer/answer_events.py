@@ -19,7 +19,7 @@ from ragsvc.core.errors import AnswerAbandoned, ProblemRaised, expected, problem
 from ragsvc.core.quick_threads import run_quick
 from ragsvc.core.schemas import Problem, Quote, Timings, Turn, Usage
 from ragsvc.streams.event_log import EventLog, Work
-from ragsvc.streams.events import AnswerEvent, DoneEvent, FailedEvent, SourcesEvent, TokenEvent
+from ragsvc.streams.events import AnswerEvent, DoneEvent, FailedEvent, SourcesEvent, token_event
 from ragsvc.text.citation_markers import cited_numbers
 
 log = logging.getLogger(__name__)
@@ -34,13 +34,13 @@ async def answer_events(plan: AnswerPlan, record: RecordTurn) -> AsyncIterator[A
     usage = first if isinstance(first, Usage) else None
     try:
         if parts:
-            yield TokenEvent(parts[0])
+            yield token_event(parts[0])
         async for piece in plan.pieces:
             if isinstance(piece, Usage):  # a backend's count, after the last piece
                 usage = piece
                 continue
             parts.append(piece)
-            yield TokenEvent(piece)
+            yield token_event(piece)
     except Exception as exc:
         yield FailedEvent(failure_problem(exc))
         return
@@ -69,7 +69,7 @@ def whole_answer_events(
     a failure to record it ending them with `failed`."""
     answer = "".join(pieces)
     events: list[AnswerEvent] = [SourcesEvent(plan.sources)]
-    events += [TokenEvent(piece) for piece in pieces if piece]
+    events += [token_event(piece) for piece in pieces if piece]
     try:
         quotes = verbatim_quotes(answer, plan.sources)
         if quotes is None:

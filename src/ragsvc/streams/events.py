@@ -4,6 +4,7 @@ them."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from ragsvc.core.schemas import Document, Problem, Quote, Source, Timings, Usage
 
@@ -16,6 +17,18 @@ class SourcesEvent:
 @dataclass(frozen=True)
 class TokenEvent:
     text: str
+
+
+# A word's token event is shared by every answer writing it (events never change once
+# made, their encoding included): the 2,000 answers' logs kept to resume held 120,000 of
+# them, which every full pass of the garbage collector walked (50-160 ms each under load).
+TOKEN_EVENTS = 65_536
+
+
+@lru_cache(maxsize=TOKEN_EVENTS)
+def token_event(text: str) -> TokenEvent:
+    """The token event of `text`, made once while it is in use."""
+    return TokenEvent(text)
 
 
 @dataclass(frozen=True)
