@@ -2,8 +2,9 @@
 
     gen-<n>/documents.json   every document of the session
     gen-<n>/index.json       the embedder, the next chunk id, the documents in the index
-    docs/<document id>.<n>/  one document's chunks, vectors and BM25 terms
-                             (document_parts.py), n its newest chunk's id
+    docs/<document id>.<n>/  one document's chunks, vectors and BM25 terms in one
+                             columnar record (document_parts.py, storage/part_codec.py),
+                             n its newest chunk's id
     CURRENT                  the name of the live snapshot
 
 A snapshot is small and names the document parts it uses; a part is written once, when its
