@@ -1,5 +1,6 @@
 """Past APPROXIMATE_FROM chunks dense search goes through an inverted file, which follows
-the index through copies, uploads and deletions; deep searches stay exact."""
+the index through copies, uploads and deletions; deep searches stay exact. Its centroids are
+handed out to store, and an index loaded with them searches as the one stored, untrained."""
 
 from __future__ import annotations
 
@@ -62,3 +63,30 @@ def test_deep_searches_stay_exact(large):
     hits = index.dense_search(vectors[5], len(index))
     assert len(hits) == len(index)
     assert [cid for cid, _ in hits[:10]] == list(np.argsort(-(vectors @ vectors[5]))[:10])
+
+
+def no_training(vectors: np.ndarray, ids: np.ndarray) -> None:
+    raise AssertionError("trained again")
+
+
+def test_an_index_loaded_with_its_centroids_searches_as_the_stored_one_untrained(
+    large, monkeypatch: pytest.MonkeyPatch
+):
+    index, vectors = large
+    trained = index.trained_centroids()  # trained now: no question asked it yet
+    assert trained is not None and trained[1] == len(index)
+    centroids, trained_on = trained
+    parts = [index.part(doc_id) for doc_id in index.document_ids()]
+    loaded = SessionIndex.from_parts("random", DIM, index.next_id, parts)
+    monkeypatch.setattr(index_module, "_trained", no_training)
+    loaded.restore_inverted_file(centroids, trained_on)
+    for row in [0, 777, 1_999]:
+        assert loaded.dense_search(vectors[row], 10) == index.dense_search(vectors[row], 10)
+    again = loaded.trained_centroids()
+    assert again is not None and np.array_equal(again[0], centroids) and again[1] == trained_on
+
+
+def test_a_small_session_hands_out_no_centroids():
+    index = SessionIndex("random", DIM)
+    add_document(index, "d0", unit(np.random.default_rng(0), 20))
+    assert index.trained_centroids() is None and index._approximate is None

@@ -201,6 +201,24 @@ class SessionIndex:
                 self._approximate = (_trained(self.vectors(ids.tolist()), ids), len(ids))
             return self._approximate[0]
 
+    def trained_centroids(self) -> tuple[np.ndarray, int] | None:
+        """The inverted file's centroids and how many vectors they were trained on (trained
+        now if need be), past APPROXIMATE_FROM chunks: what a store keeps, so a cold load
+        does not train it again."""
+        if len(self.chunks) < APPROXIMATE_FROM:
+            return None
+        ivf = faiss.extract_index_ivf(self._inverted_file())
+        assert self._approximate is not None  # made by _inverted_file
+        quantizer = faiss.downcast_index(ivf.quantizer)
+        return quantizer.reconstruct_n(0, quantizer.ntotal), self._approximate[1]
+
+    def restore_inverted_file(self, centroids: np.ndarray, trained_on: int) -> None:
+        """The inverted file made again from stored centroids: its lists filled, no training."""
+        ids = self._ids_in_order()
+        with self._approximate_lock:
+            ivf = _filled(_around(centroids), self.vectors(ids.tolist()), ids)
+            self._approximate = (ivf, trained_on)
+
     def tokens(self, ids: list[int]) -> list[Tokens]:
         """The kept BM25 terms of these chunks, in order."""
         return [self._tokens[cid] for cid in ids]
@@ -265,6 +283,18 @@ def _trained(vectors: Vectors, ids: np.ndarray) -> faiss.Index:
     ivf = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, lists, faiss.METRIC_INNER_PRODUCT)
     ivf.cp.niter, ivf.cp.max_points_per_centroid = 10, 40  # a sample of 40 a list, as FAISS asks
     ivf.train(vectors)
+    return _filled(ivf, vectors, ids)
+
+
+def _around(centroids: np.ndarray) -> faiss.IndexIVFFlat:
+    """An empty inverted file whose lists are around these (trained) centroids."""
+    lists, dim = centroids.shape
+    quantizer = faiss.IndexFlatIP(dim)
+    quantizer.add(np.ascontiguousarray(centroids, dtype=np.float32))
+    return faiss.IndexIVFFlat(quantizer, dim, lists, faiss.METRIC_INNER_PRODUCT)
+
+
+def _filled(ivf: faiss.IndexIVFFlat, vectors: Vectors, ids: np.ndarray) -> faiss.Index:
     ivf.add_with_ids(vectors, ids)
-    ivf.nprobe = max(1, lists // PROBE_SHARE)
+    ivf.nprobe = max(1, ivf.nlist // PROBE_SHARE)
     return ivf

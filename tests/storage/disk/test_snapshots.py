@@ -10,11 +10,13 @@ from pathlib import Path
 
 import pytest
 
+from ragsvc.search import index as index_module
 from ragsvc.storage.disk import snapshots
 from ragsvc.storage.disk.snapshots import current_name, publish, read_snapshot, remove_unused
 from ragsvc.storage.records import SessionState
+from tests.search.test_approximate import no_training
 from tests.storage.disk.test_document_parts import write_old_part
-from tests.support.states import add_document, copy_of, remove_document, same_state
+from tests.support.states import EMBEDDER, add_document, copy_of, remove_document, same_state
 
 
 @pytest.fixture
@@ -48,6 +50,23 @@ def test_a_session_written_in_the_old_format_still_loads_and_grows(session: Path
     later = copy_of(loaded)
     add_document(later, "d3", "Kites hover.")
     assert same_state(read_snapshot(session, publish(session, later)), later)
+
+
+def test_a_large_session_keeps_its_inverted_files_centroids_and_loads_untrained(
+    session: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setattr(index_module, "APPROXIMATE_FROM", 3)
+    state = SessionState()  # 16 chunks at least: one a list of the inverted file
+    add_document(state, "d1", *(f"Owls hunt mice number {n}." for n in range(10)))
+    add_document(state, "d2", *(f"Hawks soar over hill {n}." for n in range(10)))
+    name = publish(session, state)  # trains it: no question did
+    assert state.index is not None and (session / name / snapshots.CENTROIDS).exists()
+    monkeypatch.setattr(index_module, "_trained", no_training)
+    loaded = read_snapshot(session, name)
+    assert loaded.index is not None and loaded.index._approximate is not None
+    assert same_state(loaded, state)
+    query = EMBEDDER.embed_sync(["owls"])[0]
+    assert loaded.index.dense_search(query, 2) == state.index.dense_search(query, 2)
 
 
 def test_publishing_makes_current_name_the_new_snapshot(session: Path):

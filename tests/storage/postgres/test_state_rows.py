@@ -11,11 +11,13 @@ from typing import Any
 import psycopg
 import pytest
 
+from ragsvc.search import index as index_module
 from ragsvc.search.index import SessionIndex
 from ragsvc.storage.postgres.migrate import migrate
 from ragsvc.storage.postgres.state_rows import StateBefore, read_state, write_changes
 from ragsvc.storage.records import SessionState
-from tests.support.states import add_document, copy_of, remove_document, same_state
+from tests.search.test_approximate import no_training
+from tests.support.states import EMBEDDER, add_document, copy_of, remove_document, same_state
 
 TOKEN_HASH = "a" * 64
 
@@ -119,3 +121,19 @@ def test_a_session_in_chunk_rows_still_reads_and_its_next_change_writes_parts(
     changed(conn, loaded, later)
     assert (rows(conn, "chunks"), rows(conn, "parts")) == (0, 3)
     assert same_state(read_state(conn, TOKEN_HASH), later)
+
+
+def test_a_large_session_keeps_its_inverted_files_centroids_and_loads_untrained(
+    conn: psycopg.Connection[Any], monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setattr(index_module, "APPROXIMATE_FROM", 3)
+    state = SessionState()  # 16 chunks at least: one a list of the inverted file
+    add_document(state, "d1", *(f"Owls hunt mice number {n}." for n in range(10)))
+    add_document(state, "d2", *(f"Hawks soar over hill {n}." for n in range(10)))
+    changed(conn, SessionState(), state)  # trains it: no question did
+    monkeypatch.setattr(index_module, "_trained", no_training)
+    loaded = read_state(conn, TOKEN_HASH)
+    assert state.index is not None and loaded.index is not None
+    assert loaded.index._approximate is not None and same_state(loaded, state)
+    query = EMBEDDER.embed_sync(["owls"])[0]
+    assert loaded.index.dense_search(query, 2) == state.index.dense_search(query, 2)

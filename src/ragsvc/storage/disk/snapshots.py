@@ -2,6 +2,8 @@
 
     gen-<n>/documents.json   every document of the session
     gen-<n>/index.json       the embedder, the next chunk id, the documents in the index
+    gen-<n>/centroids.npy    past APPROXIMATE_FROM chunks, the inverted file's centroids
+                             (index.json says how many vectors they were trained on)
     docs/<document id>.<n>/  one document's chunks, vectors and BM25 terms in one
                              columnar record (document_parts.py, storage/part_codec.py),
                              n its newest chunk's id
@@ -23,15 +25,18 @@ import shutil
 import uuid
 from pathlib import Path
 
+import numpy as np
 from pydantic import TypeAdapter
 
 from ragsvc.core.schemas import Document
 from ragsvc.search.index import DocumentPart, SessionIndex
 from ragsvc.storage.disk.atomic_files import atomic_write, fsync_dir, fsync_tree
 from ragsvc.storage.disk.document_parts import read_part, write_part
+from ragsvc.storage.memory import collection_paused
 from ragsvc.storage.records import SessionState
 
 _DOCUMENTS = TypeAdapter(list[Document])
+CENTROIDS = "centroids.npy"
 
 
 def read_snapshot(session: Path, name: str) -> SessionState:
@@ -41,8 +46,12 @@ def read_snapshot(session: Path, name: str) -> SessionState:
     index: SessionIndex | None = None
     if (folder / "index.json").exists():
         meta = json.loads((folder / "index.json").read_text())
-        parts = (read_part(session / "docs" / name) for name in meta["documents"])
-        index = SessionIndex.from_parts(meta["embedder"], meta["dim"], meta["next_id"], parts)
+        with collection_paused():
+            parts = (read_part(session / "docs" / name) for name in meta["documents"])
+            index = SessionIndex.from_parts(meta["embedder"], meta["dim"], meta["next_id"], parts)
+        if "trained_on" in meta:  # no training again: its lists filled around the centroids
+            centroids = np.load(folder / CENTROIDS, allow_pickle=False)
+            index.restore_inverted_file(centroids, meta["trained_on"])
     return SessionState(documents={d.id: d for d in documents}, index=index)
 
 
@@ -125,6 +134,9 @@ def _write_snapshot(folder: Path, state: SessionState) -> None:
             "next_id": state.index.next_id,
             "documents": list(state.index.part_names().values()),  # their parts' names
         }
+        if (trained := state.index.trained_centroids()) is not None:
+            np.save(folder / CENTROIDS, trained[0], allow_pickle=False)
+            meta["trained_on"] = trained[1]
         (folder / "index.json").write_text(json.dumps(meta))
     fsync_tree(folder)
 

@@ -15,6 +15,7 @@ import psycopg
 
 from ragsvc.core.schemas import Chunk, Document
 from ragsvc.search.index import DocumentPart, SessionIndex
+from ragsvc.storage.memory import collection_paused
 from ragsvc.storage.part_codec import decode, encode
 from ragsvc.storage.records import SessionState
 
@@ -47,14 +48,16 @@ def write_changes(
         )
     index = state.index
     _write_parts(conn, token_hash, before.parts, index)
-    meta = None
+    meta: dict[str, Any] | None = None
+    centroids = None
     if index is not None:
-        meta = json.dumps(
-            {"embedder": index.embedder_name, "dim": index.dim, "next_id": index.next_id}
-        )
+        meta = {"embedder": index.embedder_name, "dim": index.dim, "next_id": index.next_id}
+        if (trained := index.trained_centroids()) is not None:
+            centroids, meta["trained_on"] = trained[0].astype("<f4").tobytes(), trained[1]
     conn.execute(
-        "UPDATE sessions SET generation = generation + 1, index_meta = %s WHERE token_hash = %s",
-        (meta, token_hash),
+        "UPDATE sessions SET generation = generation + 1, index_meta = %s, centroids = %s"
+        " WHERE token_hash = %s",
+        (None if meta is None else json.dumps(meta), centroids, token_hash),
     )
 
 
@@ -94,11 +97,15 @@ def read_state(conn: psycopg.Connection[Any], token_hash: str) -> SessionState:
     ).fetchall()
     documents = [Document.model_validate_json(body) for (body,) in rows]
     meta_row = conn.execute(
-        "SELECT index_meta FROM sessions WHERE token_hash = %s", (token_hash,)
+        "SELECT index_meta, centroids FROM sessions WHERE token_hash = %s", (token_hash,)
     ).fetchone()
     index = None
     if meta_row is not None and meta_row[0] is not None:
-        index = _read_index(conn, token_hash, meta_row[0])
+        meta, centroids = meta_row
+        index = _read_index(conn, token_hash, meta)
+        if centroids is not None:  # no training again: its lists filled around them
+            vectors = np.frombuffer(centroids, dtype="<f4").reshape(-1, meta["dim"])
+            index.restore_inverted_file(vectors, meta["trained_on"])
     return SessionState({d.id: d for d in documents}, index)
 
 
@@ -109,8 +116,9 @@ def _read_index(
         rows = cur.execute(
             "SELECT data FROM parts WHERE token_hash = %s ORDER BY newest", (token_hash,)
         ).fetchall()
-    parts = [*_chunk_rows(conn, token_hash, meta["dim"]), *(decode(data) for (data,) in rows)]
-    return SessionIndex.from_parts(meta["embedder"], meta["dim"], meta["next_id"], parts)
+    with collection_paused():
+        parts = [*_chunk_rows(conn, token_hash, meta["dim"]), *(decode(d) for (d,) in rows)]
+        return SessionIndex.from_parts(meta["embedder"], meta["dim"], meta["next_id"], parts)
 
 
 def _chunk_rows(conn: psycopg.Connection[Any], token_hash: str, dim: int) -> list[DocumentPart]:

@@ -12,3 +12,6 @@ CREATE TABLE parts (
 -- Not compressed: most of a part is float32 vectors, which do not compress, and a load
 -- reads every part whole.
 ALTER TABLE parts ALTER COLUMN data SET STORAGE EXTERNAL;
+-- Past APPROXIMATE_FROM chunks, the inverted file's centroids (float32, little-endian; how
+-- many vectors they were trained on is in index_meta), so a load does not train it again.
+ALTER TABLE sessions ADD COLUMN centroids bytea;
