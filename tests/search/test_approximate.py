@@ -1,8 +1,11 @@
 """Past APPROXIMATE_FROM chunks dense search goes through an inverted file, which follows
 the index through copies, uploads and deletions; deep searches stay exact. Its centroids are
-handed out to store, and an index loaded with them searches as the one stored, untrained."""
+handed out to store with each chunk's list, and an index loaded with them searches as the
+one stored, untrained."""
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -69,24 +72,34 @@ def no_training(vectors: np.ndarray, ids: np.ndarray) -> None:
     raise AssertionError("trained again")
 
 
-def test_an_index_loaded_with_its_centroids_searches_as_the_stored_one_untrained(
+def test_an_index_loaded_with_its_training_searches_as_the_stored_one_untrained(
     large, monkeypatch: pytest.MonkeyPatch
 ):
     index, vectors = large
-    trained = index.trained_centroids()  # trained now: no question asked it yet
-    assert trained is not None and trained[1] == len(index)
-    centroids, trained_on = trained
+    trained = index.trained_lists()  # trained now: no question asked it yet
+    assert trained is not None and trained.trained_on == len(index)
     parts = [index.part(doc_id) for doc_id in index.document_ids()]
-    loaded = SessionIndex.from_parts("random", DIM, index.next_id, parts)
     monkeypatch.setattr(index_module, "_trained", no_training)
-    loaded.restore_inverted_file(centroids, trained_on)
-    for row in [0, 777, 1_999]:
-        assert loaded.dense_search(vectors[row], 10) == index.dense_search(vectors[row], 10)
-    again = loaded.trained_centroids()
-    assert again is not None and np.array_equal(again[0], centroids) and again[1] == trained_on
+    for lists in [trained.lists, trained.lists[:-1]]:  # kept, or not fitting: found again
+        loaded = SessionIndex.from_parts("random", DIM, index.next_id, parts)
+        loaded.restore_inverted_file(replace(trained, lists=lists))
+        for row in [0, 777, 1_999]:
+            assert loaded.dense_search(vectors[row], 10) == index.dense_search(vectors[row], 10)
+        again = loaded.trained_lists()
+        assert again is not None and again.trained_on == trained.trained_on
+        assert np.array_equal(again.centroids, trained.centroids)
+        assert np.array_equal(again.lists, trained.lists)
 
 
-def test_a_small_session_hands_out_no_centroids():
+def test_each_chunk_is_in_the_list_of_its_nearest_centroid(large):
+    index, vectors = large
+    trained = index.trained_lists()
+    assert trained is not None
+    nearest = np.argmax(vectors @ trained.centroids.T, axis=1)
+    assert np.array_equal(trained.lists, nearest)
+
+
+def test_a_small_session_hands_out_no_training():
     index = SessionIndex("random", DIM)
     add_document(index, "d0", unit(np.random.default_rng(0), 20))
-    assert index.trained_centroids() is None and index._approximate is None
+    assert index.trained_lists() is None and index._approximate is None

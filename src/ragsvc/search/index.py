@@ -37,6 +37,16 @@ PROBE_SHARE = 2  # lists probed: one in this many (recall@10 0.99 measured: grow
 
 
 @dataclass(frozen=True)
+class TrainedLists:
+    """What an inverted file keeps of its training, for a store to keep: its centroids, how
+    many vectors they were trained on, and the list of each chunk (chunks in id order)."""
+
+    centroids: np.ndarray  # float32, a row per list
+    trained_on: int
+    lists: np.ndarray  # int32
+
+
+@dataclass(frozen=True)
 class DocumentPart:
     """One document's share of an index: its chunks (by id), their vectors and tokens (and,
     read from a store, the tokens as numbers, which a loaded session's BM25 is built from)."""
@@ -201,23 +211,25 @@ class SessionIndex:
                 self._approximate = (_trained(self.vectors(ids.tolist()), ids), len(ids))
             return self._approximate[0]
 
-    def trained_centroids(self) -> tuple[np.ndarray, int] | None:
-        """The inverted file's centroids and how many vectors they were trained on (trained
-        now if need be), past APPROXIMATE_FROM chunks: what a store keeps, so a cold load
-        does not train it again."""
+    def trained_lists(self) -> TrainedLists | None:
+        """The inverted file's training (trained now if need be), past APPROXIMATE_FROM
+        chunks: what a store keeps, so a cold load neither trains it nor assigns the
+        vectors to its lists again."""
         if len(self.chunks) < APPROXIMATE_FROM:
             return None
         ivf = faiss.extract_index_ivf(self._inverted_file())
         assert self._approximate is not None  # made by _inverted_file
         quantizer = faiss.downcast_index(ivf.quantizer)
-        return quantizer.reconstruct_n(0, quantizer.ntotal), self._approximate[1]
+        centroids = quantizer.reconstruct_n(0, quantizer.ntotal)
+        return TrainedLists(centroids, self._approximate[1], _lists_of(ivf, self._ids_in_order()))
 
-    def restore_inverted_file(self, centroids: np.ndarray, trained_on: int) -> None:
-        """The inverted file made again from stored centroids: its lists filled, no training."""
+    def restore_inverted_file(self, trained: TrainedLists) -> None:
+        """The inverted file made again from what `trained_lists` gave: no training."""
         ids = self._ids_in_order()
+        lists = trained.lists if len(trained.lists) == len(ids) else None
         with self._approximate_lock:
-            ivf = _filled(_around(centroids), self.vectors(ids.tolist()), ids)
-            self._approximate = (ivf, trained_on)
+            ivf = _filled(_around(trained.centroids), self.vectors(ids.tolist()), ids, lists)
+            self._approximate = (ivf, trained.trained_on)
 
     def tokens(self, ids: list[int]) -> list[Tokens]:
         """The kept BM25 terms of these chunks, in order."""
@@ -294,19 +306,33 @@ def _around(centroids: np.ndarray) -> faiss.IndexIVFFlat:
     return faiss.IndexIVFFlat(quantizer, dim, lists, faiss.METRIC_INNER_PRODUCT)
 
 
-def _filled(ivf: faiss.IndexIVFFlat, vectors: Vectors, ids: np.ndarray) -> faiss.Index:
-    """The inverted file with each vector in the list of its nearest centroid, found by a
-    matrix product in numpy: half the CPU of FAISS's own assignment (a top-1 search), 0.22
-    against 0.47 s for 50,000 vectors measured."""
-    quantizer = faiss.downcast_index(ivf.quantizer)
-    centroids = quantizer.reconstruct_n(0, quantizer.ntotal).T
+def _filled(
+    ivf: faiss.IndexIVFFlat, vectors: Vectors, ids: np.ndarray, lists: np.ndarray | None = None
+) -> faiss.Index:
+    """The inverted file with each vector in its list (given, or that of its nearest
+    centroid, found by a matrix product in numpy: half the CPU of FAISS's own assignment, a
+    top-1 search, 0.22 against 0.47 s for 50,000 vectors measured)."""
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
     ids = np.ascontiguousarray(ids, dtype=np.int64)
-    step = 8_192  # rows a product: a few MB at a time
-    nearest = [
-        np.argmax(vectors[at : at + step] @ centroids, axis=1) for at in range(0, len(ids), step)
-    ]
-    lists = np.concatenate([np.zeros(0, np.int64), *nearest]).astype(np.int64)
+    if lists is None:
+        quantizer = faiss.downcast_index(ivf.quantizer)
+        centroids = quantizer.reconstruct_n(0, quantizer.ntotal).T
+        step = 8_192  # rows a product: a few MB at a time
+        nearest = [
+            np.argmax(vectors[at : at + step] @ centroids, 1) for at in range(0, len(ids), step)
+        ]
+        lists = np.concatenate([np.zeros(0, np.int64), *nearest])
+    lists = np.ascontiguousarray(lists, dtype=np.int64)
     ivf.add_core(len(ids), faiss.swig_ptr(vectors), faiss.swig_ptr(ids), faiss.swig_ptr(lists))
     ivf.nprobe = max(1, ivf.nlist // PROBE_SHARE)
     return ivf
+
+
+def _lists_of(ivf: faiss.IndexIVF, ids: np.ndarray) -> np.ndarray:
+    """The list each of these chunks (all the inverted file holds, in order) is in."""
+    lists, stored = np.zeros(len(ids), dtype=np.int32), ivf.invlists
+    assert stored is not None  # an IndexIVFFlat's own
+    for number in range(ivf.nlist):
+        members = faiss.rev_swig_ptr(stored.get_ids(number), stored.list_size(number))
+        lists[np.searchsorted(ids, members)] = number
+    return lists

@@ -52,7 +52,7 @@ def test_a_session_written_in_the_old_format_still_loads_and_grows(session: Path
     assert same_state(read_snapshot(session, publish(session, later)), later)
 
 
-def test_a_large_session_keeps_its_inverted_files_centroids_and_loads_untrained(
+def test_a_large_session_keeps_its_inverted_files_training_and_loads_untrained(
     session: Path, monkeypatch: pytest.MonkeyPatch
 ):
     monkeypatch.setattr(index_module, "APPROXIMATE_FROM", 3)

@@ -123,7 +123,7 @@ def test_a_session_in_chunk_rows_still_reads_and_its_next_change_writes_parts(
     assert same_state(read_state(conn, TOKEN_HASH), later)
 
 
-def test_a_large_session_keeps_its_inverted_files_centroids_and_loads_untrained(
+def test_a_large_session_keeps_its_inverted_files_training_and_loads_untrained(
     conn: psycopg.Connection[Any], monkeypatch: pytest.MonkeyPatch
 ):
     monkeypatch.setattr(index_module, "APPROXIMATE_FROM", 3)

@@ -3,7 +3,8 @@
     gen-<n>/documents.json   every document of the session
     gen-<n>/index.json       the embedder, the next chunk id, the documents in the index
     gen-<n>/centroids.npy    past APPROXIMATE_FROM chunks, the inverted file's centroids
-                             (index.json says how many vectors they were trained on)
+    gen-<n>/lists.npy        and the list of each chunk, chunks in id order (index.json
+                             says how many vectors they were trained on)
     docs/<document id>.<n>/  one document's chunks, vectors and BM25 terms in one
                              columnar record (document_parts.py, storage/part_codec.py),
                              n its newest chunk's id
@@ -29,14 +30,14 @@ import numpy as np
 from pydantic import TypeAdapter
 
 from ragsvc.core.schemas import Document
-from ragsvc.search.index import DocumentPart, SessionIndex
+from ragsvc.search.index import DocumentPart, SessionIndex, TrainedLists
 from ragsvc.storage.disk.atomic_files import atomic_write, fsync_dir, fsync_tree
 from ragsvc.storage.disk.document_parts import read_part, write_part
 from ragsvc.storage.memory import collection_paused
 from ragsvc.storage.records import SessionState
 
 _DOCUMENTS = TypeAdapter(list[Document])
-CENTROIDS = "centroids.npy"
+CENTROIDS, LISTS = "centroids.npy", "lists.npy"
 
 
 def read_snapshot(session: Path, name: str) -> SessionState:
@@ -49,9 +50,10 @@ def read_snapshot(session: Path, name: str) -> SessionState:
         with collection_paused():
             parts = (read_part(session / "docs" / name) for name in meta["documents"])
             index = SessionIndex.from_parts(meta["embedder"], meta["dim"], meta["next_id"], parts)
-        if "trained_on" in meta:  # no training again: its lists filled around the centroids
+        if "trained_on" in meta:  # no training again, nor assigning vectors to lists
             centroids = np.load(folder / CENTROIDS, allow_pickle=False)
-            index.restore_inverted_file(centroids, meta["trained_on"])
+            lists = np.load(folder / LISTS, allow_pickle=False)
+            index.restore_inverted_file(TrainedLists(centroids, meta["trained_on"], lists))
     return SessionState(documents={d.id: d for d in documents}, index=index)
 
 
@@ -134,9 +136,10 @@ def _write_snapshot(folder: Path, state: SessionState) -> None:
             "next_id": state.index.next_id,
             "documents": list(state.index.part_names().values()),  # their parts' names
         }
-        if (trained := state.index.trained_centroids()) is not None:
-            np.save(folder / CENTROIDS, trained[0], allow_pickle=False)
-            meta["trained_on"] = trained[1]
+        if (trained := state.index.trained_lists()) is not None:
+            np.save(folder / CENTROIDS, trained.centroids, allow_pickle=False)
+            np.save(folder / LISTS, trained.lists, allow_pickle=False)
+            meta["trained_on"] = trained.trained_on
         (folder / "index.json").write_text(json.dumps(meta))
     fsync_tree(folder)
 

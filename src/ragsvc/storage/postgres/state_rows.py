@@ -14,7 +14,7 @@ import numpy as np
 import psycopg
 
 from ragsvc.core.schemas import Chunk, Document
-from ragsvc.search.index import DocumentPart, SessionIndex
+from ragsvc.search.index import DocumentPart, SessionIndex, TrainedLists
 from ragsvc.storage.memory import collection_paused
 from ragsvc.storage.part_codec import decode, encode
 from ragsvc.storage.records import SessionState
@@ -49,15 +49,17 @@ def write_changes(
     index = state.index
     _write_parts(conn, token_hash, before.parts, index)
     meta: dict[str, Any] | None = None
-    centroids = None
+    centroids = lists = None
     if index is not None:
         meta = {"embedder": index.embedder_name, "dim": index.dim, "next_id": index.next_id}
-        if (trained := index.trained_centroids()) is not None:
-            centroids, meta["trained_on"] = trained[0].astype("<f4").tobytes(), trained[1]
+        if (trained := index.trained_lists()) is not None:
+            meta["trained_on"] = trained.trained_on
+            centroids = trained.centroids.astype("<f4").tobytes()
+            lists = trained.lists.astype("<i4").tobytes()
     conn.execute(
-        "UPDATE sessions SET generation = generation + 1, index_meta = %s, centroids = %s"
-        " WHERE token_hash = %s",
-        (None if meta is None else json.dumps(meta), centroids, token_hash),
+        "UPDATE sessions SET generation = generation + 1, index_meta = %s, centroids = %s,"
+        " lists = %s WHERE token_hash = %s",
+        (None if meta is None else json.dumps(meta), centroids, lists, token_hash),
     )
 
 
@@ -97,15 +99,19 @@ def read_state(conn: psycopg.Connection[Any], token_hash: str) -> SessionState:
     ).fetchall()
     documents = [Document.model_validate_json(body) for (body,) in rows]
     meta_row = conn.execute(
-        "SELECT index_meta, centroids FROM sessions WHERE token_hash = %s", (token_hash,)
+        "SELECT index_meta, centroids, lists FROM sessions WHERE token_hash = %s", (token_hash,)
     ).fetchone()
     index = None
     if meta_row is not None and meta_row[0] is not None:
-        meta, centroids = meta_row
+        meta, centroids, lists = meta_row
         index = _read_index(conn, token_hash, meta)
-        if centroids is not None:  # no training again: its lists filled around them
-            vectors = np.frombuffer(centroids, dtype="<f4").reshape(-1, meta["dim"])
-            index.restore_inverted_file(vectors, meta["trained_on"])
+        if centroids is not None:  # no training again, nor assigning vectors to lists
+            trained = TrainedLists(
+                np.frombuffer(centroids, dtype="<f4").reshape(-1, meta["dim"]),
+                meta["trained_on"],
+                np.frombuffer(lists, dtype="<i4"),
+            )
+            index.restore_inverted_file(trained)
     return SessionState({d.id: d for d in documents}, index)
 
 

@@ -12,6 +12,7 @@ CREATE TABLE parts (
 -- Not compressed: most of a part is float32 vectors, which do not compress, and a load
 -- reads every part whole.
 ALTER TABLE parts ALTER COLUMN data SET STORAGE EXTERNAL;
--- Past APPROXIMATE_FROM chunks, the inverted file's centroids (float32, little-endian; how
--- many vectors they were trained on is in index_meta), so a load does not train it again.
-ALTER TABLE sessions ADD COLUMN centroids bytea;
+-- Past APPROXIMATE_FROM chunks, the inverted file's centroids (float32, little-endian) and
+-- the list of each chunk, chunks in id order (int32): a load neither trains it again nor
+-- assigns the vectors to lists (how many vectors it was trained on is in index_meta).
+ALTER TABLE sessions ADD COLUMN centroids bytea, ADD COLUMN lists bytea;
