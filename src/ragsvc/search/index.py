@@ -38,10 +38,11 @@ PROBE_SHARE = 2  # lists probed: one in this many (recall@10 0.99 measured: grow
 
 @dataclass(frozen=True)
 class TrainedLists:
-    """What an inverted file keeps of its training, for a store to keep: its centroids, how
-    many vectors they were trained on, and the list of each chunk (chunks in id order)."""
+    """What an inverted file keeps of its training, for a store to keep: the file trained
+    and empty (as FAISS serializes it: centroids, codes' ranges, what is probed), how many
+    vectors it was trained on, and the list of each chunk (chunks in id order)."""
 
-    centroids: np.ndarray  # float32, a row per list
+    empty: np.ndarray  # uint8
     trained_on: int
     lists: np.ndarray  # int32
 
@@ -217,18 +218,26 @@ class SessionIndex:
         vectors to its lists again."""
         if len(self.chunks) < APPROXIMATE_FROM:
             return None
-        ivf = faiss.extract_index_ivf(self._inverted_file())
+        ivf = self._inverted_file()
         assert self._approximate is not None  # made by _inverted_file
-        quantizer = faiss.downcast_index(ivf.quantizer)
-        centroids = quantizer.reconstruct_n(0, quantizer.ntotal)
-        return TrainedLists(centroids, self._approximate[1], _lists_of(ivf, self._ids_in_order()))
+        empty = faiss.clone_index(ivf)
+        empty.reset()
+        lists = _lists_of(faiss.extract_index_ivf(ivf), self._ids_in_order())
+        return TrainedLists(faiss.serialize_index(empty), self._approximate[1], lists)
 
     def restore_inverted_file(self, trained: TrainedLists) -> None:
-        """The inverted file made again from what `trained_lists` gave: no training."""
+        """The inverted file made again from what `trained_lists` gave: no training, and
+        each vector put in its kept list (found again if the lists do not fit the chunks)."""
         ids = self._ids_in_order()
-        lists = trained.lists if len(trained.lists) == len(ids) else None
+        vectors = np.ascontiguousarray(self.vectors(ids.tolist()), dtype=np.float32)
+        ivf = faiss.deserialize_index(np.ascontiguousarray(trained.empty, dtype=np.uint8))
+        if len(trained.lists) == len(ids):
+            lists = np.ascontiguousarray(trained.lists, dtype=np.int64)
+            pointers = (faiss.swig_ptr(a) for a in (vectors, ids, lists))
+            faiss.extract_index_ivf(ivf).add_core(len(ids), *pointers)
+        else:
+            ivf.add_with_ids(vectors, ids)
         with self._approximate_lock:
-            ivf = _filled(_around(trained.centroids), self.vectors(ids.tolist()), ids, lists)
             self._approximate = (ivf, trained.trained_on)
 
     def tokens(self, ids: list[int]) -> list[Tokens]:
@@ -295,43 +304,15 @@ def _trained(vectors: Vectors, ids: np.ndarray) -> faiss.Index:
     ivf = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, lists, faiss.METRIC_INNER_PRODUCT)
     ivf.cp.niter, ivf.cp.max_points_per_centroid = 10, 40  # a sample of 40 a list, as FAISS asks
     ivf.train(vectors)
-    return _filled(ivf, vectors, ids)
-
-
-def _around(centroids: np.ndarray) -> faiss.IndexIVFFlat:
-    """An empty inverted file whose lists are around these (trained) centroids."""
-    lists, dim = centroids.shape
-    quantizer = faiss.IndexFlatIP(dim)
-    quantizer.add(np.ascontiguousarray(centroids, dtype=np.float32))
-    return faiss.IndexIVFFlat(quantizer, dim, lists, faiss.METRIC_INNER_PRODUCT)
-
-
-def _filled(
-    ivf: faiss.IndexIVFFlat, vectors: Vectors, ids: np.ndarray, lists: np.ndarray | None = None
-) -> faiss.Index:
-    """The inverted file with each vector in its list (given, or that of its nearest
-    centroid, found by a matrix product in numpy: half the CPU of FAISS's own assignment, a
-    top-1 search, 0.22 against 0.47 s for 50,000 vectors measured)."""
-    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-    ids = np.ascontiguousarray(ids, dtype=np.int64)
-    if lists is None:
-        quantizer = faiss.downcast_index(ivf.quantizer)
-        centroids = quantizer.reconstruct_n(0, quantizer.ntotal).T
-        step = 8_192  # rows a product: a few MB at a time
-        nearest = [
-            np.argmax(vectors[at : at + step] @ centroids, 1) for at in range(0, len(ids), step)
-        ]
-        lists = np.concatenate([np.zeros(0, np.int64), *nearest])
-    lists = np.ascontiguousarray(lists, dtype=np.int64)
-    ivf.add_core(len(ids), faiss.swig_ptr(vectors), faiss.swig_ptr(ids), faiss.swig_ptr(lists))
-    ivf.nprobe = max(1, ivf.nlist // PROBE_SHARE)
+    ivf.add_with_ids(vectors, ids)
+    ivf.nprobe = max(1, lists // PROBE_SHARE)
     return ivf
 
 
 def _lists_of(ivf: faiss.IndexIVF, ids: np.ndarray) -> np.ndarray:
     """The list each of these chunks (all the inverted file holds, in order) is in."""
     lists, stored = np.zeros(len(ids), dtype=np.int32), ivf.invlists
-    assert stored is not None  # an IndexIVFFlat's own
+    assert stored is not None  # an inverted file holds its own lists
     for number in range(ivf.nlist):
         members = faiss.rev_swig_ptr(stored.get_ids(number), stored.list_size(number))
         lists[np.searchsorted(ids, members)] = number

@@ -60,7 +60,7 @@ def test_a_large_session_keeps_its_inverted_files_training_and_loads_untrained(
     add_document(state, "d1", *(f"Owls hunt mice number {n}." for n in range(10)))
     add_document(state, "d2", *(f"Hawks soar over hill {n}." for n in range(10)))
     name = publish(session, state)  # trains it: no question did
-    assert state.index is not None and (session / name / snapshots.CENTROIDS).exists()
+    assert state.index is not None and (session / name / snapshots.INVERTED_FILE).exists()
     monkeypatch.setattr(index_module, "_trained", no_training)
     loaded = read_snapshot(session, name)
     assert loaded.index is not None and loaded.index._approximate is not None

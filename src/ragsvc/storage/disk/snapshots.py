@@ -2,9 +2,10 @@
 
     gen-<n>/documents.json   every document of the session
     gen-<n>/index.json       the embedder, the next chunk id, the documents in the index
-    gen-<n>/centroids.npy    past APPROXIMATE_FROM chunks, the inverted file's centroids
+    gen-<n>/inverted_file    past APPROXIMATE_FROM chunks, the inverted file trained and
+                             empty (as FAISS serializes it)
     gen-<n>/lists.npy        and the list of each chunk, chunks in id order (index.json
-                             says how many vectors they were trained on)
+                             says how many vectors it was trained on)
     docs/<document id>.<n>/  one document's chunks, vectors and BM25 terms in one
                              columnar record (document_parts.py, storage/part_codec.py),
                              n its newest chunk's id
@@ -37,7 +38,7 @@ from ragsvc.storage.memory import collection_paused
 from ragsvc.storage.records import SessionState
 
 _DOCUMENTS = TypeAdapter(list[Document])
-CENTROIDS, LISTS = "centroids.npy", "lists.npy"
+INVERTED_FILE, LISTS = "inverted_file", "lists.npy"
 
 
 def read_snapshot(session: Path, name: str) -> SessionState:
@@ -51,9 +52,9 @@ def read_snapshot(session: Path, name: str) -> SessionState:
             parts = (read_part(session / "docs" / name) for name in meta["documents"])
             index = SessionIndex.from_parts(meta["embedder"], meta["dim"], meta["next_id"], parts)
         if "trained_on" in meta:  # no training again, nor assigning vectors to lists
-            centroids = np.load(folder / CENTROIDS, allow_pickle=False)
+            empty = np.fromfile(folder / INVERTED_FILE, dtype=np.uint8)
             lists = np.load(folder / LISTS, allow_pickle=False)
-            index.restore_inverted_file(TrainedLists(centroids, meta["trained_on"], lists))
+            index.restore_inverted_file(TrainedLists(empty, meta["trained_on"], lists))
     return SessionState(documents={d.id: d for d in documents}, index=index)
 
 
@@ -137,7 +138,7 @@ def _write_snapshot(folder: Path, state: SessionState) -> None:
             "documents": list(state.index.part_names().values()),  # their parts' names
         }
         if (trained := state.index.trained_lists()) is not None:
-            np.save(folder / CENTROIDS, trained.centroids, allow_pickle=False)
+            (folder / INVERTED_FILE).write_bytes(trained.empty.tobytes())
             np.save(folder / LISTS, trained.lists, allow_pickle=False)
             meta["trained_on"] = trained.trained_on
         (folder / "index.json").write_text(json.dumps(meta))

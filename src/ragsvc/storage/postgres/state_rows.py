@@ -49,17 +49,16 @@ def write_changes(
     index = state.index
     _write_parts(conn, token_hash, before.parts, index)
     meta: dict[str, Any] | None = None
-    centroids = lists = None
+    empty = lists = None
     if index is not None:
         meta = {"embedder": index.embedder_name, "dim": index.dim, "next_id": index.next_id}
         if (trained := index.trained_lists()) is not None:
             meta["trained_on"] = trained.trained_on
-            centroids = trained.centroids.astype("<f4").tobytes()
-            lists = trained.lists.astype("<i4").tobytes()
+            empty, lists = trained.empty.tobytes(), trained.lists.astype("<i4").tobytes()
     conn.execute(
-        "UPDATE sessions SET generation = generation + 1, index_meta = %s, centroids = %s,"
+        "UPDATE sessions SET generation = generation + 1, index_meta = %s, inverted_file = %s,"
         " lists = %s WHERE token_hash = %s",
-        (None if meta is None else json.dumps(meta), centroids, lists, token_hash),
+        (None if meta is None else json.dumps(meta), empty, lists, token_hash),
     )
 
 
@@ -99,15 +98,16 @@ def read_state(conn: psycopg.Connection[Any], token_hash: str) -> SessionState:
     ).fetchall()
     documents = [Document.model_validate_json(body) for (body,) in rows]
     meta_row = conn.execute(
-        "SELECT index_meta, centroids, lists FROM sessions WHERE token_hash = %s", (token_hash,)
+        "SELECT index_meta, inverted_file, lists FROM sessions WHERE token_hash = %s",
+        (token_hash,),
     ).fetchone()
     index = None
     if meta_row is not None and meta_row[0] is not None:
-        meta, centroids, lists = meta_row
+        meta, empty, lists = meta_row
         index = _read_index(conn, token_hash, meta)
-        if centroids is not None:  # no training again, nor assigning vectors to lists
+        if empty is not None:  # no training again, nor assigning vectors to lists
             trained = TrainedLists(
-                np.frombuffer(centroids, dtype="<f4").reshape(-1, meta["dim"]),
+                np.frombuffer(empty, dtype=np.uint8),
                 meta["trained_on"],
                 np.frombuffer(lists, dtype="<i4"),
             )

@@ -12,7 +12,8 @@ CREATE TABLE parts (
 -- Not compressed: most of a part is float32 vectors, which do not compress, and a load
 -- reads every part whole.
 ALTER TABLE parts ALTER COLUMN data SET STORAGE EXTERNAL;
--- Past APPROXIMATE_FROM chunks, the inverted file's centroids (float32, little-endian) and
--- the list of each chunk, chunks in id order (int32): a load neither trains it again nor
--- assigns the vectors to lists (how many vectors it was trained on is in index_meta).
-ALTER TABLE sessions ADD COLUMN centroids bytea, ADD COLUMN lists bytea;
+-- Past APPROXIMATE_FROM chunks, the inverted file trained and empty (as FAISS serializes
+-- it) and the list of each chunk, chunks in id order (int32, little-endian): a load neither
+-- trains it again nor assigns the vectors to lists (how many vectors it was trained on is
+-- in index_meta).
+ALTER TABLE sessions ADD COLUMN inverted_file bytea, ADD COLUMN lists bytea;
