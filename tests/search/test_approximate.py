@@ -1,11 +1,7 @@
 """Past APPROXIMATE_FROM chunks dense search goes through an inverted file, which follows
-the index through copies, uploads and deletions; deep searches stay exact. Its centroids are
-handed out to store with each chunk's list, and an index loaded with them searches as the
-one stored, untrained."""
+the index through copies, uploads and deletions; deep searches stay exact."""
 
 from __future__ import annotations
-
-from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -66,40 +62,3 @@ def test_deep_searches_stay_exact(large):
     hits = index.dense_search(vectors[5], len(index))
     assert len(hits) == len(index)
     assert [cid for cid, _ in hits[:10]] == list(np.argsort(-(vectors @ vectors[5]))[:10])
-
-
-def no_training(vectors: np.ndarray, ids: np.ndarray) -> None:
-    raise AssertionError("trained again")
-
-
-def test_an_index_loaded_with_its_training_searches_as_the_stored_one_untrained(
-    large, monkeypatch: pytest.MonkeyPatch
-):
-    index, vectors = large
-    trained = index.trained_lists()  # trained now: no question asked it yet
-    assert trained is not None and trained.trained_on == len(index)
-    parts = [index.part(doc_id) for doc_id in index.document_ids()]
-    monkeypatch.setattr(index_module, "_trained", no_training)
-    for lists in [trained.lists, trained.lists[:-1]]:  # kept, or not fitting: found again
-        loaded = SessionIndex.from_parts("random", DIM, index.next_id, parts)
-        loaded.restore_inverted_file(replace(trained, lists=lists))
-        for row in [0, 777, 1_999]:
-            assert loaded.dense_search(vectors[row], 10) == index.dense_search(vectors[row], 10)
-        again = loaded.trained_lists()
-        assert again is not None and again.trained_on == trained.trained_on
-        assert np.array_equal(again.empty, trained.empty)  # the same training
-        assert np.array_equal(again.lists, trained.lists)  # found again, the same lists
-
-
-def test_the_kept_training_holds_no_vectors(large):
-    index, _ = large
-    trained = index.trained_lists()
-    assert trained is not None
-    assert trained.empty.nbytes < len(index) * DIM  # the centroids, not the vectors
-    assert np.bincount(trained.lists).sum() == len(index)
-
-
-def test_a_small_session_hands_out_no_training():
-    index = SessionIndex("random", DIM)
-    add_document(index, "d0", unit(np.random.default_rng(0), 20))
-    assert index.trained_lists() is None and index._approximate is None

@@ -14,7 +14,7 @@ from ragsvc.search import index as index_module
 from ragsvc.storage.disk import snapshots
 from ragsvc.storage.disk.snapshots import current_name, publish, read_snapshot, remove_unused
 from ragsvc.storage.records import SessionState
-from tests.search.test_approximate import no_training
+from tests.search.test_kept_inverted_file import no_training
 from tests.storage.disk.test_document_parts import write_old_part
 from tests.support.states import EMBEDDER, add_document, copy_of, remove_document, same_state
 

@@ -16,7 +16,7 @@ from ragsvc.search.index import SessionIndex
 from ragsvc.storage.postgres.migrate import migrate
 from ragsvc.storage.postgres.state_rows import StateBefore, read_state, write_changes
 from ragsvc.storage.records import SessionState
-from tests.search.test_approximate import no_training
+from tests.search.test_kept_inverted_file import no_training
 from tests.support.states import EMBEDDER, add_document, copy_of, remove_document, same_state
 
 TOKEN_HASH = "a" * 64
