@@ -1,10 +1,14 @@
-"""Freed memory handed back to the system: malloc_trim is found on glibc, and runs."""
+"""Freed memory handed back to the system: malloc_trim is found on glibc, and runs. Garbage
+collection is paused while a session loads, and runs again after, whatever happened."""
 
 from __future__ import annotations
 
+import gc
 import platform
 
-from ragsvc.storage.memory import _malloc_trim, release_freed_memory
+import pytest
+
+from ragsvc.storage.memory import _malloc_trim, collection_paused, release_freed_memory
 
 
 def test_freed_memory_is_released_without_error():
@@ -18,3 +22,16 @@ def test_malloc_trim_is_found_where_glibc_has_it():
     if platform.libc_ver()[0] == "glibc":
         assert _malloc_trim() is not None
     assert _malloc_trim() is _malloc_trim()
+
+
+def test_collection_is_paused_while_loading_and_resumed_after_even_on_failure():
+    assert gc.isenabled()
+    with collection_paused():
+        assert not gc.isenabled()
+        with collection_paused():  # a second load at once leaves resuming to the first
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    with pytest.raises(FileNotFoundError), collection_paused():
+        raise FileNotFoundError
+    assert gc.isenabled()

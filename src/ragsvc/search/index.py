@@ -22,7 +22,8 @@ from ragsvc.core.errors import IndexMismatch
 from ragsvc.core.schemas import Chunk
 from ragsvc.search.bm25_terms import Tokens, query_terms, tokens_of
 from ragsvc.search.embedders import Vectors
-from ragsvc.search.lexical import Lexical, postings_of
+from ragsvc.search.lexical import Lexical, Postings, postings_of
+from ragsvc.search.term_ids import TermIds, postings_of_parts
 from ragsvc.text.abbreviations import spelled_out
 
 Hit = tuple[int, float]  # (chunk id, score)
@@ -36,12 +37,25 @@ PROBE_SHARE = 2  # lists probed: one in this many (recall@10 0.99 measured: grow
 
 
 @dataclass(frozen=True)
+class TrainedLists:
+    """What an inverted file keeps of its training, for a store to keep: the file trained
+    and empty (as FAISS serializes it: centroids, codes' ranges, what is probed), how many
+    vectors it was trained on, and the list of each chunk (chunks in id order)."""
+
+    empty: np.ndarray  # uint8
+    trained_on: int
+    lists: np.ndarray  # int32
+
+
+@dataclass(frozen=True)
 class DocumentPart:
-    """One document's share of an index: its chunks (by id), their vectors and tokens."""
+    """One document's share of an index: its chunks (by id), their vectors and tokens (and,
+    read from a store, the tokens as numbers, which a loaded session's BM25 is built from)."""
 
     chunks: list[Chunk]
     vectors: Vectors
     tokens: list[Tokens]
+    terms: TermIds | None = None
 
 
 class SessionIndex:
@@ -99,23 +113,27 @@ class SessionIndex:
             raise ValueError("one vector per chunk")
         if not chunks:
             return
+        tokens = tokens if tokens is not None else tokens_of(chunks)
+        ids = self._keep(chunks, vectors, tokens)
+        self._index_terms(chunks, postings_of(ids.tolist(), tokens))
+
+    def _keep(self, chunks: list[Chunk], vectors: Vectors, tokens: list[Tokens]) -> np.ndarray:
+        """Hold the chunks, their vectors and tokens (all but the BM25 postings); their ids."""
         ids = np.array([c.id for c in chunks], dtype=np.int64)
         self._dense.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids)
         if self._approximate is not None:  # its lists take the new vectors; retrained later
             self._approximate[0].add_with_ids(np.ascontiguousarray(vectors, np.float32), ids)
-        self.chunks.update((c.id, c) for c in chunks)
-        tokens = tokens if tokens is not None else tokens_of(chunks)
+        self.chunks.update(zip(ids.tolist(), chunks, strict=True))
         self._tokens.update(zip(ids.tolist(), tokens, strict=True))
         self._sorted_ids = _extended(self._sorted_ids, ids)
-        self._index_terms(chunks, tokens)
+        return ids
 
-    def _index_terms(self, chunks: list[Chunk], tokens: list[Tokens]) -> None:
+    def _index_terms(self, chunks: list[Chunk], block: Postings) -> None:
         """Add the chunks' BM25 postings: one block, whatever documents they are of (a
         session loaded whole is indexed in one pass, with no merges)."""
         for chunk in chunks:
             self._languages.setdefault(chunk.document_id, chunk.language)
-        documents = frozenset(c.document_id for c in chunks)
-        self._lexical.add(documents, postings_of([c.id for c in chunks], tokens))
+        self._lexical.add(frozenset(c.document_id for c in chunks), block)
 
     def reserve_ids(self, count: int) -> range:
         ids = range(self.next_id, self.next_id + count)
@@ -158,12 +176,15 @@ class SessionIndex:
     ) -> SessionIndex:
         index = cls(embedder_name, dim)
         every = list(parts)  # added at once: the BM25 postings built in one pass
-        if every:
-            index.add(
-                [chunk for part in every for chunk in part.chunks],
+        chunks = [chunk for part in every for chunk in part.chunks]
+        if chunks:
+            ids = index._keep(
+                chunks,
                 np.concatenate([part.vectors.reshape(-1, dim) for part in every]),
                 [terms for part in every for terms in part.tokens],
             )
+            terms = [p.terms if p.terms is not None else TermIds.of(p.tokens) for p in every]
+            index._index_terms(chunks, postings_of_parts(ids, terms))
         index.next_id = next_id
         return index
 
@@ -190,6 +211,34 @@ class SessionIndex:
                 ids = self._ids_in_order()
                 self._approximate = (_trained(self.vectors(ids.tolist()), ids), len(ids))
             return self._approximate[0]
+
+    def trained_lists(self) -> TrainedLists | None:
+        """The inverted file's training (trained now if need be), past APPROXIMATE_FROM
+        chunks: what a store keeps, so a cold load neither trains it nor assigns the
+        vectors to its lists again."""
+        if len(self.chunks) < APPROXIMATE_FROM:
+            return None
+        ivf = self._inverted_file()
+        assert self._approximate is not None  # made by _inverted_file
+        empty = faiss.clone_index(ivf)
+        empty.reset()
+        lists = _lists_of(faiss.extract_index_ivf(ivf), self._ids_in_order())
+        return TrainedLists(faiss.serialize_index(empty), self._approximate[1], lists)
+
+    def restore_inverted_file(self, trained: TrainedLists) -> None:
+        """The inverted file made again from what `trained_lists` gave: no training, and
+        each vector put in its kept list (found again if the lists do not fit the chunks)."""
+        ids = self._ids_in_order()
+        vectors = np.ascontiguousarray(self.vectors(ids.tolist()), dtype=np.float32)
+        ivf = faiss.deserialize_index(np.ascontiguousarray(trained.empty, dtype=np.uint8))
+        if len(trained.lists) == len(ids):
+            lists = np.ascontiguousarray(trained.lists, dtype=np.int64)
+            pointers = (faiss.swig_ptr(a) for a in (vectors, ids, lists))
+            faiss.extract_index_ivf(ivf).add_core(len(ids), *pointers)
+        else:
+            ivf.add_with_ids(vectors, ids)
+        with self._approximate_lock:
+            self._approximate = (ivf, trained.trained_on)
 
     def tokens(self, ids: list[int]) -> list[Tokens]:
         """The kept BM25 terms of these chunks, in order."""
@@ -258,3 +307,13 @@ def _trained(vectors: Vectors, ids: np.ndarray) -> faiss.Index:
     ivf.add_with_ids(vectors, ids)
     ivf.nprobe = max(1, lists // PROBE_SHARE)
     return ivf
+
+
+def _lists_of(ivf: faiss.IndexIVF, ids: np.ndarray) -> np.ndarray:
+    """The list each of these chunks (all the inverted file holds, in order) is in."""
+    lists, stored = np.zeros(len(ids), dtype=np.int32), ivf.invlists
+    assert stored is not None  # an inverted file holds its own lists
+    for number in range(ivf.nlist):
+        members = faiss.rev_swig_ptr(stored.get_ids(number), stored.list_size(number))
+        lists[np.searchsorted(ids, members)] = number
+    return lists

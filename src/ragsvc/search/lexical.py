@@ -56,10 +56,18 @@ def postings_of(ids: list[int], tokens: list[Tokens]) -> Postings:
         columns[term] = column
     flat = np.fromiter(map(columns.__getitem__, chain.from_iterable(tokens)), dtype=np.int64)
     lengths = np.fromiter(map(len, tokens), dtype=np.int64, count=len(tokens))
-    rows = np.repeat(np.arange(len(tokens), dtype=np.int64), lengths)
-    pairs = flat * max(len(tokens), 1) + rows
+    return postings_of_columns(ids, columns, flat, lengths)
+
+
+def postings_of_columns(
+    ids: list[int] | np.ndarray, columns: dict[str, int], flat: np.ndarray, lengths: np.ndarray
+) -> Postings:
+    """The block of these chunks given their terms as columns: `flat` holds each term's
+    column, chunk after chunk, `lengths` how many terms each chunk has."""
+    rows = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
+    pairs = flat * max(len(lengths), 1) + rows
     pairs, counts = np.unique(pairs, return_counts=True)  # by term, then by chunk
-    cols, rows = np.divmod(pairs, max(len(tokens), 1))
+    cols, rows = np.divmod(pairs, max(len(lengths), 1))
     return Postings(
         columns,
         _starts(cols, len(columns)),

@@ -5,14 +5,18 @@ the state it was written from."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
 
+from ragsvc.search import index as index_module
 from ragsvc.storage.disk import snapshots
 from ragsvc.storage.disk.snapshots import current_name, publish, read_snapshot, remove_unused
 from ragsvc.storage.records import SessionState
-from tests.support.states import add_document, copy_of, remove_document, same_state
+from tests.search.test_kept_inverted_file import no_training
+from tests.storage.disk.test_document_parts import write_old_part
+from tests.support.states import EMBEDDER, add_document, copy_of, remove_document, same_state
 
 
 @pytest.fixture
@@ -30,6 +34,39 @@ def test_a_snapshot_reads_back_as_the_state_it_was_written_from(session: Path):
     assert same_state(read_snapshot(session, name), state)
     empty = publish(session, SessionState())
     assert same_state(read_snapshot(session, empty), SessionState())
+
+
+def test_a_session_written_in_the_old_format_still_loads_and_grows(session: Path):
+    state = SessionState()
+    add_document(state, "d1", "Owls hunt at night.", "Owls nest in barns.")
+    add_document(state, "d2", "Hawks soar.")
+    name = publish(session, state)
+    assert state.index is not None
+    for doc_id, part_name in state.index.part_names().items():  # as an older version wrote
+        shutil.rmtree(session / "docs" / part_name)
+        write_old_part(session / "docs" / part_name, state.index.part(doc_id))
+    loaded = read_snapshot(session, name)
+    assert same_state(loaded, state)
+    later = copy_of(loaded)
+    add_document(later, "d3", "Kites hover.")
+    assert same_state(read_snapshot(session, publish(session, later)), later)
+
+
+def test_a_large_session_keeps_its_inverted_files_training_and_loads_untrained(
+    session: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setattr(index_module, "APPROXIMATE_FROM", 3)
+    state = SessionState()  # 16 chunks at least: one a list of the inverted file
+    add_document(state, "d1", *(f"Owls hunt mice number {n}." for n in range(10)))
+    add_document(state, "d2", *(f"Hawks soar over hill {n}." for n in range(10)))
+    name = publish(session, state)  # trains it: no question did
+    assert state.index is not None and (session / name / snapshots.INVERTED_FILE).exists()
+    monkeypatch.setattr(index_module, "_trained", no_training)
+    loaded = read_snapshot(session, name)
+    assert loaded.index is not None and loaded.index._approximate is not None
+    assert same_state(loaded, state)
+    query = EMBEDDER.embed_sync(["owls"])[0]
+    assert loaded.index.dense_search(query, 2) == state.index.dense_search(query, 2)
 
 
 def test_publishing_makes_current_name_the_new_snapshot(session: Path):

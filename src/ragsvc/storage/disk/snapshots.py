@@ -2,8 +2,13 @@
 
     gen-<n>/documents.json   every document of the session
     gen-<n>/index.json       the embedder, the next chunk id, the documents in the index
-    docs/<document id>.<n>/  one document's chunks, vectors and BM25 terms
-                             (document_parts.py), n its newest chunk's id
+    gen-<n>/inverted_file    past APPROXIMATE_FROM chunks, the inverted file trained and
+                             empty (as FAISS serializes it)
+    gen-<n>/lists.npy        and the list of each chunk, chunks in id order (index.json
+                             says how many vectors it was trained on)
+    docs/<document id>.<n>/  one document's chunks, vectors and BM25 terms in one
+                             columnar record (document_parts.py, storage/part_codec.py),
+                             n its newest chunk's id
     CURRENT                  the name of the live snapshot
 
 A snapshot is small and names the document parts it uses; a part is written once, when its
@@ -22,15 +27,18 @@ import shutil
 import uuid
 from pathlib import Path
 
+import numpy as np
 from pydantic import TypeAdapter
 
 from ragsvc.core.schemas import Document
-from ragsvc.search.index import DocumentPart, SessionIndex
+from ragsvc.search.index import DocumentPart, SessionIndex, TrainedLists
 from ragsvc.storage.disk.atomic_files import atomic_write, fsync_dir, fsync_tree
 from ragsvc.storage.disk.document_parts import read_part, write_part
+from ragsvc.storage.memory import collection_paused
 from ragsvc.storage.records import SessionState
 
 _DOCUMENTS = TypeAdapter(list[Document])
+INVERTED_FILE, LISTS = "inverted_file", "lists.npy"
 
 
 def read_snapshot(session: Path, name: str) -> SessionState:
@@ -40,8 +48,13 @@ def read_snapshot(session: Path, name: str) -> SessionState:
     index: SessionIndex | None = None
     if (folder / "index.json").exists():
         meta = json.loads((folder / "index.json").read_text())
-        parts = (read_part(session / "docs" / name) for name in meta["documents"])
-        index = SessionIndex.from_parts(meta["embedder"], meta["dim"], meta["next_id"], parts)
+        with collection_paused():
+            parts = (read_part(session / "docs" / name) for name in meta["documents"])
+            index = SessionIndex.from_parts(meta["embedder"], meta["dim"], meta["next_id"], parts)
+        if "trained_on" in meta:  # no training again, nor assigning vectors to lists
+            empty = np.fromfile(folder / INVERTED_FILE, dtype=np.uint8)
+            lists = np.load(folder / LISTS, allow_pickle=False)
+            index.restore_inverted_file(TrainedLists(empty, meta["trained_on"], lists))
     return SessionState(documents={d.id: d for d in documents}, index=index)
 
 
@@ -124,6 +137,10 @@ def _write_snapshot(folder: Path, state: SessionState) -> None:
             "next_id": state.index.next_id,
             "documents": list(state.index.part_names().values()),  # their parts' names
         }
+        if (trained := state.index.trained_lists()) is not None:
+            (folder / INVERTED_FILE).write_bytes(trained.empty.tobytes())
+            np.save(folder / LISTS, trained.lists, allow_pickle=False)
+            meta["trained_on"] = trained.trained_on
         (folder / "index.json").write_text(json.dumps(meta))
     fsync_tree(folder)
 

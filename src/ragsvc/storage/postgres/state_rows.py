@@ -1,6 +1,8 @@
-"""A session's state as rows: documents (one JSON body each), chunks (text, vector, BM25
-terms, written by COPY) and the index's metadata on the session's row; a change writes only
-what differs from the state before it, and bumps the session's generation."""
+"""A session's state as rows: documents (one JSON body each), the index's parts (one row
+per document: its chunks, vectors and BM25 terms in one record, storage/part_codec.py) and
+the index's metadata on the session's row; a change writes only what differs from the state
+before it, and bumps the session's generation. Sessions written before parts existed hold
+a row per chunk (`chunks`): read as they are, rewritten as parts by their next change."""
 
 from __future__ import annotations
 
@@ -12,7 +14,9 @@ import numpy as np
 import psycopg
 
 from ragsvc.core.schemas import Chunk, Document
-from ragsvc.search.index import SessionIndex
+from ragsvc.search.index import DocumentPart, SessionIndex, TrainedLists
+from ragsvc.storage.memory import collection_paused
+from ragsvc.storage.part_codec import decode, encode
 from ragsvc.storage.records import SessionState
 
 
@@ -21,18 +25,18 @@ class StateBefore:
     """What a state held before a change: to write only the difference."""
 
     documents: dict[str, Document]
-    chunk_ids: set[int]
+    parts: dict[str, str]  # each document's part name, by document id
 
     @classmethod
     def of(cls, state: SessionState) -> StateBefore:
-        ids = set(state.index.chunks) if state.index is not None else set()
-        return cls(dict(state.documents), ids)
+        parts = state.index.part_names() if state.index is not None else {}
+        return cls(dict(state.documents), parts)
 
 
 def write_changes(
     conn: psycopg.Connection[Any], token_hash: str, before: StateBefore, state: SessionState
 ) -> None:
-    """Write the documents and chunks that differ from `before`; bump the generation."""
+    """Write the documents and parts that differ from `before`; bump the generation."""
     gone = [doc_id for doc_id in before.documents if doc_id not in state.documents]
     changed = [d for i, d in state.documents.items() if before.documents.get(i) != d]
     conn.execute("DELETE FROM documents WHERE token_hash = %s AND id = ANY(%s)", (token_hash, gone))
@@ -43,45 +47,49 @@ def write_changes(
             [(token_hash, d.id, d.model_dump_json().encode()) for d in changed],
         )
     index = state.index
-    after = set(index.chunks) if index is not None else set()
-    conn.execute(
-        "DELETE FROM chunks WHERE token_hash = %s AND id = ANY(%s)",
-        (token_hash, sorted(before.chunk_ids - after)),
-    )
+    _write_parts(conn, token_hash, before.parts, index)
+    meta: dict[str, Any] | None = None
+    empty = lists = None
     if index is not None:
-        _copy_chunks(conn, token_hash, index, sorted(after - before.chunk_ids))
-    meta = None
-    if index is not None:
-        meta = json.dumps(
-            {"embedder": index.embedder_name, "dim": index.dim, "next_id": index.next_id}
-        )
+        meta = {"embedder": index.embedder_name, "dim": index.dim, "next_id": index.next_id}
+        if (trained := index.trained_lists()) is not None:
+            meta["trained_on"] = trained.trained_on
+            empty, lists = trained.empty.tobytes(), trained.lists.astype("<i4").tobytes()
     conn.execute(
-        "UPDATE sessions SET generation = generation + 1, index_meta = %s WHERE token_hash = %s",
-        (meta, token_hash),
+        "UPDATE sessions SET generation = generation + 1, index_meta = %s, inverted_file = %s,"
+        " lists = %s WHERE token_hash = %s",
+        (None if meta is None else json.dumps(meta), empty, lists, token_hash),
     )
 
 
-def _copy_chunks(
-    conn: psycopg.Connection[Any], token_hash: str, index: SessionIndex, ids: list[int]
+def _write_parts(
+    conn: psycopg.Connection[Any],
+    token_hash: str,
+    before: dict[str, str],
+    index: SessionIndex | None,
 ) -> None:
-    if not ids:
+    """Write the parts of documents new or changed since `before`, delete the others'; a
+    session still in chunk rows is rewritten whole, as parts."""
+    after = index.part_names() if index is not None else {}
+    if conn.execute("DELETE FROM chunks WHERE token_hash = %s", (token_hash,)).rowcount:
+        before = {}
+    conn.execute(
+        "DELETE FROM parts WHERE token_hash = %s AND NOT document_id = ANY(%s)",
+        (token_hash, list(after)),
+    )
+    new = [(doc_id, name) for doc_id, name in after.items() if before.get(doc_id) != name]
+    if index is None or not new:
         return
-    vectors = index.vectors(ids).astype("<f4")
-    tokens = index.tokens(ids)
-    columns = "token_hash, id, document_id, chunk, vector, tokens"
-    with conn.cursor() as cur, cur.copy(f"COPY chunks ({columns}) FROM STDIN") as copy:
-        for row, chunk_id in enumerate(ids):
-            chunk = index.chunks[chunk_id]
-            copy.write_row(
-                (
-                    token_hash,
-                    chunk_id,
-                    chunk.document_id,
-                    chunk.model_dump_json().encode(),
-                    vectors[row].tobytes(),
-                    tokens[row],
-                )
-            )
+    with conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO parts (token_hash, document_id, newest, data) VALUES (%s, %s, %s, %s)"
+            " ON CONFLICT (token_hash, document_id) DO UPDATE"
+            " SET newest = excluded.newest, data = excluded.data",
+            [
+                (token_hash, doc_id, int(name.rsplit(".", 1)[1]), encode(index.part(doc_id)))
+                for doc_id, name in new
+            ],
+        )
 
 
 def read_state(conn: psycopg.Connection[Any], token_hash: str) -> SessionState:
@@ -90,25 +98,43 @@ def read_state(conn: psycopg.Connection[Any], token_hash: str) -> SessionState:
     ).fetchall()
     documents = [Document.model_validate_json(body) for (body,) in rows]
     meta_row = conn.execute(
-        "SELECT index_meta FROM sessions WHERE token_hash = %s", (token_hash,)
+        "SELECT index_meta, inverted_file, lists FROM sessions WHERE token_hash = %s",
+        (token_hash,),
     ).fetchone()
     index = None
     if meta_row is not None and meta_row[0] is not None:
-        index = _read_index(conn, token_hash, meta_row[0])
+        meta, empty, lists = meta_row
+        index = _read_index(conn, token_hash, meta)
+        if empty is not None:  # no training again, nor assigning vectors to lists
+            trained = TrainedLists(
+                np.frombuffer(empty, dtype=np.uint8),
+                meta["trained_on"],
+                np.frombuffer(lists, dtype="<i4"),
+            )
+            index.restore_inverted_file(trained)
     return SessionState({d.id: d for d in documents}, index)
 
 
 def _read_index(
     conn: psycopg.Connection[Any], token_hash: str, meta: dict[str, Any]
 ) -> SessionIndex:
-    index = SessionIndex(meta["embedder"], meta["dim"])
+    with conn.cursor(binary=True) as cur:  # bytea as it is, not as hex to decode
+        rows = cur.execute(
+            "SELECT data FROM parts WHERE token_hash = %s ORDER BY newest", (token_hash,)
+        ).fetchall()
+    with collection_paused():
+        parts = [*_chunk_rows(conn, token_hash, meta["dim"]), *(decode(d) for (d,) in rows)]
+        return SessionIndex.from_parts(meta["embedder"], meta["dim"], meta["next_id"], parts)
+
+
+def _chunk_rows(conn: psycopg.Connection[Any], token_hash: str, dim: int) -> list[DocumentPart]:
+    """The chunks of a session written before parts existed, as one part."""
     rows = conn.execute(
         "SELECT chunk, vector, tokens FROM chunks WHERE token_hash = %s ORDER BY id",
         (token_hash,),
     ).fetchall()
-    if rows:
-        chunks = [Chunk.model_validate_json(row[0]) for row in rows]
-        vectors = np.frombuffer(b"".join(row[1] for row in rows), dtype="<f4")
-        index.add(chunks, vectors.reshape(len(rows), index.dim), [row[2] for row in rows])
-    index.next_id = meta["next_id"]
-    return index
+    if not rows:
+        return []
+    chunks = [Chunk.model_validate_json(row[0]) for row in rows]
+    vectors = np.frombuffer(b"".join(row[1] for row in rows), dtype="<f4")
+    return [DocumentPart(chunks, vectors.reshape(len(rows), dim), [row[2] for row in rows])]

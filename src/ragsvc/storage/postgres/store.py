@@ -1,11 +1,12 @@
 """The PostgreSQL Store (`RAGSVC_STORE=postgres`): what replicas on several hosts share.
 
-Tables (migrations/): sessions, documents, chunks (text, vector, BM25 terms), turns,
-uploads waiting for their ingest, the PDFs of ingested documents, leases. A change to a
-session's documents or index runs in one transaction holding the session's row lock
-(`SELECT ... FOR NO KEY UPDATE`), so concurrent writers on any replica queue up and none
-loses another's change; it writes only what changed (new chunks by COPY) and bumps the
-session's `generation`. Each replica keeps the sessions it loaded in a cache keyed by that
+Tables (migrations/): sessions, documents, parts (a document's chunks, vectors and BM25
+terms in one record; `chunks`, a row per chunk, in sessions written before), turns, uploads
+waiting for their ingest, the PDFs of ingested documents, leases. A change to a session's
+documents or index runs in one transaction holding the session's row lock (`SELECT ... FOR
+NO KEY UPDATE`), so concurrent writers on any replica queue up and none loses another's
+change; it writes only what changed (the parts of new documents) and bumps the session's
+`generation`. Each replica keeps the sessions it loaded in a cache keyed by that
 generation: an unchanged session is not read again, a changed one is read afresh by the
 next request on any replica.
 

@@ -1,0 +1,61 @@
+"""An inverted file's training kept: handed out past APPROXIMATE_FROM chunks with each chunk's
+list, holding no vectors, and an index loaded with it searches as the one stored, untrained,
+with its kept lists or finding them again."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from ragsvc.search import index as index_module
+from ragsvc.search.index import SessionIndex
+from tests.search.test_approximate import DIM, add_document, unit
+
+
+@pytest.fixture
+def large(monkeypatch: pytest.MonkeyPatch) -> tuple[SessionIndex, np.ndarray]:
+    monkeypatch.setattr(index_module, "APPROXIMATE_FROM", 1_000)
+    vectors = unit(np.random.default_rng(0), 2_000)
+    index = SessionIndex("random", DIM)
+    for number in range(4):
+        add_document(index, f"d{number}", vectors[number * 500 : (number + 1) * 500])
+    return index, vectors
+
+
+def no_training(vectors: np.ndarray, ids: np.ndarray) -> None:
+    raise AssertionError("trained again")
+
+
+def test_an_index_loaded_with_its_training_searches_as_the_stored_one_untrained(
+    large, monkeypatch: pytest.MonkeyPatch
+):
+    index, vectors = large
+    trained = index.trained_lists()  # trained now: no question asked it yet
+    assert trained is not None and trained.trained_on == len(index)
+    parts = [index.part(doc_id) for doc_id in index.document_ids()]
+    monkeypatch.setattr(index_module, "_trained", no_training)
+    for lists in [trained.lists, trained.lists[:-1]]:  # kept, or not fitting: found again
+        loaded = SessionIndex.from_parts("random", DIM, index.next_id, parts)
+        loaded.restore_inverted_file(replace(trained, lists=lists))
+        for row in [0, 777, 1_999]:
+            assert loaded.dense_search(vectors[row], 10) == index.dense_search(vectors[row], 10)
+        again = loaded.trained_lists()
+        assert again is not None and again.trained_on == trained.trained_on
+        assert np.array_equal(again.empty, trained.empty)  # the same training
+        assert np.array_equal(again.lists, trained.lists)  # found again, the same lists
+
+
+def test_the_kept_training_holds_no_vectors(large):
+    index, _ = large
+    trained = index.trained_lists()
+    assert trained is not None
+    assert trained.empty.nbytes < len(index) * DIM  # the centroids, not the vectors
+    assert np.bincount(trained.lists).sum() == len(index)
+
+
+def test_a_small_session_hands_out_no_training():
+    index = SessionIndex("random", DIM)
+    add_document(index, "d0", unit(np.random.default_rng(0), 20))
+    assert index.trained_lists() is None and index._approximate is None
