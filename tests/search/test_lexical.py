@@ -110,3 +110,25 @@ def test_a_document_leaves_a_block_shared_with_others_as_a_session_loaded_whole_
     assert not ours[:15].any()
     assert np.array_equal(ours[15:], bm25s_scores(second, ["w5", "w6", "w40"]))
     assert [segment.documents for segment in lexical.segments] == [frozenset({"b"})]
+
+
+def reference_top(scores: np.ndarray, ids: list[int], k: int) -> list[tuple[int, float]]:
+    """The top k of every chunk's score in id order, selected as lexical_search has always
+    selected them (its ties included)."""
+    top = np.argpartition(-scores, k - 1)[:k]
+    top = top[np.argsort(-scores[top], kind="stable")]
+    return [(ids[d], float(scores[d])) for d in top if scores[d] > 0]
+
+
+def test_the_top_k_is_the_reference_selection_of_bm25s_scores_with_and_without_deletions():
+    texts = {f"d{n}": [" ".join(words) for words in corpus(20 + n, 30)] for n in range(6)}
+    index = index_of(texts)
+    for deleted in (None, "d2"):  # ids 0..n-1 (read in place), then with a gap (gathered)
+        if deleted:
+            index.remove_document(deleted)
+        kept = {name: lines for name, lines in texts.items() if name != deleted}
+        ids = sorted(index.chunks)
+        lines = [line for name in sorted(kept) for line in kept[name]]  # in id order
+        for query in ("w1 w2 w1", "w59 w3", "w7"):
+            reference = bm25s_scores([line.split() for line in lines], query.split())
+            assert index.lexical_search(query, 10) == reference_top(reference, ids, 10)
