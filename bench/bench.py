@@ -125,6 +125,7 @@ def queries() -> list[Latencies]:
         "RAGSVC_ASK_RATE_PER_MINUTE": "0",
         "RAGSVC_MAX_ANSWERS_PER_SESSION": top,
         "RAGSVC_MAX_ANSWERS": str(max(256, int(top))),
+        "RAGSVC_MAX_CONNECTIONS_PER_ADDRESS": "0",  # every client is 127.0.0.1
     }
     with tempfile.TemporaryDirectory() as scratch:
         with running_server(Path(scratch) / "data", **unlimited) as base:
