@@ -14,8 +14,6 @@ Usage: python bench/answer_cpu.py [answers]   (also called by bench/load.py)
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -24,8 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-from load import QUESTIONS, ROOT, cpu_seconds, paper_bytes
-from tests.support.server import free_port, server_process, stop
+from load import QUESTIONS, cpu_seconds, floor_server, paper_bytes
+from tests.support.server import server_process
 
 WARM_UP = 50  # answers before measuring: the memos warm, as a running server's are
 BLOCK = 50  # answers asked of one server before the next one's turn
@@ -79,26 +77,11 @@ def ragsvc() -> Iterator[tuple[httpx.Client, int]]:
 def floor(recorded: bytes, writes: str) -> Iterator[tuple[httpx.Client, int]]:
     """bench/floor_app.py streaming the same bytes (`writes`: `events`, one write per
     event, or `batched`), warmed: its client and pid."""
-    port = free_port()
-    with tempfile.TemporaryDirectory() as scratch:
-        path = Path(scratch) / "answer.sse"
-        path.write_bytes(recorded)
-        command = [
-            sys.executable, "-m", "uvicorn", "floor_app:app", "--app-dir", str(ROOT / "bench"),
-            "--host", "127.0.0.1", "--port", str(port), "--http", "httptools", "--loop",
-            "uvloop", "--no-access-log", "--log-level", "warning",
-        ]  # fmt: skip
-        env = {**os.environ, "RAGSVC_FLOOR_ANSWER": str(path), "RAGSVC_FLOOR_WRITES": writes}
-        process = subprocess.Popen(command, env=env)
-        try:
-            base = f"http://127.0.0.1:{port}"
-            _until_up(base)
-            with httpx.Client(base_url=base, timeout=60) as http:
-                for n in range(WARM_UP):
-                    ask(http, n)
-                yield http, process.pid
-        finally:
-            stop(process, 10)
+    with floor_server(recorded, writes) as (base, process):
+        with httpx.Client(base_url=base, timeout=60) as http:
+            for n in range(WARM_UP):
+                ask(http, n)
+            yield http, process.pid
 
 
 def ms_per_answer(servers: list[tuple[httpx.Client, int]], answers: int) -> list[float]:
@@ -112,17 +95,6 @@ def ms_per_answer(servers: list[tuple[httpx.Client, int]], answers: int) -> list
                 ask(http, i)
             cpu[n] += cpu_seconds(pid) - before
     return [1000 * seconds / (BLOCK * (answers // BLOCK)) for seconds in cpu]
-
-
-def _until_up(base: str) -> None:
-    for _ in range(300):
-        try:
-            if httpx.get(f"{base}/healthz").status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        subprocess.run(["sleep", "0.1"], check=True)
-    raise RuntimeError(f"the floor server at {base} did not start")
 
 
 def measure(answers: int = 1000) -> AnswerCpu:

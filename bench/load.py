@@ -24,6 +24,8 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -243,6 +245,15 @@ def measure_floor(clients: int, seconds: float, answer: bytes) -> Phase:
     """The saturation phase against bench/floor_app.py: the same stack streaming the same
     bytes with none of ragsvc's work (see its docstring)."""
     phase = Phase("saturation", "floor: the stack alone", clients, None)
+    with floor_server(answer, "batched") as (base, process):
+        run_phase(base, process.pid, ["-"] * SESSIONS, phase, seconds)
+    return phase
+
+
+@contextmanager
+def floor_server(answer: bytes, writes: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """bench/floor_app.py streaming `answer` (`writes`: `events`, one write per event, or
+    `batched`), up: its base URL and process."""
     port = free_port()
     with tempfile.TemporaryDirectory() as scratch:
         recorded = Path(scratch) / "answer.sse"
@@ -252,15 +263,14 @@ def measure_floor(clients: int, seconds: float, answer: bytes) -> Phase:
             "--host", "127.0.0.1", "--port", str(port), "--http", "httptools", "--loop",
             "uvloop", "--no-access-log", "--log-level", "warning",
         ]  # fmt: skip
-        env = {**os.environ, "RAGSVC_FLOOR_ANSWER": str(recorded)}
+        env = {**os.environ, "RAGSVC_FLOOR_ANSWER": str(recorded), "RAGSVC_FLOOR_WRITES": writes}
         process = subprocess.Popen(command, env=env)
         try:
             base = f"http://127.0.0.1:{port}"
             _until_up(base, process)
-            run_phase(base, process.pid, ["-"] * SESSIONS, phase, seconds)
+            yield base, process
         finally:
             stop(process, 10)
-    return phase
 
 
 def _until_up(base: str, process: subprocess.Popen[bytes]) -> None:
