@@ -27,14 +27,19 @@ def add_document(index: SessionIndex, name: str, vectors: np.ndarray) -> list[in
     return ids
 
 
-@pytest.fixture
-def large(monkeypatch: pytest.MonkeyPatch) -> tuple[SessionIndex, np.ndarray]:
+def large_index(monkeypatch: pytest.MonkeyPatch) -> tuple[SessionIndex, np.ndarray]:
+    """2,000 chunks in four documents, searched through an inverted file from 1,000 on."""
     monkeypatch.setattr(index_module, "APPROXIMATE_FROM", 1_000)
     vectors = unit(np.random.default_rng(0), 2_000)
     index = SessionIndex("random", DIM)
     for number in range(4):
         add_document(index, f"d{number}", vectors[number * 500 : (number + 1) * 500])
     return index, vectors
+
+
+@pytest.fixture
+def large(monkeypatch: pytest.MonkeyPatch) -> tuple[SessionIndex, np.ndarray]:
+    return large_index(monkeypatch)
 
 
 def test_a_large_session_is_searched_through_an_inverted_file(large):

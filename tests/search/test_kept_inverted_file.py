@@ -11,17 +11,12 @@ import pytest
 
 from ragsvc.search import index as index_module
 from ragsvc.search.index import SessionIndex
-from tests.search.test_approximate import DIM, add_document, unit
+from tests.search.test_approximate import DIM, add_document, large_index, unit
 
 
 @pytest.fixture
 def large(monkeypatch: pytest.MonkeyPatch) -> tuple[SessionIndex, np.ndarray]:
-    monkeypatch.setattr(index_module, "APPROXIMATE_FROM", 1_000)
-    vectors = unit(np.random.default_rng(0), 2_000)
-    index = SessionIndex("random", DIM)
-    for number in range(4):
-        add_document(index, f"d{number}", vectors[number * 500 : (number + 1) * 500])
-    return index, vectors
+    return large_index(monkeypatch)
 
 
 def no_training(vectors: np.ndarray, ids: np.ndarray) -> None:
