@@ -165,9 +165,8 @@ async def test_embedding_fills_the_vectors_and_reports_each_batch(
     assert item.tokens == tokens_of(item.drafts)  # the BM25 terms, from the same texts
 
 
-async def test_the_terms_made_with_the_vectors_are_the_ones_indexed(
-    monkeypatch: pytest.MonkeyPatch,
-):
+async def embedded_in_parts(monkeypatch: pytest.MonkeyPatch) -> tuple[Prepared, list[Prepared]]:
+    """Five drafts embedded two at a time, with the parts handed over on the way."""
     monkeypatch.setattr(steps, "EMBED_BATCH", 2)
     monkeypatch.setattr(steps, "PART_EVERY_S", 0.0)
     item, parts = drafted(5), []
@@ -176,6 +175,13 @@ async def test_the_terms_made_with_the_vectors_are_the_ones_indexed(
         parts.append(part)
 
     await embed(HashEmbedder(), item, on_part=on_part)
+    return item, parts
+
+
+async def test_the_terms_made_with_the_vectors_are_the_ones_indexed(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    item, parts = await embedded_in_parts(monkeypatch)
     assert item.tokens is not None
     assert [p.tokens for p in parts] == [item.tokens[0:2], item.tokens[2:4]]
     item.tokens = [[f"made-once-{i}"] for i in range(5)]  # not made again at commit
@@ -188,14 +194,7 @@ async def test_the_terms_made_with_the_vectors_are_the_ones_indexed(
 async def test_embedding_hands_over_parts_of_the_drafts_embedded_so_far(
     monkeypatch: pytest.MonkeyPatch,
 ):
-    monkeypatch.setattr(steps, "EMBED_BATCH", 2)
-    monkeypatch.setattr(steps, "PART_EVERY_S", 0.0)
-    item, parts = drafted(5), []
-
-    async def on_part(part: Prepared) -> None:
-        parts.append(part)
-
-    await embed(HashEmbedder(), item, on_part=on_part)
+    item, parts = await embedded_in_parts(monkeypatch)
     assert [[d.text for d in p.drafts] for p in parts] == [
         [d.text for d in item.drafts[0:2]],
         [d.text for d in item.drafts[2:4]],  # the last batch is the whole item's to commit
