@@ -16,11 +16,16 @@ from ragsvc.storage.records import SessionState
 from tests.support.states import add_document
 
 
-def test_a_part_reads_back_as_it_was_written(tmp_path: Path):
+def owls_part() -> DocumentPart:
+    """One document's part, its text with characters a format could lose."""
     state = SessionState()
     add_document(state, "d1", "Owls hunt at night.", "Ünïcode and NUL\x00 survive.")
     assert state.index is not None
-    part = state.index.part("d1")
+    return state.index.part("d1")
+
+
+def test_a_part_reads_back_as_it_was_written(tmp_path: Path):
+    part = owls_part()
     write_part(tmp_path / "d1.1", part)
     again = read_part(tmp_path / "d1.1")
     assert again.chunks == part.chunks and again.tokens == part.tokens
@@ -55,10 +60,7 @@ def test_a_part_is_one_columnar_record(tmp_path: Path):
 
 
 def test_a_part_in_the_old_format_still_reads(tmp_path: Path):
-    state = SessionState()
-    add_document(state, "d1", "Owls hunt at night.", "Ünïcode and NUL\x00 survive.")
-    assert state.index is not None
-    part = state.index.part("d1")
+    part = owls_part()
     write_old_part(tmp_path / "d1.1", part)
     again = read_part(tmp_path / "d1.1")
     assert again.chunks == part.chunks and again.tokens == part.tokens
