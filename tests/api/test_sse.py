@@ -16,7 +16,9 @@ from ragsvc.api.sse import (
     encode_frame,
     frames,
     parse_event_id,
+    whole_event_stream,
 )
+from ragsvc.core.config import Settings
 from ragsvc.core.errors import AnswerAbandoned
 from ragsvc.core.schemas import Document, Quote, Source, Timings, Usage
 from ragsvc.streams.event_codec import decode_event, encode_event, event_name_and_data
@@ -121,6 +123,15 @@ async def test_a_batch_goes_out_in_one_write():
     sent = await writes(burst)
     assert len(sent) == 1
     assert [f["id"] for f in parse_sse(sent[0].decode())] == [f"a1:{i}" for i in range(40)]
+
+
+async def test_a_whole_answer_is_the_body_its_stream_would_write():
+    events: list[AnswerEvent] = [SourcesEvent([SOURCE]), TokenEvent("Owls "), TokenEvent("hunt.")]
+    settings = Settings(sse_retry_ms=750)
+    response = whole_event_stream("a1", events, settings, {"X-Answer-Id": "a1"})
+    assert response.body == b"".join(await writes(list(enumerate(events)), retry_ms=750))
+    assert response.headers["content-length"] == str(len(response.body))
+    assert response.headers["x-accel-buffering"] == "no"
 
 
 async def test_a_large_batch_is_split_at_64_kb_without_cutting_a_frame():

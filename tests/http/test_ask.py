@@ -261,3 +261,17 @@ async def test_an_answer_does_not_wait_for_busy_worker_threads(client, session, 
         for holder in holders:
             default.release_on_behalf_of(holder)
     assert reply.status_code == 200 and frames[-1]["event"] == "done"
+
+
+async def test_a_whole_answer_goes_out_as_one_body_a_resume_continues(client, session, loaded):
+    reply, frames = await ask_sse(client, session, question="Where do cormorants dry their wings?")
+    # made whole before it was sent (the extractive default): one body of known length
+    assert reply.headers["content-length"] == str(len(reply.content))
+    assert "transfer-encoding" not in reply.headers
+    assert frames[0]["retry"] and not any("retry" in f for f in frames[1:])
+    # its frames are the ones kept for resuming: a reconnect after the first gets the rest
+    resumed = await client.post(
+        "/ask", json={"question": "?"}, headers={**session, "Last-Event-ID": frames[0]["id"]}
+    )
+    rest = [{k: v for k, v in f.items() if k != "retry"} for f in parse_sse(resumed.text)]
+    assert rest == frames[1:]

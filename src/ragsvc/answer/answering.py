@@ -81,10 +81,12 @@ class AnswerOptions:
 
 @dataclass(frozen=True)
 class Streaming:
-    """An answer under way in the background: its plan, and its events as they come."""
+    """An answer under way in the background: its plan, and its events as they come;
+    `whole`: all its events, where they were made before it started (sent as one body)."""
 
     plan: AnswerPlan
     batches: AsyncIterator[list[tuple[int, AnswerEvent]]]
+    whole: list[AnswerEvent] | None = None
 
 
 @dataclass(frozen=True)
@@ -138,7 +140,7 @@ class Answering:
             # for and no log to read back; the log still gets them, to resume and to copy.
             plan, events = answered
             room.keep(plan.answer_id, events)
-        return Streaming(plan, one_batch(events))
+        return Streaming(plan, one_batch(events), whole=events)
 
     async def whole(
         self, token_hash: str, request: AskRequest, history: list[Turn] | None = None

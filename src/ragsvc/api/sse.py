@@ -13,6 +13,7 @@ from typing import Any
 
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from sse_starlette.sse import AppStatus, SendTimeoutError
+from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from ragsvc.core.config import Settings
@@ -27,6 +28,8 @@ WRITE_BYTES = 64 * 1024  # most a batch of frames puts into one write
 ANSWER_ID_HEADER = "X-Answer-Id"  # names the answer a stream (or a JSON answer) belongs to
 DOCUMENT_ID_HEADER = "X-Document-Id"  # names the document whose ingestion a stream follows
 MAX_SEQ_DIGITS = 18  # a sequence number in an event id fits in 64 bits
+# Proxies must neither cache nor buffer a stream (nginx reads X-Accel-Buffering).
+STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 AnswerBatch = list[tuple[int, AnswerEvent]]  # numbered events, as a follower gets them
 Batch = AnswerBatch | list[tuple[int, IngestEvent]]
@@ -92,7 +95,7 @@ def sse_response(
         content,
         ping=settings.heartbeat_s,
         send_timeout=settings.send_timeout_s,
-        headers={**headers, "Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        headers={**headers, **STREAM_HEADERS},
     )
 
 
@@ -107,6 +110,23 @@ def event_stream(
     `headers` (the one naming it, X-Answer-Id or X-Document-Id, and any a rendering adds)."""
     frames_ = frames(stream_id, batches, settings.sse_retry_ms, render)
     return sse_response(frames_, settings, headers)
+
+
+def whole_event_stream(
+    stream_id: str,
+    events: list[AnswerEvent],
+    settings: Settings,
+    headers: dict[str, str],
+    render: Render = ragsvc_frame,
+) -> Response:
+    """The stream of an answer whose events are all made already, as one body of known
+    length: the frames `event_stream` would write, without a stream kept open (no tasks,
+    no heartbeat, and no closing chunk written on its own)."""
+    retry = settings.sse_retry_ms
+    body = b"".join(
+        render(stream_id, seq, event, None if seq else retry) for seq, event in enumerate(events)
+    )
+    return Response(body, media_type="text/event-stream", headers={**headers, **STREAM_HEADERS})
 
 
 def parse_event_id(value: str) -> tuple[str, int] | None:

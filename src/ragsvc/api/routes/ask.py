@@ -25,10 +25,18 @@ from ragsvc.api.protocols.ai_sdk_request import (
     asked,
     plain_for_ai_sdk,
 )
-from ragsvc.api.sse import ANSWER_ID_HEADER, Batch, event_stream, parse_event_id
+from ragsvc.api.sse import (
+    ANSWER_ID_HEADER,
+    Batch,
+    Render,
+    event_stream,
+    parse_event_id,
+    ragsvc_frame,
+    whole_event_stream,
+)
 from ragsvc.core.schemas import Answer, AskRequest, DocumentIds
 from ragsvc.runtime.app_state import AppState
-from ragsvc.streams.events import DoneEvent
+from ragsvc.streams.events import AnswerEvent, DoneEvent
 
 router = APIRouter(tags=["ask"])
 Rendering = Literal["ragsvc", "ai-sdk"]  # ragsvc's own events, or the AI SDK's chunks
@@ -74,7 +82,10 @@ async def respond(
         plan, done = await state.answering.whole(session.token_hash, question, history)
         return json_answer(plan, done)
     started = await state.answering.stream(session.token_hash, question, history)
-    return answer_stream(started.plan.answer_id, started.batches, state, request, rendering)
+    answer_id = started.plan.answer_id
+    if started.whole is not None:
+        return whole_answer_stream(answer_id, started.whole, state, request, rendering)
+    return answer_stream(answer_id, started.batches, state, request, rendering)
 
 
 async def resume(
@@ -100,11 +111,31 @@ def answer_stream(
     request: Request,
     rendering: Rendering,
 ) -> Response:
+    headers, render = _rendered(answer_id, request, rendering)
+    return event_stream(answer_id, batches, state.settings, headers, render)
+
+
+def whole_answer_stream(
+    answer_id: str,
+    events: list[AnswerEvent],
+    state: AppState,
+    request: Request,
+    rendering: Rendering,
+) -> Response:
+    """An answer made whole before it was sent (the extractive default's): one body."""
+    headers, render = _rendered(answer_id, request, rendering)
+    return whole_event_stream(answer_id, events, state.settings, headers, render)
+
+
+def _rendered(
+    answer_id: str, request: Request, rendering: Rendering
+) -> tuple[dict[str, str], Render]:
+    """The headers naming the answer and the rendering of its events."""
     headers = {ANSWER_ID_HEADER: answer_id}
     if rendering == "ai-sdk":
         render = ai_sdk_render(str(request.base_url))  # its sources link to their pages
-        return event_stream(answer_id, batches, state.settings, {**headers, **HEADERS}, render)
-    return event_stream(answer_id, batches, state.settings, headers)
+        return {**headers, **HEADERS}, render
+    return headers, ragsvc_frame
 
 
 def wants_json(request: Request) -> bool:
