@@ -25,6 +25,32 @@ def test_the_last_turns_are_kept_and_the_file_stays_bounded(tmp_path: Path):
     assert len((tmp_path / TURNS_FILE).read_bytes().splitlines()) <= 6
 
 
+def test_turns_of_every_length_keep_the_file_under_twice_the_kept_at_their_longest(
+    tmp_path: Path,
+):
+    sizes = [len(turn_log._line(long_turn(n))) for n in range(40)]
+    for n in range(40):
+        append_turn(tmp_path, long_turn(n), keep=3)
+        size = (tmp_path / TURNS_FILE).stat().st_size
+        assert size <= 2 * 3 * max(sizes[: n + 1])
+    assert [t.question for t in read_turns(tmp_path, keep=3)] == ["q37", "q38", "q39"]
+
+
+def test_an_append_far_below_the_bound_does_not_read_the_file_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    append_turn(tmp_path, turn(1), keep=6)
+    monkeypatch.setattr(Path, "read_bytes", lambda path: pytest.fail(f"read {path}"))
+    append_turn(tmp_path, turn(2), keep=6)  # 2 turns of 12: counting them is not needed
+
+
+def long_turn(n: int) -> Turn:
+    """Turns whose lengths swing between a few words and some thousand characters."""
+    return Turn(
+        question=f"q{n}", answer="a" * (n * 7919 % 3001), at=datetime(2026, 1, 1, tzinfo=UTC)
+    )
+
+
 def test_a_torn_last_line_is_skipped(tmp_path: Path):
     append_turn(tmp_path, turn(1), keep=6)
     with (tmp_path / TURNS_FILE).open("ab") as out:

@@ -2,7 +2,9 @@
 
 An answer adds its turn with one small append, not a rewrite: replacing a file costs about
 a millisecond on ext4 (a rename over a file flushes it), an append some microseconds. The
-file is compacted to the last turns kept once it holds twice as many. Appends are not
+file is compacted to the last turns kept once it holds twice as many, counted only once it
+is larger than twice as many turns of the size just added (reading it back cost more than
+the append): it never holds more than twice the kept turns at their longest. Appends are not
 fsynced: a killed process keeps them, a power loss may tear the last line, which reading
 skips. Callers hold the session's lock around `append_turn`.
 """
@@ -39,15 +41,17 @@ def append_turn(folder: Path, turn: Turn, keep: int) -> None:
     if keep <= 0:
         path.unlink(missing_ok=True)
         return
-    _append(path, _line(turn))
+    line = _line(turn)
+    if _append(path, line) <= 2 * keep * len(line):
+        return
     lines = path.read_bytes().splitlines()
     if len(lines) > 2 * keep:
         atomic_write(path, b"".join(line + b"\n" for line in lines[-keep:]), durable=False)
 
 
-def _append(path: Path, data: bytes) -> None:
+def _append(path: Path, data: bytes) -> int:
     """All of `data` at the end of `path`, or nothing: a full disk leaves the file as it
-    was (and no empty file behind)."""
+    was (and no empty file behind). Returns the file's size after."""
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
         size = os.fstat(fd).st_size
@@ -62,6 +66,7 @@ def _append(path: Path, data: bytes) -> None:
             raise
     finally:
         os.close(fd)
+    return size + len(data)
 
 
 def _line(turn: Turn) -> bytes:
