@@ -208,7 +208,8 @@ class SessionIndex:
         if len(self.chunks) >= APPROXIMATE_FROM and k <= APPROXIMATE_DEPTH:
             return self._refined(query, k)
         scores, ids = self._dense.search(query, k)
-        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+        found = ids[0] >= 0  # whole arrays to lists: numpy scalars one by one cost 10x
+        return list(zip(ids[0][found].tolist(), scores[0][found].tolist(), strict=True))
 
     def _refined(self, query: Vectors, k: int) -> list[Hit]:
         """The inverted file's best REFINE * k candidates, scored again exactly: the k best,
@@ -281,7 +282,8 @@ class SessionIndex:
         k = min(k, len(ids))
         top = np.argpartition(-scores, k - 1)[:k]
         top = top[np.argsort(-scores[top], kind="stable")]
-        return [(int(ids[d]), float(scores[d])) for d in top if scores[d] > 0]
+        top = top[scores[top] > 0]  # whole arrays to lists: numpy scalars one by one cost 10x
+        return list(zip(ids[top].tolist(), scores[top].tolist(), strict=True))
 
     def unknown(self, words: list[str]) -> list[str]:
         """The words of which no chunk holds any term (stemmed as BM25 stems them), nor
