@@ -7,8 +7,8 @@ import re
 import threading
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
@@ -54,6 +54,24 @@ def _quotable(text: str) -> tuple[str, ...]:
     return tuple(s for s in sentences if len(s) >= 20 and not is_signpost(s) and not is_contents(s))
 
 
+class _Reading(NamedTuple):
+    sentence: str
+    context: str  # its table's caption, for a row
+    label: bool  # a figure's or table's caption itself
+
+
+@lru_cache(maxsize=MEMO_CHUNKS)
+def _readings(text: str) -> tuple[_Reading, ...]:
+    """A passage's quotable sentences, each with what it is read with (a row answers for
+    its table's caption) and whether it is a caption: the same for every answer quoting it."""
+    sentences = _quotable(text)
+    caption = sentences[0] if sentences and CAPTION.match(sentences[0]) else ""
+    return tuple(
+        _Reading(sentence, caption if position and is_row(sentence) else "", _is_label(sentence))
+        for position, sentence in enumerate(sentences)
+    )
+
+
 class _VectorMemo:
     """The vectors of the sentences embedded last, least recently used dropped first; used
     from the event loop and from worker threads alike."""
@@ -93,16 +111,16 @@ class _VectorMemo:
                 self._rows.move_to_end(sentence)
             while len(self._rows) > self._size:
                 self._rows.popitem(last=False)
-        return np.stack([fresh[0], *(found[s] for s in sentences)])
+        return np.array([fresh[0], *(found[s] for s in sentences)])  # np.stack's checks: 2x
 
 
-@dataclass(frozen=True)
-class _Candidate:
+class _Candidate(NamedTuple):  # a tuple: made some 30 times an answer, a dataclass cost 2 us
     source_n: int
     order: tuple[str, int, int]  # (document, page, position): where it stands in the document
     text: str
     language: str  # its source's: how its words are stemmed
     context: str = ""  # what else it is read with: a table row, its table's caption
+    label: bool = False  # a figure's or a table's caption
 
     @property
     def own(self) -> str:
@@ -204,9 +222,11 @@ class ExtractiveGenerator:
     ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """Each candidate's score, and the share of the question's content words it holds."""
         cosine = vectors[1:] @ vectors[0]
-        overlap = np.array([self._overlap(question, c) for c in candidates])
-        prior = np.array([self.RANK_PRIOR / c.source_n for c in candidates])
-        prior -= np.array([self.LABEL_PENALTY * _is_label(c.text) for c in candidates])
+        terms = {c.language: self._question_terms(question, c.language) for c in candidates}
+        overlap = np.array([self._overlap(terms[c.language], c) for c in candidates])
+        prior = np.array(
+            [self.RANK_PRIOR / c.source_n - self.LABEL_PENALTY * c.label for c in candidates]
+        )
         if asks_for_quantity(question):  # a sentence without a number cannot answer it
             prior += np.array([self.QUANTITY_BONUS * _states_quantity(c.own) for c in candidates])
         if asks_for_definition(question):  # "X means ...", "X is a ...": the defining sentence
@@ -278,16 +298,13 @@ class ExtractiveGenerator:
         seen: set[str] = set()
         candidates = []
         for source in prompt.sources:
-            sentences = _quotable(source.text)
-            caption = sentences[0] if sentences and CAPTION.match(sentences[0]) else ""
-            for position, sentence in enumerate(sentences):
+            for position, (sentence, context, label) in enumerate(_readings(source.text)):
                 if sentence not in seen:
                     seen.add(sentence)
                     order = (source.document_id, source.page, position)
-                    # a row answers for its table's caption: read with it
-                    context = caption if position and is_row(sentence) else ""
-                    language = source.language
-                    candidates.append(_Candidate(source.n, order, sentence, language, context))
+                    candidates.append(
+                        _Candidate(source.n, order, sentence, source.language, context, label)
+                    )
         return candidates
 
     def _overview(self, prompt: Prompt) -> str:
@@ -302,10 +319,9 @@ class ExtractiveGenerator:
             parts.append(" ".join(sentences) + f" [{source.n}]")
         return "\n\n".join(parts) if parts else NOT_FOUND
 
-    def _overlap(self, question: str, candidate: _Candidate) -> float:
-        """The share of the question's content words the sentence holds, both read in the
-        language of the sentence's document."""
-        terms = self._question_terms(question, candidate.language)
+    def _overlap(self, terms: frozenset[str], candidate: _Candidate) -> float:
+        """The share of the question's content words (`terms`, read in the language of the
+        sentence's document) the sentence holds."""
         if not terms:
             return 0.0
         held = self._terms(candidate.text, candidate.language)
