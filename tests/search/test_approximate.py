@@ -4,6 +4,11 @@ searches stay exact."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
+import faiss
 import numpy as np
 import pymupdf  # noqa: F401  (it registers SWIG vector types that faiss.Kmeans trips on)
 import pytest
@@ -79,6 +84,23 @@ def test_the_inverted_files_hits_carry_exact_scores_best_first_ties_by_id(large)
     for cid, score in hits:
         assert score == pytest.approx(float(vectors[cid] @ (query / np.linalg.norm(query))))
     assert hits == sorted(hits, key=lambda hit: (-hit[1], hit[0]))
+
+
+def test_threads_sharing_the_lists_find_what_one_thread_finds(large, monkeypatch):
+    index, vectors = large
+    queries = unit(np.random.default_rng(3), 20)
+    monkeypatch.setattr(index_module, "SEARCH_THREADS", 1)
+    alone = [index.dense_search(query, 10) for query in queries]
+    monkeypatch.setattr(index_module, "SEARCH_THREADS", 2)
+    assert [index.dense_search(query, 10) for query in queries] == alone
+    assert faiss.omp_get_max_threads() == 1  # flat searches after it stay on one thread
+
+
+def test_faiss_threads_wait_asleep_between_searches():
+    environment = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    probe = "import os, ragsvc.search.index; print(os.environ['OMP_WAIT_POLICY'])"
+    out = subprocess.run([sys.executable, "-c", probe], env=environment, capture_output=True)
+    assert out.stdout.decode().strip() == "PASSIVE", out.stderr.decode()[-500:]
 
 
 def test_recall_at_10_against_flat_search_for_questions_away_from_the_passages(monkeypatch):
