@@ -213,6 +213,8 @@ class _Seen:
             metrics.requests.labels(method, route, str(self.status)).inc()
             if self.stream:
                 metrics.streams.dec()
+        if not log.isEnabledFor(logging.INFO):
+            return  # the access log is off: its record is not worth making per request
         duration_ms = round((time.perf_counter() - self.since) * 1000, 1)
         client = scope["client"][0] if scope.get("client") else "-"
         extra = {"method": method, "route": route, "status": self.status, "client": client}
