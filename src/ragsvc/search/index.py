@@ -223,7 +223,8 @@ class SessionIndex:
         """The inverted file's best REFINE * k candidates, scored again exactly: the k best,
         ties by id."""
         ivf = self._inverted_file()
-        ivf.parallel_mode = 1  # one question: its threads share the lists, not the questions
+        # one question: its threads share the lists, not the questions
+        faiss.extract_index_ivf(ivf).parallel_mode = 1
         faiss.omp_set_num_threads(SEARCH_THREADS)
         try:
             _, found = ivf.search(query, min(REFINE * k, len(self.chunks)))
