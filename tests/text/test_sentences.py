@@ -3,9 +3,13 @@ the signposts ("Section 5 has ...") told apart and left out of what is searched.
 
 from __future__ import annotations
 
+import random
+import re
+
 import pytest
 
 from ragsvc.text.sentences import (
+    CONTENTS_SHARE,
     is_contents,
     is_signpost,
     is_table_of_contents,
@@ -108,3 +112,11 @@ def test_a_passage_mostly_of_dot_leaders_is_a_table_of_contents():
     contents = "1 Tides .......... 3\n2 Gauges .......... 5\n3 Storms .......... 7"
     assert is_table_of_contents(contents)
     assert not is_table_of_contents("Gauges drift at dawn .... and at dusk, in every storm.")
+
+
+def test_a_table_of_contents_is_told_as_the_leaders_alone_tell_it():
+    draw = random.Random(0)
+    for _ in range(3_000):
+        text = "".join(draw.choices(". \n\ta1", k=draw.randint(1, 80)))
+        leaders = sum(len(m.group()) for m in re.finditer(r"(?:\.\s?){4,}", text))
+        assert is_table_of_contents(text) == (leaders >= CONTENTS_SHARE * len(text)), text
