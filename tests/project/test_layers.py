@@ -58,6 +58,7 @@ ENVIRONMENT = {
     "api/app_factory.py": "reads the supervisor's pid that `ragsvc serve --workers` sets",
     "cli.py": "sets the supervisor's pid for uvicorn's worker processes",
     "search/embedders.py": "sets switches of the optional embedders' libraries (no download)",
+    "search/index.py": "lets FAISS's OpenMP threads wait asleep (OMP_WAIT_POLICY), before it loads",
     "runtime/shared_metrics.py": "names the metrics directory of `serve --workers N` for "
     "prometheus-client, which reads it from the environment in each worker",
 }
