@@ -48,7 +48,7 @@ from ragsvc.answer.plan import AnswerPlan
 from ragsvc.answer.prompts import Prompt
 from ragsvc.answer.question_shapes import is_follow_up, is_global_question
 from ragsvc.core.errors import InvalidInput
-from ragsvc.core.schemas import AskRequest, Source, Turn
+from ragsvc.core.schemas import AskRequest, Turn, Usage
 from ragsvc.search.embedders import Embedder, queries_embedded_here
 from ragsvc.search.index import SessionIndex
 from ragsvc.search.retrieval import Mode, Query
@@ -100,6 +100,25 @@ class Searched:
     index: SessionIndex
     query: Query
     found: Found | None
+
+
+@dataclass(frozen=True)
+class Asked:
+    """A question admitted to be answered: its session, its text checked, when it came."""
+
+    token_hash: str
+    question: str
+    started: float
+
+
+@dataclass(frozen=True)
+class Opening:
+    """How an answer's generation began: the pieces still to come, the first one, and how
+    long retrieval had taken before it."""
+
+    pieces: AsyncIterator[str | Usage]
+    first: str | Usage
+    retrieval_ms: float
 
 
 @dataclass(frozen=True)
@@ -166,11 +185,10 @@ class Answering:
         first event are raised, as `plan`'s."""
         if composed_here(self.generator) is None or queries_embedded_here(self.embedder) is None:
             return None
-        started = time.perf_counter()
-        question = checked_question(request.question, self.options.max_question_chars)
-        answer = partial(self._answer_here, started, token_hash, request, history)
+        asked = self._asked(token_hash, request)
+        answer = partial(self._answer_here, asked, request, history)
         return await self.store.read_conversation(
-            token_hash, self._turns_to_read(question, history), answer
+            token_hash, self._turns_to_read(asked.question, history), answer
         )
 
     async def resume(self, token_hash: str, answer_id: str, after: int) -> Resumed | None:
@@ -195,75 +213,76 @@ class Answering:
     ) -> AnswerPlan:
         """Retrieve and start generating; failures here are plain HTTP errors, not events.
         `history` replaces the session's stored turns (a client that sends its conversation)."""
-        started = time.perf_counter()
-        question = checked_question(request.question, self.options.max_question_chars)
+        asked = self._asked(token_hash, request)
         searched = await self.store.read_conversation(
             token_hash,
-            self._turns_to_read(question, history),
-            partial(self._search_here, request, question, history),
+            self._turns_to_read(asked.question, history),
+            partial(self._search_here, request, asked.question, history),
         )
         found = searched.found
         if found is None:  # an embedder behind a network: searched after its await
             found = await find_passages(searched.index, self.embedder, searched.query)
-        sources = numbered_sources(found.hits, searched.state.documents)
-        retrieval_ms = ms_since(started)
-        prompt = self._prompt(question, sources, searched.turns, found)
+        prompt = self._prompt(asked.question, searched, found)
+        retrieval_ms = ms_since(asked.started)
         pieces = self.generator.stream(prompt)
         first = await anext(pieces, "")  # an unreachable LLM becomes a 503 before the stream opens
-        return AnswerPlan(
-            answer_id=uuid.uuid4().hex,
-            token_hash=token_hash,
-            question=question,
-            sources=sources,
-            prompt=prompt,
-            pieces=pieces,
-            first=first,
-            started=started,
-            retrieval_ms=retrieval_ms,
-            first_token_ms=ms_since(started),
-            pending=still_ingesting(searched.state, searched.wanted),
-        )
+        return self._plan(asked, searched, prompt, Opening(pieces, first, retrieval_ms))
 
     def _answer_here(
         self,
-        started: float,
-        token_hash: str,
+        asked: Asked,
         request: AskRequest,
         history: list[Turn] | None,
         conversation: Conversation,
     ) -> tuple[AnswerPlan, list[AnswerEvent]]:
         """In the store's worker thread, once it read the session: the answer's search,
         its composition, its events and its turn recorded."""
-        question = checked_question(request.question, self.options.max_question_chars)
-        searched = self._search_here(request, question, history, conversation)
+        searched = self._search_here(request, asked.question, history, conversation)
         compose = composed_here(self.generator)
         if searched.found is None or compose is None:  # answered_here checked both
             raise RuntimeError("an answer composed here needs its passages found here")
-        sources = numbered_sources(searched.found.hits, searched.state.documents)
-        retrieval_ms = ms_since(started)
-        prompt = self._prompt(question, sources, searched.turns, searched.found)
+        prompt = self._prompt(asked.question, searched, searched.found)
+        retrieval_ms = ms_since(asked.started)
         pieces = compose(prompt)
-        plan = AnswerPlan(
-            answer_id=uuid.uuid4().hex,
-            token_hash=token_hash,
-            question=question,
-            sources=sources,
-            prompt=prompt,
-            pieces=replayed([]),
-            first=pieces[0] if pieces else "",
-            started=started,
-            retrieval_ms=retrieval_ms,
-            first_token_ms=ms_since(started),
-            pending=still_ingesting(searched.state, searched.wanted),
-        )
+        opening = Opening(replayed([]), pieces[0] if pieces else "", retrieval_ms)
+        plan = self._plan(asked, searched, prompt, opening)
         keep = self.options.history_turns
-        record = partial(self.store.add_turn_blocking, token_hash, keep=keep)
+        record = partial(self.store.add_turn_blocking, asked.token_hash, keep=keep)
         return plan, whole_answer_events(plan, pieces, lambda turn: record(turn=turn))
 
+    def _asked(self, token_hash: str, request: AskRequest) -> Asked:
+        """The question admitted now; 422 when it is empty or too long."""
+        started = time.perf_counter()
+        question = checked_question(request.question, self.options.max_question_chars)
+        return Asked(token_hash, question, started)
+
     @staticmethod
-    def _prompt(question: str, sources: list[Source], turns: list[Turn], found: Found) -> Prompt:
+    def _prompt(question: str, searched: Searched, found: Found) -> Prompt:
+        """The prompt of the passages found, numbered as the answer cites them."""
+        sources = numbered_sources(found.hits, searched.state.documents)
         return Prompt(
-            question, sources, turns, summarise=found.summarise, unmentioned=found.unmentioned
+            question,
+            sources,
+            searched.turns,
+            summarise=found.summarise,
+            unmentioned=found.unmentioned,
+        )
+
+    @staticmethod
+    def _plan(asked: Asked, searched: Searched, prompt: Prompt, opening: Opening) -> AnswerPlan:
+        """The plan of an answer whose generation began with `opening`."""
+        return AnswerPlan(
+            answer_id=uuid.uuid4().hex,
+            token_hash=asked.token_hash,
+            question=asked.question,
+            sources=prompt.sources,
+            prompt=prompt,
+            pieces=opening.pieces,
+            first=opening.first,
+            started=asked.started,
+            retrieval_ms=opening.retrieval_ms,
+            first_token_ms=ms_since(asked.started),
+            pending=still_ingesting(searched.state, searched.wanted),
         )
 
     def _search_here(
