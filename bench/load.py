@@ -36,6 +36,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from shared_redis import NO_REDIS, bench_redis  # noqa: E402
 from tests.support.pdfs import make_pdf  # noqa: E402
 from tests.support.server import free_port, server_process, stop  # noqa: E402
 
@@ -53,7 +54,6 @@ QUESTIONS = [
 SESSIONS = 20  # the clients share these sessions' documents
 THINK_S = (2.0, 4.0)  # a user's pause between answers in the users phase, uniform
 TICKS = os.sysconf("SC_CLK_TCK")
-REDIS_URL = os.environ.get("RAGSVC_BENCH_REDIS_URL", "redis://127.0.0.1:6379/8")
 
 
 @dataclass
@@ -314,20 +314,6 @@ async def _answer_work(rounds: int) -> float:
     return 1000 * cpu / rounds
 
 
-def bench_redis() -> str | None:
-    """Redis database 8 of the local server, emptied; None where no Redis answers."""
-    import redis
-
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1)
-    try:
-        client.flushdb()
-    except redis.RedisError:
-        return None
-    finally:
-        client.close()
-    return REDIS_URL
-
-
 def row(phase: Phase) -> str:
     per_s = phase.answers / phase.seconds
     cpu_ms = 1000 * phase.cpu_s / max(phase.answers, 1)
@@ -416,12 +402,12 @@ def main() -> None:
     phases = measure(clients, seconds, 1, None)
     phases.append(measure_floor(clients, seconds, RECORDED[0]))
     work_ms = answer_work_alone()
-    redis_url, skipped = bench_redis(), None
-    if redis_url:
-        phases += measure(clients, seconds, 2, redis_url)
-        bench_redis()  # leave nothing behind
-    else:
-        skipped = f"2 workers: no Redis answers at {REDIS_URL} (RAGSVC_BENCH_REDIS_URL)"
+    skipped = None
+    with bench_redis() as redis_url:
+        if redis_url:
+            phases += measure(clients, seconds, 2, redis_url)
+        else:
+            skipped = f"2 workers: {NO_REDIS} (RAGSVC_BENCH_REDIS_URL)"
     import answer_cpu  # CPU per answer against the bare stack, one client
     from redis_cost import redis_rows  # CPU per answer with and without Redis copies
 

@@ -3,7 +3,8 @@ answer of one `ragsvc serve` process with and without them, a keep-alive client 
 question after another (the issue's measure); and whether `--workers 2` sharing Redis
 answers more questions a second than one process (from `make load`'s saturation phases).
 
-Usage: python bench/redis_cost.py [answers]  (Redis database 8, emptied before and after)
+Usage: python bench/redis_cost.py [answers]  (an empty Redis database claimed, or the one
+RAGSVC_BENCH_REDIS_URL names; emptied after)
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from typing import Any
 
 import httpx
 from answer_cpu import ask
-from load import REDIS_URL, bench_redis, cpu_seconds, paper_bytes
+from load import cpu_seconds, paper_bytes
+from shared_redis import NO_REDIS, bench_redis
 from tests.support.server import server_process
 
 WARM = 30  # answers before measuring: the session cached, the memos filled
@@ -59,11 +61,10 @@ def _server(redis_url: str | None) -> Iterator[tuple[httpx.Client, int]]:
 
 def redis_rows(phases: list[Any], answers: int = 300) -> list[str]:
     """The two Redis targets as lines of docs/load.md (`phases`: make load's, if any)."""
-    redis_url = bench_redis()
-    if redis_url is None:
-        return [f"Redis copies not measured: no Redis answers at {REDIS_URL}."]
-    without, with_redis = cpu_per_answer(answers, redis_url)
-    bench_redis()  # leave nothing behind
+    with bench_redis() as redis_url:
+        if redis_url is None:
+            return [f"Redis copies not measured: {NO_REDIS}."]
+        without, with_redis = cpu_per_answer(answers, redis_url)
     rows = [
         "## Redis copies of the event logs",
         "",

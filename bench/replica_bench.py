@@ -1,7 +1,7 @@
 """The PostgreSQL + Redis configuration (RAGSVC_STORE=postgres, RAGSVC_REDIS_URL): first
 token for one client, retrieval on a ~10,000-chunk session once a replica has it cached, and
 the first question on a replica that loads that session from PostgreSQL. Uses the machine's
-PostgreSQL (a schema of its own, dropped after) and Redis (database 10, emptied after)."""
+PostgreSQL (a schema of its own, dropped after) and Redis (bench/shared_redis.py)."""
 
 from __future__ import annotations
 
@@ -17,30 +17,30 @@ from pathlib import Path
 
 import httpx
 import psycopg
-import redis
 from query_bench import load, pct, upload
+from shared_redis import NO_REDIS, bench_redis
 from tests.support.server import running_server
 
 POSTGRES = os.environ.get("RAGSVC_BENCH_DATABASE_URL", "postgresql://127.0.0.1:5432/test")
-REDIS = os.environ.get("RAGSVC_BENCH_REDIS_URL", "redis://127.0.0.1:6379/10")
 
 
 @contextmanager
 def shared_engines() -> Iterator[dict[str, str]]:
     """The settings of a deployment on a fresh schema and an empty Redis database."""
     schema = f"ragsvc_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(POSTGRES, autocommit=True) as admin:
+    with bench_redis() as redis_url, psycopg.connect(POSTGRES, autocommit=True) as admin:
+        if redis_url is None:
+            raise RuntimeError(NO_REDIS)
         admin.execute(f"CREATE SCHEMA {schema}")
         try:
             yield {
                 "RAGSVC_STORE": "postgres",
                 "RAGSVC_DATABASE_URL": f"{POSTGRES}?options=-csearch_path%3D{schema}",
-                "RAGSVC_REDIS_URL": REDIS,
+                "RAGSVC_REDIS_URL": redis_url,
                 "RAGSVC_ASK_RATE_PER_MINUTE": "0",
             }
         finally:
             admin.execute(f"DROP SCHEMA {schema} CASCADE")
-            redis.Redis.from_url(REDIS).flushdb()
 
 
 def postgres_redis(paper: Path, big_pdfs: list[bytes]) -> dict[str, float]:
