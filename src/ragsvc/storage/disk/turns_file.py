@@ -41,8 +41,8 @@ def append_turn(folder: Path, turn: Turn, keep: int) -> None:
     if keep <= 0:
         path.unlink(missing_ok=True)
         return
-    line = _line(turn)
-    if _append(path, line) <= 2 * keep * len(line):
+    added = _line(turn)
+    if _append(path, added) <= 2 * keep * len(added):
         return
     lines = path.read_bytes().splitlines()
     if len(lines) > 2 * keep:
