@@ -39,7 +39,7 @@ LIBRARIES = {
     "sse_starlette": {"api"},
     "uvicorn": {"api"},
     "pymupdf": {"pdf/mupdf.py"},
-    "faiss": {"search/index.py"},
+    "faiss": {"search/index.py", "search/inverted_file.py"},
     # BM25 itself, and the stop-word lists languages.py tells languages apart by
     "bm25s": {"search", "text/languages.py"},
     # the PostgreSQL store; the command line reports its connection errors

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import faiss
 import numpy as np
 import pytest
 
-from ragsvc.search import index as index_module
+from ragsvc.search import inverted_file
 from ragsvc.search.index import SessionIndex
+from ragsvc.search.inverted_file import TrainedLists
 from tests.search.test_approximate import DIM, add_document, large_index, unit
 
 
@@ -19,7 +21,7 @@ def large(monkeypatch: pytest.MonkeyPatch) -> tuple[SessionIndex, np.ndarray]:
     return large_index(monkeypatch)
 
 
-def no_training(vectors: np.ndarray, ids: np.ndarray) -> None:
+def no_training(vectors: np.ndarray) -> None:
     raise AssertionError("trained again")
 
 
@@ -30,7 +32,7 @@ def test_an_index_loaded_with_its_training_searches_as_the_stored_one_untrained(
     trained = index.trained_lists()  # trained now: no question asked it yet
     assert trained is not None and trained.trained_on == len(index)
     parts = [index.part(doc_id) for doc_id in index.document_ids()]
-    monkeypatch.setattr(index_module, "_trained", no_training)
+    monkeypatch.setattr(inverted_file, "_trained", no_training)
     for lists in [trained.lists, trained.lists[:-1]]:  # kept, or not fitting: found again
         loaded = SessionIndex.from_parts("random", DIM, index.next_id, parts)
         loaded.restore_inverted_file(replace(trained, lists=lists))
@@ -54,3 +56,20 @@ def test_a_small_session_hands_out_no_training():
     index = SessionIndex("random", DIM)
     add_document(index, "d0", unit(np.random.default_rng(0), 20))
     assert index.trained_lists() is None and index._approximate is None
+
+
+def test_an_older_kind_of_kept_training_is_dropped_and_trained_again(large):
+    index, vectors = large
+    parts = [index.part(doc_id) for doc_id in index.document_ids()]
+    quantizer = faiss.IndexFlatL2(DIM)  # 8-bit codes, as releases before kept them
+    older = faiss.IndexIVFScalarQuantizer(
+        quantizer, DIM, 16, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT
+    )
+    older.train(vectors)
+    kept = TrainedLists(faiss.serialize_index(older), len(index), np.zeros(len(index), np.int32))
+    loaded = SessionIndex.from_parts("random", DIM, index.next_id, parts)
+    loaded.restore_inverted_file(kept)
+    assert loaded._approximate is None
+    assert loaded.dense_search(vectors[777], 10) == index.dense_search(vectors[777], 10)
+    again = loaded.trained_lists()
+    assert again is not None and not np.array_equal(again.empty, kept.empty)

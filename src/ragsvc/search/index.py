@@ -15,6 +15,7 @@ import os
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import cast
 
 # FAISS's OpenMP threads wait asleep between searches: spinning, they burnt CPU that
 # concurrent requests need. Read once, when FAISS's OpenMP runtime loads (just below).
@@ -27,6 +28,7 @@ from ragsvc.core.errors import IndexMismatch  # noqa: E402
 from ragsvc.core.schemas import Chunk
 from ragsvc.search.bm25_terms import Tokens, query_terms, tokens_of
 from ragsvc.search.embedders import Vectors
+from ragsvc.search.inverted_file import InvertedFile, TrainedLists
 from ragsvc.search.lexical import Lexical, Postings, postings_of
 from ragsvc.search.term_ids import TermIds, postings_of_parts
 from ragsvc.text.abbreviations import spelled_out
@@ -34,32 +36,11 @@ from ragsvc.text.abbreviations import spelled_out
 Hit = tuple[int, float]  # (chunk id, score)
 
 # Past this many chunks a flat search (every vector read, ~2 ms at 30,000 on 256 dimensions)
-# costs more than an inverted-file one; deeper searches (a filter asks for every chunk)
-# stay flat, and so does an index until it is asked, so small sessions never train one.
+# costs more than an inverted-file one (inverted_file.py); deeper searches (a filter asks
+# for every chunk) stay flat, and so does an index until it is asked, so small sessions
+# never train one.
 APPROXIMATE_FROM = 30_000
 APPROXIMATE_DEPTH = 256  # deepest search answered by the inverted file
-# Questions sit far from the passages they match (their best scores lie close together), so
-# the inverted file must read about a third of its lists for recall@10 0.99 against flat
-# search (measured: growth_bench). Its lists hold 8-bit codes, a quarter of the vectors'
-# bytes, and the best REFINE * k codes are scored again with the vectors themselves.
-LISTS_PER_ROOT = 1.6  # lists: this many times the square root of the number of vectors
-PROBE_SHARE = 0.35  # share of the lists read per search
-REFINE = 2
-# The inverted file's lists are read by this many threads, each its share of the lists: the
-# same CPU in half the time on 2 cores (measured at 100,000 chunks). Smaller sessions'
-# flat searches stay on one thread: too short to share.
-SEARCH_THREADS = min(4, os.cpu_count() or 1)
-
-
-@dataclass(frozen=True)
-class TrainedLists:
-    """What an inverted file keeps of its training, for a store to keep: the file trained
-    and empty (as FAISS serializes it: centroids, codes' ranges, what is probed), how many
-    vectors it was trained on, and the list of each chunk (chunks in id order)."""
-
-    empty: np.ndarray  # uint8
-    trained_on: int
-    lists: np.ndarray  # int32
 
 
 @dataclass(frozen=True)
@@ -79,13 +60,13 @@ class SessionIndex:
         self.dim = dim
         self.chunks: dict[int, Chunk] = {}
         self.next_id = 0
-        self._dense: faiss.Index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+        self._dense: faiss.IndexIDMap2 = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
         self._tokens: dict[int, Tokens] = {}
         self._lexical = Lexical()
         self._languages: dict[str, str] = {}  # each document's language
         self._sorted_ids: np.ndarray | None = None  # the chunk ids in order, when asked for
-        # The inverted file and how many vectors it was trained on, when first needed.
-        self._approximate: tuple[faiss.Index, int] | None = None
+        self._row_order: np.ndarray | None = None  # the flat index's rows by id, when asked for
+        self._approximate: InvertedFile | None = None  # when first needed
         self._approximate_lock = threading.Lock()
 
     def check_embedder(self, embedder_name: str) -> None:
@@ -101,23 +82,25 @@ class SessionIndex:
 
     @property
     def nbytes(self) -> int:
-        """About how much memory the index holds: the vectors (and their 8-bit codes once an
+        """About how much memory the index holds: the vectors (and their codes once an
         inverted file holds them), and the texts thrice (the chunks, their tokens, the BM25
         postings)."""
         text = sum(len(c.text) + len(c.section or "") for c in self.chunks.values())
-        per_vector = 4 if self._approximate is None else 5
-        return per_vector * len(self.chunks) * self.dim + 3 * text
+        per_vector = 4 * self.dim
+        if self._approximate is not None:
+            per_vector += self._approximate.bytes_per_vector
+        return per_vector * len(self.chunks) + 3 * text
 
     def copy(self) -> SessionIndex:
         """An independent copy to change (published indexes are never changed in place)."""
         twin = SessionIndex(self.embedder_name, self.dim)
         twin.chunks, twin.next_id = dict(self.chunks), self.next_id
-        twin._dense = faiss.clone_index(self._dense)
+        twin._dense = cast(faiss.IndexIDMap2, faiss.clone_index(self._dense))
         if self._approximate is not None:
-            ivf, trained_on = self._approximate
-            twin._approximate = (faiss.clone_index(ivf), trained_on)
+            twin._approximate = self._approximate.copy()
         twin._tokens, twin._lexical = dict(self._tokens), self._lexical.copy()
         twin._languages, twin._sorted_ids = dict(self._languages), self._sorted_ids
+        twin._row_order = self._row_order  # a clone keeps the rows' order
         return twin
 
     def add(
@@ -138,10 +121,11 @@ class SessionIndex:
         ids = np.array([c.id for c in chunks], dtype=np.int64)
         self._dense.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids)
         if self._approximate is not None:  # its lists take the new vectors; retrained later
-            self._approximate[0].add_with_ids(np.ascontiguousarray(vectors, np.float32), ids)
+            self._approximate.add(vectors, ids)
         self.chunks.update(zip(ids.tolist(), chunks, strict=True))
         self._tokens.update(zip(ids.tolist(), tokens, strict=True))
         self._sorted_ids = _extended(self._sorted_ids, ids)
+        self._row_order = None
         return ids
 
     def _index_terms(self, chunks: list[Chunk], block: Postings) -> None:
@@ -161,12 +145,12 @@ class SessionIndex:
         if doomed:
             self._dense.remove_ids(faiss.IDSelectorBatch(np.array(doomed, dtype=np.int64)))
             if self._approximate is not None:
-                self._approximate[0].remove_ids(faiss.IDSelectorBatch(np.array(doomed, np.int64)))
+                self._approximate.remove(doomed)
             lengths = [len(self._tokens[cid]) for cid in doomed]
             for cid in doomed:
                 del self.chunks[cid], self._tokens[cid]
             self._lexical.remove(document_id, doomed, lengths)
-            self._sorted_ids = None
+            self._sorted_ids = self._row_order = None
             self._languages.pop(document_id, None)
         return len(doomed)
 
@@ -208,9 +192,10 @@ class SessionIndex:
         if not self.chunks:
             return []
         k = min(k, len(self.chunks))
-        # One query against one session's flat index gains nothing from OpenMP: waking the
-        # pool costs more than it shares (the inverted file's longer read sets its own).
-        # The setting is per thread, so it is made here, on the worker thread that searches.
+        # One query against one session's index gains nothing from OpenMP: waking the pool
+        # costs more than it shares (the inverted file's scan took as long on two threads
+        # as on one at 100,000 chunks). The setting is per thread, so it is made here, on
+        # the worker thread that searches.
         faiss.omp_set_num_threads(1)
         query = np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32)
         if len(self.chunks) >= APPROXIMATE_FROM and k <= APPROXIMATE_DEPTH:
@@ -220,29 +205,20 @@ class SessionIndex:
         return list(zip(ids[0][found].tolist(), scores[0][found].tolist(), strict=True))
 
     def _refined(self, query: Vectors, k: int) -> list[Hit]:
-        """The inverted file's best REFINE * k candidates, scored again exactly: the k best,
-        ties by id."""
-        ivf = self._inverted_file()
-        # one question: its threads share the lists, not the questions
-        faiss.extract_index_ivf(ivf).parallel_mode = 1
-        faiss.omp_set_num_threads(SEARCH_THREADS)
-        try:
-            _, found = ivf.search(query, min(REFINE * k, len(self.chunks)))
-        finally:
-            faiss.omp_set_num_threads(1)
-        ids = found[0][found[0] >= 0]
+        """The inverted file's best candidates, scored again exactly: the k best, ties by id."""
+        ids = self._inverted_file().candidates(query, k)
         scores = self.vectors(ids.tolist()) @ query[0]
         best = np.lexsort((ids, -scores))[:k]
         return list(zip(ids[best].tolist(), scores[best].tolist(), strict=True))
 
-    def _inverted_file(self) -> faiss.Index:
-        """The inverted-file index of the vectors, trained (again) when missing or when the
-        session has doubled since it was trained: about sqrt(n) lists."""
+    def _inverted_file(self) -> InvertedFile:
+        """The inverted file of the vectors, trained (again) when missing or when the
+        session has doubled since it was trained."""
         with self._approximate_lock:
-            if self._approximate is None or len(self.chunks) > 2 * self._approximate[1]:
+            if self._approximate is None or len(self.chunks) > 2 * self._approximate.trained_on:
                 ids = self._ids_in_order()
-                self._approximate = (_trained(self.vectors(ids.tolist()), ids), len(ids))
-            return self._approximate[0]
+                self._approximate = InvertedFile.trained(self.vectors(ids.tolist()), ids)
+            return self._approximate
 
     def trained_lists(self) -> TrainedLists | None:
         """The inverted file's training (trained now if need be), past APPROXIMATE_FROM
@@ -250,27 +226,16 @@ class SessionIndex:
         vectors to its lists again."""
         if len(self.chunks) < APPROXIMATE_FROM:
             return None
-        ivf = self._inverted_file()
-        assert self._approximate is not None  # made by _inverted_file
-        empty = faiss.clone_index(ivf)
-        empty.reset()
-        lists = _lists_of(faiss.extract_index_ivf(ivf), self._ids_in_order())
-        return TrainedLists(faiss.serialize_index(empty), self._approximate[1], lists)
+        return self._inverted_file().kept(self._ids_in_order())
 
     def restore_inverted_file(self, trained: TrainedLists) -> None:
         """The inverted file made again from what `trained_lists` gave: no training, and
-        each vector put in its kept list (found again if the lists do not fit the chunks)."""
+        each vector put in its kept list (found again if the lists do not fit the chunks).
+        A training of an older kind of file is dropped: trained again when first needed."""
         ids = self._ids_in_order()
-        vectors = np.ascontiguousarray(self.vectors(ids.tolist()), dtype=np.float32)
-        ivf = faiss.deserialize_index(np.ascontiguousarray(trained.empty, dtype=np.uint8))
-        if len(trained.lists) == len(ids):
-            lists = np.ascontiguousarray(trained.lists, dtype=np.int64)
-            pointers = (faiss.swig_ptr(a) for a in (vectors, ids, lists))
-            faiss.extract_index_ivf(ivf).add_core(len(ids), *pointers)
-        else:
-            ivf.add_with_ids(vectors, ids)
+        restored = InvertedFile.restored(trained, self.vectors(ids.tolist()), ids)
         with self._approximate_lock:
-            self._approximate = (ivf, trained.trained_on)
+            self._approximate = restored
 
     def tokens(self, ids: list[int]) -> list[Tokens]:
         """The kept BM25 terms of these chunks, in order."""
@@ -280,8 +245,34 @@ class SessionIndex:
         """The stored vectors of these chunks, in order."""
         if not ids:
             return np.zeros((0, self.dim), dtype=np.float32)
-        rows = self._dense.reconstruct_batch(np.asarray(ids, dtype=np.int64))
-        return np.asarray(rows, dtype=np.float32).reshape(len(ids), self.dim)
+        # Read from the flat index's storage by row: FAISS's reconstruction by id looks
+        # each id up in a hash map, three times the time for the inverted file's candidates.
+        flat = cast(faiss.IndexFlatIP, faiss.downcast_index(self._dense.index))
+        stored = faiss.rev_swig_ptr(flat.get_xb(), flat.ntotal * self.dim)
+        rows: Vectors = stored.reshape(-1, self.dim)[self._rows(np.asarray(ids, np.int64))]
+        return rows
+
+    def _rows(self, ids: np.ndarray) -> np.ndarray:
+        """The flat index's rows holding these chunks' vectors (rows are in the order the
+        chunks were added, less those removed)."""
+        places = self._places(ids)
+        if (order := self._row_order) is None:
+            order = np.argsort(faiss.vector_to_array(self._dense.id_map), kind="stable")
+            # Chunks added in id order (as uploads add them) lie in rows in id order.
+            self._row_order = order = _unless_in_order(order)
+        return places if not len(order) else order[places]
+
+    def _places(self, ids: np.ndarray) -> np.ndarray:
+        """Where these chunks come in id order; KeyError for one the index does not hold."""
+        ordered = self._ids_in_order()
+        if len(ordered) and ordered[-1] == len(ordered) - 1:  # ids 0..n-1: no deletions
+            if ids.min() < 0 or ids.max() >= len(ordered):
+                raise KeyError("no such chunk")
+            return ids
+        places = np.minimum(np.searchsorted(ordered, ids), max(len(ordered) - 1, 0))
+        if not len(ordered) or not np.array_equal(ordered[places], ids):
+            raise KeyError("no such chunk")
+        return places
 
     def lexical_search(self, query: str, k: int) -> list[Hit]:
         if not self.chunks:
@@ -321,6 +312,13 @@ class SessionIndex:
         return sorted(set(self._languages.values()))
 
 
+def _unless_in_order(order: np.ndarray) -> np.ndarray:
+    """The order, or an empty array when it is 0..n-1 (nothing to reorder)."""
+    if np.array_equal(order, np.arange(len(order))):
+        return np.zeros(0, dtype=np.int64)
+    return order
+
+
 def _extended(ordered: np.ndarray | None, ids: np.ndarray) -> np.ndarray | None:
     """Ids in order with these added, when they come after them all (as reserved ids do),
     so an upload does not make the next question sort the session's ids again."""
@@ -329,34 +327,3 @@ def _extended(ordered: np.ndarray | None, ids: np.ndarray) -> np.ndarray | None:
     if np.any(np.diff(ids) <= 0):
         return None
     return np.concatenate([ordered, ids])
-
-
-def _trained(vectors: Vectors, ids: np.ndarray) -> faiss.Index:
-    """An inverted file of 8-bit codes over these vectors: k-means on a sample of them."""
-    dim = vectors.shape[1]
-    lists = max(16, round(LISTS_PER_ROOT * np.sqrt(len(ids))))
-    # Lists found by L2 distance to the centroids, not inner product (which favours the
-    # centroids of large norm): about half the vectors read for recall 0.99 (growth_bench).
-    # faiss.Kmeans is not used: its centroids come back through a SWIG vector type that
-    # PyMuPDF registers too. Clustering leaves them in the quantizer.
-    kmeans = faiss.ClusteringParameters()
-    kmeans.niter, kmeans.max_points_per_centroid = 10, 40  # a sample of 40 a list
-    quantizer = faiss.IndexFlatL2(dim)
-    faiss.Clustering(dim, lists, kmeans).train(vectors, quantizer)
-    ivf = faiss.IndexIVFScalarQuantizer(
-        quantizer, dim, lists, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT, False
-    )
-    ivf.train(vectors)  # the codes' ranges; the quantizer is trained already
-    ivf.add_with_ids(vectors, ids)
-    ivf.nprobe = max(1, round(lists * PROBE_SHARE))
-    return ivf
-
-
-def _lists_of(ivf: faiss.IndexIVF, ids: np.ndarray) -> np.ndarray:
-    """The list each of these chunks (all the inverted file holds, in order) is in."""
-    lists, stored = np.zeros(len(ids), dtype=np.int32), ivf.invlists
-    assert stored is not None  # an inverted file holds its own lists
-    for number in range(ivf.nlist):
-        members = faiss.rev_swig_ptr(stored.get_ids(number), stored.list_size(number))
-        lists[np.searchsorted(ids, members)] = number
-    return lists

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from ragsvc.search import index as index_module
+from ragsvc.search import inverted_file
 from ragsvc.storage.disk import snapshots
 from ragsvc.storage.disk.snapshots import current_name, publish, read_snapshot, remove_unused
 from ragsvc.storage.records import SessionState
@@ -61,7 +62,7 @@ def test_a_large_session_keeps_its_inverted_files_training_and_loads_untrained(
     add_document(state, "d2", *(f"Hawks soar over hill {n}." for n in range(10)))
     name = publish(session, state)  # trains it: no question did
     assert state.index is not None and (session / name / snapshots.INVERTED_FILE).exists()
-    monkeypatch.setattr(index_module, "_trained", no_training)
+    monkeypatch.setattr(inverted_file, "_trained", no_training)
     loaded = read_snapshot(session, name)
     assert loaded.index is not None and loaded.index._approximate is not None
     assert same_state(loaded, state)

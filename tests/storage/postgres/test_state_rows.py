@@ -12,6 +12,7 @@ import psycopg
 import pytest
 
 from ragsvc.search import index as index_module
+from ragsvc.search import inverted_file
 from ragsvc.search.index import SessionIndex
 from ragsvc.storage.postgres.migrate import migrate
 from ragsvc.storage.postgres.state_rows import StateBefore, read_state, write_changes
@@ -131,7 +132,7 @@ def test_a_large_session_keeps_its_inverted_files_training_and_loads_untrained(
     add_document(state, "d1", *(f"Owls hunt mice number {n}." for n in range(10)))
     add_document(state, "d2", *(f"Hawks soar over hill {n}." for n in range(10)))
     changed(conn, SessionState(), state)  # trains it: no question did
-    monkeypatch.setattr(index_module, "_trained", no_training)
+    monkeypatch.setattr(inverted_file, "_trained", no_training)
     loaded = read_state(conn, TOKEN_HASH)
     assert state.index is not None and loaded.index is not None
     assert loaded.index._approximate is not None and same_state(loaded, state)

@@ -31,7 +31,8 @@ import numpy as np
 from pydantic import TypeAdapter
 
 from ragsvc.core.schemas import Document
-from ragsvc.search.index import DocumentPart, SessionIndex, TrainedLists
+from ragsvc.search.index import DocumentPart, SessionIndex
+from ragsvc.search.inverted_file import TrainedLists
 from ragsvc.storage.disk.atomic_files import atomic_write, fsync_dir, fsync_tree
 from ragsvc.storage.disk.document_parts import read_part, write_part
 from ragsvc.storage.memory import collection_paused

@@ -14,7 +14,8 @@ import numpy as np
 import psycopg
 
 from ragsvc.core.schemas import Chunk, Document
-from ragsvc.search.index import DocumentPart, SessionIndex, TrainedLists
+from ragsvc.search.index import DocumentPart, SessionIndex
+from ragsvc.search.inverted_file import TrainedLists
 from ragsvc.storage.memory import collection_paused
 from ragsvc.storage.part_codec import decode, encode
 from ragsvc.storage.records import SessionState
