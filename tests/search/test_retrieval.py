@@ -8,6 +8,7 @@ import pytest
 
 from ragsvc.answer.question_shapes import is_global_question, requested_section
 from ragsvc.core.schemas import Chunk
+from ragsvc.search import retrieval
 from ragsvc.search.index import SessionIndex
 from ragsvc.search.retrieval import Query, fuse, rank
 from tests.support.fakes import HashEmbedder
@@ -177,3 +178,44 @@ def test_fusion_sums_each_chunks_reciprocal_ranks_as_the_definition_does():
             for position, (cid, _) in enumerate(ranking):
                 expected[cid] = expected.get(cid, 0.0) + 1.0 / (60 + position + 1)
         assert fuse(rankings) == sorted(expected.items(), key=lambda hit: (-hit[1], hit[0]))
+
+
+def test_the_weighted_hits_rank_reads_are_the_first_of_all_hits_weighed():
+    # Weighing stops early; what it gives must be the head of every hit weighed and sorted.
+    rng = np.random.default_rng(5)
+    contents = "Introduction . . . . . . 1\nMethods . . . . . . . . 4\nResults . . . . . . 9"
+    chunks = [
+        Chunk(
+            id=cid,
+            document_id=f"d{cid % 4}",
+            page=1,
+            text=contents if cid % 7 == 0 else f"passage {cid}",
+            kind="references" if cid % 5 == 0 else "text",
+        )
+        for cid in range(300)
+    ]
+    index = SessionIndex(EMBEDDER.name, 128)
+    index.reserve_ids(len(chunks))
+    index.add(chunks, EMBEDDER.embed_sync([c.text for c in chunks]))
+    for _ in range(300):
+        ids = rng.choice(300, size=int(rng.integers(0, 120)), replace=False)
+        hits = [(int(cid), float(rng.integers(1, 6)) / 10) for cid in ids]  # many ties
+        fused = sorted(hits, key=lambda hit: (-hit[1], hit[0]))
+        query = Query(
+            question="q",
+            top_k=int(rng.integers(1, 40)),
+            mmr_lambda=float(rng.choice([1.0, 0.7])),
+            global_question=bool(rng.integers(2)),
+            document_ids=[None, frozenset({"d0", "d2"})][int(rng.integers(2))],
+        )
+        every = sorted(
+            (
+                (cid, score * retrieval._weight(index.chunks[cid]))
+                for cid, score in fused
+                if query.wants(index.chunks[cid])
+            ),
+            key=lambda hit: (-hit[1], hit[0]),
+        )
+        read = max(retrieval.MMR_POOL, query.top_k) if query.mmr_lambda < 1 else query.top_k
+        weighted = retrieval._weighted(index, query, fused)
+        assert weighted == every[: len(every) if query.global_question else read]
