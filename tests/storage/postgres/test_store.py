@@ -62,7 +62,10 @@ def test_migrations_run_once_and_ragsvc_migrate_says_so(database_url: str):
     env = {"RAGSVC_STORE": "postgres", "RAGSVC_DATABASE_URL": database_url}
     first = CliRunner().invoke(cli, ["migrate"], env=env)
     assert first.exit_code == 0, first.output
-    assert "applied: 0001_initial.sql, 0002_pdfs.sql, 0003_parts.sql" in first.output
+    assert (
+        "applied: 0001_initial.sql, 0002_pdfs.sql, 0003_parts.sql, 0004_inverted_file_codes.sql"
+        in first.output
+    )
     again = CliRunner().invoke(cli, ["migrate"], env=env)
     assert again.exit_code == 0 and "up to date" in again.output
     with psycopg.connect(database_url) as conn:
@@ -70,7 +73,7 @@ def test_migrations_run_once_and_ragsvc_migrate_says_so(database_url: str):
         tables = conn.execute(
             "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"
         ).fetchall()
-    assert versions == [(1,), (2,), (3,)]
+    assert versions == [(1,), (2,), (3,), (4,)]
     assert {"sessions", "documents", "parts", "chunks", "turns", "uploads", "pdfs", "leases"} <= {
         t for (t,) in tables
     }

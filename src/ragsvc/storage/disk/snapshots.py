@@ -2,8 +2,8 @@
 
     gen-<n>/documents.json   every document of the session
     gen-<n>/index.json       the embedder, the next chunk id, the documents in the index
-    gen-<n>/inverted_file    past APPROXIMATE_FROM chunks, the inverted file trained and
-                             empty (as FAISS serializes it)
+    gen-<n>/inverted_file    past APPROXIMATE_FROM chunks, the inverted file (as FAISS
+                             serializes it: its training, each chunk's code and id)
     gen-<n>/lists.npy        and the list of each chunk, chunks in id order (index.json
                              says how many vectors it was trained on)
     docs/<document id>.<n>/  one document's chunks, vectors and BM25 terms in one
@@ -53,9 +53,9 @@ def read_snapshot(session: Path, name: str) -> SessionState:
             parts = (read_part(session / "docs" / name) for name in meta["documents"])
             index = SessionIndex.from_parts(meta["embedder"], meta["dim"], meta["next_id"], parts)
         if "trained_on" in meta:  # no training again, nor assigning vectors to lists
-            empty = np.fromfile(folder / INVERTED_FILE, dtype=np.uint8)
+            file = np.fromfile(folder / INVERTED_FILE, dtype=np.uint8)
             lists = np.load(folder / LISTS, allow_pickle=False)
-            index.restore_inverted_file(TrainedLists(empty, meta["trained_on"], lists))
+            index.restore_inverted_file(TrainedLists(file, meta["trained_on"], lists))
     return SessionState(documents={d.id: d for d in documents}, index=index)
 
 
@@ -139,7 +139,7 @@ def _write_snapshot(folder: Path, state: SessionState) -> None:
             "documents": list(state.index.part_names().values()),  # their parts' names
         }
         if (trained := state.index.trained_lists()) is not None:
-            (folder / INVERTED_FILE).write_bytes(trained.empty.tobytes())
+            (folder / INVERTED_FILE).write_bytes(trained.file.tobytes())
             np.save(folder / LISTS, trained.lists, allow_pickle=False)
             meta["trained_on"] = trained.trained_on
         (folder / "index.json").write_text(json.dumps(meta))

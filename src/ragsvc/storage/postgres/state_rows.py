@@ -50,16 +50,16 @@ def write_changes(
     index = state.index
     _write_parts(conn, token_hash, before.parts, index)
     meta: dict[str, Any] | None = None
-    empty = lists = None
+    file = lists = None
     if index is not None:
         meta = {"embedder": index.embedder_name, "dim": index.dim, "next_id": index.next_id}
         if (trained := index.trained_lists()) is not None:
             meta["trained_on"] = trained.trained_on
-            empty, lists = trained.empty.tobytes(), trained.lists.astype("<i4").tobytes()
+            file, lists = trained.file.tobytes(), trained.lists.astype("<i4").tobytes()
     conn.execute(
         "UPDATE sessions SET generation = generation + 1, index_meta = %s, inverted_file = %s,"
         " lists = %s WHERE token_hash = %s",
-        (None if meta is None else json.dumps(meta), empty, lists, token_hash),
+        (None if meta is None else json.dumps(meta), file, lists, token_hash),
     )
 
 
@@ -104,11 +104,11 @@ def read_state(conn: psycopg.Connection[Any], token_hash: str) -> SessionState:
     ).fetchone()
     index = None
     if meta_row is not None and meta_row[0] is not None:
-        meta, empty, lists = meta_row
+        meta, file, lists = meta_row
         index = _read_index(conn, token_hash, meta)
-        if empty is not None:  # no training again, nor assigning vectors to lists
+        if file is not None:  # no training again, nor encoding the vectors again
             trained = TrainedLists(
-                np.frombuffer(empty, dtype=np.uint8),
+                np.frombuffer(file, dtype=np.uint8),
                 meta["trained_on"],
                 np.frombuffer(lists, dtype="<i4"),
             )
