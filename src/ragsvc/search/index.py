@@ -221,17 +221,17 @@ class SessionIndex:
             return self._approximate
 
     def trained_lists(self) -> TrainedLists | None:
-        """The inverted file's training (trained now if need be), past APPROXIMATE_FROM
-        chunks: what a store keeps, so a cold load neither trains it nor assigns the
-        vectors to its lists again."""
+        """The inverted file as a store keeps it (trained now if need be), past
+        APPROXIMATE_FROM chunks, so a cold load neither trains it nor encodes the vectors
+        again."""
         if len(self.chunks) < APPROXIMATE_FROM:
             return None
         return self._inverted_file().kept(self._ids_in_order())
 
     def restore_inverted_file(self, trained: TrainedLists) -> None:
-        """The inverted file made again from what `trained_lists` gave: no training, and
-        each vector put in its kept list (found again if the lists do not fit the chunks).
-        A training of an older kind of file is dropped: trained again when first needed."""
+        """The inverted file made again from what `trained_lists` gave, untrained (see
+        `InvertedFile.restored`); one of an older kind is dropped: trained again when
+        first needed."""
         ids = self._ids_in_order()
         restored = InvertedFile.restored(trained, self.vectors(ids.tolist()), ids)
         with self._approximate_lock:
