@@ -18,6 +18,7 @@ after a change (about 3 ms at 20,000 vectors).
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import cast
 
@@ -57,8 +58,9 @@ class InvertedFile:
     @classmethod
     def trained(cls, vectors: Vectors, ids: np.ndarray) -> InvertedFile:
         """Trained on these vectors (k-means lists, code books) and holding them."""
-        codes = _trained(np.ascontiguousarray(vectors, dtype=np.float32))
-        codes.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids)
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        codes = _trained(vectors)
+        codes.add_with_ids(vectors, ids)
         return cls(codes, len(ids))
 
     @classmethod
@@ -121,24 +123,26 @@ class InvertedFile:
             return self._scan
 
     def _lists(self, ids: np.ndarray) -> np.ndarray:
-        lists, stored = np.zeros(len(ids), dtype=np.int32), self._codes.invlists
-        assert stored is not None  # an inverted file holds its own lists
-        for number in range(self._codes.nlist):
-            members = faiss.rev_swig_ptr(stored.get_ids(number), stored.list_size(number))
+        lists = np.zeros(len(ids), dtype=np.int32)
+        for number, members in _members(self._codes):
             lists[np.searchsorted(ids, members)] = number
         return lists
 
 
 def _ids_held(codes: faiss.IndexIVF) -> np.ndarray:
     """The ids of every vector the file holds, list after list."""
+    held = [members for _, members in _members(codes)]
+    return np.concatenate(held) if held else np.zeros(0, dtype=np.int64)
+
+
+def _members(codes: faiss.IndexIVF) -> Iterator[tuple[int, np.ndarray]]:
+    """Each list's number and the ids it holds (a view of FAISS's memory), empty lists
+    left out."""
     stored = codes.invlists
     assert stored is not None  # an inverted file holds its own lists
-    held = [
-        faiss.rev_swig_ptr(stored.get_ids(number), stored.list_size(number))
-        for number in range(codes.nlist)
-        if stored.list_size(number)
-    ]
-    return np.concatenate(held) if held else np.zeros(0, dtype=np.int64)
+    for number in range(codes.nlist):
+        if size := stored.list_size(number):
+            yield number, faiss.rev_swig_ptr(stored.get_ids(number), size)
 
 
 def _trained(vectors: Vectors) -> faiss.IndexIVFPQ:

@@ -52,7 +52,7 @@ def read_snapshot(session: Path, name: str) -> SessionState:
         with collection_paused():
             parts = (read_part(session / "docs" / name) for name in meta["documents"])
             index = SessionIndex.from_parts(meta["embedder"], meta["dim"], meta["next_id"], parts)
-        if "trained_on" in meta:  # no training again, nor assigning vectors to lists
+        if "trained_on" in meta:  # no training again, nor encoding the vectors again
             file = np.fromfile(folder / INVERTED_FILE, dtype=np.uint8)
             lists = np.load(folder / LISTS, allow_pickle=False)
             index.restore_inverted_file(TrainedLists(file, meta["trained_on"], lists))
