@@ -40,3 +40,23 @@ def test_a_block_built_from_documents_numbers_is_the_block_of_their_tokens():
 def test_no_documents_make_an_empty_block():
     block = postings_of_parts(np.zeros(0, np.int64), [])
     assert block.chunks == 0 and block.columns == {} and block.postings("w1") is None
+
+
+def test_parts_joined_hold_their_chunks_terms_one_part_after_the_other():
+    documents = [tokens(seed, count) for seed, count in [(6, 12), (7, 0), (8, 9)]]
+    joined = TermIds.joined([TermIds.of(document) for document in documents])
+    assert joined.tokens() == [terms for document in documents for terms in document]
+    assert len(joined.vocabulary) == len(set(joined.vocabulary))
+    assert [joined.length(row) for row in range(len(joined))] == [len(t) for t in joined.tokens()]
+    assert [joined.row(row) for row in range(len(joined))] == joined.tokens()
+
+
+def test_each_terms_chunks_are_counted_in_order():
+    made = tokens(9, 40)
+    terms = TermIds.of(made)
+    counted = terms.counted()
+    for place, term in enumerate(terms.vocabulary):
+        run = slice(counted.starts[place], counted.starts[place + 1])
+        expected = [(row, t.count(term)) for row, t in enumerate(made) if term in t]
+        found = zip(counted.rows[run].tolist(), counted.counts[run].tolist(), strict=True)
+        assert list(found) == expected

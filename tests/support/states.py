@@ -67,5 +67,5 @@ def same_state(a: SessionState, b: SessionState) -> bool:
         == (b.index.embedder_name, b.index.dim, b.index.next_id)
         and a.index.chunks == b.index.chunks
         and np.array_equal(a.index.vectors(ids), b.index.vectors(ids))
-        and a.index.tokens(ids) == b.index.tokens(ids)
+        and a.index.terms(ids).tokens() == b.index.terms(ids).tokens()
     )

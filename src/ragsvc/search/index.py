@@ -45,13 +45,16 @@ APPROXIMATE_DEPTH = 256  # deepest search answered by the inverted file
 
 @dataclass(frozen=True)
 class DocumentPart:
-    """One document's share of an index: its chunks (by id), their vectors and tokens (and,
-    read from a store, the tokens as numbers, which a loaded session's BM25 is built from)."""
+    """One document's share of an index: its chunks (by id), their vectors and BM25 terms
+    (as numbers: what a loaded session's BM25 is built from)."""
 
     chunks: list[Chunk]
     vectors: Vectors
-    tokens: list[Tokens]
-    terms: TermIds | None = None
+    terms: TermIds
+
+    @classmethod
+    def of_tokens(cls, chunks: list[Chunk], vectors: Vectors, tokens: list[Tokens]) -> DocumentPart:
+        return cls(chunks, vectors, TermIds.of(tokens))
 
 
 class SessionIndex:
@@ -61,7 +64,7 @@ class SessionIndex:
         self.chunks: dict[int, Chunk] = {}
         self.next_id = 0
         self._dense: faiss.IndexIDMap2 = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
-        self._tokens: dict[int, Tokens] = {}
+        self._terms: dict[int, tuple[TermIds, int]] = {}  # each chunk's batch's, and its row
         self._lexical = Lexical()
         self._languages: dict[str, str] = {}  # each document's language
         self._sorted_ids: np.ndarray | None = None  # the chunk ids in order, when asked for
@@ -98,7 +101,7 @@ class SessionIndex:
         twin._dense = cast(faiss.IndexIDMap2, faiss.clone_index(self._dense))
         if self._approximate is not None:
             twin._approximate = self._approximate.copy()
-        twin._tokens, twin._lexical = dict(self._tokens), self._lexical.copy()
+        twin._terms, twin._lexical = dict(self._terms), self._lexical.copy()
         twin._languages, twin._sorted_ids = dict(self._languages), self._sorted_ids
         twin._row_order = self._row_order  # a clone keeps the rows' order
         return twin
@@ -113,17 +116,19 @@ class SessionIndex:
         if not chunks:
             return
         tokens = tokens if tokens is not None else tokens_of(chunks)
-        ids = self._keep(chunks, vectors, tokens)
+        ids = self._keep(chunks, vectors, [TermIds.of(tokens)])
         self._index_terms(chunks, postings_of(ids.tolist(), tokens))
 
-    def _keep(self, chunks: list[Chunk], vectors: Vectors, tokens: list[Tokens]) -> np.ndarray:
-        """Hold the chunks, their vectors and tokens (all but the BM25 postings); their ids."""
+    def _keep(self, chunks: list[Chunk], vectors: Vectors, terms: list[TermIds]) -> np.ndarray:
+        """Hold the chunks, their vectors and terms (all but the BM25 postings: `terms`
+        holds the chunks' in order, in batches); their ids."""
         ids = np.array([c.id for c in chunks], dtype=np.int64)
         self._dense.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids)
         if self._approximate is not None:  # its lists take the new vectors; retrained later
             self._approximate.add(vectors, ids)
         self.chunks.update(zip(ids.tolist(), chunks, strict=True))
-        self._tokens.update(zip(ids.tolist(), tokens, strict=True))
+        rows = ((batch, row) for batch in terms for row in range(len(batch)))
+        self._terms.update(zip(ids.tolist(), rows, strict=True))
         self._sorted_ids = _extended(self._sorted_ids, ids)
         self._row_order = None
         return ids
@@ -146,9 +151,9 @@ class SessionIndex:
             self._dense.remove_ids(faiss.IDSelectorBatch(np.array(doomed, dtype=np.int64)))
             if self._approximate is not None:
                 self._approximate.remove(doomed)
-            lengths = [len(self._tokens[cid]) for cid in doomed]
+            lengths = [batch.length(row) for batch, row in map(self._terms.__getitem__, doomed)]
             for cid in doomed:
-                del self.chunks[cid], self._tokens[cid]
+                del self.chunks[cid], self._terms[cid]
             self._lexical.remove(document_id, doomed, lengths)
             self._sorted_ids = self._row_order = None
             self._languages.pop(document_id, None)
@@ -165,10 +170,10 @@ class SessionIndex:
         return {doc_id: f"{doc_id}.{cid}" for doc_id, cid in newest.items()}
 
     def part(self, document_id: str) -> DocumentPart:
-        """A document's chunks, vectors and tokens, to store."""
+        """A document's chunks, vectors and terms, to store."""
         ids = sorted(cid for cid, c in self.chunks.items() if c.document_id == document_id)
         chunks = [self.chunks[cid] for cid in ids]
-        return DocumentPart(chunks, self.vectors(ids), self.tokens(ids))
+        return DocumentPart(chunks, self.vectors(ids), self.terms(ids))
 
     @classmethod
     def from_parts(
@@ -178,12 +183,9 @@ class SessionIndex:
         every = list(parts)  # added at once: the BM25 postings built in one pass
         chunks = [chunk for part in every for chunk in part.chunks]
         if chunks:
-            ids = index._keep(
-                chunks,
-                np.concatenate([part.vectors.reshape(-1, dim) for part in every]),
-                [terms for part in every for terms in part.tokens],
-            )
-            terms = [p.terms if p.terms is not None else TermIds.of(p.tokens) for p in every]
+            terms = [part.terms for part in every]
+            vectors = np.concatenate([part.vectors.reshape(-1, dim) for part in every])
+            ids = index._keep(chunks, vectors, terms)
             index._index_terms(chunks, postings_of_parts(ids, terms))
         index.next_id = next_id
         return index
@@ -237,9 +239,14 @@ class SessionIndex:
         with self._approximate_lock:
             self._approximate = restored
 
-    def tokens(self, ids: list[int]) -> list[Tokens]:
-        """The kept BM25 terms of these chunks, in order."""
-        return [self._tokens[cid] for cid in ids]
+    def terms(self, ids: list[int]) -> TermIds:
+        """The kept BM25 terms of these chunks, in order: the batches they were added in, when
+        they are whole ones (a document added, committed as read, or loaded), else made anew."""
+        held = [self._terms[cid] for cid in ids]
+        batches = list(dict.fromkeys(batch for batch, _ in held))  # by identity: not hashed
+        if held == [(batch, row) for batch in batches for row in range(len(batch))]:
+            return TermIds.joined(batches)
+        return TermIds.of([batch.row(row) for batch, row in held])
 
     def vectors(self, ids: list[int]) -> Vectors:
         """The stored vectors of these chunks, in order."""

@@ -70,7 +70,7 @@ def postings_of_columns(
     cols, rows = np.divmod(pairs, max(len(lengths), 1))
     return Postings(
         columns,
-        _starts(cols, len(columns)),
+        column_starts(cols, len(columns)),
         np.asarray(ids, dtype=np.int64)[rows],
         counts.astype(np.float64),
         lengths[rows].astype(np.float64),
@@ -150,7 +150,7 @@ def merged(first: Postings, second: Postings) -> Postings:
     )
     return Postings(
         columns,
-        _starts(cols[order], len(columns)),
+        column_starts(cols[order], len(columns)),
         ids,
         counts,
         lengths,
@@ -165,7 +165,7 @@ def without(segment: Postings, document_id: str, ids: np.ndarray, length: int) -
     kept = ~np.isin(segment.ids, ids)
     return Postings(
         segment.columns,
-        _starts(_column_of_each(segment)[kept], len(segment.columns)),
+        column_starts(_column_of_each(segment)[kept], len(segment.columns)),
         segment.ids[kept],
         segment.counts[kept],
         segment.lengths[kept],
@@ -180,7 +180,7 @@ def _column_of_each(segment: Postings) -> np.ndarray:
     return np.repeat(np.arange(len(segment.columns), dtype=np.int64), np.diff(segment.starts))
 
 
-def _starts(cols: np.ndarray, count: int) -> np.ndarray:
+def column_starts(cols: np.ndarray, count: int) -> np.ndarray:
     """Where each of `count` columns starts among postings sorted by column."""
     starts = np.zeros(count + 1, dtype=np.int64)
     np.cumsum(np.bincount(cols, minlength=count), out=starts[1:])

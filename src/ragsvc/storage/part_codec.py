@@ -40,7 +40,7 @@ def encode(part: DocumentPart) -> bytes:
     """The part as one record (its chunks, vectors and terms)."""
     chunks, count = part.chunks, len(part.chunks)
     vectors = np.asarray(part.vectors, dtype="<f4")
-    terms = part.terms if part.terms is not None else TermIds.of(part.tokens)
+    terms = part.terms
     arrays: dict[str, np.ndarray] = {
         name: np.array([getattr(c, name) for c in chunks], dtype="<i8") for name in INTEGERS
     }
@@ -95,9 +95,10 @@ def _part(header: dict[str, Any], arrays: dict[str, np.ndarray], text: str) -> D
         Chunk(id=i, page=p, text=t, document_id=d, kind=k, section=s, language=lang, names=n)
         for i, p, t, d, k, s, lang, n in zip(*(columns[name] for name in FIELDS), strict=True)
     ]
-    terms = TermIds(header["vocabulary"], arrays["term_ids"], arrays["term_ends"])
+    # Copies: views would keep the whole record (vectors and texts too) alive in the index.
+    terms = TermIds(header["vocabulary"], arrays["term_ids"].copy(), arrays["term_ends"].copy())
     vectors = arrays["vectors"].reshape(header["chunks"], header["dim"])
-    return DocumentPart(chunks, vectors, terms.tokens(), terms)
+    return DocumentPart(chunks, vectors, terms)
 
 
 def _parsed(data: bytes) -> tuple[dict[str, Any], dict[str, np.ndarray]]:

@@ -93,7 +93,7 @@ def test_a_part_unchanged_is_not_written_again(conn: psycopg.Connection[Any]):
 def write_chunk_rows(conn: psycopg.Connection[Any], index: SessionIndex) -> None:
     """The index as rows of `chunks`, as the store wrote them before parts."""
     ids = sorted(index.chunks)
-    vectors, tokens = index.vectors(ids).astype("<f4"), index.tokens(ids)
+    vectors, tokens = index.vectors(ids).astype("<f4"), index.terms(ids).tokens()
     columns = "token_hash, id, document_id, chunk, vector, tokens"
     with conn.cursor() as cur, cur.copy(f"COPY chunks ({columns}) FROM STDIN") as copy:
         for row, chunk_id in enumerate(ids):

@@ -39,4 +39,4 @@ def read_old_part(folder: Path) -> DocumentPart:
         chunks = [Chunk.model_validate_json(line) for line in lines if line.strip()]
     vectors = np.load(folder / "vectors.npy", allow_pickle=False)
     tokens = json.loads((folder / "tokens.json").read_text())
-    return DocumentPart(chunks, vectors, tokens)
+    return DocumentPart.of_tokens(chunks, vectors, tokens)

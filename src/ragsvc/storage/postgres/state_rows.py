@@ -119,11 +119,10 @@ def read_state(conn: psycopg.Connection[Any], token_hash: str) -> SessionState:
 def _read_index(
     conn: psycopg.Connection[Any], token_hash: str, meta: dict[str, Any]
 ) -> SessionIndex:
-    with conn.cursor(binary=True) as cur:  # bytea as it is, not as hex to decode
-        rows = cur.execute(
+    with collection_paused(), conn.cursor(binary=True) as cur:
+        rows = cur.stream(
             "SELECT data FROM parts WHERE token_hash = %s ORDER BY newest", (token_hash,)
-        ).fetchall()
-    with collection_paused():
+        )
         parts = [*_chunk_rows(conn, token_hash, meta["dim"]), *(decode(d) for (d,) in rows)]
         return SessionIndex.from_parts(meta["embedder"], meta["dim"], meta["next_id"], parts)
 
@@ -138,4 +137,5 @@ def _chunk_rows(conn: psycopg.Connection[Any], token_hash: str, dim: int) -> lis
         return []
     chunks = [Chunk.model_validate_json(row[0]) for row in rows]
     vectors = np.frombuffer(b"".join(row[1] for row in rows), dtype="<f4")
-    return [DocumentPart(chunks, vectors.reshape(len(rows), dim), [row[2] for row in rows])]
+    vectors = vectors.reshape(len(rows), dim)
+    return [DocumentPart.of_tokens(chunks, vectors, [row[2] for row in rows])]
