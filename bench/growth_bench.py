@@ -40,6 +40,7 @@ from ragsvc.search.embedders import WordLlamaEmbedder  # noqa: E402
 from ragsvc.search.index import SessionIndex  # noqa: E402
 from ragsvc.search.retrieval import Query, rank  # noqa: E402
 from ragsvc.storage.disk.store import DiskStore  # noqa: E402
+from ragsvc.storage.memory import one_malloc_arena  # noqa: E402
 from ragsvc.storage.postgres.store import PostgresStore  # noqa: E402
 from ragsvc.storage.records import SessionState  # noqa: E402
 from ragsvc.text.sentences import split_sentences  # noqa: E402
@@ -245,6 +246,7 @@ def _cold_rows() -> list[str]:
 
 
 def rows() -> list[str]:
+    one_malloc_arena()  # as the server's app factory does, before any thread starts
     first, warm = first_after_add()
     p50, dense, recall = large()
     return [

@@ -8,7 +8,12 @@ import platform
 
 import pytest
 
-from ragsvc.storage.memory import _malloc_trim, collection_paused, release_freed_memory
+from ragsvc.storage.memory import (
+    _malloc_trim,
+    collection_paused,
+    one_malloc_arena,
+    release_freed_memory,
+)
 
 
 def test_freed_memory_is_released_without_error():
@@ -22,6 +27,10 @@ def test_malloc_trim_is_found_where_glibc_has_it():
     if platform.libc_ver()[0] == "glibc":
         assert _malloc_trim() is not None
     assert _malloc_trim() is _malloc_trim()
+
+
+def test_glibc_takes_the_one_arena_setting():
+    assert one_malloc_arena() == (platform.libc_ver()[0] == "glibc")
 
 
 def test_collection_is_paused_while_loading_and_resumed_after_even_on_failure():
