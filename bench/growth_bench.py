@@ -40,7 +40,7 @@ from ragsvc.search.embedders import WordLlamaEmbedder  # noqa: E402
 from ragsvc.search.index import SessionIndex  # noqa: E402
 from ragsvc.search.retrieval import Query, rank  # noqa: E402
 from ragsvc.storage.disk.store import DiskStore  # noqa: E402
-from ragsvc.storage.memory import one_malloc_arena  # noqa: E402
+from ragsvc.storage.memory import malloc_arenas_per_core  # noqa: E402
 from ragsvc.storage.postgres.store import PostgresStore  # noqa: E402
 from ragsvc.storage.records import SessionState  # noqa: E402
 from ragsvc.text.sentences import split_sentences  # noqa: E402
@@ -246,7 +246,7 @@ def _cold_rows() -> list[str]:
 
 
 def rows() -> list[str]:
-    one_malloc_arena()  # as the server's app factory does, before any thread starts
+    malloc_arenas_per_core()  # as the server's app factory does, before any thread starts
     first, warm = first_after_add()
     p50, dense, recall = large()
     return [

@@ -11,7 +11,7 @@ import pytest
 from ragsvc.storage.memory import (
     _malloc_trim,
     collection_paused,
-    one_malloc_arena,
+    malloc_arenas_per_core,
     release_freed_memory,
 )
 
@@ -29,8 +29,8 @@ def test_malloc_trim_is_found_where_glibc_has_it():
     assert _malloc_trim() is _malloc_trim()
 
 
-def test_glibc_takes_the_one_arena_setting():
-    assert one_malloc_arena() == (platform.libc_ver()[0] == "glibc")
+def test_glibc_takes_the_arenas_setting():
+    assert malloc_arenas_per_core() == (platform.libc_ver()[0] == "glibc")
 
 
 def test_collection_is_paused_while_loading_and_resumed_after_even_on_failure():

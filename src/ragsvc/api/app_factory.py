@@ -37,7 +37,7 @@ from ragsvc.runtime.app_state import AppState
 from ragsvc.runtime.backends import Backends, make_backends
 from ragsvc.runtime.draining import drain_on_signals
 from ragsvc.runtime.logging_setup import configure_logging
-from ragsvc.storage.memory import one_malloc_arena
+from ragsvc.storage.memory import malloc_arenas_per_core
 
 log = logging.getLogger(__name__)
 PURGE_EVERY_S = 600
@@ -47,7 +47,7 @@ Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[dict[str, Any]]]
 def create_app(settings: Settings | None = None, backends: Backends | None = None) -> FastAPI:
     """Build the service; tests pass their own settings and (fake) backends."""
     settings = settings or Settings()
-    one_malloc_arena()  # before the worker threads: a thread keeps the arena it first gets
+    malloc_arenas_per_core()  # before the worker threads: each keeps the arena it first gets
     app = FastAPI(
         title="ragsvc",
         version=__version__,

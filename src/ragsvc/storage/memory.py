@@ -1,13 +1,14 @@
 """Memory handed back to the system, garbage collection kept out of loads, and glibc's
-allocator held to one arena. glibc keeps freed small blocks for reuse, so the memory of a
-deleted session's index stays in the process's RSS until something else reuses it; after
-sessions are dropped, `malloc_trim` returns it."""
+allocator held to one arena per core. glibc keeps freed small blocks for reuse, so the
+memory of a deleted session's index stays in the process's RSS until something else reuses
+it; after sessions are dropped, `malloc_trim` returns it."""
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
 import gc
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cache
@@ -37,16 +38,16 @@ def release_freed_memory() -> None:
         trim(0)
 
 
-def one_malloc_arena() -> bool:
-    """Have glibc serve every thread from one arena, before the worker threads start; whether
-    it took the setting (False where the C library is not glibc)."""
-    # Its default, an arena per thread up to 8 per core, gave each thread that loads a
-    # session memory of its own, handed back and faulted in afresh at the next load: a
-    # 50,000-chunk PostgreSQL load spent more time in the kernel zeroing pages than reading
-    # (2.1 s against 1.1 s with one arena; CPU per answer unchanged, measured). Python
-    # allocates small objects under its GIL anyway.
+def malloc_arenas_per_core() -> bool:
+    """Hold glibc's allocator to one arena per usable core, before the worker threads start;
+    whether it took the setting (False where the C library is not glibc)."""
+    # Its default, up to 8 arenas per core, gave each thread that loads a session memory of
+    # its own, handed back and faulted in afresh at the next load: a 50,000-chunk PostgreSQL
+    # load spent more time in the kernel zeroing pages than reading (2.1 s; 1.3-1.5 s with
+    # one arena per core). One arena in all was faster still (1.1 s), but the tokenizer's
+    # threads then queued for it: a paper's chunks took 11 ms to embed instead of 7.
     mallopt = _libc("mallopt")
-    return mallopt is not None and mallopt(M_ARENA_MAX, 1) == 1
+    return mallopt is not None and mallopt(M_ARENA_MAX, len(os.sched_getaffinity(0))) == 1
 
 
 M_ARENA_MAX = -8  # glibc's malloc.h
