@@ -53,6 +53,7 @@ from tests.support.server import running_server  # noqa: E402
 from ragsvc.api.app_factory import create_app  # noqa: E402
 from ragsvc.core.config import Settings  # noqa: E402
 from ragsvc.search.embedders import WordLlamaEmbedder  # noqa: E402
+from ragsvc.storage.memory import malloc_arenas_per_core  # noqa: E402
 
 PAPER = ROOT.parent / "shared" / "data" / "DeepSeek_R1.pdf"
 CONCURRENCY = {1: 30, 10: 200, 100: 300}  # clients -> questions asked in all
@@ -289,6 +290,9 @@ def report(
 
 
 def main() -> None:
+    # The growth bench loads sessions in this process, as a server does: its allocator is
+    # set up as the server's app factory sets it up, before any thread starts.
+    malloc_arenas_per_core()
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as scratch:
         big_pdfs = [generated_pdf(500, seed) for seed in range(6)]
