@@ -43,8 +43,8 @@ def malloc_arenas_per_core() -> bool:
     whether it took the setting (False where the C library is not glibc)."""
     # Its default, up to 8 arenas per core, gave each thread that loads a session memory of
     # its own, handed back and faulted in afresh at the next load: a 50,000-chunk PostgreSQL
-    # load spent more time in the kernel zeroing pages than reading (2.1 s; 1.3-1.5 s with
-    # one arena per core). One arena in all was faster still (1.1 s), but the tokenizer's
+    # load spent more time in the kernel zeroing pages than reading (growth_bench: 2.1 s;
+    # 1.0 s with one arena per core). One arena in all loaded as fast, but the tokenizer's
     # threads then queued for it: a paper's chunks took 11 ms to embed instead of 7.
     mallopt = _libc("mallopt")
     return mallopt is not None and mallopt(M_ARENA_MAX, len(os.sched_getaffinity(0))) == 1

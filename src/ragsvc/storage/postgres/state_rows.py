@@ -119,11 +119,13 @@ def read_state(conn: psycopg.Connection[Any], token_hash: str) -> SessionState:
 def _read_index(
     conn: psycopg.Connection[Any], token_hash: str, meta: dict[str, Any]
 ) -> SessionIndex:
-    with collection_paused(), conn.cursor(binary=True) as cur:
-        rows = cur.stream(
-            "SELECT data FROM parts WHERE token_hash = %s ORDER BY newest", (token_hash,)
-        )
-        parts = [*_chunk_rows(conn, token_hash, meta["dim"]), *(decode(d) for (d,) in rows)]
+    with collection_paused():
+        parts = _chunk_rows(conn, token_hash, meta["dim"])
+        # bytea as it is, not as hex to decode; each row decoded as it comes, not the whole
+        # session's records held twice at once (libpq's result and Python's bytes)
+        with conn.cursor(binary=True) as cur:
+            query = "SELECT data FROM parts WHERE token_hash = %s ORDER BY newest"
+            parts += [decode(data) for (data,) in cur.stream(query, (token_hash,))]
         return SessionIndex.from_parts(meta["embedder"], meta["dim"], meta["next_id"], parts)
 
 
