@@ -19,21 +19,48 @@ def turn(n: int) -> Turn:
 
 
 def test_the_last_turns_are_kept_and_the_file_stays_bounded(tmp_path: Path):
-    for n in range(20):
+    for n in range(200):
         append_turn(tmp_path, turn(n), keep=3)
-    assert [t.question for t in read_turns(tmp_path, keep=3)] == ["q17", "q18", "q19"]
-    assert len((tmp_path / TURNS_FILE).read_bytes().splitlines()) <= 6
+    assert [t.question for t in read_turns(tmp_path, keep=3)] == ["q197", "q198", "q199"]
+    assert len((tmp_path / TURNS_FILE).read_bytes().splitlines()) <= turn_log.GROWTH * 3
 
 
-def test_turns_of_every_length_keep_the_file_under_twice_the_kept_at_their_longest(
+def test_turns_of_every_length_keep_the_file_under_growth_times_the_kept_at_their_longest(
     tmp_path: Path,
 ):
-    sizes = [len(turn_log._line(long_turn(n))) for n in range(40)]
-    for n in range(40):
+    sizes = [len(turn_log._line(long_turn(n))) for n in range(200)]
+    for n in range(200):
         append_turn(tmp_path, long_turn(n), keep=3)
         size = (tmp_path / TURNS_FILE).stat().st_size
-        assert size <= 2 * 3 * max(sizes[: n + 1])
-    assert [t.question for t in read_turns(tmp_path, keep=3)] == ["q37", "q38", "q39"]
+        assert size <= turn_log.GROWTH * 3 * max(sizes[: n + 1])
+    assert [t.question for t in read_turns(tmp_path, keep=3)] == ["q197", "q198", "q199"]
+
+
+@pytest.mark.parametrize("block", [7, 64, 4096])
+@pytest.mark.parametrize("keep", [1, 3, 6])
+def test_the_last_turns_are_read_whatever_blocks_the_tail_is_read_in(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, block: int, keep: int
+):
+    monkeypatch.setattr(turn_log, "TAIL_BLOCK", block)
+    for n in range(40):
+        append_turn(tmp_path, long_turn(n), keep=6)
+    questions = [t.question for t in read_turns(tmp_path, keep=keep)]
+    assert questions == [f"q{n}" for n in range(40 - keep, 40)]
+
+
+def test_reading_the_last_turns_reads_the_files_tail_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    for n in range(60):
+        append_turn(tmp_path, long_turn(n), keep=3)
+    size = (tmp_path / TURNS_FILE).stat().st_size
+    real_pread, read = os.pread, []
+    monkeypatch.setattr(
+        turn_log.os, "pread", lambda fd, n, at: read.append(n) or real_pread(fd, n, at)
+    )
+    monkeypatch.setattr(turn_log, "TAIL_BLOCK", 1024)
+    assert [t.question for t in read_turns(tmp_path, keep=3)] == ["q57", "q58", "q59"]
+    assert 0 < sum(read) < size / 4
 
 
 def test_an_append_far_below_the_bound_does_not_read_the_file_back(
