@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import anyio.to_thread
+import numpy as np
 import pytest
 
 from ragsvc.answer.answer_events import final_answer
@@ -20,6 +21,7 @@ from ragsvc.answer.passages import (
     numbered_sources,
     wanted_documents,
 )
+from ragsvc.core import quick_threads
 from ragsvc.core.clock import now
 from ragsvc.core.config import Settings
 from ragsvc.core.errors import (
@@ -174,17 +176,34 @@ async def test_only_a_follow_up_is_searched_with_the_turn_before(session):
     ]
 
 
+async def test_the_questions_search_vector_reaches_the_prompt_on_either_path(session):
+    _, answering = session
+    request = AskRequest(question="How fast do falcons stoop?")
+    expected = answering.embedder.embed_sync([request.question])[0]
+    planned = await answering.plan(TOKEN_HASH, request)
+    answered = await answering.answered_here(TOKEN_HASH, request)
+    assert answered is not None
+    for plan in (planned, answered[0]):
+        assert plan.prompt.question_vector is not None
+        assert np.array_equal(plan.prompt.question_vector, expected)
+
+
 @pytest.fixture
 def hops(monkeypatch) -> list[str]:
-    """The functions sent to a worker thread, in order (each a hop of ~0.2 ms of CPU)."""
+    """The functions sent to a worker thread, in order (a hop costs CPU: 50-180 µs)."""
     sent: list[str] = []
-    real = anyio.to_thread.run_sync
+    real_run_sync, real_submit = anyio.to_thread.run_sync, quick_threads.THREADS.submit
 
     async def counted(func, *args, **kwargs):
         sent.append(func.__name__)
-        return await real(func, *args, **kwargs)
+        return await real_run_sync(func, *args, **kwargs)
+
+    def submitted(job: quick_threads.Job) -> None:
+        sent.append(job.func.__name__)
+        real_submit(job)
 
     monkeypatch.setattr(anyio.to_thread, "run_sync", counted)
+    monkeypatch.setattr(quick_threads.THREADS, "submit", submitted)
     return sent
 
 

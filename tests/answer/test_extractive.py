@@ -100,6 +100,10 @@ class CountingEmbedder(HashEmbedder):
         self.embedded += texts
         return await super().embed(texts)
 
+    def embed_blocking(self, texts: list[str]) -> Vectors:
+        self.embedded += texts
+        return super().embed_blocking(texts)
+
 
 async def test_sentences_are_embedded_once_and_answers_stay_the_same():
     embedder = CountingEmbedder()
@@ -112,6 +116,42 @@ async def test_sentences_are_embedded_once_and_answers_stay_the_same():
     assert embedder.embedded[embedded:] == ["Which optimizer was used?"]  # only the question
     fresh = await ExtractiveGenerator(HashEmbedder()).compose(prompt)
     assert fresh == first
+
+
+async def test_the_questions_search_vector_serves_instead_of_embedding_it_again():
+    embedder = CountingEmbedder()
+    generator = ExtractiveGenerator(embedder)
+    text = "We used the Adam optimizer with a warmup schedule. The encoder has six layers."
+    question = "Which optimizer was used?"
+    searched = Prompt(
+        question, [source(1, 7, text)], question_vector=embedder.embed_sync([question])[0]
+    )
+    first = await generator.compose(searched)
+    assert question not in embedder.embedded
+    assert first == await ExtractiveGenerator(HashEmbedder()).compose(
+        Prompt(question, searched.sources)
+    )
+    embedder.embedded.clear()
+    assert generator.compose_blocking(searched) == first and embedder.embedded == []
+
+
+class QueryAwareEmbedder(CountingEmbedder):
+    """Embeds questions apart, as E5 does ("query: "): its search vector is not a sentence's."""
+
+    async def embed_queries(self, texts: list[str]) -> Vectors:
+        return await self.embed([f"query: {text}" for text in texts])
+
+
+async def test_an_embedder_embedding_questions_apart_embeds_the_question_as_a_sentence():
+    embedder = QueryAwareEmbedder()
+    question = "Which optimizer was used?"
+    searched = Prompt(
+        question,
+        [source(1, 7, "We used the Adam optimizer with a warmup schedule.")],
+        question_vector=(await embedder.embed_queries([question]))[0],
+    )
+    await ExtractiveGenerator(embedder).compose(searched)
+    assert question in embedder.embedded
 
 
 async def test_the_memo_of_sentence_vectors_is_bounded(monkeypatch: pytest.MonkeyPatch):

@@ -266,6 +266,7 @@ class Answering:
             searched.turns,
             summarise=found.summarise,
             unmentioned=found.unmentioned,
+            question_vector=found.question_vector,
         )
 
     @staticmethod

@@ -15,7 +15,7 @@ from numpy.typing import NDArray
 
 from ragsvc.answer.prompts import NOT_FOUND, Prompt
 from ragsvc.answer.question_shapes import asks_for_definition, asks_for_quantity, is_comparison
-from ragsvc.search.embedders import Embedder, Vectors, passages_embedded_here
+from ragsvc.search.embedders import Embedder, QueryEmbedder, Vectors, passages_embedded_here
 from ragsvc.text.quantities import states_quantity
 from ragsvc.text.sentences import is_contents, is_signpost, split_sentences
 from ragsvc.text.table_rows import CAPTION, is_row, row_values
@@ -83,17 +83,25 @@ class _VectorMemo:
         self._rows: OrderedDict[str, Vectors] = OrderedDict()
         self._lock = threading.Lock()
 
-    async def embed(self, question: str, sentences: list[str]) -> Vectors:
-        """Rows for the question, then each sentence; only new sentences are embedded."""
+    async def embed(self, question: str, sentences: list[str], known: Vectors | None) -> Vectors:
+        """Rows for the question (`known`: its vector, not embedded again), then each
+        sentence; only new sentences are embedded."""
         unique, new = self._new(sentences)
-        return self._stacked(sentences, unique, new, await self._embedder.embed([question, *new]))
+        texts = new if known is not None else [question, *new]
+        fresh = await self._embedder.embed(texts) if texts else self._none()
+        return self._stacked(sentences, unique, new, _with_question(known, fresh))
 
-    def embed_blocking(self, question: str, sentences: list[str]) -> Vectors:
+    def embed_blocking(self, question: str, sentences: list[str], known: Vectors | None) -> Vectors:
         """`embed` in the calling thread, for an embedder that runs in this process."""
         if self.embed_here is None:
             raise RuntimeError("this embedder is only awaited")
         unique, new = self._new(sentences)
-        return self._stacked(sentences, unique, new, self.embed_here([question, *new]))
+        texts = new if known is not None else [question, *new]
+        fresh = self.embed_here(texts) if texts else self._none()
+        return self._stacked(sentences, unique, new, _with_question(known, fresh))
+
+    def _none(self) -> Vectors:
+        return np.zeros((0, 0), dtype=np.float32)
 
     def _new(self, sentences: list[str]) -> tuple[list[str], list[str]]:
         unique = list(dict.fromkeys(sentences))
@@ -112,6 +120,13 @@ class _VectorMemo:
             while len(self._rows) > self._size:
                 self._rows.popitem(last=False)
         return np.array([fresh[0], *(found[s] for s in sentences)])  # np.stack's checks: 2x
+
+
+def _with_question(known: Vectors | None, fresh: Vectors) -> Vectors:
+    """The question's row first: `known`, else the first of `fresh`."""
+    if known is None:
+        return fresh
+    return np.vstack([known.reshape(1, -1), fresh]) if len(fresh) else known.reshape(1, -1)
 
 
 class _Candidate(NamedTuple):  # a tuple: made some 30 times an answer, a dataclass cost 2 us
@@ -164,6 +179,10 @@ class ExtractiveGenerator:
         max_chars: int = 700,
     ) -> None:
         self._vectors = _VectorMemo(embedder, MEMO_SENTENCES)
+        # A question's search vector serves where the embedder embeds questions as any
+        # text (wordllama); E5 embeds them apart ("query: "), and its sentences compare
+        # with the question embedded as they are.
+        self._search_vector_serves = not isinstance(embedder, QueryEmbedder)
         self._max = max_sentences
         self._max_chars = max_chars
         self._global = global_sentences
@@ -183,7 +202,8 @@ class ExtractiveGenerator:
         found = self._answer_or_candidates(prompt)
         if isinstance(found, str):
             return found
-        vectors = await self._vectors.embed(prompt.question, [c.read for c in found])
+        sentences = [c.read for c in found]
+        vectors = await self._vectors.embed(prompt.question, sentences, self._known(prompt))
         return self._best(prompt, found, vectors)
 
     def pieces_blocking(self, prompt: Prompt) -> list[str]:
@@ -196,8 +216,13 @@ class ExtractiveGenerator:
         found = self._answer_or_candidates(prompt)
         if isinstance(found, str):
             return found
-        vectors = self._vectors.embed_blocking(prompt.question, [c.read for c in found])
+        sentences = [c.read for c in found]
+        vectors = self._vectors.embed_blocking(prompt.question, sentences, self._known(prompt))
         return self._best(prompt, found, vectors)
+
+    def _known(self, prompt: Prompt) -> Vectors | None:
+        """The question's vector from its search, where it is the one to compare with."""
+        return prompt.question_vector if self._search_vector_serves else None
 
     def _answer_or_candidates(self, prompt: Prompt) -> str | list[_Candidate]:
         """The answer when no sentence needs scoring (an overview, nothing to quote), else

@@ -5,7 +5,7 @@ question about a whole document), numbered as the answer's sources."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ragsvc.answer.question_shapes import names_in, requested_section
 from ragsvc.core.errors import DocumentNotFound, NoReadyDocuments
@@ -26,6 +26,7 @@ class Found:
     hits: list[Retrieved]
     summarise: frozenset[int]
     unmentioned: tuple[str, ...] = ()
+    question_vector: Vectors | None = None  # the question as its search embedded it
 
 
 async def find_passages(index: SessionIndex, embedder: Embedder, query: Query) -> Found:
@@ -34,7 +35,8 @@ async def find_passages(index: SessionIndex, embedder: Embedder, query: Query) -
     if section := _section_found(index, query):
         return section
     vectors = await embed_queries(embedder, query.texts)
-    return _found(query, *await run_quick(_ranked, index, query, vectors, _names(query)))
+    found = _found(query, *await run_quick(_ranked, index, query, vectors, _names(query)))
+    return replace(found, question_vector=vectors[0])
 
 
 def find_passages_here(index: SessionIndex, embed: BlockingEmbed, query: Query) -> Found:
@@ -42,7 +44,9 @@ def find_passages_here(index: SessionIndex, embed: BlockingEmbed, query: Query) 
     process: an answer reads its session and searches it in one thread hop."""
     if section := _section_found(index, query):
         return section
-    return _found(query, *_ranked(index, query, embed(query.texts), _names(query)))
+    vectors = embed(query.texts)
+    found = _found(query, *_ranked(index, query, vectors, _names(query)))
+    return replace(found, question_vector=vectors[0])
 
 
 def _section_found(index: SessionIndex, query: Query) -> Found | None:
@@ -65,8 +69,8 @@ def _found(query: Query, hits: list[Retrieved], unmentioned: list[str]) -> Found
 def _ranked(
     index: SessionIndex, query: Query, vectors: Vectors, names: list[str]
 ) -> tuple[list[Retrieved], list[str]]:
-    """Retrieval's blocking part and the names no chunk holds, in one thread hop (~0.2 ms
-    each): the search and the BM25 vocabulary both read the index."""
+    """Retrieval's blocking part and the names no chunk holds, in one thread hop: the
+    search and the BM25 vocabulary both read the index."""
     return rank(index, query, vectors), index.unknown(names) if names else []
 
 

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from ragsvc.core.schemas import Source, Turn
+from ragsvc.search.embedders import Vectors
 
 SYSTEM = """You answer questions about the user's PDF documents.
 Use only the numbered sources below; never use outside knowledge.
@@ -39,6 +40,9 @@ class Prompt:
     # Names in the question ("Hadoop") that no passage of the session holds: the extractive
     # generator says plainly that the documents do not mention them.
     unmentioned: tuple[str, ...] = ()
+    # The question's vector as its search embedded it (None: not searched by embedding): a
+    # generator comparing it with sentences need not embed it again (extractive.py).
+    question_vector: Vectors | None = None
 
     @property
     def messages(self) -> list[dict[str, str]]:

@@ -8,9 +8,9 @@ so they never hold these threads.
 
 The hop itself is a C queue to the threads and `call_soon_threadsafe` back: anyio's
 `to_thread.run_sync` (capacity limiter, cancel scope, a Python-level queue and condition)
-cost 170-180 µs of CPU a hop against 34 µs for this one (`/work` scratch measurement, noted
-in docs/design.md), and an answer takes two or three hops. Like anyio's, a caller cancelled
-while its step runs waits for the step to end before it unwinds: steps hold locks and files.
+cost two to three times as much CPU a hop (`bench/hop_cpu.py`). Like anyio's, a caller
+cancelled while its step runs waits for the step to end before it unwinds: steps hold locks
+and files.
 """
 
 from __future__ import annotations
@@ -20,23 +20,33 @@ import contextvars
 import queue
 import threading
 from collections.abc import Callable
-from typing import Any, TypeVar, TypeVarTuple
+from typing import Any, NamedTuple, TypeVar, TypeVarTuple
 
 T = TypeVar("T")
 Args = TypeVarTuple("Args")
 QUICK_THREADS = 2  # one per core of the machines measured; a slow disk read stalls one only
 
 
-class _QuickThreads:
+class Job(NamedTuple):
+    """A step to run in a quick thread, and where its outcome goes."""
+
+    func: Callable[..., Any]
+    args: tuple[Any, ...]
+    context: contextvars.Context  # the caller's: its request id is logged
+    loop: asyncio.AbstractEventLoop
+    done: asyncio.Future[Any]
+
+
+class QuickThreads:
     """QUICK_THREADS daemon threads taking jobs from one queue, started on first use."""
 
     def __init__(self, count: int) -> None:
-        self._jobs: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+        self._jobs: queue.SimpleQueue[Job] = queue.SimpleQueue()
         self._count = count
         self._threads: list[threading.Thread] = []
         self._starting = threading.Lock()
 
-    def submit(self, job: Callable[[], None]) -> None:
+    def submit(self, job: Job) -> None:
         if len(self._threads) < self._count:
             self._start()
         self._jobs.put(job)
@@ -51,10 +61,10 @@ class _QuickThreads:
 
     def _work(self) -> None:
         while True:
-            self._jobs.get()()
+            _run(self._jobs.get())
 
 
-_THREADS = _QuickThreads(QUICK_THREADS)
+THREADS = QuickThreads(QUICK_THREADS)
 
 
 async def run_quick(func: Callable[[*Args], T], *args: *Args) -> T:
@@ -62,18 +72,17 @@ async def run_quick(func: Callable[[*Args], T], *args: *Args) -> T:
     request id is logged); a cancelled caller still waits for the step to end."""
     loop = asyncio.get_running_loop()
     done: asyncio.Future[T] = loop.create_future()
-    context = contextvars.copy_context()
-
-    def job() -> None:
-        try:
-            value = context.run(func, *args)
-        except BaseException as error:  # noqa: BLE001 - handed to the caller, as anyio does
-            _post(loop, _settle, done, None, error)
-        else:
-            _post(loop, _settle, done, value, None)
-
-    _THREADS.submit(job)
+    THREADS.submit(Job(func, args, contextvars.copy_context(), loop, done))
     return await _uncancellable(done)
+
+
+def _run(job: Job) -> None:
+    try:
+        value = job.context.run(job.func, *job.args)
+    except BaseException as error:  # handed to the caller, as anyio does
+        _post(job.loop, _settle, job.done, None, error)
+    else:
+        _post(job.loop, _settle, job.done, value, None)
 
 
 def _post(loop: asyncio.AbstractEventLoop, callback: Callable[..., None], *args: Any) -> None:

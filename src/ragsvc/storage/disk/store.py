@@ -309,7 +309,7 @@ class DiskStore:
             state = self._load_state(token_hash)
             return then(Conversation(state, read_turns(self._dir(token_hash), keep)))
 
-        return await run_quick(load)  # one thread hop, not two: ~0.2 ms each
+        return await run_quick(load)  # one thread hop, not two (core/quick_threads.py)
 
     async def add_turn(self, token_hash: str, turn: Turn, keep: int) -> None:
         await run_quick(self.add_turn_blocking, token_hash, turn, keep)
