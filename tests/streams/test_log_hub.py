@@ -11,6 +11,7 @@ import anyio
 import pytest
 
 from ragsvc.core.errors import Overloaded, TooMuchInProgress
+from ragsvc.streams import event_log
 from ragsvc.streams.event_log import EventLog
 from ragsvc.streams.log_hub import Limits, LogHub
 
@@ -103,6 +104,30 @@ async def test_work_done_already_is_kept_finished_at_once_without_a_task():
         located = await hub.locate("answer", "alice")
         assert located is not None and located.finished and located.last_seq == 2
     assert seen == ["a", "b", "c"]  # every event observed once (metrics)
+
+
+async def test_what_is_logged_while_a_batch_is_sent_follows_it_even_once_finished():
+    hub, entry = hub_of(), EventLog[str]("answer", "alice")
+    entry.append("a")
+    async with aclosing(hub.follow(entry, -1)) as batches:
+        assert await anext(batches) == [(0, "a")]
+        entry.append("b")  # while the follower's first batch was being sent
+        entry.finish()
+        assert [batch async for batch in batches] == [[(1, "b")]]
+
+
+async def test_work_kept_finished_needs_no_cancel_scope_nor_wake_event(monkeypatch):
+    hub = hub_of()
+    async with running(hub):
+
+        def refused() -> None:
+            raise AssertionError("made for a log kept finished")
+
+        monkeypatch.setattr(event_log.anyio, "CancelScope", refused)
+        monkeypatch.setattr(event_log.anyio, "Event", refused)
+        async with hub.reserve("alice") as room:
+            entry = room.keep("answer", ["a", "b"])
+        assert await collect(hub, entry, -1) == [[(0, "a"), (1, "b")]]
 
 
 async def test_work_every_follower_left_is_cancelled_after_the_grace_period():

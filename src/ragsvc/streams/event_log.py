@@ -23,13 +23,22 @@ class EventLog(Generic[E]):
     events: list[E] = field(default_factory=list)
     finished_at: float | None = None
     followers: int = 0
-    scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
     stopped_by: Exception | None = None  # why the hub cancelled the work, if it did
-    _changed: anyio.Event = field(default_factory=anyio.Event)
+    # Made when first needed: a log kept finished (an extractive answer's) needs neither,
+    # and making them cost some 30 µs an answer on the event loop (anyio's backend lookup).
+    _scope: anyio.CancelScope | None = None
+    _changed: anyio.Event | None = None
 
     @property
     def finished(self) -> bool:
         return self.finished_at is not None
+
+    @property
+    def scope(self) -> anyio.CancelScope:
+        """The scope its work runs in, which cancelling stops it."""
+        if self._scope is None:
+            self._scope = anyio.CancelScope()
+        return self._scope
 
     def append(self, event: E) -> None:
         self.events.append(event)
@@ -52,13 +61,14 @@ class EventLog(Generic[E]):
     def changed(self) -> anyio.Event:
         """An event set by the next append or finish. Made only when a follower is about
         to wait, not on every append: a token burst would otherwise build one per token."""
-        if self._changed.is_set():
+        if self._changed is None or self._changed.is_set():
             self._changed = anyio.Event()
         return self._changed
 
     def _wake(self) -> None:
-        if not self._changed.is_set():  # a burst of appends wakes the followers once
-            self._changed.set()
+        changed = self._changed  # None: nobody waited yet
+        if changed is not None and not changed.is_set():  # a burst wakes followers once
+            changed.set()
 
 
 Work = Callable[[EventLog[E]], Awaitable[None]]

@@ -197,12 +197,15 @@ class LogHub(Generic[E]):
         try:
             seq = after + 1
             while True:
-                changed = entry.changed()  # taken before reading, so no append is missed
+                finished = entry.finished  # before reading: a finished log holds every event
+                # taken before reading too, so what is logged meanwhile (while the batch is
+                # sent, say) sets it; a finished log needs none
+                changed = None if finished else entry.changed()
                 if seq < len(entry.events):
                     batch = list(enumerate(entry.events[seq:], start=seq))
                     seq += len(batch)
                     yield batch
-                if entry.finished:
+                if changed is None:
                     return
                 await changed.wait()
         finally:
