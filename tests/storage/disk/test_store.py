@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from ragsvc.core.clock import now
 from ragsvc.core.errors import SessionGone
+from ragsvc.core.schemas import Turn
 from ragsvc.storage.disk.store import DiskStore
 from ragsvc.storage.records import SessionState
 from tests.support.states import add_document, same_state
@@ -114,3 +116,22 @@ async def test_only_a_token_hash_names_a_session(store: DiskStore, name: str):
         await store.load_state(name)
     with pytest.raises(ValueError, match="not a token hash"):
         await store.delete_session(name)
+
+
+async def test_a_turn_of_a_session_deleted_meanwhile_is_dropped_and_remakes_nothing(
+    store: DiskStore,
+):
+    await store.create_session(TOKEN_HASH, timedelta(hours=1))
+    turn = Turn(question="q", answer="a", at=now())
+    await store.add_turn(TOKEN_HASH, turn, keep=6)
+    await store.delete_session(TOKEN_HASH)
+    await store.add_turn(TOKEN_HASH, turn, keep=6)  # its answer was streaming meanwhile
+    assert not (store.root / TOKEN_HASH).exists()
+
+
+async def test_a_sessions_folder_is_checked_however_often_it_is_looked_up(store: DiskStore):
+    for _ in range(2):  # the second time from memory
+        with pytest.raises(ValueError, match="not a token hash"):
+            await store.add_turn(
+                "../" + TOKEN_HASH[3:], Turn(question="q", answer="a", at=now()), 6
+            )

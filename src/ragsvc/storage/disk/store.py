@@ -57,6 +57,7 @@ _TOUCH_EVERY = timedelta(seconds=60)
 _TOKEN_HASH = re.compile(r"[0-9a-f]{64}")
 _READ_ATTEMPTS = 5  # a snapshot can vanish under a reader when a writer replaces it
 PDFS = "pdfs"  # the kept PDFs of ingested documents, by document id
+_DIRS_KEPT = 4096  # session folder paths remembered
 
 
 class DataDirUnusable(Exception):
@@ -80,12 +81,19 @@ class DiskStore:
         except OSError as exc:
             raise DataDirUnusable(data_dir, exc) from exc
         self.cache = SessionCache(int(cache_mb * 2**20))
+        self._dirs: dict[str, Path] = {}  # token hash -> its folder's path
         self._min_free = int(min_free_mb * 2**20)
 
     def _dir(self, token_hash: str) -> Path:
-        if not _TOKEN_HASH.fullmatch(token_hash):
-            raise ValueError("not a token hash")  # never let a caller steer the path
-        return self.root / token_hash
+        # Remembered: an answer looks its folder up four times, ~15 µs each made afresh.
+        folder = self._dirs.get(token_hash)
+        if folder is None:
+            if not _TOKEN_HASH.fullmatch(token_hash):
+                raise ValueError("not a token hash")  # never let a caller steer the path
+            if len(self._dirs) >= _DIRS_KEPT:
+                self._dirs.clear()
+            folder = self._dirs[token_hash] = self.root / token_hash
+        return folder
 
     # sessions ---------------------------------------------------------------
 
@@ -316,10 +324,13 @@ class DiskStore:
 
     def add_turn_blocking(self, token_hash: str, turn: Turn, keep: int) -> None:
         folder = self._dir(token_hash)
-        if not folder.is_dir():
-            return  # the session was deleted while the answer streamed: nothing to keep
-        with locked(self._session_folder(token_hash) / "lock"):
-            append_turn(folder, turn, keep)
+        try:
+            with locked(folder / "lock"):
+                append_turn(folder, turn, keep)
+        except FileNotFoundError:
+            if folder.is_dir():
+                raise
+            # the session was deleted while the answer streamed: nothing to keep
 
 
 @dataclass(frozen=True)
