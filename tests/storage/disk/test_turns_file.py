@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import itertools
 import os
 from datetime import UTC, datetime
 from pathlib import Path
@@ -51,9 +52,8 @@ def test_the_last_turns_are_read_whatever_blocks_the_tail_is_read_in(
 def test_reading_the_last_turns_reads_the_files_tail_only(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
-    for n in range(60):
-        append_turn(tmp_path, long_turn(n), keep=3)
-    size = (tmp_path / TURNS_FILE).stat().st_size
+    lines = b"".join(turn_log._line(long_turn(n)) for n in range(60))  # never compacted
+    size = (tmp_path / TURNS_FILE).write_bytes(lines)
     real_pread, read = os.pread, []
     monkeypatch.setattr(
         turn_log.os, "pread", lambda fd, n, at: read.append(n) or real_pread(fd, n, at)
@@ -67,8 +67,24 @@ def test_an_append_far_below_the_bound_does_not_read_the_file_back(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
     append_turn(tmp_path, turn(1), keep=6)
+    monkeypatch.setattr(turn_log.os, "pread", lambda *args: pytest.fail("read back"))
     monkeypatch.setattr(Path, "read_bytes", lambda path: pytest.fail(f"read {path}"))
-    append_turn(tmp_path, turn(2), keep=6)  # 2 turns of 12: counting them is not needed
+    append_turn(tmp_path, turn(2), keep=6)  # 2 turns of 96: counting them is not needed
+
+
+def test_compacting_reads_only_the_kept_turns_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    real_pread, read = os.pread, []
+    monkeypatch.setattr(
+        turn_log.os, "pread", lambda fd, n, at: read.append(n) or real_pread(fd, n, at)
+    )
+    monkeypatch.setattr(Path, "read_bytes", lambda path: pytest.fail(f"read {path}"))
+    monkeypatch.setattr(turn_log, "TAIL_BLOCK", 256)
+    sizes = []
+    for n in range(40 * turn_log.GROWTH):
+        append_turn(tmp_path, long_turn(n), keep=3)
+        sizes.append((tmp_path / TURNS_FILE).stat().st_size)
+    assert sum(b < a for a, b in itertools.pairwise(sizes)) > 1  # compacted, more than once
+    assert read and max(read) <= 256  # the tail, block by block, never the whole file
 
 
 def long_turn(n: int) -> Turn:

@@ -1,13 +1,13 @@
 """A session's conversation on disk: `turns.jsonl`, one turn per line, appended.
 
 An answer adds its turn with one small append, not a rewrite: replacing a file costs about
-a millisecond on ext4 (a rename over a file flushes it), an append some microseconds. The
-file is compacted to the last turns kept once it holds GROWTH times as many, counted only
-once it is larger than GROWTH times as many turns of the size just added (reading it back
-cost more than the append): it never holds more than GROWTH times the kept turns at their
-longest. Compacting after every second batch of kept turns cost 0.07-0.1 ms an answer (one
-rename every 7 answers); the file is read from its end, so its length costs a reader
-nothing. Appends are not fsynced: a killed process keeps them, a power loss may tear the
+a millisecond on ext4 (a rename over a file flushes it), an append some microseconds. Once
+the file is larger than GROWTH times the kept turns at the size of the one just added, it is
+compacted to the kept turns: it never holds more than GROWTH times them at their longest,
+and turns of one size are compacted once every (GROWTH - 1) × kept answers. The file is
+read from its end only, the kept turns' lines, so its length costs neither a reader nor a
+compaction. (Compacting at twice the kept turns renamed a file every 7 answers: 0.07-0.1 ms
+an answer.) Appends are not fsynced: a killed process keeps them, a power loss may tear the
 last line, which reading skips. Callers hold the session's lock around `append_turn`.
 """
 
@@ -62,11 +62,12 @@ def append_turn(folder: Path, turn: Turn, keep: int) -> None:
         path.unlink(missing_ok=True)
         return
     added = _line(turn)
-    if _append(path, added) <= GROWTH * keep * len(added):
+    size = _append(path, added)
+    if size <= GROWTH * keep * len(added):
         return
-    lines = path.read_bytes().splitlines()
-    if len(lines) > GROWTH * keep:
-        atomic_write(path, b"".join(line + b"\n" for line in lines[-keep:]), durable=False)
+    kept = b"".join(line + b"\n" for line in _last_lines(path, keep))
+    if len(kept) < size:  # it holds more than the kept turns
+        atomic_write(path, kept, durable=False)
 
 
 def _append(path: Path, data: bytes) -> int:
