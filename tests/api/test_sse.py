@@ -126,7 +126,11 @@ async def test_a_batch_goes_out_in_one_write():
 
 
 async def test_a_whole_answer_is_the_body_its_stream_would_write():
-    events: list[AnswerEvent] = [SourcesEvent([SOURCE]), TokenEvent("Eulen "), TokenEvent("jagen Mäuse.")]
+    events: list[AnswerEvent] = [
+        SourcesEvent([SOURCE]),
+        TokenEvent("Eulen "),
+        TokenEvent("jagen Mäuse."),
+    ]
     settings = Settings(sse_retry_ms=750)
     response = whole_event_stream("a1", events, settings, {"X-Answer-Id": "a1"})
     assert response.body == b"".join(await writes(list(enumerate(events)), retry_ms=750))
