@@ -61,10 +61,13 @@ def ask(http: httpx.Client, n: int) -> bytes:
 
 
 @contextmanager
-def ragsvc() -> Iterator[tuple[httpx.Client, int]]:
-    """`ragsvc serve` (rate limit raised) holding the paper, warmed: its client and pid."""
+def ragsvc(src: str | None = None) -> Iterator[tuple[httpx.Client, int]]:
+    """`ragsvc serve` (rate limit raised) holding the paper, warmed: its client and pid.
+    `src`: another checkout's `src` to import ragsvc from (bench/answer_cpu_ab.py)."""
     with tempfile.TemporaryDirectory() as scratch:
         env = {"RAGSVC_ASK_RATE_PER_MINUTE": "0", "RAGSVC_LOG_LEVEL": "warning"}
+        if src is not None:
+            env["PYTHONPATH"] = src  # ahead of this checkout's editable install
         with server_process(Path(scratch) / "data", **env) as (base, process):
             with httpx.Client(base_url=base, timeout=60) as http:
                 upload = http.post("/upload", files={"files": ("p.pdf", paper_bytes())})
