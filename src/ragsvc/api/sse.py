@@ -123,26 +123,10 @@ def whole_event_stream(
     length: the frames `event_stream` would write, without a stream kept open (no tasks,
     no heartbeat, and no closing chunk written on its own)."""
     retry = settings.sse_retry_ms
-    if render is ragsvc_frame:
-        body = ragsvc_body(stream_id, events, retry)
-    else:
-        body = b"".join(
-            render(stream_id, seq, event, None if seq else retry)
-            for seq, event in enumerate(events)
-        )
+    body = b"".join(
+        render(stream_id, seq, event, None if seq else retry) for seq, event in enumerate(events)
+    )
     return Response(body, media_type="text/event-stream", headers={**headers, **STREAM_HEADERS})
-
-
-def ragsvc_body(stream_id: str, events: list[AnswerEvent], retry: int) -> bytes:
-    """`ragsvc_frame` of each event (the first with the `retry:` hint) in one pass: an
-    answer has some 60 frames, and three calls and an encode each cost ~0.1 ms in all."""
-    if not events:
-        return b""
-    rest = [
-        f"id: {stream_id}:{seq}\r\nevent: {name}\r\ndata: {data}\r\n\r\n"
-        for seq, (name, data) in enumerate(map(encode_event, events[1:]), start=1)
-    ]
-    return ragsvc_frame(stream_id, 0, events[0], retry) + "".join(rest).encode()
 
 
 def parse_event_id(value: str) -> tuple[str, int] | None:
