@@ -5,7 +5,7 @@ question about a whole document), numbered as the answer's sources."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from ragsvc.answer.question_shapes import names_in, requested_section
 from ragsvc.core.errors import DocumentNotFound, NoReadyDocuments
@@ -35,8 +35,7 @@ async def find_passages(index: SessionIndex, embedder: Embedder, query: Query) -
     if section := _section_found(index, query):
         return section
     vectors = await embed_queries(embedder, query.texts)
-    found = _found(query, *await run_quick(_ranked, index, query, vectors, _names(query)))
-    return replace(found, question_vector=vectors[0])
+    return _found(query, vectors, *await run_quick(_ranked, index, query, vectors, _names(query)))
 
 
 def find_passages_here(index: SessionIndex, embed: BlockingEmbed, query: Query) -> Found:
@@ -45,8 +44,7 @@ def find_passages_here(index: SessionIndex, embed: BlockingEmbed, query: Query) 
     if section := _section_found(index, query):
         return section
     vectors = embed(query.texts)
-    found = _found(query, *_ranked(index, query, vectors, _names(query)))
-    return replace(found, question_vector=vectors[0])
+    return _found(query, vectors, *_ranked(index, query, vectors, _names(query)))
 
 
 def _section_found(index: SessionIndex, query: Query) -> Found | None:
@@ -59,11 +57,12 @@ def _names(query: Query) -> list[str]:
     return [] if query.global_question else names_in(query.question)
 
 
-def _found(query: Query, hits: list[Retrieved], unmentioned: list[str]) -> Found:
+def _found(query: Query, vectors: Vectors, hits: list[Retrieved], unmentioned: list[str]) -> Found:
+    """What retrieval found for `query` (`vectors`: its texts embedded, the question first)."""
     if query.global_question:
         cards = {n for n, hit in enumerate(hits, start=1) if hit.chunk.kind == "card"}
-        return Found(hits, frozenset(cards))
-    return Found(hits, frozenset(), tuple(unmentioned))
+        return Found(hits, frozenset(cards), question_vector=vectors[0])
+    return Found(hits, frozenset(), tuple(unmentioned), vectors[0])
 
 
 def _ranked(
