@@ -11,8 +11,9 @@ import numpy as np
 
 from ragsvc.core.schemas import Chunk
 from ragsvc.search.index import SessionIndex
-from ragsvc.search.lexical import Lexical, postings_of
+from ragsvc.search.lexical import Lexical
 from tests.support.fakes import HashEmbedder
+from tests.support.postings import postings_of
 
 EMBEDDER = HashEmbedder()
 WORDS = [f"w{i}" for i in range(60)]

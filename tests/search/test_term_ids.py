@@ -7,8 +7,8 @@ import random
 
 import numpy as np
 
-from ragsvc.search.lexical import postings_of
 from ragsvc.search.term_ids import TermIds, postings_of_parts
+from tests.support.postings import postings_of
 
 WORDS = [f"w{i}" for i in range(50)] + ["Ünïcode", "naïve", ""]
 

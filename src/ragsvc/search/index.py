@@ -29,7 +29,7 @@ from ragsvc.core.schemas import Chunk
 from ragsvc.search.bm25_terms import Tokens, query_terms, tokens_of
 from ragsvc.search.embedders import Vectors
 from ragsvc.search.inverted_file import InvertedFile, TrainedLists
-from ragsvc.search.lexical import Lexical, Postings, postings_of
+from ragsvc.search.lexical import Lexical, Postings
 from ragsvc.search.term_ids import TermIds, postings_of_parts
 from ragsvc.text.abbreviations import spelled_out
 
@@ -115,9 +115,9 @@ class SessionIndex:
             raise ValueError("one vector per chunk")
         if not chunks:
             return
-        tokens = tokens if tokens is not None else tokens_of(chunks)
-        ids = self._keep(chunks, vectors, [TermIds.of(tokens)])
-        self._index_terms(chunks, postings_of(ids.tolist(), tokens))
+        terms = TermIds.of(tokens if tokens is not None else tokens_of(chunks))
+        ids = self._keep(chunks, vectors, [terms])
+        self._index_terms(chunks, postings_of_parts(ids, [terms]))  # terms hashed once
 
     def _keep(self, chunks: list[Chunk], vectors: Vectors, terms: list[TermIds]) -> np.ndarray:
         """Hold the chunks, their vectors and terms (all but the BM25 postings: `terms`

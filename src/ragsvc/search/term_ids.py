@@ -89,7 +89,8 @@ class TermIds:
 
 def postings_of_parts(chunk_ids: np.ndarray, parts: list[TermIds]) -> Postings:
     """The BM25 block of these chunks, whose terms the parts hold in order: the same block
-    `postings_of` makes of their tokens (its vocabulary in the order terms first occur)."""
+    their tokens counted directly make (tests/support/postings.py), its vocabulary in the
+    order terms first occur."""
     columns = _places(chain.from_iterable(part.vocabulary for part in parts))
     counted = [part.counted() for part in parts]
     column_of = _joined([_renumbered(columns, part) for part in parts], np.int64)
