@@ -12,6 +12,7 @@ import anyio
 import pytest
 from redis.asyncio import Redis
 
+from ragsvc.streams import redis_copies
 from ragsvc.streams.event_codec import encode_event
 from ragsvc.streams.event_log import EventLog
 from ragsvc.streams.events import AnswerEvent, SourcesEvent, TokenEvent
@@ -82,6 +83,36 @@ async def test_a_running_log_is_located_as_running_until_it_ends(
             entry.finish()
     assert await copies.located(ALICE, "answer-2") == (True, 2)
     assert await copies.running(ALICE) == 0
+
+
+async def test_copied_waits_no_longer_than_for_the_events_logged_so_far(
+    copies: RedisLogCopies[AnswerEvent], monkeypatch: pytest.MonkeyPatch
+):
+    """`copied` cuts the first copy's wait short (here a minute) and returns once the
+    stream holds every event logged before it was called; the copy then goes on."""
+    monkeypatch.setattr(redis_copies, "COPY_AFTER_S", 60)
+    entry: EventLog[AnswerEvent] = EventLog("answer-3", ALICE)
+    entry.append(SourcesEvent([]))
+    entry.append(TokenEvent("Tides "))
+    with anyio.fail_after(5):
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(copies.publish, entry)
+            await copies.copied(entry)
+            assert await copies.located(ALICE, "answer-3") == (False, 1)
+            entry.append(TokenEvent("rise."))
+            entry.finish()
+    assert await copies.located(ALICE, "answer-3") == (True, 2)
+    assert await followed(copies, "answer-3", -1) == list(enumerate(entry.events))
+
+
+async def test_copied_returns_at_once_for_a_log_not_being_copied(
+    copies: RedisLogCopies[AnswerEvent],
+):
+    entry: EventLog[AnswerEvent] = EventLog("answer-4", ALICE)
+    entry.append(SourcesEvent([]))
+    with anyio.fail_after(5):
+        await copies.copied(entry)
+    assert await copies.located(ALICE, "answer-4") is None
 
 
 async def test_an_unknown_log_or_another_sessions_log_is_not_located(

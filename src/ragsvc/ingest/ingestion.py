@@ -192,6 +192,8 @@ class Ingestion:
             try:
                 async with self.running.slot(token_hash):
                     item = await self._prepared_or_failed(token_hash, job, events)
+                # Other replicas follow the log once the document settles: its copy first.
+                await events.copied()
                 item, kept = await self._stored_or_failed(token_hash, item)
             finally:
                 job.lease.release()  # after the final commit: never `processing` without a lease

@@ -28,6 +28,8 @@ class EventLog(Generic[E]):
     # and making them cost some 30 µs an answer on the event loop (anyio's backend lookup).
     _scope: anyio.CancelScope | None = None
     _changed: anyio.Event | None = None
+    # Set by a hub that copies the log to Redis: waits for the copy to hold what is logged.
+    flush: Callable[[], Awaitable[None]] | None = None
 
     @property
     def finished(self) -> bool:
@@ -57,6 +59,12 @@ class EventLog(Generic[E]):
     def finish(self) -> None:
         self.finished_at = time.monotonic()
         self._wake()
+
+    async def copied(self) -> None:
+        """Wait until the log's copy for other replicas holds every event logged so far (at
+        once where there is none): what the work does next is then never seen before them."""
+        if self.flush is not None:
+            await self.flush()
 
     def changed(self) -> anyio.Event:
         """An event set by the next append or finish. Made only when a follower is about

@@ -24,9 +24,10 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter, OrderedDict
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from functools import partial
 from itertools import islice
 from typing import Generic, Protocol, TypeVar
 
@@ -43,7 +44,8 @@ E = TypeVar("E")
 class LogCopies(Protocol[E]):
     """Where a hub copies its logs for other replicas (redis_copies.RedisLogCopies)."""
 
-    async def publish(self, entry: EventLog[E]) -> None: ...
+    def publish(self, entry: EventLog[E]) -> Awaitable[None]: ...
+    async def copied(self, entry: EventLog[E]) -> None: ...
     async def keep_alive(self, running: Callable[[], Iterable[EventLog[E]]]) -> None: ...
     async def located(self, owner: str, key: str) -> tuple[bool, int] | None: ...
     async def followed_elsewhere(self, owner: str, key: str) -> bool: ...
@@ -150,13 +152,14 @@ class LogHub(Generic[E]):
 
     def _copy_soon(self, entry: EventLog[E]) -> None:
         if self._copies is not None and self._tasks is not None:
-            self._tasks.start_soon(self._copy, self._copies, entry)
+            entry.flush = partial(self._copies.copied, entry)
+            self._tasks.start_soon(self._copy, self._copies.publish(entry), entry.key)
 
-    async def _copy(self, copies: LogCopies[E], entry: EventLog[E]) -> None:
+    async def _copy(self, copying: Awaitable[None], key: str) -> None:
         try:
-            await copies.publish(entry)
+            await copying
         except Exception:  # the work and this replica's clients go on without the copy
-            log.warning("could not copy the event log %s to Redis", entry.key, exc_info=True)
+            log.warning("could not copy the event log %s to Redis", key, exc_info=True)
 
     def close(self) -> None:
         """Take no new work (a reservation is refused with 503); running work goes on."""

@@ -13,7 +13,9 @@ it (a batch has neither of its fields). While the work runs, its replica
 refreshes an `alive` key every second: a reader that sees no new entry and no `alive` key
 knows the replica died, and ends its stream with a 503 `generation-lost` event instead of
 waiting for ever or starting the work again. Readers refresh a `followed` key, so the
-replica does not cancel an answer as abandoned while it is read elsewhere.
+replica does not cancel an answer as abandoned while it is read elsewhere. Work whose next
+step other replicas see (an ingest about to settle its document in the store) first waits
+until the copy holds its events so far (`copied`).
 
 Keys are `ragsvc:{<session token hash>}:<kind>:<id>[:alive|:followed]`: the hash tag keeps
 a session's keys in one Redis Cluster slot, and a session can only find its own logs.
@@ -23,7 +25,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar, cast
 
 import anyio
@@ -43,6 +46,7 @@ ALIVE_FOR_S = 3  # how long that lasts: a replica silent this long is taken for 
 # Well under a client's reconnection delay (RAGSVC_SSE_RETRY_MS, 1 s): a resume on another
 # replica finds the copy made.
 COPY_AFTER_S = 0.05
+FLUSH_WAIT_S = 5.0  # the most `copied` waits: with Redis away, the work goes on uncopied
 READ_BLOCK_MS = 1000  # a reader's wait for new entries before it checks the replica
 END = b"end"  # a bare entry ending a log
 BATCH, ENDS = b"b", b"e"  # a batch's events (encode_events); set when it ends the log
@@ -56,6 +60,7 @@ class RedisLogCopies(Generic[E]):
         self._kind = kind
         self._window = max(1, int(window_s))
         self._marked: set[tuple[str, str]] = set()  # (owner, key) marked running here
+        self._copying: dict[int, _Copying] = {}  # by id of the log, while its copy runs
 
     def _key(self, owner: str, key: str) -> str:
         return f"ragsvc:{{{owner}}}:{self._kind}:{key}"
@@ -70,26 +75,45 @@ class RedisLogCopies(Generic[E]):
         with redis_errors_as_503():
             return int(await self._redis.zcount(self._running_key(owner), time.time(), "+inf"))
 
-    async def publish(self, entry: EventLog[E]) -> None:
-        """Copy the log's events to its stream as they come, then its end. The first copy
-        waits COPY_AFTER_S for the log to end: a quick answer is then one entry and one
-        round trip, not the marks of a running log set and cleared again."""
-        with anyio.move_on_after(COPY_AFTER_S):
-            while not entry.finished:
-                await entry.changed().wait()
-        sent = 0
+    def publish(self, entry: EventLog[E]) -> Coroutine[Any, Any, None]:
+        """Copy the log's events to its stream as they come, then its end (the coroutine
+        returned does; `copied` knows of the copy from now on). The first copy waits
+        COPY_AFTER_S for the log to end: a quick answer is then one entry and one round
+        trip, not the marks of a running log set and cleared again."""
+        copying = self._copying[id(entry)] = _Copying()
+        return self._publish(entry, copying)
+
+    async def _publish(self, entry: EventLog[E], copying: _Copying) -> None:
         try:
+            with anyio.move_on_after(COPY_AFTER_S) as copying.first_wait:
+                while not entry.finished and not copying.hurried:
+                    await entry.changed().wait()
             while True:
                 changed = entry.changed()  # taken before reading, so no append is missed
-                events, finished = entry.events[sent:], entry.finished
+                events, finished = entry.events[copying.sent :], entry.finished
                 if events or finished:
-                    await self._append(entry.owner, entry.key, sent, events, finished)
-                    sent += len(events)
+                    await self._append(entry.owner, entry.key, copying.sent, events, finished)
+                    copying.advance(len(events))
                 if finished:
                     return
                 await changed.wait()
         finally:
             self._marked.discard((entry.owner, entry.key))
+            self._copying.pop(id(entry), None)
+            copying.end()
+
+    async def copied(self, entry: EventLog[E]) -> None:
+        """Wait until the log's stream holds every event logged so far (at once where it is
+        not being copied), so that what its work does next, such as a store write another
+        replica reads, is never seen there before them."""
+        copying = self._copying.get(id(entry))
+        if copying is None:
+            return
+        wanted = len(entry.events)
+        copying.hurry()
+        with anyio.move_on_after(FLUSH_WAIT_S):
+            while copying.sent < wanted and not copying.over:
+                await copying.moved().wait()
 
     async def _append(self, owner: str, key: str, first: int, events: list[E], end: bool) -> None:
         stream = self._key(owner, key)
@@ -181,6 +205,37 @@ class RedisLogCopies(Generic[E]):
             return False
         found = await self.located(owner, key)
         return found is None or not found[0]
+
+
+@dataclass
+class _Copying:
+    """A log's copy while it is made: how many of its events it holds; `copied` cuts the
+    first copy's wait short."""
+
+    sent: int = 0
+    hurried: bool = False
+    over: bool = False
+    first_wait: anyio.CancelScope | None = None
+    _moved: anyio.Event | None = None
+
+    def hurry(self) -> None:
+        self.hurried = True
+        if self.first_wait is not None:
+            self.first_wait.cancel()
+
+    def moved(self) -> anyio.Event:
+        if self._moved is None or self._moved.is_set():
+            self._moved = anyio.Event()
+        return self._moved
+
+    def advance(self, count: int) -> None:
+        self.sent += count
+        if self._moved is not None:
+            self._moved.set()
+
+    def end(self) -> None:
+        self.over = True
+        self.advance(0)
 
 
 def _seq(entry_id: bytes | str) -> int:
