@@ -274,14 +274,42 @@ async def embed(
     on_batch: Callable[[int, int], None] | None = None,
     on_part: Callable[[Prepared], Awaitable[None]] | None = None,
 ) -> None:
-    """Vectorise the drafts in batches, reporting (embedded, total) after each. With
-    `on_part`, while batches remain, it is handed the chunks embedded so far and not yet
-    handed over, every PART_EVERY_S seconds at most (as the pages read while it was
-    parsed), as a `processing` document."""
+    """Vectorise the drafts in batches, reporting (embedded, total) after each, and make
+    their BM25 terms. With `on_part`, while batches remain, it is handed the chunks embedded
+    so far and not yet handed over, every PART_EVERY_S seconds at most (as the pages read
+    while it was parsed), as a `processing` document."""
     # Each text's sentences are split and its signposts dropped: 0.3 s for 2,000 chunks,
     # which would hold the event loop (the slow non-blocking test caught it). The BM25 terms
     # come from the same texts, once, and not under the session's lock at commit.
-    texts, prepared.tokens = await anyio.to_thread.run_sync(search_terms, prepared.drafts)
+    texts = await anyio.to_thread.run_sync(search_texts, prepared.drafts)
+    termed = anyio.Event()
+
+    async def make_terms() -> None:
+        prepared.tokens = await anyio.to_thread.run_sync(tokens_of, prepared.drafts, texts)
+        termed.set()
+
+    async def hand_over(vectors: Vectors, done: int) -> None:
+        assert on_part is not None
+        await termed.wait()  # a part holds its chunks' terms
+        await on_part(_part(prepared, vectors, done))
+        prepared.committed = done
+
+    # The terms (Python) are made beside the embedding, whose tokenizer and sums run
+    # without the GIL: on two cores the two take about what the embedding alone does.
+    async with anyio.create_task_group() as tasks:
+        tasks.start_soon(make_terms)
+        parts = hand_over if on_part else None
+        prepared.vectors = await _embedded(embedder, texts, on_batch, parts)
+
+
+async def _embedded(
+    embedder: Embedder,
+    texts: list[str],
+    on_batch: Callable[[int, int], None] | None,
+    on_part: Callable[[Vectors, int], Awaitable[None]] | None,
+) -> Vectors | None:
+    """The texts' vectors, in batches; `on_part` handed those embedded so far (and how
+    many) every PART_EVERY_S seconds at most while batches remain."""
     parts: list[Vectors] = []
     last_part = time.monotonic()
     for start in range(0, len(texts), EMBED_BATCH):
@@ -290,15 +318,15 @@ async def embed(
         if on_batch is not None:
             on_batch(done, len(texts))
         if on_part and done < len(texts) and time.monotonic() - last_part >= PART_EVERY_S:
-            await on_part(_part(prepared, np.concatenate(parts), done))
-            prepared.committed, last_part = done, time.monotonic()
-    prepared.vectors = np.concatenate(parts) if parts else None
+            await on_part(np.concatenate(parts), done)
+            last_part = time.monotonic()
+    return np.concatenate(parts) if parts else None
 
 
-def search_terms(chunks: list[Chunk]) -> tuple[list[str], list[Tokens]]:
-    """Blocking: what each chunk is embedded as (`Chunk.search_text`), and its BM25 terms."""
-    texts = [chunk.search_text for chunk in chunks]
-    return texts, tokens_of(chunks, texts)
+def search_texts(chunks: list[Chunk]) -> list[str]:
+    """Blocking: what each chunk is embedded as, and its BM25 terms made from
+    (`Chunk.search_text`)."""
+    return [chunk.search_text for chunk in chunks]
 
 
 class RememberingEmbedder:
