@@ -67,6 +67,8 @@ def test_a_record_whose_columns_do_not_fit_is_refused():
         decode(b"not a part at all")
 
 
-def test_the_terms_read_do_not_keep_the_whole_record_alive():
-    terms = decode(encode(part())).terms  # an index keeps them as long as the session lives
-    assert terms.ids.flags.owndata and terms.ends.flags.owndata
+def test_neither_the_terms_nor_the_vectors_read_keep_the_whole_record_alive():
+    decoded = decode(encode(part()))  # an index keeps the terms as long as the session lives
+    assert decoded.terms.ids.flags.owndata and decoded.terms.ends.flags.owndata
+    # and a session's loading keeps every part's vectors until FAISS has copied them all
+    assert decoded.vectors.flags.owndata
