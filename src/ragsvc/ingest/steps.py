@@ -10,9 +10,10 @@ import os
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import BinaryIO, Literal
+from typing import BinaryIO, Literal, TypeVar
 
 import anyio
 import numpy as np
@@ -48,6 +49,11 @@ EMBED_BATCH = 256  # chunks per embedding call: the unit of progress events
 # A document that takes long to ingest is committed as it goes, every PART_EVERY_S at most:
 # as its pages are read (pdf.read.Listeners), then as its chunks are embedded.
 PART_EVERY_S = 2.0
+# Where a document's BM25 terms are made while its chunks are embedded (`embed`): a pool
+# of its own, not anyio's, so a failed embedding is not wrapped with the terms' task in an
+# exception group; no more threads than ingests run at once (ingestion's FairSlots).
+_TERM_THREADS = ThreadPoolExecutor(2, thread_name_prefix="bm25-terms")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -282,24 +288,26 @@ async def embed(
     # which would hold the event loop (the slow non-blocking test caught it). The BM25 terms
     # come from the same texts, once, and not under the session's lock at commit.
     texts = await anyio.to_thread.run_sync(search_texts, prepared.drafts)
-    termed = anyio.Event()
-
-    async def make_terms() -> None:
-        prepared.tokens = await anyio.to_thread.run_sync(tokens_of, prepared.drafts, texts)
-        termed.set()
+    # The terms (Python) are made beside the embedding, whose tokenizer and sums run
+    # without the GIL: on two cores the two take about what the embedding alone does.
+    terms = _TERM_THREADS.submit(tokens_of, prepared.drafts, texts)
 
     async def hand_over(vectors: Vectors, done: int) -> None:
         assert on_part is not None
-        await termed.wait()  # a part holds its chunks' terms
+        prepared.tokens = await _result(terms)  # a part holds its chunks' terms
         await on_part(_part(prepared, vectors, done))
         prepared.committed = done
 
-    # The terms (Python) are made beside the embedding, whose tokenizer and sums run
-    # without the GIL: on two cores the two take about what the embedding alone does.
-    async with anyio.create_task_group() as tasks:
-        tasks.start_soon(make_terms)
-        parts = hand_over if on_part else None
-        prepared.vectors = await _embedded(embedder, texts, on_batch, parts)
+    parts = hand_over if on_part else None
+    prepared.vectors = await _embedded(embedder, texts, on_batch, parts)
+    prepared.tokens = await _result(terms)
+
+
+async def _result(future: Future[T]) -> T:
+    """A future's result, waited for in a worker thread if it is not there yet."""
+    if future.done():
+        return future.result()
+    return await anyio.to_thread.run_sync(future.result)
 
 
 async def _embedded(
