@@ -8,9 +8,11 @@ from __future__ import annotations
 import os
 import pickle
 import signal
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pymupdf
 import pytest
@@ -21,12 +23,14 @@ from ragsvc.pdf.page_workers import PdfWorkers, WorkerError, WorkerLimits, porta
 from ragsvc.pdf.parsed import ParsedDocument
 from ragsvc.pdf.read import Listeners, parse_pdf
 from tests.support.crashing_worker import (
+    GO,
     MARK,
     HoldsALock,
     crash_on_marked_files,
     mupdf_refuses,
     never_ends,
     raise_holding_a_lock,
+    waits_for_go,
 )
 from tests.support.paths import SHARED_DATA
 from tests.support.pdfs import LIMITS, make_paper
@@ -211,3 +215,41 @@ def test_an_abort_ends_an_extraction_under_way_at_once():
             pool.extract(long_pdf(1), "next.pdf", (1, PageOptions(10**6)))
     finally:
         pool.close()
+
+
+def test_the_workers_read_the_pdf_from_a_private_copy_removed_after(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """Not through the pool's pipe, where each range took its own copy of the bytes (a
+    40 MB PDF in two ranges: 0.5 s against 0.3 s from a file)."""
+    temporary, go = tmp_path / "tmp", tmp_path / "go"
+    temporary.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temporary))
+    pool = PdfWorkers(2, WORKER_LIMITS, extract_range=waits_for_go)
+    data, options = long_pdf(4, title=f"{GO}{go}"), PageOptions(10**6)
+    read: list[object] = []
+    reading = threading.Thread(
+        target=lambda: read.append(pool.extract(data, "x.pdf", (4, options)))
+    )
+    try:
+        reading.start()
+        deadline = time.monotonic() + 10
+        while not copies_in(temporary) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        [copy] = copies_in(temporary)
+        assert copy.read_bytes() == data
+        assert copy.stat().st_mode & 0o777 == 0o600  # only the server's user reads it
+        go.touch()
+        reading.join(10)
+        assert read == [page_lines(data, 0, 4, options)]
+        assert not copies_in(temporary)
+    finally:
+        go.touch()
+        reading.join(10)
+        pool.close()
+
+
+def copies_in(folder: Path) -> list[Path]:
+    """The PDFs' temporary copies for the workers in `folder` (the fork server's socket
+    folder is there too)."""
+    return list(folder.glob("ragsvc-pages-*"))

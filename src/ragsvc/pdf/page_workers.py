@@ -2,9 +2,11 @@
 
 MuPDF holds the GIL while it extracts a page, so threads parse one page at a time however
 many there are; worker processes do not share it. The server still opens and validates
-each file; the workers extract ranges of its pages and send back plain tuples. The workers
-are forked by multiprocessing's fork server, which imports PyMuPDF once beforehand, so each
-starts in milliseconds; they start with the app rather than at the first upload.
+each file; the workers read it from a temporary copy (not through the pool's pipe, which
+copied the bytes once per range), extract ranges of its pages and send back plain tuples.
+The workers are forked by multiprocessing's fork server, which imports PyMuPDF once
+beforehand, so each starts in milliseconds; they start with the app rather than at the
+first upload.
 
 An error raised in a worker comes back as it was when it can be pickled (ragsvc's own
 errors can), else as a `WorkerError` holding its type and message as strings: PyMuPDF's
@@ -25,10 +27,12 @@ import multiprocessing
 import os
 import pickle
 import resource
+import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from ragsvc.core.errors import ShuttingDown, TooLarge, UnreadablePdf
@@ -141,42 +145,44 @@ class PdfWorkers:
         parts = min(count, max(self.workers, math.ceil(count / self._max_range_pages)))
         bounds = [start + round(i * count / parts) for i in range(parts + 1)]
         ranges = list(zip(bounds, bounds[1:], strict=False))
-        executor, futures = self._submit(data, ranges, options)
-        try:
-            done = _collect(futures, on_pages, self.limits.timeout_s)
-        except TimeoutError as exc:  # a worker may be stuck in MuPDF: kill them all
-            self._restart(executor, kill=True)
-            detail = f"extracting its text took longer than {self.limits.timeout_s:g} s"
-            raise TooLarge(detail) from exc  # parse_pdf names the file
-        except BrokenProcessPool:
-            self._restart(executor)
-            raise
-        finally:
-            for future in futures:
-                future.cancel()
+        with _shared_copy(data) as path:
+            executor, futures = self._submit(path, ranges, options)
+            try:
+                done = _collect(futures, on_pages, self.limits.timeout_s)
+            except TimeoutError as exc:  # a worker may be stuck in MuPDF: kill them all
+                self._restart(executor, kill=True)
+                detail = f"extracting its text took longer than {self.limits.timeout_s:g} s"
+                raise TooLarge(detail) from exc  # parse_pdf names the file
+            except BrokenProcessPool:
+                self._restart(executor)
+                raise
+            finally:
+                for future in futures:
+                    future.cancel()
         return [page for start in sorted(done) for page in done[start]]
 
     def _submit(
-        self, data: bytes, ranges: list[tuple[int, int]], options: PageOptions
+        self, path: str, ranges: list[tuple[int, int]], options: PageOptions
     ) -> tuple[ProcessPoolExecutor, Futures]:
-        """Every range to the pool, rebuilt first if a worker died since the last file."""
+        """Every range of the PDF at `path` to the pool, rebuilt first if a worker died
+        since the last file."""
         executor = self._executor
         try:
-            return executor, self._submit_to(executor, data, ranges, options)
+            return executor, self._submit_to(executor, path, ranges, options)
         except BrokenProcessPool:  # broken before this file (a worker was killed): rebuild
             executor = self._restart(executor)
-            return executor, self._submit_to(executor, data, ranges, options)
+            return executor, self._submit_to(executor, path, ranges, options)
 
     def _submit_to(
         self,
         executor: ProcessPoolExecutor,
-        data: bytes,
+        path: str,
         ranges: list[tuple[int, int]],
         options: PageOptions,
     ) -> Futures:
         extract = self._extract_range
         return {
-            executor.submit(_extract_in_worker, extract, data, start, stop, options): start
+            executor.submit(_extract_in_worker, extract, path, start, stop, options): start
             for start, stop in ranges
         }
 
@@ -213,11 +219,26 @@ def _start_worker(server_pid: int, memory_mb: int) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
 
+@contextmanager
+def _shared_copy(data: bytes) -> Iterator[str]:
+    """The PDF as a temporary file (private to this user) for the workers to read, removed
+    after. Through the pool's pipe each range took its own copy of the bytes: handing
+    DeepSeek-R1's 1.3 MB to two ranges took 5 ms against 0.5 ms by file, and a 40 MB PDF of
+    400 pages was extracted in 0.53-0.57 s against 0.34-0.38 s (medians of 6, measured)."""
+    with tempfile.NamedTemporaryFile(prefix="ragsvc-pages-", suffix=".pdf") as copy:
+        copy.write(data)
+        copy.flush()
+        yield copy.name
+
+
 def _extract_in_worker(
-    extract: RangeExtractor, data: bytes, start: int, stop: int, options: PageOptions
+    extract: RangeExtractor, path: str, start: int, stop: int, options: PageOptions
 ) -> list[PageLines]:
-    """In a worker: `extract`, its error made fit to cross back to the server."""
+    """In a worker: `extract` on the PDF at `path`, its error made fit to cross back to
+    the server."""
     try:
+        with open(path, "rb") as pdf:
+            data = pdf.read()
         return extract(data, start, stop, options)
     except Exception as exc:
         crossing = portable(exc)
