@@ -50,8 +50,8 @@ EMBED_BATCH = 256  # chunks per embedding call: the unit of progress events
 # as its pages are read (pdf.read.Listeners), then as its chunks are embedded.
 PART_EVERY_S = 2.0
 # Where a document's BM25 terms are made while its chunks are embedded (`embed`): a pool
-# of its own, not anyio's, so a failed embedding is not wrapped with the terms' task in an
-# exception group; no more threads than ingests run at once (ingestion's FairSlots).
+# of its own, not an anyio task group, which would wrap a failed embedding in an exception
+# group; two threads, as background ingests run two at once (more documents wait a turn).
 _TERM_THREADS = ThreadPoolExecutor(2, thread_name_prefix="bm25-terms")
 T = TypeVar("T")
 
