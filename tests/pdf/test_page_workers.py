@@ -234,7 +234,7 @@ def test_the_workers_read_the_pdf_from_a_private_copy_removed_after(
     try:
         reading.start()
         deadline = time.monotonic() + 10
-        while not copies_in(temporary) and time.monotonic() < deadline:
+        while not written(temporary, len(data)) and time.monotonic() < deadline:
             time.sleep(0.01)
         [copy] = copies_in(temporary)
         assert copy.read_bytes() == data
@@ -253,3 +253,8 @@ def copies_in(folder: Path) -> list[Path]:
     """The PDFs' temporary copies for the workers in `folder` (the fork server's socket
     folder is there too)."""
     return list(folder.glob("ragsvc-pages-*"))
+
+
+def written(folder: Path, size: int) -> bool:
+    """Whether a copy in `folder` holds `size` bytes (it is made empty, then written)."""
+    return any(copy.stat().st_size >= size for copy in copies_in(folder))
